@@ -1,0 +1,95 @@
+import { connect, type Socket } from 'node:net';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { pollUntil, scaled } from '../util/time.js';
+
+/** One heartbeat line as the host received it. */
+export interface Beat {
+  n: number;
+  /** Guest CLOCK_MONOTONIC and CLOCK_REALTIME, seconds. */
+  guestMono: number;
+  guestReal: number;
+  /** Host time (ms, Date.now) of arrival. */
+  hostMs: number;
+  /** Which QEMU delivered it ("src", "dst"). */
+  vm: string;
+}
+
+/**
+ * Reads the guest's heartbeat port. The guest blocks writing until the host connects, so a
+ * beat is never dropped for lack of a reader; the host stamps each line on arrival.
+ */
+export class HeartbeatStream {
+  readonly beats: Beat[] = [];
+  readyBoot: string | undefined;
+  readyAt: number | undefined;
+  private buf = '';
+  private closed = false;
+  private log: WriteStream | undefined;
+
+  private constructor(
+    readonly vm: string,
+    private readonly socket: Socket,
+    logFile?: string,
+  ) {
+    this.log = logFile ? createWriteStream(logFile, { flags: 'a' }) : undefined;
+    socket.on('data', (d) => this.onData(d.toString('utf8')));
+    socket.on('close', () => (this.closed = true));
+    socket.on('error', () => (this.closed = true));
+  }
+
+  static connect(path: string, vm: string, logFile?: string): Promise<HeartbeatStream> {
+    return new Promise((resolve, reject) => {
+      const s = connect(path);
+      s.once('connect', () => resolve(new HeartbeatStream(vm, s, logFile)));
+      s.once('error', reject);
+    });
+  }
+
+  get last(): Beat | undefined {
+    return this.beats.at(-1);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Waits until `count` beats arrived after index `since`. */
+  waitForBeats(count: number, timeoutMs = scaled(30_000), since = this.beats.length): Promise<Beat> {
+    return pollUntil(
+      `${count} heartbeats from ${this.vm}`,
+      timeoutMs,
+      () => ({
+        done: this.beats.length - since >= count,
+        value: this.beats.at(-1),
+        state: { received: this.beats.length - since, last: this.last, closed: this.closed },
+      }),
+      20,
+    );
+  }
+
+  close(): void {
+    this.socket.destroy();
+    this.log?.end();
+  }
+
+  private onData(text: string): void {
+    this.buf += text;
+    let nl: number;
+    const now = Date.now();
+    while ((nl = this.buf.indexOf('\n')) >= 0) {
+      const line = this.buf.slice(0, nl).trim();
+      this.buf = this.buf.slice(nl + 1);
+      this.log?.write(`${now} ${line}\n`);
+      const hb = /^HB (\d+) ([\d.]+) ([\d.]+)$/.exec(line);
+      if (hb) {
+        this.beats.push({ n: Number(hb[1]), guestMono: Number(hb[2]), guestReal: Number(hb[3]), hostMs: now, vm: this.vm });
+        continue;
+      }
+      const ready = /^READY boot=(\S+)/.exec(line);
+      if (ready) {
+        this.readyBoot = ready[1];
+        this.readyAt = now;
+      }
+    }
+  }
+}

@@ -1,0 +1,135 @@
+import { execa, type ResultPromise } from 'execa';
+import { MigtestError } from '../util/errors.js';
+import { sleep } from '../util/time.js';
+import { groupMembers, procStat } from './procfs.js';
+import { register, selfIdentity, unregister } from './registry.js';
+import { ensureWatchdog } from './watchdog.js';
+
+export interface ExitInfo {
+  code: number | undefined;
+  signal: string | undefined;
+}
+
+export interface SpawnOptions {
+  /** Short label used in the registry, logs and errors ("src", "dst", "bridge"). */
+  name: string;
+  stdoutFile?: string;
+  stderrFile?: string;
+  env?: Record<string, string>;
+}
+
+export interface StopOptions {
+  /** A polite request first (QMP quit); the process gets graceMs to exit after it. */
+  graceful?: () => Promise<unknown>;
+  graceMs?: number;
+  termMs?: number;
+  killMs?: number;
+}
+
+export class ProcessStopError extends MigtestError {}
+
+/**
+ * A helper process (QEMU, socat) in its own process group, registered on disk so that the
+ * reaper or the watchdog can remove it if this runner dies. Killed by its group, never by name.
+ */
+export class GroupProcess {
+  readonly exited: Promise<ExitInfo>;
+  private exitInfo: ExitInfo | undefined;
+  private readonly startTime: number;
+
+  private constructor(
+    readonly name: string,
+    readonly argv: readonly string[],
+    private readonly child: ResultPromise,
+  ) {
+    this.startTime = procStat(this.pid)?.startTime ?? 0;
+    this.exited = child.then((r) => {
+      this.exitInfo = { code: r.exitCode, signal: r.signal };
+      return this.exitInfo;
+    });
+    void this.exited.finally(() => this.cleanupGroup());
+  }
+
+  static spawn(file: string, args: readonly string[], opts: SpawnOptions): GroupProcess {
+    ensureWatchdog();
+    const child = execa(file, args, {
+      detached: true, // setsid(): its own session and process group
+      cleanup: false, // the registry and the watchdog do this, even after SIGKILL
+      reject: false,
+      stdin: 'ignore',
+      stdout: opts.stdoutFile ? { file: opts.stdoutFile, append: true } : 'ignore',
+      stderr: opts.stderrFile ? { file: opts.stderrFile, append: true } : 'ignore',
+      env: opts.env,
+    });
+    if (child.pid === undefined) throw new MigtestError(`could not start ${opts.name}: ${file}`);
+    const p = new GroupProcess(opts.name, [file, ...args], child);
+    register({
+      pgid: child.pid,
+      startTime: p.startTime,
+      name: opts.name,
+      argv: p.argv as string[],
+      owner: selfIdentity(),
+      createdAt: new Date().toISOString(),
+    });
+    return p;
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  get running(): boolean {
+    return this.exitInfo === undefined;
+  }
+
+  get exit(): ExitInfo | undefined {
+    return this.exitInfo;
+  }
+
+  /** Signals the whole group (a forking socat's children too). */
+  signal(sig: NodeJS.Signals): void {
+    try {
+      process.kill(-this.pid, sig);
+    } catch {
+      /* group already gone */
+    }
+  }
+
+  async waitExit(ms: number): Promise<boolean> {
+    if (!this.running) return true;
+    const r = await Promise.race([this.exited.then(() => true), sleep(ms).then(() => false)]);
+    return r;
+  }
+
+  /** Escalates: graceful request, SIGTERM, SIGKILL, each with a deadline. */
+  async stop(opts: StopOptions = {}): Promise<ExitInfo> {
+    const { graceMs = 5000, termMs = 5000, killMs = 5000 } = opts;
+    if (this.running && opts.graceful) {
+      await Promise.race([opts.graceful().catch(() => undefined), sleep(graceMs)]);
+      await this.waitExit(graceMs);
+    }
+    if (this.running) {
+      this.signal('SIGTERM');
+      await this.waitExit(termMs);
+    }
+    if (this.running) {
+      // A QEMU in postcopy-paused ignores SIGTERM.
+      this.signal('SIGKILL');
+      if (!(await this.waitExit(killMs)))
+        throw new ProcessStopError(`${this.name} (pid ${this.pid}) survived SIGKILL for ${killMs} ms`);
+    }
+    return this.exited;
+  }
+
+  /** After the leader exits, kill what is left of its group, then forget it. */
+  private cleanupGroup(): void {
+    for (const m of groupMembers(this.pid, this.startTime)) {
+      try {
+        process.kill(m.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
+    unregister(this.pid);
+  }
+}

@@ -1,0 +1,95 @@
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, appendFileSync, renameSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { stateDir } from '../util/paths.js';
+import { groupMembers, isAlive, procStat } from './procfs.js';
+
+/** One process group the harness started, recorded on disk so a later run can clean it up. */
+export interface RegistryEntry {
+  pgid: number;
+  startTime: number;
+  name: string;
+  argv: string[];
+  owner: { pid: number; startTime: number };
+  createdAt: string;
+}
+
+export interface ReapedGroup {
+  entry: RegistryEntry;
+  killed: number[];
+  by: 'reaper' | 'watchdog';
+  at: string;
+}
+
+function registryDir(): string {
+  const d = join(stateDir(), 'registry');
+  mkdirSync(d, { recursive: true, mode: 0o700 });
+  return d;
+}
+
+const reapedLog = () => join(stateDir(), 'reaped.jsonl');
+
+export function selfIdentity(): { pid: number; startTime: number } {
+  return { pid: process.pid, startTime: procStat(process.pid)?.startTime ?? 0 };
+}
+
+export function register(entry: RegistryEntry): void {
+  writeFileSync(join(registryDir(), `${entry.pgid}.json`), JSON.stringify(entry));
+}
+
+export function unregister(pgid: number): void {
+  rmSync(join(registryDir(), `${pgid}.json`), { force: true });
+}
+
+export function listEntries(): RegistryEntry[] {
+  const dir = registryDir();
+  const out: RegistryEntry[] = [];
+  for (const f of readdirSync(dir)) {
+    if (!f.endsWith('.json')) continue;
+    try {
+      out.push(JSON.parse(readFileSync(join(dir, f), 'utf8')) as RegistryEntry);
+    } catch {
+      rmSync(join(dir, f), { force: true });
+    }
+  }
+  return out;
+}
+
+/**
+ * Kills the groups whose owner (the runner that started them) is gone, by pid and with
+ * start times checked so a reused pid is never hit. `owner` limits it to one runner.
+ */
+export function reapOrphans(by: ReapedGroup['by'], owner?: number): ReapedGroup[] {
+  const reaped: ReapedGroup[] = [];
+  for (const entry of listEntries()) {
+    if (owner !== undefined && entry.owner.pid !== owner) continue;
+    if (isAlive(entry.owner.pid, entry.owner.startTime)) continue;
+    const members = groupMembers(entry.pgid, entry.startTime);
+    for (const m of members) {
+      try {
+        process.kill(m.pid, 'SIGKILL');
+      } catch {
+        /* already gone */
+      }
+    }
+    unregister(entry.pgid);
+    const r: ReapedGroup = { entry, killed: members.map((m) => m.pid), by, at: new Date().toISOString() };
+    if (members.length > 0) appendFileSync(reapedLog(), `${JSON.stringify(r)}\n`);
+    reaped.push(r);
+  }
+  return reaped.filter((r) => r.killed.length > 0);
+}
+
+/** Reaped groups not yet shown to a user (the watchdog's work included); marks them shown. */
+export function takeUnreported(): ReapedGroup[] {
+  const log = reapedLog();
+  if (!existsSync(log)) return [];
+  const shown = `${log}.${Date.now()}.shown`;
+  renameSync(log, shown);
+  const lines = readFileSync(shown, 'utf8').split('\n').filter(Boolean);
+  rmSync(shown, { force: true });
+  return lines.map((l) => JSON.parse(l) as ReapedGroup);
+}
+
+export function formatReaped(r: ReapedGroup): string {
+  return `${r.by} killed ${r.entry.name} (pgid ${r.entry.pgid}, pids ${r.killed.join(',')}) left by runner pid ${r.entry.owner.pid} started ${r.entry.createdAt}: ${r.entry.argv.slice(0, 3).join(' ')} …`;
+}

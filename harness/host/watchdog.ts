@@ -1,0 +1,33 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { isAlive } from './procfs.js';
+import { reapOrphans, selfIdentity } from './registry.js';
+
+/**
+ * A detached process that outlives a SIGKILLed runner: when its owner is gone it kills
+ * the process groups the owner registered, then exits.
+ */
+let started = false;
+
+export function ensureWatchdog(): void {
+  if (started || process.env.MIGTEST_NO_WATCHDOG === '1') return;
+  started = true;
+  const me = selfIdentity();
+  const child = spawn(
+    process.execPath,
+    ['--import', import.meta.resolve('tsx'), fileURLToPath(import.meta.url), String(me.pid), String(me.startTime)],
+    { detached: true, stdio: 'ignore', env: { ...process.env, MIGTEST_WATCHDOG_CHILD: '1' } },
+  );
+  child.unref();
+}
+
+async function watch(owner: number, ownerStart: number): Promise<void> {
+  while (isAlive(owner, ownerStart)) await new Promise((r) => setTimeout(r, 250));
+  reapOrphans('watchdog', owner);
+}
+
+if (process.env.MIGTEST_WATCHDOG_CHILD === '1' && process.argv[1] === fileURLToPath(import.meta.url)) {
+  process.title = 'migtest-watchdog';
+  await watch(Number(process.argv[2]), Number(process.argv[3]));
+  process.exit(0);
+}

@@ -1,0 +1,55 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { ConfigError } from '../util/errors.js';
+import { repoRoot } from '../util/paths.js';
+
+export const ARCHES = ['x86_64', 'aarch64'] as const;
+export type Arch = (typeof ARCHES)[number];
+
+export const DEB_ARCH: Record<Arch, string> = { x86_64: 'amd64', aarch64: 'arm64' };
+
+const recipeSchema = z.object({
+  name: z.string(),
+  description: z.string().optional(),
+  suite: z.string(),
+  kernelPackage: z.object({ x86_64: z.string(), aarch64: z.string() }),
+  packages: z.array(z.string()),
+  initramfsModules: z.array(z.string()),
+  prune: z.array(z.string()).default([]),
+  guestFiles: z.record(z.string()),
+  initramfsInit: z.string(),
+});
+export type Recipe = z.infer<typeof recipeSchema> & { dir: string };
+
+/** Bump when the builder changes what it produces from the same recipe. */
+const BUILDER_VERSION = '1';
+
+export function parseArch(value: string, field = 'arch'): Arch {
+  if ((ARCHES as readonly string[]).includes(value)) return value as Arch;
+  throw new ConfigError(field, `'${value}' is not a supported architecture`, ARCHES);
+}
+
+export function loadRecipe(name = 'default'): Recipe {
+  const dir = join(repoRoot, 'images', name);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(join(dir, 'recipe.json'), 'utf8'));
+  } catch (e) {
+    throw new ConfigError('image', `no readable recipe images/${name}/recipe.json (${(e as Error).message})`);
+  }
+  const parsed = recipeSchema.safeParse(raw);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0]!;
+    throw new ConfigError(`images/${name}/recipe.json: ${i.path.join('.')}`, i.message);
+  }
+  return { ...parsed.data, dir };
+}
+
+/** The cache key: every file of the recipe directory, the arch and the builder version. */
+export function recipeHash(recipe: Recipe, arch: Arch): string {
+  const h = createHash('sha256').update(`${BUILDER_VERSION}\0${arch}\0`);
+  for (const f of readdirSync(recipe.dir).sort()) h.update(f).update('\0').update(readFileSync(join(recipe.dir, f)));
+  return h.digest('hex').slice(0, 16);
+}

@@ -1,0 +1,125 @@
+import { connect, type Socket } from 'node:net';
+import { DeadlineError } from '../util/errors.js';
+import { scaled } from '../util/time.js';
+import { JsonLineDecoder, encodeMessage } from './framing.js';
+import { QmpCommandError, QmpDisconnectedError } from './errors.js';
+import { Transcript } from './transcript.js';
+
+interface Pending {
+  command: string;
+  args: unknown;
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+export interface CommandOptions {
+  timeoutMs?: number;
+}
+
+/**
+ * One JSON line protocol connection with ids on every command and replies matched by id.
+ * Shared by the QMP client and the guest-agent client.
+ */
+export class JsonConnection {
+  private readonly decoder = new JsonLineDecoder();
+  private readonly pending = new Map<string, Pending>();
+  private seq = 0;
+  private closedError: Error | undefined;
+  /** Messages without an id (QMP greeting, events) go here. */
+  onUnsolicited: (msg: Record<string, unknown>) => void = () => {};
+  onClose: (err: Error) => void = () => {};
+
+  constructor(
+    readonly vm: string,
+    private readonly socket: Socket,
+    readonly transcript: Transcript,
+    readonly defaultTimeoutMs: number,
+  ) {
+    socket.on('data', (chunk) => this.onData(chunk));
+    const closed = (why: string) => {
+      if (this.closedError) return;
+      this.closedError = new QmpDisconnectedError(`${vm}: ${transcript.label} connection closed (${why})`);
+      this.transcript.record('!!', `closed: ${why}`);
+      for (const p of this.pending.values()) {
+        clearTimeout(p.timer);
+        p.reject(this.closedError);
+      }
+      this.pending.clear();
+      this.onClose(this.closedError);
+    };
+    socket.on('error', (e) => closed(e.message));
+    socket.on('close', () => closed('socket closed'));
+  }
+
+  static open(path: string, vm: string, transcript: Transcript, timeoutMs: number): Promise<Socket> {
+    return new Promise((resolve, reject) => {
+      const s = connect(path);
+      const t = setTimeout(() => {
+        s.destroy();
+        reject(new DeadlineError(`${vm}: connect to ${path}`, timeoutMs, 'no connection'));
+      }, timeoutMs);
+      s.once('connect', () => {
+        clearTimeout(t);
+        resolve(s);
+      });
+      s.once('error', (e) => {
+        clearTimeout(t);
+        reject(e);
+      });
+    });
+  }
+
+  get closed(): boolean {
+    return this.closedError !== undefined;
+  }
+
+  nextId(prefix: string): string {
+    return `${prefix}-${++this.seq}`;
+  }
+
+  /** Sends a message whose reply carries the given id, resolves with `return` or rejects with QEMU's error. */
+  request<T>(msg: Record<string, unknown>, id: string, command: string, opts: CommandOptions = {}): Promise<T> {
+    if (this.closedError) return Promise.reject(this.closedError);
+    const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new DeadlineError(`${this.vm}: reply to ${command} (id ${id})`, timeoutMs, 'no reply'));
+      }, timeoutMs);
+      this.pending.set(id, { command, args: msg.arguments, resolve: resolve as (v: unknown) => void, reject, timer });
+      this.send(msg);
+    });
+  }
+
+  send(msg: Record<string, unknown>): void {
+    const line = encodeMessage(msg);
+    this.transcript.record('->', line.trimEnd());
+    this.socket.write(line);
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    for (const msg of this.decoder.push(chunk)) {
+      this.transcript.record('<-', JSON.stringify(msg));
+      const id = msg.id === undefined ? undefined : String(msg.id);
+      const p = id === undefined ? undefined : this.pending.get(id);
+      if (!p) {
+        this.onUnsolicited(msg);
+        continue;
+      }
+      this.pending.delete(id!);
+      clearTimeout(p.timer);
+      const err = msg.error as { class?: string; desc?: string } | undefined;
+      if (err) p.reject(new QmpCommandError(this.vm, p.command, err.class ?? 'GenericError', err.desc ?? '', p.args));
+      else p.resolve(msg.return);
+    }
+  }
+}
+
+export function defaultCommandTimeout(): number {
+  return scaled(30_000);
+}

@@ -1,0 +1,85 @@
+import { ARCH_DEFAULTS, type DiskSpec, type NicSpec, type VmPaths, type VmSpec } from './spec.js';
+
+/** Turns a spec into QEMU's argv: an array, never a shell string. Pure. */
+export function buildArgv(spec: VmSpec, paths: VmPaths, opts: { incoming?: boolean } = {}): string[] {
+  const a: string[] = [];
+  for (const d of spec.firmwareDirs) a.push('-L', d);
+  a.push('-nodefaults', '-no-user-config', '-display', 'none');
+  a.push('-machine', spec.machine, '-accel', spec.accel, '-cpu', spec.cpu);
+  a.push('-m', `${spec.memoryMiB}M`, '-smp', String(spec.smp));
+  // A chardev socket monitor is the only kind that offers OOB.
+  a.push('-chardev', `socket,id=qmp,path=${paths.qmp},server=on,wait=off`, '-mon', 'chardev=qmp,mode=control');
+  a.push('-chardev', `file,id=console,path=${paths.serialLog}`, '-serial', 'chardev:console');
+  if (spec.kernel) a.push('-kernel', spec.kernel);
+  if (spec.initrd) a.push('-initrd', spec.initrd);
+  if (spec.kernel) a.push('-append', spec.append ?? defaultAppend(spec));
+  for (const o of spec.objects) a.push('-object', o);
+  spec.disks.forEach((d) => a.push(...diskArgs(d)));
+  spec.nics.forEach((n) => a.push(...nicArgs(n)));
+  if (spec.agent || spec.heartbeat) a.push('-device', 'virtio-serial-pci,id=vser0');
+  if (spec.agent)
+    a.push(
+      '-chardev', `socket,id=qga,path=${paths.agent},server=on,wait=off`,
+      '-device', 'virtserialport,bus=vser0.0,chardev=qga,name=org.qemu.guest_agent.0',
+    );
+  if (spec.heartbeat)
+    a.push(
+      '-chardev', `socket,id=hb,path=${paths.heartbeat},server=on,wait=off`,
+      '-device', 'virtserialport,bus=vser0.0,chardev=hb,name=org.migtest.heartbeat',
+    );
+  for (const d of spec.devices) a.push('-device', d);
+  for (const g of spec.globals) a.push('-global', g);
+  a.push(...spec.extraArgs);
+  if (opts.incoming) a.push('-incoming', 'defer');
+  return a;
+}
+
+export function defaultAppend(spec: Pick<VmSpec, 'arch'>): string {
+  // panic=-1: a panicking guest reboots, which the heartbeat shows as a counter restart.
+  return `console=${ARCH_DEFAULTS[spec.arch].console} panic=-1 quiet loglevel=4`;
+}
+
+/** Maps QEMU's -drive cache= shorthand onto -blockdev options and the device's write cache. */
+export function cacheOptions(cache: DiskSpec['cache'] = 'writeback'): { direct: boolean; noFlush: boolean; writeCache: boolean } {
+  switch (cache) {
+    case 'none':
+      return { direct: true, noFlush: false, writeCache: true };
+    case 'writethrough':
+      return { direct: false, noFlush: false, writeCache: false };
+    case 'directsync':
+      return { direct: true, noFlush: false, writeCache: false };
+    case 'unsafe':
+      return { direct: false, noFlush: true, writeCache: true };
+    default:
+      return { direct: false, noFlush: false, writeCache: true };
+  }
+}
+
+function diskArgs(d: DiskSpec): string[] {
+  const c = cacheOptions(d.cache);
+  const ro = d.readonly ? 'on' : 'off';
+  const file = [
+    'driver=file',
+    `filename=${d.file}`,
+    `node-name=${d.id}-file`,
+    `read-only=${ro}`,
+    `cache.direct=${c.direct ? 'on' : 'off'}`,
+    `cache.no-flush=${c.noFlush ? 'on' : 'off'}`,
+  ];
+  if (d.aio) file.push(`aio=${d.aio}`);
+  const fmt = [`driver=${d.format}`, `file=${d.id}-file`, `node-name=${d.id}`, `read-only=${ro}`];
+  const dev = ['virtio-blk-pci', `drive=${d.id}`, `id=${d.id}-dev`, `write-cache=${c.writeCache ? 'on' : 'off'}`];
+  if (d.werror) dev.push(`werror=${d.werror}`);
+  if (d.rerror) dev.push(`rerror=${d.rerror}`);
+  return ['-blockdev', file.join(','), '-blockdev', fmt.join(','), '-device', dev.join(',')];
+}
+
+function nicArgs(n: NicSpec): string[] {
+  const netdev =
+    n.backend === 'user'
+      ? `user,id=${n.id}`
+      : `tap,id=${n.id},ifname=${n.ifname ?? n.id},script=no,downscript=no${n.vhost ? ',vhost=on' : ''}`;
+  const dev = [`virtio-net-pci`, `netdev=${n.id}`, `id=${n.id}-dev`];
+  if (n.mac) dev.push(`mac=${n.mac}`);
+  return ['-netdev', netdev, '-device', dev.join(',')];
+}

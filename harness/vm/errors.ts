@@ -1,0 +1,3 @@
+import { MigtestError } from '../util/errors.js';
+
+export class VmStartError extends MigtestError {}

@@ -1,0 +1,69 @@
+import type { Arch } from '../images/recipe.js';
+
+export const CACHE_MODES = ['none', 'writeback', 'writethrough', 'directsync', 'unsafe'] as const;
+export type CacheMode = (typeof CACHE_MODES)[number];
+export const AIO_MODES = ['threads', 'native', 'io_uring'] as const;
+export type AioMode = (typeof AIO_MODES)[number];
+export type ErrorAction = 'report' | 'ignore' | 'stop' | 'enospc';
+
+export interface DiskSpec {
+  id: string;
+  file: string;
+  format: 'qcow2' | 'raw';
+  readonly?: boolean;
+  cache?: CacheMode;
+  aio?: AioMode;
+  werror?: ErrorAction;
+  rerror?: Exclude<ErrorAction, 'enospc'>;
+}
+
+export interface NicSpec {
+  id: string;
+  backend: 'user' | 'tap';
+  /** tap device name (backend tap). */
+  ifname?: string;
+  mac?: string;
+  vhost?: boolean;
+}
+
+export type Accel = 'kvm' | 'tcg';
+
+/** Everything that decides a QEMU command line. Source and destination share one, but for incoming. */
+export interface VmSpec {
+  arch: Arch;
+  binary: string;
+  /** -L directories, for a QEMU that does not live in /usr (a fetched older version). */
+  firmwareDirs: string[];
+  machine: string;
+  cpu: string;
+  accel: Accel;
+  memoryMiB: number;
+  smp: number;
+  kernel?: string;
+  initrd?: string;
+  append?: string;
+  disks: DiskSpec[];
+  nics: NicSpec[];
+  /** virtio-serial port for qemu-guest-agent. */
+  agent: boolean;
+  /** virtio-serial port the guest writes its heartbeat to. */
+  heartbeat: boolean;
+  devices: string[];
+  globals: string[];
+  objects: string[];
+  extraArgs: string[];
+}
+
+/** Host-side files of one running QEMU: sockets in a private directory, logs in artifacts. */
+export interface VmPaths {
+  qmp: string;
+  agent: string;
+  heartbeat: string;
+  serialLog: string;
+}
+
+export const ARCH_DEFAULTS: Record<Arch, { machine: string; cpu: string; console: string }> = {
+  x86_64: { machine: 'q35', cpu: 'qemu64', console: 'ttyS0' },
+  // cortex-a57 rather than max: max turns on pointer authentication, slow under TCG.
+  aarch64: { machine: 'virt', cpu: 'cortex-a57', console: 'ttyAMA0' },
+};

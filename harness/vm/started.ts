@@ -1,0 +1,145 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pRetry from 'p-retry';
+import { GroupProcess, type ExitInfo } from '../host/process.js';
+import { GuestAgentClient } from '../qmp/agent.js';
+import { QmpClient } from '../qmp/client.js';
+import { migrationInfoSchema, statusInfoSchema, type MigrationInfo, type StatusInfo } from '../qmp/types.js';
+import { HeartbeatStream } from '../guest/heartbeat.js';
+import type { ArtifactDir } from '../report/artifacts.js';
+import { privateDir } from '../util/privdir.js';
+import { pollUntil, scaled } from '../util/time.js';
+import { buildArgv } from './argv.js';
+import { VmStartError } from './errors.js';
+import type { VmPaths, VmSpec } from './spec.js';
+
+/** A VM after stop(): what it was and how it ended, nothing to stop any more. */
+export class StoppedVm {
+  constructor(
+    readonly name: string,
+    readonly argv: readonly string[],
+    readonly exit: ExitInfo,
+    readonly artifacts: ArtifactDir,
+  ) {}
+}
+
+/** A running QEMU with its monitor, heartbeat and (lazily) guest agent. */
+export class StartedVm implements AsyncDisposable {
+  private agentClient: GuestAgentClient | undefined;
+  private stopped: Promise<StoppedVm> | undefined;
+
+  private constructor(
+    readonly name: string,
+    readonly spec: VmSpec,
+    readonly argv: readonly string[],
+    readonly incoming: boolean,
+    readonly qemuVersion: string,
+    readonly process: GroupProcess,
+    readonly qmp: QmpClient,
+    readonly heartbeat: HeartbeatStream | undefined,
+    readonly paths: VmPaths,
+    readonly artifacts: ArtifactDir,
+    private readonly cleanupDir: () => Promise<void>,
+  ) {}
+
+  static async launch(
+    name: string,
+    spec: VmSpec,
+    opts: { incoming: boolean; artifacts: ArtifactDir; qemuVersion: string },
+  ): Promise<StartedVm> {
+    const dir = await privateDir(name);
+    const art = opts.artifacts;
+    const paths: VmPaths = {
+      qmp: join(dir.path, 'qmp.sock'),
+      agent: join(dir.path, 'qga.sock'),
+      heartbeat: join(dir.path, 'hb.sock'),
+      serialLog: art.file(`${name}.serial.log`),
+    };
+    const argv = buildArgv(spec, paths, { incoming: opts.incoming });
+    art.writeJson(`${name}.argv.json`, [spec.binary, ...argv]);
+    const stderrFile = art.file(`${name}.stderr.log`);
+    const proc = GroupProcess.spawn(spec.binary, argv, { name, stderrFile });
+    const stderrTail = () => (existsSync(stderrFile) ? readFileSync(stderrFile, 'utf8').trim().split('\n').slice(-5).join('\n') : '');
+    try {
+      await pollUntil(`${name}: QMP socket`, scaled(15_000), () => ({
+        done: existsSync(paths.qmp) || !proc.running,
+        state: proc.running ? 'no socket yet' : `exited ${JSON.stringify(proc.exit)}`,
+      }));
+      if (!proc.running) throw new VmStartError(`${name}: QEMU exited at start: ${stderrTail()}`);
+      const qmp = await QmpClient.connect(paths.qmp, { vm: name, transcriptFile: art.file(`${name}.qmp.log`) });
+      const hb = spec.heartbeat
+        ? await HeartbeatStream.connect(paths.heartbeat, name, art.file(`${name}.heartbeat.log`))
+        : undefined;
+      return new StartedVm(name, spec, [spec.binary, ...argv], opts.incoming, opts.qemuVersion, proc, qmp, hb, paths, art, dir.cleanup);
+    } catch (e) {
+      await proc.stop({ termMs: 2000 });
+      await dir.cleanup();
+      if (e instanceof VmStartError) throw e;
+      throw new VmStartError(`${name}: start failed: ${(e as Error).message}\n${stderrTail()}\nartifacts: ${art.path}`);
+    }
+  }
+
+  /** The guest agent; reconnects if the previous connection closed. */
+  async agent(timeoutMs = scaled(60_000)): Promise<GuestAgentClient> {
+    if (this.agentClient) return this.agentClient;
+    const client = await GuestAgentClient.connect(this.paths.agent, this.name, this.artifacts.file(`${this.name}.qga.log`));
+    // The agent may not have opened its port yet: sync until it answers.
+    const end = Date.now() + timeoutMs;
+    await pRetry(() => client.sync(scaled(2_000)), {
+      retries: 1000,
+      minTimeout: 200,
+      maxTimeout: 500,
+      shouldRetry: () => Date.now() < end,
+    });
+    this.agentClient = client;
+    return client;
+  }
+
+  /** Ready: the heartbeat is flowing and the agent answers. Waits on the guest, not on a sleep. */
+  async waitReady(timeoutMs = scaled(120_000)): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    if (this.heartbeat) {
+      await pollUntil(`${this.name}: guest READY on the heartbeat port (see ${this.paths.serialLog})`, timeoutMs, () => ({
+        done: this.heartbeat!.readyAt !== undefined || !this.process.running,
+        state: this.process.running ? this.serialTail() : `QEMU exited ${JSON.stringify(this.process.exit)}`,
+      }));
+      if (!this.process.running) throw new VmStartError(`${this.name}: QEMU exited while booting; artifacts: ${this.artifacts.path}`);
+      await this.heartbeat.waitForBeats(3, Math.max(1000, end - Date.now()));
+    }
+    if (this.spec.agent) await (await this.agent(Math.max(1000, end - Date.now()))).ping();
+  }
+
+  serialTail(lines = 3): string {
+    return existsSync(this.paths.serialLog)
+      ? readFileSync(this.paths.serialLog, 'utf8').trim().split('\n').slice(-lines).join(' | ')
+      : '(no serial output)';
+  }
+
+  async status(): Promise<StatusInfo> {
+    return statusInfoSchema.parse(await this.qmp.execute('query-status'));
+  }
+
+  async queryMigrate(): Promise<MigrationInfo> {
+    return migrationInfoSchema.parse(await this.qmp.execute('query-migrate')) as MigrationInfo;
+  }
+
+  /** Escalating teardown: QMP quit, SIGTERM, SIGKILL. Idempotent. */
+  stop(): Promise<StoppedVm> {
+    this.stopped ??= (async () => {
+      const exit = await this.process.stop({
+        graceful: () => (this.qmp.closed ? Promise.resolve() : this.qmp.execute('quit', undefined, { timeoutMs: 3000 })),
+        graceMs: scaled(5_000),
+      });
+      this.heartbeat?.close();
+      await this.agentClient?.close();
+      await this.qmp.close();
+      await this.cleanupDir();
+      return new StoppedVm(this.name, this.argv, exit, this.artifacts);
+    })();
+    return this.stopped;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
