@@ -105,8 +105,12 @@ export async function resolveAccel(choice: AccelChoice, bin: QemuBinary): Promis
     if (decision.accel !== 'kvm') throw new ConfigError('accel', `kvm requested but not usable: ${decision.reason}`, ACCEL_CHOICES);
     return decision;
   }
-  if (decision.accel === 'tcg')
+  // Said once per run: the runner announces it and marks the environment its workers inherit.
+  const announced = (process.env.MIGTEST_ACCEL_ANNOUNCED ?? '').split(',');
+  if (decision.accel === 'tcg' && !announced.includes(bin.arch)) {
     progressOnce(`accel-${bin.arch}`, `accel auto: using TCG for ${bin.arch} (${decision.reason})`);
+    process.env.MIGTEST_ACCEL_ANNOUNCED = [...announced.filter(Boolean), bin.arch].join(',');
+  }
   return decision;
 }
 

@@ -1,0 +1,81 @@
+import { Command, Option } from 'commander';
+
+/** Repeatable option: --arch x86_64 --arch aarch64 (or comma separated). */
+const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(',').filter(Boolean)];
+import { ARCHES, parseArch } from '../images/recipe.js';
+import { buildImage, findImage } from '../images/build.js';
+import { listBinaries } from '../qemu/catalog.js';
+import { fetchQemu, FETCHABLE } from '../qemu/fetch.js';
+import { MigtestError } from '../util/errors.js';
+import { doctor, formatChecks } from './doctor.js';
+import { reapAtStart, runSuites } from './run.js';
+import { availableSuites } from './suites.js';
+
+const program = new Command('migtest').description('End-to-end tests of QEMU live migration on real QEMU pairs');
+
+program
+  .command('doctor')
+  .description('check prerequisites: QEMU versions, KVM usability, userfaultfd, vhost-net, nftables, images')
+  .action(async () => {
+    const checks = await doctor();
+    process.stdout.write(`${formatChecks(checks)}\n`);
+    if (checks.some((c) => c.status === 'fail')) process.exitCode = 1;
+  });
+
+program
+  .command('run')
+  .description(`run suites (${availableSuites().join(', ')}) and print a results table`)
+  .argument('[suites...]', 'suite names')
+  .option('--all', 'unit tests and every end-to-end suite')
+  .option('--unit', 'unit tests only')
+  .option('--shard <i/n>', 'run only shard i of n')
+  .option('--results <file>', 'where to write results.json (default: in the run artifacts directory)')
+  .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']))
+  .option('--arch <arch>', `architecture, repeatable (${ARCHES.join(', ')})`, collect)
+  .action(async (suites: string[], opts) => {
+    process.exitCode = await runSuites(suites, opts);
+  });
+
+const images = program.command('images').description('guest images');
+images
+  .command('build')
+  .description('build the default image (cached by recipe hash)')
+  .option('--arch <arch>', `architecture, repeatable (${ARCHES.join(', ')})`, collect)
+  .option('--force', 'rebuild even if cached')
+  .action(async (opts: { arch?: string[]; force?: boolean }) => {
+    for (const arch of (opts.arch ?? [...ARCHES]).map((a) => parseArch(a, '--arch'))) {
+      const cached = !opts.force && findImage(arch);
+      const img = cached || (await buildImage(arch, { force: opts.force }));
+      process.stdout.write(`${arch}: ${cached ? 'cached' : `built in ${img.builtSeconds?.toFixed(1)}s`} ${img.kernel} ${img.rootDisk}\n`);
+    }
+  });
+
+const qemu = program.command('qemu').description('QEMU binaries');
+qemu
+  .command('list')
+  .description('installed and fetched QEMU binaries')
+  .action(async () => {
+    for (const b of await listBinaries(true))
+      process.stdout.write(`${b.arch.padEnd(8)} ${b.version.padEnd(8)} ${b.source.padEnd(6)} ${b.path}${b.firmwareDirs.length ? ` (-L ${b.firmwareDirs.join(' -L ')})` : ''}\n`);
+  });
+qemu
+  .command('fetch')
+  .description(`place another Debian QEMU beside the default (${Object.keys(FETCHABLE).join(', ')})`)
+  .argument('<version>')
+  .action(async (version: string) => {
+    for (const b of await fetchQemu(version)) process.stdout.write(`${b.arch} ${b.version} ${b.path}\n`);
+  });
+
+program
+  .command('reap')
+  .description('kill and report QEMU/helper process groups left by a runner that was killed')
+  .action(() => {
+    const lines = reapAtStart();
+    process.stdout.write(lines.length ? `${lines.join('\n')}\n` : 'nothing left behind\n');
+  });
+
+program.parseAsync().catch((e: unknown) => {
+  // Our errors carry a clear message; anything else gets its stack.
+  process.stderr.write(`migtest: ${e instanceof MigtestError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exitCode = 2;
+});

@@ -1,0 +1,74 @@
+import { execa } from 'execa';
+import { writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { resolveAccel, type AccelChoice, ACCEL_CHOICES } from '../host/accel.js';
+import { formatReaped, reapOrphans, takeUnreported } from '../host/registry.js';
+import { defaultImage } from '../images/default.js';
+import { ARCHES, parseArch, type Arch } from '../images/recipe.js';
+import { findBinary } from '../qemu/catalog.js';
+import { runDir } from '../report/artifacts.js';
+import { readResults } from '../report/results.js';
+import { formatTable } from '../report/table.js';
+import { ConfigError } from '../util/errors.js';
+import { progress } from '../util/log.js';
+import { repoRoot } from '../util/paths.js';
+import { parseShard, suiteFiles, availableSuites } from './suites.js';
+
+export interface RunOptions {
+  all?: boolean;
+  unit?: boolean;
+  shard?: string;
+  results?: string;
+  accel?: string;
+  arch?: string[];
+}
+
+/** Removes what a killed runner left and says what it was. */
+export function reapAtStart(): string[] {
+  reapOrphans('reaper');
+  return takeUnreported().map(formatReaped);
+}
+
+/**
+ * `migtest run`: validates everything before any VM starts, prepares images and the
+ * accelerator once, runs vitest with its progress output, then prints the results table
+ * and writes results.json.
+ */
+export async function runSuites(names: string[], opts: RunOptions): Promise<number> {
+  if (!names.length && !opts.all && !opts.unit)
+    throw new ConfigError('suite', 'name at least one suite, or --all', availableSuites());
+  const files = suiteFiles(names);
+  const shard = opts.shard === undefined ? undefined : parseShard(opts.shard);
+  const accel = (opts.accel ?? process.env.MIGTEST_ACCEL ?? 'auto') as AccelChoice;
+  if (!(ACCEL_CHOICES as readonly string[]).includes(accel)) throw new ConfigError('--accel', `'${accel}'`, ACCEL_CHOICES);
+  const arches: Arch[] = opts.arch?.length ? opts.arch.map((a) => parseArch(a, '--arch')) : [...ARCHES];
+
+  for (const line of reapAtStart()) progress(`cleaned up: ${line}`);
+  const dir = runDir();
+  process.env.MIGTEST_ACCEL = accel;
+  process.env.MIGTEST_ARCHES = arches.join(',');
+  if (files.length || opts.all) {
+    for (const arch of arches) {
+      const img = await defaultImage(arch);
+      progress(`image for ${arch}: ${img.rootDisk}`);
+      await resolveAccel(accel, await findBinary(arch));
+    }
+  }
+  progress(`artifacts: ${dir}`);
+
+  const vitest = join(createRequire(import.meta.url).resolve('vitest/package.json'), '..', 'vitest.mjs');
+  const args = [vitest, 'run'];
+  if (opts.all) args.push(...files);
+  else if (opts.unit && !files.length) args.push('--project', 'unit');
+  else args.push('--project', 'e2e', ...files);
+  if (shard) args.push(`--shard=${shard}`);
+  const r = await execa(process.execPath, args, { cwd: repoRoot, stdio: 'inherit', reject: false, env: { FORCE_COLOR: '0' } });
+
+  const rows = readResults(dir);
+  const out = resolve(opts.results ?? join(dir, 'results.json'));
+  writeFileSync(out, `${JSON.stringify({ runDir: dir, accel, arches, results: rows }, null, 2)}\n`);
+  if (rows.length) process.stdout.write(`\n${formatTable(rows)}\n`);
+  process.stdout.write(`results: ${out}\n`);
+  return r.exitCode ?? 1;
+}

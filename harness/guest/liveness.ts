@@ -1,0 +1,112 @@
+import { CheckFailedError, DeadlineError } from '../util/errors.js';
+import { scaled } from '../util/time.js';
+import type { StartedVm } from '../vm/started.js';
+import type { Beat, HeartbeatStream } from './heartbeat.js';
+
+export class LivenessError extends CheckFailedError {}
+
+export interface LivenessReport {
+  srcLast: Beat;
+  dstFirst: Beat;
+  dstBeats: number;
+  /** Largest host-observed gap between consecutive beats across the handover: what the guest's service lost. */
+  guestObservedDowntimeMs: number;
+  /** Guest monotonic clock advance across the gap (TCG stops guest time while stopped). */
+  guestClockGapMs: number;
+}
+
+/**
+ * Pure part of the check: the sequence src..dst must continue without a reset or a hole.
+ * Returns the problems found, empty when alive and continuous.
+ */
+export function continuityProblems(src: Beat[], dst: Beat[], dstReadyBoot: string | undefined, srcBoot: string | undefined): string[] {
+  const problems: string[] = [];
+  const last = src.at(-1);
+  if (!last) return ['no heartbeat from the source before migration'];
+  if (dst.length === 0) return ['no heartbeat from the destination'];
+  if (dstReadyBoot !== undefined)
+    problems.push(`destination guest booted again (READY boot=${dstReadyBoot}${srcBoot ? `, source boot=${srcBoot}` : ''})`);
+  if (dst[0]!.n !== last.n + 1)
+    problems.push(
+      dst[0]!.n <= last.n
+        ? `heartbeat counter restarted: source ended at ${last.n}, destination began at ${dst[0]!.n} (guest reset?)`
+        : `heartbeats lost across the handover: source ended at ${last.n}, destination began at ${dst[0]!.n}`,
+    );
+  for (let i = 1; i < dst.length; i++) {
+    if (dst[i]!.n !== dst[i - 1]!.n + 1) {
+      problems.push(`heartbeat counter jumped on the destination: ${dst[i - 1]!.n} then ${dst[i]!.n}`);
+      break;
+    }
+    if (dst[i]!.guestMono < dst[i - 1]!.guestMono) {
+      problems.push(`guest monotonic clock went back on the destination: ${dst[i - 1]!.guestMono} then ${dst[i]!.guestMono}`);
+      break;
+    }
+  }
+  if (dst[0]!.guestMono < last.guestMono)
+    problems.push(`guest monotonic clock went back across migration: ${last.guestMono} -> ${dst[0]!.guestMono} (guest reset?)`);
+  return problems;
+}
+
+export function largestGap(beats: Beat[]): { gapMs: number; at?: Beat } {
+  let gapMs = 0;
+  let at: Beat | undefined;
+  for (let i = 1; i < beats.length; i++) {
+    const g = beats[i]!.hostMs - beats[i - 1]!.hostMs;
+    if (g > gapMs) {
+      gapMs = g;
+      at = beats[i];
+    }
+  }
+  return { gapMs, at };
+}
+
+/**
+ * After switchover: the destination's guest must keep beating, continuing the source's
+ * counter. Waits for `beats` beats on the destination with a deadline, then checks continuity.
+ */
+export async function checkLivenessAfterMigration(
+  src: StartedVm,
+  dst: StartedVm,
+  opts: { beats?: number; timeoutMs?: number } = {},
+): Promise<LivenessReport> {
+  const beats = opts.beats ?? 30;
+  const timeoutMs = opts.timeoutMs ?? scaled(20_000);
+  const sh = src.heartbeat as HeartbeatStream;
+  const dh = dst.heartbeat as HeartbeatStream;
+  try {
+    await dh.waitForBeats(beats, timeoutMs, 0);
+  } catch (e) {
+    if (!(e instanceof DeadlineError)) throw e;
+    const status = await dst.status().catch((err: Error) => ({ status: `unknown (${err.message})` }));
+    throw new LivenessError(
+      `destination guest is not alive: ${dh.beats.length} of ${beats} heartbeats within ${(timeoutMs / 1000).toFixed(1)}s ` +
+        `(source's last: ${sh.last?.n ?? 'none'}, destination's last: ${dh.last?.n ?? 'none'}, destination status: ${status.status})`,
+    );
+  }
+  const problems = continuityProblems(sh.beats, dh.beats, dh.readyBoot, sh.readyBoot);
+  if (problems.length) throw new LivenessError(`destination guest failed the liveness check: ${problems.join('; ')}`);
+  const srcLast = sh.last!;
+  const dstFirst = dh.beats[0]!;
+  return {
+    srcLast,
+    dstFirst,
+    dstBeats: dh.beats.length,
+    guestObservedDowntimeMs: largestGap([...sh.beats.slice(-200), ...dh.beats]).gapMs,
+    guestClockGapMs: (dstFirst.guestMono - srcLast.guestMono) * 1000,
+  };
+}
+
+/** The control: the same guest without migrating keeps beating continuously for durationMs. */
+export async function checkLivenessSteady(vm: StartedVm, durationMs: number): Promise<{ beats: number; largestGapMs: number }> {
+  const hb = vm.heartbeat as HeartbeatStream;
+  const since = hb.beats.length;
+  // Observe a window measured in beats (about 15 ms each), waited on with a deadline.
+  await hb.waitForBeats(Math.ceil(durationMs / 15), durationMs * 4 + scaled(10_000), since);
+  const window = hb.beats.slice(Math.max(0, since - 1));
+  for (let i = 1; i < window.length; i++)
+    if (window[i]!.n !== window[i - 1]!.n + 1)
+      throw new LivenessError(`${vm.name}: heartbeat counter jumped without migration: ${window[i - 1]!.n} then ${window[i]!.n}`);
+  if (hb.readyBoot && hb.readyAt && hb.readyAt > (hb.beats[since]?.hostMs ?? 0))
+    throw new LivenessError(`${vm.name}: guest rebooted without migration`);
+  return { beats: window.length, largestGapMs: largestGap(window).gapMs };
+}

@@ -1,0 +1,43 @@
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runDir } from './artifacts.js';
+
+export type Outcome = 'passed' | 'failed' | 'skipped';
+
+/** One row of results.json: a scenario on one arch. */
+export interface ScenarioResult {
+  suite: string;
+  scenario: string;
+  arch?: string;
+  outcome: Outcome;
+  /** Wall time of the whole scenario (boot, migration, checks), ms. */
+  wallMs: number;
+  /** QEMU's own total-time, downtime and throughput (query-migrate on the source). */
+  qemuTotalTimeMs?: number;
+  qemuDowntimeMs?: number;
+  /** Largest heartbeat gap across switchover as the host saw it. */
+  guestDowntimeMs?: number;
+  throughputMbps?: number;
+  transferredBytes?: number;
+  dirtySyncCount?: number;
+  reason?: string;
+  error?: string;
+  artifacts?: string;
+  extra?: Record<string, unknown>;
+}
+
+const resultsLog = () => join(runDir(), 'results.jsonl');
+
+/** Appended by each test worker; one short line per write, so concurrent workers do not interleave. */
+export function recordResult(r: ScenarioResult): void {
+  appendFileSync(resultsLog(), `${JSON.stringify(r)}\n`);
+}
+
+export function readResults(dir = runDir()): ScenarioResult[] {
+  const f = join(dir, 'results.jsonl');
+  if (!existsSync(f)) return [];
+  return readFileSync(f, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as ScenarioResult);
+}

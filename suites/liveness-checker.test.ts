@@ -1,0 +1,45 @@
+import { describe, expect } from 'vitest';
+import { checkLivenessAfterMigration, checkLivenessSteady, LivenessError } from '../harness/guest/liveness.js';
+import { migrate } from '../harness/migration/migrate.js';
+import { startPair } from '../harness/migration/pair.js';
+import { migrationFigures } from '../harness/migration/verify.js';
+import { testArches } from '../harness/testing/arches.js';
+import { scenario } from '../harness/testing/scenario.js';
+import { VmBuilder } from '../harness/vm/builder.js';
+
+// The liveness checker must be able to fail: real faults injected on the destination right
+// after switchover, plus a control run (same guest, no migration) that must pass.
+describe.each(testArches())('liveness-checker %s', (arch) => {
+  scenario('control: same guest without migration stays alive', { suite: 'liveness-checker', arch }, async (ctx) => {
+    const vm = await ctx.vms.start(new VmBuilder('src', arch));
+    await vm.waitReady();
+    const steady = await checkLivenessSteady(vm, 3000);
+    expect(steady.beats).toBeGreaterThan(100);
+    ctx.result.guestDowntimeMs = steady.largestGapMs;
+  });
+
+  scenario('fault: destination reset after switchover is caught', { suite: 'liveness-checker', arch }, async (ctx) => {
+    const pair = await startPair(ctx.vms, arch);
+    const m = await migrate(pair.src, pair.dst);
+    Object.assign(ctx.result, migrationFigures(m));
+    await pair.dst.qmp.execute('system_reset');
+    const err = await checkLivenessAfterMigration(pair.src, pair.dst, { beats: 600 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LivenessError);
+    ctx.result.extra = { caught: (err as Error).message };
+    expect(String((err as Error).message)).toMatch(/restarted|booted again|jumped|clock went back|not alive/);
+  });
+
+  scenario('fault: destination stopped after switchover is caught', { suite: 'liveness-checker', arch }, async (ctx) => {
+    const pair = await startPair(ctx.vms, arch);
+    const m = await migrate(pair.src, pair.dst);
+    Object.assign(ctx.result, migrationFigures(m));
+    await pair.dst.qmp.execute('stop');
+    const since = pair.dst.heartbeat!.beats.length;
+    const err = await checkLivenessAfterMigration(pair.src, pair.dst, { beats: since + 200, timeoutMs: 8000 }).catch(
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(LivenessError);
+    ctx.result.extra = { caught: (err as Error).message };
+    expect(String((err as Error).message)).toMatch(/not alive.*status: paused/);
+  });
+});

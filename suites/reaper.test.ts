@@ -1,0 +1,65 @@
+import { execa } from 'execa';
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect } from 'vitest';
+import { isAlive } from '../harness/host/procfs.js';
+import { scenario } from '../harness/testing/scenario.js';
+import { pollUntil, scaled } from '../harness/util/time.js';
+import { repoRoot } from '../harness/util/paths.js';
+
+const MIGTEST = join(repoRoot, 'bin/migtest.mjs');
+
+/** Starts the orphan runner, waits until its migration is active, SIGKILLs it; returns the QEMU pids. */
+async function killRunnerMidMigration(artifacts: string, env: Record<string, string>) {
+  const child = execa(process.execPath, ['--import', 'tsx', join(repoRoot, 'suites/helpers/orphan-runner.ts'), 'x86_64', artifacts], {
+    cwd: repoRoot,
+    env,
+    reject: false,
+    stderr: 'inherit',
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const pids = await pollUntil('orphan runner to report an active migration', scaled(120_000), () => {
+    const m = /ACTIVE (\{.*\})/.exec(out);
+    return { done: !!m || child.exitCode !== null, value: m ? (JSON.parse(m[1]!) as { src: number; dst: number }) : undefined, state: out || '(no output)' };
+  });
+  if (!pids) throw new Error(`orphan runner exited early: ${out}`);
+  child.kill('SIGKILL');
+  await child;
+  return pids;
+}
+
+describe('reaper', () => {
+  scenario('runner SIGKILLed mid-migration: the next run reports and removes its QEMUs', { suite: 'reaper', arch: 'x86_64' }, async (ctx) => {
+    const state = mkdtempSync('/tmp/migtest-reaper-state-');
+    const env = { MIGTEST_STATE: state, MIGTEST_NO_WATCHDOG: '1' };
+    const pids = await killRunnerMidMigration(ctx.artifacts.path, env);
+    // Without the watchdog nothing cleaned up: both QEMUs are orphans now.
+    expect(isAlive(pids.src)).toBe(true);
+    expect(isAlive(pids.dst)).toBe(true);
+    const next = await execa(process.execPath, [MIGTEST, 'reap'], { env });
+    ctx.artifacts.append('reap.txt', next.stdout);
+    expect(next.stdout).toContain(`pgid ${pids.src}`);
+    expect(next.stdout).toContain(`pgid ${pids.dst}`);
+    await pollUntil('orphaned QEMUs to be gone', scaled(10_000), () => ({
+      done: !isAlive(pids.src) && !isAlive(pids.dst),
+      state: { src: isAlive(pids.src), dst: isAlive(pids.dst) },
+    }));
+    // And a second run finds nothing left.
+    expect((await execa(process.execPath, [MIGTEST, 'reap'], { env })).stdout).toContain('nothing left behind');
+  });
+
+  scenario('runner SIGKILLed mid-migration: the watchdog removes its QEMUs and the next run reports it', { suite: 'reaper', arch: 'x86_64' }, async (ctx) => {
+    const state = mkdtempSync('/tmp/migtest-reaper-state-');
+    const env = { MIGTEST_STATE: state };
+    const pids = await killRunnerMidMigration(ctx.artifacts.path, env);
+    await pollUntil('the watchdog to kill the orphaned QEMUs', scaled(15_000), () => ({
+      done: !isAlive(pids.src) && !isAlive(pids.dst),
+      state: { src: isAlive(pids.src), dst: isAlive(pids.dst) },
+    }));
+    const next = await execa(process.execPath, [MIGTEST, 'reap'], { env });
+    ctx.artifacts.append('reap.txt', next.stdout);
+    expect(next.stdout).toMatch(new RegExp(`watchdog killed src \\(pgid ${pids.src}`));
+    expect(next.stdout).toMatch(new RegExp(`watchdog killed dst \\(pgid ${pids.dst}`));
+  });
+});
