@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Host setup for migtest on Debian bookworm. Idempotent: safe to run again.
+# Installs QEMU 10.0 (bookworm-backports) as the default, the tools the harness drives,
+# the npm dependencies, Debian's QEMU 7.2 beside the default, and the default guest images.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "ci/setup.sh installs Debian packages and must run as root. Run:" >&2
+  echo "  sudo bash $(pwd)/ci/setup.sh" >&2
+  exit 1
+fi
+
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20 ]; then
+  echo "migtest needs Node.js 20 or newer (found: $(node --version 2>/dev/null || echo none))." >&2
+  echo "Install it (e.g. from NodeSource: nodejs 20.x), then run this script again." >&2
+  exit 1
+fi
+
+if ! grep -rqs '^[^#]*bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+  echo "setup: adding bookworm-backports to apt sources"
+  cat > /etc/apt/sources.list.d/migtest-backports.sources <<'SRC'
+Types: deb
+URIs: http://deb.debian.org/debian
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q -t bookworm-backports qemu-system-x86 qemu-system-arm qemu-utils
+apt-get install -y -q socat mmdebstrap e2fsprogs cpio busybox-static kmod nftables iproute2 \
+  openssh-server openssh-client
+
+npm ci --no-audit --no-fund
+node bin/migtest.mjs qemu fetch 7.2
+node bin/migtest.mjs images build
+node bin/migtest.mjs doctor
