@@ -11,7 +11,7 @@ import { scenario } from '../harness/testing/scenario.js';
 describe.each(testArches())('qemu-versions %s', (arch) => {
   scenario('QEMU 7.2 from the cache: probe and live precopy', { suite: 'qemu-versions', arch }, async (ctx) => {
     const bin = (await listBinaries(true)).find((b) => b.arch === arch && b.version.startsWith('7.2.'));
-    if (!bin) ctx.skip(`QEMU 7.2 for ${arch} is not fetched (run: migtest qemu fetch 7.2)`);
+    if (!bin) return ctx.skip(`QEMU 7.2 for ${arch} is not fetched (run: migtest qemu fetch 7.2)`);
     const probe = await probeBinary(bin);
     ctx.artifacts.writeJson('probe.json', probe);
     expect(probe.oob).toBe(true);
