@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { MigtestError } from '../util/errors.js';
 import { progress } from '../util/log.js';
@@ -107,12 +107,22 @@ export async function buildImage(arch: Arch, opts: { name?: string; force?: bool
     writeFileSync(join(work, 'manifest.json'), JSON.stringify(image, null, 2));
     rmSync(outDir, { recursive: true, force: true });
     renameSync(work, outDir);
+    pruneOldImages(outDir);
     progress(`image ${recipe.name}/${arch}: built in ${image.builtSeconds!.toFixed(1)}s -> ${outDir}`);
     return image;
   } catch (e) {
     rmSync(work, { recursive: true, force: true });
     throw e;
   }
+}
+
+/** Removes images of the same name and arch built from older recipes. */
+function pruneOldImages(current: string): void {
+  const dir = dirname(current);
+  const prefix = basename(current).replace(/[0-9a-f]{16}$/, '');
+  for (const name of readdirSync(dir))
+    if (name.startsWith(prefix) && join(dir, name) !== current && /^[0-9a-f]{16}$/.test(name.slice(prefix.length)))
+      rmSync(join(dir, name), { recursive: true, force: true });
 }
 
 async function buildInitramfs(recipe: Recipe, root: string, kver: string, out: string): Promise<void> {

@@ -4,6 +4,9 @@
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export LANG=C LC_ALL=C
 busybox mkdir -p /run/migtest /var/lib/migtest
+# Keep pinned pages where they are: the RAM check maps them to physical frames once.
+echo never > /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null
+echo 0 > /proc/sys/vm/compact_unevictable_allowed 2>/dev/null
 
 port() {
   for d in /sys/class/virtio-ports/*; do

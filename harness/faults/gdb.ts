@@ -1,0 +1,70 @@
+import { connect, type Socket } from 'node:net';
+import { dirname, join } from 'node:path';
+import { MigtestError } from '../util/errors.js';
+import { withDeadline, scaled } from '../util/time.js';
+import type { StartedVm } from '../vm/started.js';
+
+/** Minimal GDB remote protocol: enough to write guest physical memory through QEMU's gdbstub. */
+class GdbRemote {
+  private buf = '';
+  private waiters: Array<(p: string) => void> = [];
+
+  constructor(private readonly sock: Socket) {
+    sock.on('data', (d) => this.onData(d.toString('latin1')));
+  }
+
+  static checksum(body: string): string {
+    let sum = 0;
+    for (const c of body) sum = (sum + c.charCodeAt(0)) & 255;
+    return sum.toString(16).padStart(2, '0');
+  }
+
+  request(body: string): Promise<string> {
+    const reply = new Promise<string>((resolve) => this.waiters.push(resolve));
+    this.sock.write(`$${body}#${GdbRemote.checksum(body)}`);
+    return withDeadline(`gdbstub reply to ${body.slice(0, 30)}`, scaled(10_000), reply);
+  }
+
+  private onData(text: string): void {
+    this.buf += text;
+    for (;;) {
+      this.buf = this.buf.replace(/^[+-]+/, '');
+      const m = /^\$([^#]*)#[0-9a-fA-F]{2}/.exec(this.buf);
+      if (!m) {
+        // Stray bytes before a packet (stop notifications etc.).
+        const at = this.buf.indexOf('$');
+        if (at > 0) this.buf = this.buf.slice(at);
+        return;
+      }
+      this.buf = this.buf.slice(m[0].length);
+      this.sock.write('+');
+      this.waiters.shift()?.(m[1]!);
+    }
+  }
+}
+
+/**
+ * Writes bytes into guest physical memory through QEMU's gdbstub (physical-memory mode).
+ * A real fault for the RAM checker's mutation test. Detaching resumes the VM.
+ */
+export async function writeGuestPhysical(vm: StartedVm, addr: number, bytes: Buffer): Promise<void> {
+  const path = join(dirname(vm.paths.qmp), 'gdb.sock');
+  await vm.qmp.hmp(`gdbserver unix:${path},server=on,wait=off`);
+  const sock = await new Promise<Socket>((resolve, reject) => {
+    const s = connect(path);
+    s.once('connect', () => resolve(s));
+    s.once('error', reject);
+  });
+  try {
+    const gdb = new GdbRemote(sock);
+    await gdb.request('?');
+    const mode = await gdb.request('Qqemu.PhyMemMode:1');
+    if (mode !== 'OK') throw new MigtestError(`${vm.name}: gdbstub refused physical memory mode: ${mode}`);
+    const r = await gdb.request(`M${addr.toString(16)},${bytes.length.toString(16)}:${bytes.toString('hex')}`);
+    if (r !== 'OK') throw new MigtestError(`${vm.name}: gdbstub memory write at 0x${addr.toString(16)} failed: ${r}`);
+    await gdb.request('D');
+  } finally {
+    sock.destroy();
+    await vm.qmp.hmp('gdbserver none');
+  }
+}

@@ -1,0 +1,157 @@
+import { readFileSync, rmSync } from 'node:fs';
+import { CheckFailedError } from '../util/errors.js';
+import { pollUntil, scaled } from '../util/time.js';
+import type { StartedVm } from '../vm/started.js';
+
+const PAGE = 4096;
+const DIR = '/run/migtest';
+
+export class RamIntegrityError extends CheckFailedError {}
+
+export interface RamWorkloadOptions {
+  /** Size of the pinned buffer the guest dirties. */
+  mib: number;
+  /** Dirty rate in MiB/s; 0 = as fast as the guest can. */
+  rateMiBs: number;
+}
+
+/** A boundary between neighbouring pages whose bytes differ. */
+export interface Boundary {
+  page: number;
+  prev: number;
+  cur: number;
+}
+
+/**
+ * The qtest rule on the pages' bytes: all equal but for at most one boundary where the
+ * writer was, and there the earlier page is exactly one pass ahead. Pure.
+ */
+export function patternBoundaries(values: Uint8Array): { boundaries: Boundary[]; ok: boolean } {
+  const boundaries: Boundary[] = [];
+  for (let i = 1; i < values.length; i++)
+    if (values[i] !== values[i - 1]) boundaries.push({ page: i, prev: values[i - 1]!, cur: values[i]! });
+  const ok = boundaries.length === 0 || (boundaries.length === 1 && boundaries[0]!.prev === ((boundaries[0]!.cur + 1) & 255));
+  return { boundaries, ok };
+}
+
+/** Physical ranges covering the frames, merged across small gaps to keep pmemsave calls few. */
+export function frameRanges(pfns: number[], maxGap = 256): Array<{ start: number; end: number }> {
+  const sorted = [...new Set(pfns)].sort((a, b) => a - b);
+  const out: Array<{ start: number; end: number }> = [];
+  for (const p of sorted) {
+    const last = out.at(-1);
+    if (last && p - last.end <= maxGap) last.end = p + 1;
+    else out.push({ start: p, end: p + 1 });
+  }
+  return out;
+}
+
+export interface RamCheckReport {
+  vm: string;
+  pages: number;
+  /** Byte value of the pages after the writer's position (pass count mod 256). */
+  value: number;
+  boundaries: Boundary[];
+  passes: number;
+}
+
+async function readGuestFile(vm: StartedVm, path: string): Promise<string> {
+  const r = await (await vm.agent()).exec('/bin/busybox', ['cat', path]);
+  if (r.exitcode !== 0) throw new Error(`${vm.name}: cat ${path}: ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+function parseMap(text: string): number[] {
+  const line = text.split('\n').find((l) => l.startsWith('pfns '));
+  if (!line) throw new Error(`bad ram map: ${text.slice(0, 100)}`);
+  return line.slice(5).trim().split(' ').map((h) => parseInt(h, 16));
+}
+
+/** The guest side of the RAM check: started once on the source, checked on any side. */
+export class RamWorkload {
+  private constructor(
+    readonly opts: RamWorkloadOptions,
+    readonly pfns: number[],
+    readonly pid: number,
+  ) {}
+
+  static async start(vm: StartedVm, opts: RamWorkloadOptions): Promise<RamWorkload> {
+    const ga = await vm.agent();
+    await ga.execute('guest-exec', {
+      path: '/usr/bin/perl',
+      arg: ['/usr/lib/migtest/ramtest.pl', String(opts.mib), String(opts.rateMiBs), DIR],
+      'capture-output': false,
+    });
+    const status = await pollUntil(`${vm.name}: RAM workload's first pass`, scaled(60_000), async () => {
+      const r = await ga.exec('/bin/busybox', ['cat', `${DIR}/ram.status`]);
+      return { done: r.exitcode === 0, value: r.stdout, state: r.stderr.trim() };
+    }, 200);
+    const pfns = parseMap(await readGuestFile(vm, `${DIR}/ram.map`));
+    const pid = Number((await readGuestFile(vm, `${DIR}/ram.pid`)).trim());
+    if (pfns.length * PAGE < opts.mib * 1024 * 1024) throw new Error(`RAM workload mapped only ${pfns.length} pages`);
+    void status;
+    return new RamWorkload(opts, pfns, pid);
+  }
+
+  async passes(vm: StartedVm): Promise<number> {
+    return Number(/pass (\d+)/.exec(await readGuestFile(vm, `${DIR}/ram.status`))?.[1] ?? 0);
+  }
+
+  /** The guest re-reads its page map: if any frame moved, a dump-based check would be wrong. */
+  async confirmFramesUnmoved(vm: StartedVm): Promise<void> {
+    const ga = await vm.agent();
+    await ga.exec('/bin/busybox', ['rm', '-f', `${DIR}/ram.map2`]);
+    await ga.exec('/bin/busybox', ['kill', '-USR1', String(this.pid)]);
+    const text = await pollUntil(`${vm.name}: RAM workload's page map refresh`, scaled(60_000), async () => {
+      const r = await ga.exec('/bin/busybox', ['cat', `${DIR}/ram.map2`]);
+      return { done: r.exitcode === 0, value: r.stdout, state: r.stderr.trim() };
+    }, 200);
+    const now = parseMap(text);
+    const moved = now.findIndex((p, i) => p !== this.pfns[i]);
+    if (moved >= 0 || now.length !== this.pfns.length)
+      throw new CheckFailedError(`${vm.name}: guest moved pinned page ${moved} (frame ${this.pfns[moved]} -> ${now[moved]}): the RAM check cannot be trusted`);
+  }
+
+  /**
+   * Stops the VM, dumps the pages' frames with pmemsave, checks the pattern, and resumes the
+   * VM if it was running. Throws RamIntegrityError naming the first bad pages.
+   */
+  async check(vm: StartedVm, scratchPrefix: string): Promise<RamCheckReport> {
+    const passes = await this.passes(vm);
+    await this.confirmFramesUnmoved(vm);
+    const wasRunning = (await vm.status()).running;
+    if (wasRunning) await vm.qmp.execute('stop');
+    try {
+      const values = await this.readPageBytes(vm, scratchPrefix);
+      const { boundaries, ok } = patternBoundaries(values);
+      const report: RamCheckReport = { vm: vm.name, pages: values.length, value: values.at(-1)!, boundaries: boundaries.slice(0, 20), passes };
+      if (!ok)
+        throw new RamIntegrityError(
+          `${vm.name}: guest RAM is not consistent: ${boundaries.length} boundaries where at most one (n+1 -> n) is allowed; ` +
+            `first: ${boundaries.slice(0, 5).map((b) => `page ${b.page} (frame 0x${this.pfns[b.page]!.toString(16)}) ${b.prev}->${b.cur}`).join(', ')}`,
+          { report },
+        );
+      return report;
+    } finally {
+      if (wasRunning) await vm.qmp.execute('cont');
+    }
+  }
+
+  /** Physical address of page i of the workload (for fault injection). */
+  physAddr(page: number): number {
+    return this.pfns[page]! * PAGE;
+  }
+
+  private async readPageBytes(vm: StartedVm, scratchPrefix: string): Promise<Uint8Array> {
+    const byFrame = new Map<number, number>();
+    let n = 0;
+    for (const r of frameRanges(this.pfns)) {
+      const file = `${scratchPrefix}.${n++}.bin`;
+      await vm.qmp.execute('pmemsave', { val: r.start * PAGE, size: (r.end - r.start) * PAGE, filename: file });
+      const data = readFileSync(file);
+      rmSync(file, { force: true });
+      for (let p = r.start; p < r.end; p++) byFrame.set(p, data[(p - r.start) * PAGE]!);
+    }
+    return Uint8Array.from(this.pfns.map((p) => byFrame.get(p)!));
+  }
+}

@@ -1,0 +1,71 @@
+#!/usr/bin/perl
+# RAM integrity workload (qtest's idea): one byte in every page of a pinned buffer is
+# incremented pass after pass, at a chosen rate. At any instant the pages hold v+1 up to the
+# writer's position and v after it: one boundary. A stale or lost page shows as another.
+# The physical frame of every page is written to a map so the host checks a memory dump.
+#   ramtest.pl <MiB> <MiB/s, 0 = unthrottled> <dir>
+use strict;
+use warnings;
+use Time::HiRes qw(time usleep);
+
+my ($mib, $rate, $dir) = @ARGV;
+my $PAGE = 4096;
+my $size = $mib * 1024 * 1024 + $PAGE;
+my $buf = "\0" x $size;
+my $addr = unpack('J', pack('p', $buf));
+my $first = (-$addr) % $PAGE;    # offset of the first page-aligned byte
+my $pages = int(($size - $first) / $PAGE);
+
+# Pin: mlockall(MCL_CURRENT|MCL_FUTURE); the syscall number differs by arch.
+my %MLOCKALL = (x86_64 => 151, aarch64 => 230);
+chomp(my $machine = `uname -m`);
+syscall($MLOCKALL{$machine}, 3) == 0 or die "ramtest: mlockall: $!";
+
+sub pfn_map {
+  open(my $pm, '<', '/proc/self/pagemap') or die "ramtest: pagemap: $!";
+  my @pfns;
+  for my $i (0 .. $pages - 1) {
+    my $v = $addr + $first + $i * $PAGE;
+    sysseek($pm, int($v / $PAGE) * 8, 0) or die "ramtest: seek: $!";
+    sysread($pm, my $e, 8) == 8 or die "ramtest: read pagemap: $!";
+    my $q = unpack('Q<', $e);
+    die "ramtest: page $i not present" unless ($q >> 63) & 1;
+    push @pfns, sprintf('%x', $q & ((1 << 55) - 1));
+  }
+  close $pm;
+  return join(' ', @pfns);
+}
+
+sub write_file {
+  my ($name, $text) = @_;
+  open(my $f, '>', "$dir/$name.tmp") or die "ramtest: $name: $!";
+  print $f $text;
+  close $f;
+  rename("$dir/$name.tmp", "$dir/$name") or die "ramtest: rename $name: $!";
+}
+
+my $remap = 0;
+$SIG{USR1} = sub { $remap = 1 };
+write_file('ram.map', "pages $pages\npfns " . pfn_map() . "\n");
+write_file('ram.pid', "$$\n");
+
+my $chunk = 64;    # pages between rate checks
+my $start = time;
+my $done = 0;      # pages written since start, for the rate
+my $pass = 0;
+while (1) {
+  for (my $i = 0; $i < $pages; $i++) {
+    my $off = $first + $i * $PAGE;
+    vec($buf, $off, 8) = (vec($buf, $off, 8) + 1) & 255;
+    if ($rate > 0 && (++$done % $chunk) == 0) {
+      my $ahead = $done / ($rate * 256) - (time - $start);
+      usleep($ahead * 1e6) if $ahead > 0;
+    }
+  }
+  $pass++;
+  write_file('ram.status', "pass $pass\n");
+  if ($remap) {
+    $remap = 0;
+    write_file('ram.map2', "pages $pages\npfns " . pfn_map() . "\n");
+  }
+}
