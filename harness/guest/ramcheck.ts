@@ -1,4 +1,5 @@
 import { readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { CheckFailedError } from '../util/errors.js';
 import { pollUntil, scaled } from '../util/time.js';
 import type { StartedVm } from '../vm/started.js';
@@ -82,14 +83,13 @@ export class RamWorkload {
       arg: ['/usr/lib/migtest/ramtest.pl', String(opts.mib), String(opts.rateMiBs), DIR],
       'capture-output': false,
     });
-    const status = await pollUntil(`${vm.name}: RAM workload's first pass`, scaled(60_000), async () => {
+    await pollUntil(`${vm.name}: RAM workload's first pass`, scaled(60_000), async () => {
       const r = await ga.exec('/bin/busybox', ['cat', `${DIR}/ram.status`]);
       return { done: r.exitcode === 0, value: r.stdout, state: r.stderr.trim() };
     }, 200);
     const pfns = parseMap(await readGuestFile(vm, `${DIR}/ram.map`));
     const pid = Number((await readGuestFile(vm, `${DIR}/ram.pid`)).trim());
     if (pfns.length * PAGE < opts.mib * 1024 * 1024) throw new Error(`RAM workload mapped only ${pfns.length} pages`);
-    void status;
     return new RamWorkload(opts, pfns, pid);
   }
 
@@ -116,13 +116,13 @@ export class RamWorkload {
    * Stops the VM, dumps the pages' frames with pmemsave, checks the pattern, and resumes the
    * VM if it was running. Throws RamIntegrityError naming the first bad pages.
    */
-  async check(vm: StartedVm, scratchPrefix: string): Promise<RamCheckReport> {
+  async check(vm: StartedVm): Promise<RamCheckReport> {
     const passes = await this.passes(vm);
     await this.confirmFramesUnmoved(vm);
     const wasRunning = (await vm.status()).running;
     if (wasRunning) await vm.qmp.execute('stop');
     try {
-      const values = await this.readPageBytes(vm, scratchPrefix);
+      const values = await this.readPageBytes(vm);
       const { boundaries, ok } = patternBoundaries(values);
       const report: RamCheckReport = { vm: vm.name, pages: values.length, value: values.at(-1)!, boundaries: boundaries.slice(0, 20), passes };
       if (!ok)
@@ -142,7 +142,9 @@ export class RamWorkload {
     return this.pfns[page]! * PAGE;
   }
 
-  private async readPageBytes(vm: StartedVm, scratchPrefix: string): Promise<Uint8Array> {
+  private async readPageBytes(vm: StartedVm): Promise<Uint8Array> {
+    // QEMU writes the dump into the VM's private directory; read and removed at once.
+    const scratchPrefix = join(dirname(vm.paths.qmp), 'ramdump');
     const byFrame = new Map<number, number>();
     let n = 0;
     for (const r of frameRanges(this.pfns)) {

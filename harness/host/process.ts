@@ -16,6 +16,8 @@ export interface SpawnOptions {
   stdoutFile?: string;
   stderrFile?: string;
   env?: Record<string, string>;
+  /** File descriptors the child inherits as fd 3, 4, ... (the fd: migration transport). */
+  extraFds?: number[];
 }
 
 export interface StopOptions {
@@ -56,9 +58,13 @@ export class GroupProcess {
       detached: true, // setsid(): its own session and process group
       cleanup: false, // the registry and the watchdog do this, even after SIGKILL
       reject: false,
-      stdin: 'ignore',
-      stdout: opts.stdoutFile ? { file: opts.stdoutFile, append: true } : 'ignore',
-      stderr: opts.stderrFile ? { file: opts.stderrFile, append: true } : 'ignore',
+      stdio: [
+        'ignore',
+        opts.stdoutFile ? { file: opts.stdoutFile, append: true } : 'ignore',
+        opts.stderrFile ? { file: opts.stderrFile, append: true } : 'ignore',
+        // execa passes integer fds through to the child (its types only admit them for 0-2).
+        ...((opts.extraFds ?? []) as unknown as 'ignore'[]),
+      ],
       env: opts.env,
     });
     if (child.pid === undefined) throw new MigtestError(`could not start ${opts.name}: ${file}`);

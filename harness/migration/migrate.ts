@@ -2,20 +2,24 @@ import { DeadlineError } from '../util/errors.js';
 import { scaled } from '../util/time.js';
 import type { MigrationInfo } from '../qmp/types.js';
 import type { StartedVm } from '../vm/started.js';
+import { applySettings, type MigrationSettings } from './apply.js';
 import { MigrationFailedError } from './errors.js';
 import { MigrationSampler, TERMINAL, type MigrationSample } from './stats.js';
-import { listenUri, sourceUri, type Transport } from './transport.js';
+import { incomingUri, isStreaming, outgoingUri, type Transport } from './transport.js';
 
-export interface MigrateOptions {
+export interface MigrateHooks {
+  /** Once the source reports active (qtest's "start" hook). */
+  onActive?: (src: StartedVm, dst: StartedVm) => Promise<void>;
+  /** With pause-before-switchover: the source waits in pre-switchover until this returns; then migrate-continue. */
+  beforeSwitchover?: (src: StartedVm, dst: StartedVm) => Promise<void>;
+}
+
+export interface MigrateOptions extends MigrationSettings, MigrateHooks {
   transport?: Transport;
-  /** Capabilities by QEMU's names; `events` is always on. */
-  capabilities?: Record<string, boolean>;
-  /** Parameters by QEMU's names, set on both sides before migrate-incoming. */
-  parameters?: Record<string, unknown>;
   timeoutMs?: number;
   sampleIntervalMs?: number;
-  /** Hook once the source reports active, before switchover (qtest's "start" idea). */
-  onActive?: (src: StartedVm, dst: StartedVm) => Promise<void>;
+  /** The status the migration must end in (default completed; a negative scenario says failed/cancelled). */
+  expect?: 'completed' | 'failed' | 'cancelled';
 }
 
 export interface MigrationResult {
@@ -28,61 +32,64 @@ export interface MigrationResult {
   completedAt: number;
 }
 
-export async function setCapabilities(vm: StartedVm, caps: Record<string, boolean>): Promise<void> {
-  const all = { events: true, ...caps };
-  await vm.qmp.execute('migrate-set-capabilities', {
-    capabilities: Object.entries(all).map(([capability, state]) => ({ capability, state })),
-  });
-}
-
-export async function setParameters(vm: StartedVm, params: Record<string, unknown>): Promise<void> {
-  if (Object.keys(params).length) await vm.qmp.execute('migrate-set-parameters', params);
-}
-
-/** Destination side: capabilities and parameters, then migrate-incoming; returns the URI for the source. */
-export async function prepareIncoming(dst: StartedVm, opts: MigrateOptions): Promise<string> {
-  const transport = opts.transport ?? 'tcp';
-  await setCapabilities(dst, opts.capabilities ?? {});
-  await setParameters(dst, opts.parameters ?? {});
-  await dst.qmp.execute('migrate-incoming', { uri: listenUri(dst, transport) });
-  return sourceUri(dst, transport);
+/** Destination side: settings (multifd-channels before migrate-incoming), then migrate-incoming. */
+export async function startIncoming(dst: StartedVm, opts: MigrateOptions): Promise<void> {
+  await applySettings(dst, opts);
+  await dst.qmp.execute('migrate-incoming', { uri: incomingUri(dst, opts.transport ?? 'tcp') });
 }
 
 /**
- * Precopy from src to dst: sets both sides, migrates, samples query-migrate until a terminal
- * state (on the MIGRATION event, with a deadline naming the last state), and waits for the
- * destination to run.
+ * Migrates src to dst over the transport: settings applied and read back on both sides, the
+ * source sampled until a terminal state (on the MIGRATION event, with a deadline naming the
+ * last state), hooks run at their states, and the destination awaited until it runs.
  */
 export async function migrate(src: StartedVm, dst: StartedVm, opts: MigrateOptions = {}): Promise<MigrationResult> {
+  const transport = opts.transport ?? 'tcp';
   const timeoutMs = opts.timeoutMs ?? scaled(180_000);
-  const uri = await prepareIncoming(dst, opts);
-  await setCapabilities(src, opts.capabilities ?? {});
-  await setParameters(src, opts.parameters ?? {});
-  const mark = src.qmp.mark();
+  const expect = opts.expect ?? 'completed';
+  const capabilities = opts.beforeSwitchover ? { ...opts.capabilities, 'pause-before-switchover': true } : opts.capabilities;
+  const settings = { ...opts, capabilities };
   const dstMark = dst.qmp.mark();
+  if (isStreaming(transport)) await startIncoming(dst, settings);
+  else await applySettings(dst, settings);
+  await applySettings(src, settings);
+  const uri = await outgoingUri(dst, transport);
+  const mark = src.qmp.mark();
   const startedAt = Date.now();
   await src.qmp.execute('migrate', { uri });
   const sampler = new MigrationSampler(src, opts.sampleIntervalMs ?? 100);
+  const lastState = () => sampler.last;
+  const waitStatus = (want: (s: string) => boolean, what: string) =>
+    src.qmp.waitForEvent('MIGRATION', (e) => want(String(e.data?.status)), timeoutMs, mark).catch((e) => {
+      if (e instanceof DeadlineError) throw new DeadlineError(`${src.name}: migration ${what}`, timeoutMs, lastState() ?? e.lastState);
+      throw e;
+    });
   try {
     if (opts.onActive) {
-      await src.qmp.waitForEvent('MIGRATION', (e) => e.data?.status === 'active', timeoutMs, mark);
+      await waitStatus((s) => s === 'active' || TERMINAL.has(s), 'to become active');
       await opts.onActive(src, dst);
     }
-    const end = await src.qmp
-      .waitForEvent('MIGRATION', (e) => TERMINAL.has(String(e.data?.status)), timeoutMs, mark)
-      .catch((e) => {
-        if (e instanceof DeadlineError)
-          throw new DeadlineError(`${src.name}: migration to finish`, timeoutMs, sampler.last ?? e.lastState);
-        throw e;
-      });
-    const completedAt = end.receivedAt;
+    if (opts.beforeSwitchover) {
+      const e = await waitStatus((s) => s === 'pre-switchover' || TERMINAL.has(s), 'to reach pre-switchover');
+      if (e.data?.status === 'pre-switchover') {
+        await opts.beforeSwitchover(src, dst);
+        await src.qmp.execute('migrate-continue', { state: 'pre-switchover' });
+      }
+    }
+    const end = await waitStatus((s) => TERMINAL.has(s), 'to finish');
     const info = await src.queryMigrate();
     const status = String(end.data?.status);
-    if (status !== 'completed')
-      throw new MigrationFailedError(`migration ${status}: ${info['error-desc'] ?? '(no error-desc)'}`, { info });
-    // The destination runs once it has loaded everything: RESUME, then status running.
-    await dst.qmp.waitForEvent('RESUME', () => true, scaled(60_000), dstMark);
-    return { status, uri, info, series: await sampler.stop(), startedAt, completedAt };
+    if (status !== expect)
+      throw new MigrationFailedError(
+        `migration ended '${status}', expected '${expect}': ${info['error-desc'] ?? '(no error-desc)'}`,
+        { info },
+      );
+    if (status === 'completed') {
+      if (!isStreaming(transport)) await dst.qmp.execute('migrate-incoming', { uri: incomingUri(dst, transport) });
+      // The destination runs once it has loaded everything: RESUME.
+      await dst.qmp.waitForEvent('RESUME', () => true, scaled(120_000), dstMark);
+    }
+    return { status, uri, info, series: await sampler.stop(), startedAt, completedAt: end.receivedAt };
   } finally {
     await sampler.stop();
   }

@@ -2,25 +2,39 @@ import type { Arch } from '../images/recipe.js';
 import type { VmPool } from '../testing/pool.js';
 import { VmBuilder } from '../vm/builder.js';
 import type { StartedVm } from '../vm/started.js';
+import { socketPair, type Transport } from './transport.js';
 
 export interface Pair {
   src: StartedVm;
   dst: StartedVm;
 }
 
+export interface PairOptions {
+  configure?: (b: VmBuilder) => VmBuilder;
+  /** Applied to the destination after it was cloned from the source's builder. */
+  configureDst?: (b: VmBuilder) => VmBuilder;
+  /** The fd: transport needs a socket pair handed to both QEMUs at start. */
+  transport?: Transport;
+}
+
 /**
  * A source booted to ready and an identical destination waiting with -incoming defer.
  * The destination starts while the source boots: it has nothing to boot.
  */
-export async function startPair(
-  vms: VmPool,
-  arch: Arch,
-  configure: (b: VmBuilder) => VmBuilder = (b) => b,
-  configureDst: (b: VmBuilder) => VmBuilder = (b) => b,
-): Promise<Pair> {
-  const srcBuilder = configure(new VmBuilder('src', arch));
-  const dstBuilder = configureDst(srcBuilder.clone('dst').withIncoming());
-  const src = await vms.start(srcBuilder);
-  const [dst] = await Promise.all([vms.start(dstBuilder), src.waitReady()]);
-  return { src, dst };
+export async function startPair(vms: VmPool, arch: Arch, opts: PairOptions | ((b: VmBuilder) => VmBuilder) = {}): Promise<Pair> {
+  const o: PairOptions = typeof opts === 'function' ? { configure: opts } : opts;
+  const fds = o.transport === 'fd' ? await socketPair() : undefined;
+  try {
+    const srcBuilder = (o.configure ?? ((b) => b))(new VmBuilder('src', arch));
+    const dstBuilder = (o.configureDst ?? ((b) => b))(srcBuilder.clone('dst').withIncoming());
+    if (fds) {
+      srcBuilder.withInheritedFd(fds.srcFd);
+      dstBuilder.withInheritedFd(fds.dstFd);
+    }
+    const src = await vms.start(srcBuilder);
+    const [dst] = await Promise.all([vms.start(dstBuilder), src.waitReady()]);
+    return { src, dst };
+  } finally {
+    fds?.close();
+  }
 }

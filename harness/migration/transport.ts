@@ -1,28 +1,95 @@
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { createServer, connect, type Socket } from 'node:net';
+import { dirname, join } from 'node:path';
 import { ConfigError, MigtestError } from '../util/errors.js';
+import { pollUntil, scaled } from '../util/time.js';
 import type { StartedVm } from '../vm/started.js';
 
-export const TRANSPORTS = ['tcp', 'unix'] as const;
+export const TRANSPORTS = ['tcp', 'unix', 'exec', 'fd', 'file'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
 
-export function parseTransport(v: string): Transport {
+/** Streaming transports: the destination listens before the source sends. `file` is not one. */
+export const isStreaming = (t: Transport) => t !== 'file';
+
+export function parseTransport(v: string, field = 'transport'): Transport {
   if ((TRANSPORTS as readonly string[]).includes(v)) return v as Transport;
-  throw new ConfigError('transport', `'${v}'`, TRANSPORTS);
+  throw new ConfigError(field, `'${v}'`, TRANSPORTS);
 }
 
-/** The URI the destination listens on: loopback port 0, or a socket in its private directory. */
-export function listenUri(dst: StartedVm, transport: Transport): string {
-  return transport === 'tcp' ? 'tcp:127.0.0.1:0' : `unix:${join(dst.paths.qmp, '..', 'migrate.sock')}`;
-}
+/** Directory private to the destination (0700): its sockets and state files go there. */
+const dstDir = (dst: StartedVm) => dirname(dst.paths.qmp);
+const quote = (p: string) => `'${p.replace(/'/g, `'\\''`)}'`;
 
-/** Reads back where the destination really listens (the real port for port 0). */
-export async function sourceUri(dst: StartedVm, transport: Transport): Promise<string> {
-  const info = await dst.queryMigrate();
-  const addr = info['socket-address']?.[0];
-  if (!addr) throw new MigtestError(`${dst.name}: query-migrate has no socket-address after migrate-incoming`, { info });
-  if (transport === 'tcp') {
-    if (addr.type !== 'inet' || !addr.port) throw new MigtestError(`${dst.name}: unexpected socket-address ${JSON.stringify(addr)}`);
-    return `tcp:${addr.host ?? '127.0.0.1'}:${addr.port}`;
+/**
+ * Where the destination listens: loopback port 0, a unix socket or an exec'd socat in its
+ * private directory, the inherited fd 3, or a file.
+ */
+export function incomingUri(dst: StartedVm, transport: Transport): string {
+  switch (transport) {
+    case 'tcp':
+      return 'tcp:127.0.0.1:0';
+    case 'unix':
+      return `unix:${join(dstDir(dst), 'migrate.sock')}`;
+    case 'exec':
+      // QEMU runs this with /bin/sh; the path is ours (a private directory), quoted.
+      return `exec:socat UNIX-LISTEN:${quote(join(dstDir(dst), 'exec.sock'))} -`;
+    case 'fd':
+      return 'fd:3';
+    case 'file':
+      return `file:${join(dstDir(dst), 'migration.img')}`;
   }
-  return `unix:${addr.path}`;
+}
+
+/** The URI the source migrates to, read back from the destination where it chose (port 0). */
+export async function outgoingUri(dst: StartedVm, transport: Transport): Promise<string> {
+  switch (transport) {
+    case 'tcp':
+    case 'unix': {
+      const info = await dst.queryMigrate();
+      const addr = info['socket-address']?.[0];
+      if (!addr) throw new MigtestError(`${dst.name}: query-migrate has no socket-address after migrate-incoming`, { info });
+      if (transport === 'tcp') {
+        if (addr.type !== 'inet' || !addr.port) throw new MigtestError(`${dst.name}: unexpected socket-address ${JSON.stringify(addr)}`);
+        return `tcp:${addr.host ?? '127.0.0.1'}:${addr.port}`;
+      }
+      return `unix:${addr.path}`;
+    }
+    case 'exec': {
+      const sock = join(dstDir(dst), 'exec.sock');
+      await pollUntil(`${dst.name}: exec transport's socat to listen on ${sock}`, scaled(10_000), () => ({ done: existsSync(sock) }));
+      return `exec:socat - UNIX-CONNECT:${quote(sock)}`;
+    }
+    case 'fd':
+      return 'fd:3';
+    case 'file':
+      return incomingUri(dst, 'file');
+  }
+}
+
+/** A connected pair of loopback sockets whose fds the two QEMUs inherit as fd 3. */
+export interface FdPair {
+  srcFd: number;
+  dstFd: number;
+  /** Closes the harness's copies once both QEMUs hold theirs. */
+  close(): void;
+}
+
+export async function socketPair(): Promise<FdPair> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
+  const a = connect(port, '127.0.0.1');
+  await new Promise((resolve, reject) => a.once('connect', resolve).once('error', reject));
+  const b = await accepted;
+  server.close();
+  const fd = (s: Socket) => (s as unknown as { _handle: { fd: number } })._handle.fd;
+  return {
+    srcFd: fd(a),
+    dstFd: fd(b),
+    close: () => {
+      a.destroy();
+      b.destroy();
+    },
+  };
 }

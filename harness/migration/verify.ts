@@ -18,6 +18,8 @@ export function migrationFigures(m: MigrationResult, live?: LivenessReport): Par
     throughputMbps: m.info.ram?.mbps,
     transferredBytes: m.info.ram?.transferred,
     dirtySyncCount: m.info.ram?.['dirty-sync-count'],
+    normalPages: m.info.ram?.normal,
+    zeroPages: m.info.ram?.duplicate,
     guestDowntimeMs: live?.guestObservedDowntimeMs,
   };
 }

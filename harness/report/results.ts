@@ -20,6 +20,8 @@ export interface ScenarioResult {
   throughputMbps?: number;
   transferredBytes?: number;
   dirtySyncCount?: number;
+  normalPages?: number;
+  zeroPages?: number;
   reason?: string;
   error?: string;
   artifacts?: string;

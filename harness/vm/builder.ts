@@ -36,6 +36,7 @@ export class VmBuilder {
   private heartbeat = true;
   private incoming = false;
   private artifacts: ArtifactDir | undefined;
+  private inheritedFds: number[] = [];
 
   constructor(
     readonly name: string,
@@ -120,6 +121,11 @@ export class VmBuilder {
     this.incoming = on;
     return this;
   }
+  /** An open fd QEMU inherits as fd 3 (then 4, ...): for the fd: transport. */
+  withInheritedFd(fd: number): this {
+    this.inheritedFds.push(fd);
+    return this;
+  }
   withArtifacts(dir: ArtifactDir): this {
     this.artifacts = dir;
     return this;
@@ -127,7 +133,7 @@ export class VmBuilder {
 
   clone(name: string): VmBuilder {
     const c = Object.assign(Object.create(VmBuilder.prototype) as VmBuilder, this, { name });
-    for (const k of ['disks', 'nics', 'devices', 'globals', 'objects', 'extraArgs'] as const)
+    for (const k of ['disks', 'nics', 'devices', 'globals', 'objects', 'extraArgs', 'inheritedFds'] as const)
       (c as unknown as Record<string, unknown[]>)[k] = [...this[k]];
     return c;
   }
@@ -170,6 +176,11 @@ export class VmBuilder {
   async start(): Promise<StartedVm> {
     const spec = await this.resolveSpec();
     const artifacts = this.artifacts ?? ArtifactDir.forTest(`adhoc-${this.name}-${Date.now()}`);
-    return StartedVm.launch(this.name, spec, { incoming: this.incoming, artifacts, qemuVersion: this.binary!.version });
+    return StartedVm.launch(this.name, spec, {
+      incoming: this.incoming,
+      artifacts,
+      qemuVersion: this.binary!.version,
+      extraFds: this.inheritedFds,
+    });
   }
 }

@@ -45,7 +45,7 @@ export class StartedVm implements AsyncDisposable {
   static async launch(
     name: string,
     spec: VmSpec,
-    opts: { incoming: boolean; artifacts: ArtifactDir; qemuVersion: string },
+    opts: { incoming: boolean; artifacts: ArtifactDir; qemuVersion: string; extraFds?: number[] },
   ): Promise<StartedVm> {
     const dir = await privateDir(name);
     const art = opts.artifacts;
@@ -58,7 +58,7 @@ export class StartedVm implements AsyncDisposable {
     const argv = buildArgv(spec, paths, { incoming: opts.incoming });
     art.writeJson(`${name}.argv.json`, [spec.binary, ...argv]);
     const stderrFile = art.file(`${name}.stderr.log`);
-    const proc = GroupProcess.spawn(spec.binary, argv, { name, stderrFile });
+    const proc = GroupProcess.spawn(spec.binary, argv, { name, stderrFile, extraFds: opts.extraFds });
     const stderrTail = () => (existsSync(stderrFile) ? readFileSync(stderrFile, 'utf8').trim().split('\n').slice(-5).join('\n') : '');
     try {
       await pollUntil(`${name}: QMP socket`, scaled(15_000), () => ({

@@ -1,0 +1,91 @@
+import { z } from 'zod';
+import { ARCHES, type Arch } from '../images/recipe.js';
+import { TRANSPORTS, type Transport } from '../migration/transport.js';
+
+/** Capabilities by QEMU's own names, across the versions we run (7.2 .. 10.x). */
+export const KNOWN_CAPABILITIES = [
+  'auto-converge', 'background-snapshot', 'block', 'compress', 'dirty-bitmaps', 'dirty-limit', 'late-block-activate',
+  'mapped-ram', 'multifd', 'pause-before-switchover', 'postcopy-blocktime', 'postcopy-preempt', 'postcopy-ram',
+  'rdma-pin-all', 'release-ram', 'return-path', 'switchover-ack', 'validate-uuid', 'x-colo', 'x-ignore-shared',
+  'xbzrle', 'zero-blocks', 'zero-copy-send',
+] as const;
+
+/** Parameters a matrix may vary, with the type QEMU wants. */
+export const KNOWN_PARAMETERS: Record<string, 'integer' | 'boolean' | readonly string[]> = {
+  'max-bandwidth': 'integer',
+  'max-postcopy-bandwidth': 'integer',
+  'avail-switchover-bandwidth': 'integer',
+  'downtime-limit': 'integer',
+  'multifd-channels': 'integer',
+  'multifd-compression': ['none', 'zlib', 'zstd', 'qpl', 'uadk', 'qatzip'],
+  'multifd-zlib-level': 'integer',
+  'multifd-zstd-level': 'integer',
+  'zero-page-detection': ['none', 'legacy', 'multifd'],
+  'xbzrle-cache-size': 'integer',
+  'cpu-throttle-initial': 'integer',
+  'cpu-throttle-increment': 'integer',
+  'cpu-throttle-tailslow': 'boolean',
+  'max-cpu-throttle': 'integer',
+  'throttle-trigger-threshold': 'integer',
+  'vcpu-dirty-limit': 'integer',
+  'announce-initial': 'integer',
+  'announce-max': 'integer',
+  'announce-rounds': 'integer',
+  'announce-step': 'integer',
+};
+
+export type ParamValue = number | string | boolean;
+
+/** One cell of a matrix: everything a migration run needs to know. */
+export interface MatrixCell {
+  id: string;
+  arch: Arch;
+  transport: Transport;
+  qemu: { src: string; dst: string };
+  capabilities: Record<string, boolean>;
+  parameters: Record<string, ParamValue>;
+  workload: { mib: number; rateMiBs: number };
+}
+
+const qemuPair = z.object({ src: z.string().min(1), dst: z.string().min(1) }).strict();
+const paramValue = z.union([z.number(), z.string(), z.boolean()]);
+
+const filterSchema = z
+  .object({
+    arch: z.enum(ARCHES).optional(),
+    transport: z.enum(TRANSPORTS).optional(),
+    qemu: qemuPair.partial().optional(),
+    capabilities: z.record(z.boolean()).optional(),
+    parameters: z.record(paramValue).optional(),
+  })
+  .strict();
+export type CellFilter = z.infer<typeof filterSchema>;
+
+export const matrixSchema = z
+  .object({
+    name: z.string().min(1),
+    description: z.string().optional(),
+    axes: z
+      .object({
+        arch: z.array(z.enum(ARCHES)).min(1).default([...ARCHES]),
+        transport: z.array(z.enum(TRANSPORTS)).min(1).default(['tcp']),
+        qemu: z.array(qemuPair).min(1).default([{ src: 'default', dst: 'default' }]),
+        capabilities: z.record(z.array(z.boolean()).min(1)).default({}),
+        parameters: z.record(z.array(paramValue).min(1)).default({}),
+      })
+      .strict()
+      .default({}),
+    /** avocado-vt's "no": cells matching any of these are dropped. */
+    exclude: z.array(filterSchema).default([]),
+    /** avocado-vt's "only": when given, only cells matching one of these are kept. */
+    only: z.array(filterSchema).default([]),
+    /** Extra cells: unspecified fields take the first value of each axis (arch: every arch). */
+    include: z.array(filterSchema).default([]),
+    workload: z
+      .object({ mib: z.number().int().min(4).max(1024), rateMiBs: z.number().min(0) })
+      .strict()
+      .default({ mib: 32, rateMiBs: 16 }),
+  })
+  .strict();
+
+export type MatrixFile = z.infer<typeof matrixSchema>;

@@ -1,0 +1,95 @@
+import { compareVersions } from '../qemu/catalog.js';
+import type { Accel } from '../vm/spec.js';
+
+/**
+ * QEMU's capability rules (migrate_caps_check and friends), in one table. A cell whose
+ * capabilities match a rule is a negative cell: it asserts that QEMU refuses it with this
+ * message (a substring: QEMU rewords between releases). Messages observed on 7.2.22 and
+ * 10.0.2 with `migrate-set-capabilities`.
+ */
+export interface CapabilityRule {
+  id: string;
+  /** The versions that enforce it: [since, before); open ends allowed. */
+  since?: string;
+  before?: string;
+  applies: (caps: Record<string, boolean>, ctx: { accel: Accel }) => boolean;
+  message: string;
+  why: string;
+}
+
+/** background-snapshot's incompatible list (REFERENCE.md). */
+export const BACKGROUND_SNAPSHOT_INCOMPATIBLE = [
+  'postcopy-ram', 'dirty-bitmaps', 'postcopy-blocktime', 'late-block-activate', 'return-path', 'multifd',
+  'pause-before-switchover', 'auto-converge', 'release-ram', 'rdma-pin-all', 'compress', 'xbzrle', 'x-colo',
+  'validate-uuid', 'zero-copy-send',
+] as const;
+
+export const RULES: CapabilityRule[] = [
+  {
+    id: 'switchover-ack-needs-return-path',
+    applies: (c) => !!c['switchover-ack'] && !c['return-path'],
+    message: "Capability 'switchover-ack' requires capability 'return-path'",
+    why: 'the destination acknowledges switchover over the return path',
+  },
+  ...BACKGROUND_SNAPSHOT_INCOMPATIBLE.map<CapabilityRule>((cap) => ({
+    id: `background-snapshot-vs-${cap}`,
+    applies: (c) => !!c['background-snapshot'] && !!c[cap],
+    message: `Background-snapshot is not compatible with ${cap}`,
+    why: 'background-snapshot write-protects guest RAM and saves it once; it cannot combine with this',
+  })),
+  {
+    id: 'postcopy-preempt-needs-postcopy-ram',
+    applies: (c) => !!c['postcopy-preempt'] && !c['postcopy-ram'],
+    message: 'Postcopy preempt requires postcopy-ram',
+    why: 'preempt is a channel of postcopy',
+  },
+  {
+    id: 'zero-copy-needs-multifd',
+    applies: (c) => !!c['zero-copy-send'] && !c.multifd,
+    message: 'Zero copy only available for non-compressed non-TLS multifd migration',
+    why: 'zero-copy send is implemented in the multifd channels only',
+  },
+  {
+    id: 'multifd-vs-xbzrle',
+    // Accepted by 7.2.22, refused by 10.0.2; the release in between that added it is unverified.
+    since: '9.0',
+    applies: (c) => !!c.multifd && !!c.xbzrle,
+    message: 'Multifd is not compatible with xbzrle',
+    why: 'multifd sends whole pages; xbzrle encodes deltas in the main channel',
+  },
+  {
+    id: 'multifd-vs-compress',
+    applies: (c) => !!c.multifd && !!c.compress,
+    message: 'Multifd is not compatible with compress',
+    why: 'multifd has its own compression (multifd-compression)',
+  },
+  {
+    id: 'postcopy-vs-multifd',
+    since: '8.1',
+    before: '10.1',
+    applies: (c) => !!c['postcopy-ram'] && !!c.multifd,
+    message: 'Postcopy is not yet compatible with multifd',
+    why: 'multifd with postcopy came in 10.1',
+  },
+  {
+    id: 'dirty-limit-needs-kvm-dirty-ring',
+    applies: (c, ctx) => !!c['dirty-limit'] && ctx.accel !== 'kvm',
+    message: "dirty-limit requires KVM with accelerator property 'dirty-ring-size' set",
+    why: 'dirty-limit throttles vCPUs through the KVM dirty ring; TCG has none',
+  },
+];
+
+/** First QEMU release with a transport (not probeable through QMP before use). */
+export const TRANSPORT_SINCE: Record<string, string> = {
+  tcp: '0',
+  unix: '0',
+  exec: '0',
+  fd: '0',
+  file: '8.2',
+};
+
+export function ruleEnforced(rule: CapabilityRule, version: string): boolean {
+  if (rule.since && compareVersions(version, rule.since) < 0) return false;
+  if (rule.before && compareVersions(version, rule.before) >= 0) return false;
+  return true;
+}
