@@ -14,6 +14,8 @@ import { ConfigError } from '../util/errors.js';
 import { progress } from '../util/log.js';
 import { repoRoot } from '../util/paths.js';
 import { parseShard, suiteFiles, availableSuites } from './suites.js';
+import { expandMatrix } from '../matrix/expand.js';
+import { loadMatrix, presets } from '../matrix/load.js';
 
 export interface RunOptions {
   all?: boolean;
@@ -22,6 +24,9 @@ export interface RunOptions {
   results?: string;
   accel?: string;
   arch?: string[];
+  preset?: string;
+  matrix?: string;
+  qemu?: string;
 }
 
 /** Removes what a killed runner left and says what it was. */
@@ -36,8 +41,21 @@ export function reapAtStart(): string[] {
  * and writes results.json.
  */
 export async function runSuites(names: string[], opts: RunOptions): Promise<number> {
-  if (!names.length && !opts.all && !opts.unit)
-    throw new ConfigError('suite', 'name at least one suite, or --all', availableSuites());
+  const matrix = opts.matrix ?? opts.preset;
+  if (!names.length && !opts.all && !opts.unit && !matrix)
+    throw new ConfigError('suite', 'name at least one suite, or --all, or --preset', availableSuites());
+  if (opts.preset && opts.matrix) throw new ConfigError('--preset/--matrix', 'give one, not both', presets());
+  if (matrix) {
+    // Validated here, before any VM starts: a bad matrix names its field and the allowed values.
+    const cells = expandMatrix(loadMatrix(matrix));
+    process.env.MIGTEST_MATRIX = matrix;
+    progress(`matrix ${matrix}: ${cells.length} cells`);
+    names = [...new Set([...names, ...availableSuites().filter((s) => s.startsWith('matrix-'))])];
+  }
+  if (opts.qemu) {
+    for (const arch of opts.arch?.length ? opts.arch : ARCHES) await findBinary(parseArch(arch, '--arch'), opts.qemu);
+    process.env.MIGTEST_QEMU = opts.qemu;
+  }
   const files = suiteFiles(names);
   const shard = opts.shard === undefined ? undefined : parseShard(opts.shard);
   const accel = (opts.accel ?? process.env.MIGTEST_ACCEL ?? 'auto') as AccelChoice;

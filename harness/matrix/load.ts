@@ -32,7 +32,7 @@ export function parseMatrix(raw: unknown, source = 'matrix'): MatrixFile {
   const r = matrixSchema.safeParse(raw);
   if (!r.success) {
     const issue = r.error.issues[0]!;
-    const field = issue.path.join('.') || '(top level)';
+    const field = issue.path.map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i ? '.' : ''}${String(k)}`)).join('') || '(top level)';
     const allowed =
       'options' in issue ? (issue.options as string[]) : issue.code === 'unrecognized_keys' ? describeKeys(issue.path) : undefined;
     throw new ConfigError(`${source}: ${field}`, issue.message, allowed);

@@ -1,6 +1,6 @@
 import { DeadlineError } from '../util/errors.js';
 import { scaled } from '../util/time.js';
-import type { MigrationInfo } from '../qmp/types.js';
+import type { QmpEvent, MigrationInfo } from '../qmp/types.js';
 import type { StartedVm } from '../vm/started.js';
 import { applySettings, type MigrationSettings } from './apply.js';
 import { MigrationFailedError } from './errors.js';
@@ -38,15 +38,61 @@ export async function startIncoming(dst: StartedVm, opts: MigrateOptions): Promi
   await dst.qmp.execute('migrate-incoming', { uri: incomingUri(dst, opts.transport ?? 'tcp') });
 }
 
-/**
- * Migrates src to dst over the transport: settings applied and read back on both sides, the
- * source sampled until a terminal state (on the MIGRATION event, with a deadline naming the
- * last state), hooks run at their states, and the destination awaited until it runs.
- */
-export async function migrate(src: StartedVm, dst: StartedVm, opts: MigrateOptions = {}): Promise<MigrationResult> {
+/** A migration under way: sampled, with waits on the source's MIGRATION events. */
+export class RunningMigration {
+  readonly sampler: MigrationSampler;
+  readonly startedAt = Date.now();
+
+  constructor(
+    readonly src: StartedVm,
+    readonly dst: StartedVm,
+    readonly uri: string,
+    readonly opts: MigrateOptions,
+    private readonly srcMark: number,
+    private readonly dstMark: number,
+  ) {
+    this.sampler = new MigrationSampler(src, opts.sampleIntervalMs ?? 100);
+  }
+
+  get timeoutMs(): number {
+    return this.opts.timeoutMs ?? scaled(180_000);
+  }
+
+  /** Waits for a MIGRATION status on the source; a timeout names the last sampled state. */
+  waitStatus(want: (status: string) => boolean, what: string, timeoutMs = this.timeoutMs): Promise<QmpEvent> {
+    return this.src.qmp
+      .waitForEvent('MIGRATION', (e) => want(String(e.data?.status)), timeoutMs, this.srcMark)
+      .catch((e) => {
+        if (e instanceof DeadlineError) throw new DeadlineError(`${this.src.name}: migration ${what}`, timeoutMs, this.sampler.last ?? e.lastState);
+        throw e;
+      });
+  }
+
+  /** Waits for the end, checks it is the expected one, and (when completed) for the destination to run. */
+  async finish(): Promise<MigrationResult> {
+    const expect = this.opts.expect ?? 'completed';
+    const transport = this.opts.transport ?? 'tcp';
+    try {
+      const end = await this.waitStatus((s) => TERMINAL.has(s), 'to finish');
+      const info = await this.src.queryMigrate();
+      const status = String(end.data?.status);
+      if (status !== expect)
+        throw new MigrationFailedError(`migration ended '${status}', expected '${expect}': ${info['error-desc'] ?? '(no error-desc)'}`, { info });
+      if (status === 'completed') {
+        if (!isStreaming(transport)) await this.dst.qmp.execute('migrate-incoming', { uri: incomingUri(this.dst, transport) });
+        // The destination runs once it has loaded everything: RESUME.
+        await this.dst.qmp.waitForEvent('RESUME', () => true, scaled(120_000), this.dstMark);
+      }
+      return { status, uri: this.uri, info, series: await this.sampler.stop(), startedAt: this.startedAt, completedAt: end.receivedAt };
+    } finally {
+      await this.sampler.stop();
+    }
+  }
+}
+
+/** Applies settings on both sides (read back), starts the destination listening, and sends `migrate`. */
+export async function startMigration(src: StartedVm, dst: StartedVm, opts: MigrateOptions = {}): Promise<RunningMigration> {
   const transport = opts.transport ?? 'tcp';
-  const timeoutMs = opts.timeoutMs ?? scaled(180_000);
-  const expect = opts.expect ?? 'completed';
   const capabilities = opts.beforeSwitchover ? { ...opts.capabilities, 'pause-before-switchover': true } : opts.capabilities;
   const settings = { ...opts, capabilities };
   const dstMark = dst.qmp.mark();
@@ -54,43 +100,28 @@ export async function migrate(src: StartedVm, dst: StartedVm, opts: MigrateOptio
   else await applySettings(dst, settings);
   await applySettings(src, settings);
   const uri = await outgoingUri(dst, transport);
-  const mark = src.qmp.mark();
-  const startedAt = Date.now();
+  const srcMark = src.qmp.mark();
   await src.qmp.execute('migrate', { uri });
-  const sampler = new MigrationSampler(src, opts.sampleIntervalMs ?? 100);
-  const lastState = () => sampler.last;
-  const waitStatus = (want: (s: string) => boolean, what: string) =>
-    src.qmp.waitForEvent('MIGRATION', (e) => want(String(e.data?.status)), timeoutMs, mark).catch((e) => {
-      if (e instanceof DeadlineError) throw new DeadlineError(`${src.name}: migration ${what}`, timeoutMs, lastState() ?? e.lastState);
-      throw e;
-    });
-  try {
-    if (opts.onActive) {
-      await waitStatus((s) => s === 'active' || TERMINAL.has(s), 'to become active');
-      await opts.onActive(src, dst);
-    }
-    if (opts.beforeSwitchover) {
-      const e = await waitStatus((s) => s === 'pre-switchover' || TERMINAL.has(s), 'to reach pre-switchover');
-      if (e.data?.status === 'pre-switchover') {
-        await opts.beforeSwitchover(src, dst);
-        await src.qmp.execute('migrate-continue', { state: 'pre-switchover' });
-      }
-    }
-    const end = await waitStatus((s) => TERMINAL.has(s), 'to finish');
-    const info = await src.queryMigrate();
-    const status = String(end.data?.status);
-    if (status !== expect)
-      throw new MigrationFailedError(
-        `migration ended '${status}', expected '${expect}': ${info['error-desc'] ?? '(no error-desc)'}`,
-        { info },
-      );
-    if (status === 'completed') {
-      if (!isStreaming(transport)) await dst.qmp.execute('migrate-incoming', { uri: incomingUri(dst, transport) });
-      // The destination runs once it has loaded everything: RESUME.
-      await dst.qmp.waitForEvent('RESUME', () => true, scaled(120_000), dstMark);
-    }
-    return { status, uri, info, series: await sampler.stop(), startedAt, completedAt: end.receivedAt };
-  } finally {
-    await sampler.stop();
+  return new RunningMigration(src, dst, uri, settings, srcMark, dstMark);
+}
+
+/**
+ * Migrates src to dst: settings applied and read back on both sides, hooks run at their
+ * states, the source sampled until a terminal state, the destination awaited until it runs.
+ */
+export async function migrate(src: StartedVm, dst: StartedVm, opts: MigrateOptions = {}): Promise<MigrationResult> {
+  const m = await startMigration(src, dst, opts);
+  if (opts.onActive) {
+    await m.waitStatus((s) => s === 'active' || TERMINAL.has(s), 'to become active');
+    await opts.onActive(src, dst);
   }
+  if (opts.beforeSwitchover) {
+    const e = await m.waitStatus((s) => s === 'pre-switchover' || TERMINAL.has(s), 'to reach pre-switchover');
+    if (e.data?.status === 'pre-switchover') {
+      await opts.beforeSwitchover(src, dst);
+      // The hook may have cancelled: continue only a migration still waiting.
+      if ((await src.queryMigrate()).status === 'pre-switchover') await src.qmp.execute('migrate-continue', { state: 'pre-switchover' });
+    }
+  }
+  return m.finish();
 }

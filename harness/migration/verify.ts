@@ -29,11 +29,19 @@ export function migrationFigures(m: MigrationResult, live?: LivenessReport): Par
  * guest's heartbeat continuing on the destination with no reset. Fills `result`.
  */
 export async function migrateAndVerify(
-  { src, dst }: Pair,
+  pair: Pair,
   ctx: { artifacts: ArtifactDir; result: Partial<ScenarioResult> },
   opts: MigrateOptions = {},
 ): Promise<VerifiedMigration> {
-  const migration = await migrate(src, dst, opts);
+  return verifyMigration(pair, ctx, await migrate(pair.src, pair.dst, opts));
+}
+
+/** The checks of migrateAndVerify for a migration that was driven by hand (RunningMigration.finish()). */
+export async function verifyMigration(
+  { src, dst }: Pair,
+  ctx: { artifacts: ArtifactDir; result: Partial<ScenarioResult> },
+  migration: MigrationResult,
+): Promise<VerifiedMigration> {
   ctx.artifacts.writeJson('stats.json', { source: migration.series, final: migration.info });
   Object.assign(ctx.result, migrationFigures(migration));
   const [s, d] = await Promise.all([src.status(), dst.status()]);

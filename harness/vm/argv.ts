@@ -5,7 +5,7 @@ export function buildArgv(spec: VmSpec, paths: VmPaths, opts: { incoming?: boole
   const a: string[] = [];
   for (const d of spec.firmwareDirs) a.push('-L', d);
   a.push('-nodefaults', '-no-user-config', '-display', 'none');
-  a.push('-machine', spec.machine, '-accel', spec.accel, '-cpu', spec.cpu);
+  a.push('-machine', spec.machine, '-accel', [spec.accel, ...(spec.accelProps ?? [])].join(','), '-cpu', spec.cpu);
   a.push('-m', `${spec.memoryMiB}M`, '-smp', String(spec.smp));
   // A chardev socket monitor is the only kind that offers OOB.
   a.push('-chardev', `socket,id=qmp,path=${paths.qmp},server=on,wait=off`, '-mon', 'chardev=qmp,mode=control');

@@ -20,6 +20,7 @@ export class VmBuilder {
   private qemuVersion: string | undefined;
   private binary: QemuBinary | undefined;
   private image: BootImage | undefined;
+  private accelProps: string[] = [];
   private accel: AccelChoice = (process.env.MIGTEST_ACCEL as AccelChoice | undefined) ?? 'auto';
   private memoryMiB = 256;
   private smp = 1;
@@ -60,6 +61,11 @@ export class VmBuilder {
   }
   withAccel(accel: AccelChoice): this {
     this.accel = accel;
+    return this;
+  }
+  /** Accelerator properties, e.g. dirty-ring-size=4096 for KVM. */
+  withAccelProps(...props: string[]): this {
+    this.accelProps.push(...props);
     return this;
   }
   withMemory(mib: number): this {
@@ -133,7 +139,7 @@ export class VmBuilder {
 
   clone(name: string): VmBuilder {
     const c = Object.assign(Object.create(VmBuilder.prototype) as VmBuilder, this, { name });
-    for (const k of ['disks', 'nics', 'devices', 'globals', 'objects', 'extraArgs', 'inheritedFds'] as const)
+    for (const k of ['disks', 'nics', 'devices', 'globals', 'objects', 'extraArgs', 'inheritedFds', 'accelProps'] as const)
       (c as unknown as Record<string, unknown[]>)[k] = [...this[k]];
     return c;
   }
@@ -156,6 +162,7 @@ export class VmBuilder {
       machine: this.machine,
       cpu: this.cpu,
       accel: accel.accel,
+      accelProps: this.accelProps,
       memoryMiB: this.memoryMiB,
       smp: this.smp,
       kernel: image.kernel,

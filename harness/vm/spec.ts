@@ -37,6 +37,8 @@ export interface VmSpec {
   machine: string;
   cpu: string;
   accel: Accel;
+  /** Appended to -accel (kvm,dirty-ring-size=4096). */
+  accelProps?: string[];
   memoryMiB: number;
   smp: number;
   kernel?: string;

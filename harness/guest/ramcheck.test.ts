@@ -1,0 +1,18 @@
+import { describe, expect, it } from 'vitest';
+import { frameRanges, patternBoundaries } from './ramcheck.js';
+
+describe('RAM pattern rule', () => {
+  it('accepts uniform pages and one n+1 -> n boundary (the writer position)', () => {
+    expect(patternBoundaries(Uint8Array.from([5, 5, 5, 5])).ok).toBe(true);
+    expect(patternBoundaries(Uint8Array.from([6, 6, 5, 5])).ok).toBe(true);
+    expect(patternBoundaries(Uint8Array.from([0, 0, 255, 255])).ok).toBe(true); // wraps at 256
+  });
+  it('rejects a stale page, a page from the future, and a wrong boundary', () => {
+    expect(patternBoundaries(Uint8Array.from([5, 4, 5, 5]))).toMatchObject({ ok: false, boundaries: [{ page: 1 }, { page: 2 }] });
+    expect(patternBoundaries(Uint8Array.from([6, 6, 5, 6, 5])).ok).toBe(false);
+    expect(patternBoundaries(Uint8Array.from([7, 7, 5, 5])).ok).toBe(false);
+  });
+  it('merges frames into few dump ranges', () => {
+    expect(frameRanges([10, 11, 12, 200, 5000, 5001], 256)).toEqual([{ start: 10, end: 201 }, { start: 5000, end: 5002 }]);
+  });
+});

@@ -1,0 +1,33 @@
+import type { RamWorkload } from '../guest/ramcheck.js';
+import { CheckFailedError } from '../util/errors.js';
+import { pollUntil, scaled } from '../util/time.js';
+import type { StartedVm } from '../vm/started.js';
+import type { MigrationSampler, MigrationSample } from './stats.js';
+
+/** After a failed or cancelled migration: the source runs, its guest beats, its RAM is intact. */
+export async function assertSourceIntact(src: StartedVm, ram?: RamWorkload): Promise<void> {
+  const st = await pollUntil(`${src.name} to be running again`, scaled(30_000), async () => {
+    const s = await src.status();
+    return { done: s.status === 'running', value: s, state: s.status };
+  });
+  void st;
+  const hb = src.heartbeat!;
+  const n = hb.beats.length;
+  await hb.waitForBeats(20, scaled(15_000), n);
+  const jump = hb.beats.slice(Math.max(0, n - 1)).findIndex((b, i, a) => i > 0 && b.n !== a[i - 1]!.n + 1);
+  if (jump > 0) throw new CheckFailedError(`${src.name}: heartbeat counter jumped after the failed migration`);
+  if (ram) await ram.check(src);
+}
+
+/** Waits until a sample satisfies `pred` (the sampler polls query-migrate), naming what it waited for. */
+export function waitForSample(
+  sampler: MigrationSampler,
+  awaited: string,
+  pred: (s: MigrationSample) => boolean,
+  timeoutMs = scaled(120_000),
+): Promise<MigrationSample> {
+  return pollUntil(awaited, timeoutMs, () => {
+    const last = sampler.last;
+    return { done: !!last && pred(last), value: last, state: last };
+  }, 100);
+}

@@ -1,0 +1,98 @@
+import { createServer } from 'node:net';
+import { describe, expect } from 'vitest';
+import { PortBlackhole } from '../harness/faults/nft.js';
+import { RamWorkload } from '../harness/guest/ramcheck.js';
+import { applySettings } from '../harness/migration/apply.js';
+import { assertSourceIntact } from '../harness/migration/checks.js';
+import { migrate, startIncoming } from '../harness/migration/migrate.js';
+import { startPair } from '../harness/migration/pair.js';
+import { migrateAndVerify } from '../harness/migration/verify.js';
+import { testArches } from '../harness/testing/arches.js';
+import { scenario } from '../harness/testing/scenario.js';
+import { scaled } from '../harness/util/time.js';
+import { VmBuilder } from '../harness/vm/builder.js';
+import type { StartedVm } from '../harness/vm/started.js';
+
+const WORKLOAD = { mib: 32, rateMiBs: 16 };
+const SLOW = { 'max-bandwidth': 2_000_000 }; // 2 MB/s: a 256 MiB guest stays in 'active' for minutes
+
+/** Cancels and waits for the source's MIGRATION 'cancelled'. */
+async function cancel(src: StartedVm, since: number): Promise<void> {
+  await src.qmp.execute('migrate_cancel');
+  await src.qmp.waitForEvent('MIGRATION', (e) => e.data?.status === 'cancelled', scaled(60_000), since);
+}
+
+/** After a cancel, a retry to a fresh destination must succeed: the source really is intact. */
+async function retryToFreshDestination(ctx: Parameters<Parameters<typeof scenario>[2]>[0], arch: 'x86_64' | 'aarch64', src: StartedVm, ram: RamWorkload) {
+  const dst2 = await ctx.vms.start(new VmBuilder('dst2', arch).withIncoming());
+  await migrateAndVerify({ src, dst: dst2 }, ctx, { parameters: { 'max-bandwidth': 134_217_728 } });
+  await ram.check(dst2);
+}
+
+describe.each(testArches())('precopy-cancel %s', (arch) => {
+  scenario('migrate_cancel in setup (connect blackholed): source intact', { suite: 'precopy-cancel', arch }, async (ctx) => {
+    const { src } = await startPair(ctx.vms, arch);
+    const ram = await RamWorkload.start(src, WORKLOAD);
+    // A port of ours whose SYNs are dropped: connect() hangs, the migration stays in setup.
+    const server = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const port = (server.address() as { port: number }).port;
+    const hole = await PortBlackhole.start(port);
+    try {
+      await applySettings(src, {});
+      const mark = src.qmp.mark();
+      await src.qmp.execute('migrate', { uri: `tcp:127.0.0.1:${port}` });
+      await src.qmp.waitForEvent('MIGRATION', (e) => e.data?.status === 'setup', scaled(30_000), mark);
+      expect((await src.queryMigrate()).status).toBe('setup');
+      await cancel(src, mark);
+    } finally {
+      await hole.stop();
+      server.close();
+    }
+    await assertSourceIntact(src, ram);
+    await retryToFreshDestination(ctx, arch, src, ram);
+  });
+
+  scenario('migrate_cancel while active: source intact, retry succeeds', { suite: 'precopy-cancel', arch }, async (ctx) => {
+    const { src, dst } = await startPair(ctx.vms, arch);
+    const ram = await RamWorkload.start(src, WORKLOAD);
+    const m = await migrate(src, dst, {
+      parameters: SLOW,
+      expect: 'cancelled',
+      onActive: async (s) => {
+        await s.qmp.execute('migrate_cancel');
+      },
+    });
+    expect(m.series.some((x) => x.status === 'active')).toBe(true);
+    await assertSourceIntact(src, ram);
+    await retryToFreshDestination(ctx, arch, src, ram);
+  });
+
+  scenario('migrate_cancel in pre-switchover: the source resumes', { suite: 'precopy-cancel', arch }, async (ctx) => {
+    const { src, dst } = await startPair(ctx.vms, arch);
+    const ram = await RamWorkload.start(src, WORKLOAD);
+    const m = await migrate(src, dst, {
+      expect: 'cancelled',
+      beforeSwitchover: async (s) => {
+        expect((await s.queryMigrate()).status).toBe('pre-switchover');
+        // The source's vCPUs are stopped here: the guest is frozen until continue or cancel.
+        expect((await s.status()).running).toBe(false);
+        await s.qmp.execute('migrate_cancel');
+      },
+    });
+    expect(m.status).toBe('cancelled');
+    await assertSourceIntact(src, ram);
+  });
+
+  scenario('migrate_cancel after completion changes nothing', { suite: 'precopy-cancel', arch }, async (ctx) => {
+    const pair = await startPair(ctx.vms, arch);
+    const ram = await RamWorkload.start(pair.src, WORKLOAD);
+    await migrateAndVerify(pair, ctx);
+    await pair.src.qmp.execute('migrate_cancel');
+    expect((await pair.src.queryMigrate()).status).toBe('completed');
+    expect((await pair.src.status()).status).toBe('postmigrate');
+    expect((await pair.dst.status()).status).toBe('running');
+    await pair.dst.heartbeat!.waitForBeats(20);
+    await ram.check(pair.dst);
+  });
+});
