@@ -81,6 +81,7 @@ export async function runSuites(names: string[], opts: RunOptions): Promise<numb
   else if (opts.unit && !files.length) args.push('--project', 'unit');
   else args.push('--project', 'e2e', ...files);
   if (shard) args.push(`--shard=${shard}`);
+  args.push('--reporter=default', `--reporter=${join(repoRoot, 'harness/report/progress-reporter.ts')}`);
   const r = await execa(process.execPath, args, { cwd: repoRoot, stdio: 'inherit', reject: false, env: { FORCE_COLOR: '0' } });
 
   const rows = readResults(dir);

@@ -38,7 +38,6 @@ export async function runCell(cell: MatrixCell, ctx: ScenarioContext): Promise<v
   const pair = await startPair(ctx.vms, cell.arch, {
     configure: (b) => b.withBinary(srcBin),
     configureDst: (b) => b.withBinary(dstBin),
-    transport: cell.transport,
   });
   const capabilities = capabilitiesFor(cell, [probes.src, probes.dst]);
 

@@ -5,7 +5,8 @@ import type { StartedVm } from '../vm/started.js';
 import { applySettings, type MigrationSettings } from './apply.js';
 import { MigrationFailedError } from './errors.js';
 import { MigrationSampler, TERMINAL, type MigrationSample } from './stats.js';
-import { incomingUri, isStreaming, outgoingUri, type Transport } from './transport.js';
+import { runWithPassedFd } from './fdpass.js';
+import { incomingUri, isStreaming, outgoingUri, socketPair, type Transport } from './transport.js';
 
 export interface MigrateHooks {
   /** Once the source reports active (qtest's "start" hook). */
@@ -96,6 +97,23 @@ export async function startMigration(src: StartedVm, dst: StartedVm, opts: Migra
   const capabilities = opts.beforeSwitchover ? { ...opts.capabilities, 'pause-before-switchover': true } : opts.capabilities;
   const settings = { ...opts, capabilities };
   const dstMark = dst.qmp.mark();
+  if (transport === 'fd') {
+    // A connected socket pair; each end goes to its QEMU by name, over SCM_RIGHTS.
+    const pair = await socketPair();
+    try {
+      await applySettings(dst, settings);
+      await applySettings(src, settings);
+      await runWithPassedFd(dst, pair.dstFd, 'migrate-incoming', { uri: 'fd:migfd' });
+      pair.closeDst();
+      const srcMark = src.qmp.mark();
+      await runWithPassedFd(src, pair.srcFd, 'migrate', { uri: 'fd:migfd' });
+      pair.closeSrc();
+      return new RunningMigration(src, dst, 'fd:migfd', settings, srcMark, dstMark);
+    } finally {
+      pair.closeDst();
+      pair.closeSrc();
+    }
+  }
   if (isStreaming(transport)) await startIncoming(dst, settings);
   else await applySettings(dst, settings);
   await applySettings(src, settings);

@@ -2,7 +2,6 @@ import type { Arch } from '../images/recipe.js';
 import type { VmPool } from '../testing/pool.js';
 import { VmBuilder } from '../vm/builder.js';
 import type { StartedVm } from '../vm/started.js';
-import { socketPair, type Transport } from './transport.js';
 
 export interface Pair {
   src: StartedVm;
@@ -13,8 +12,6 @@ export interface PairOptions {
   configure?: (b: VmBuilder) => VmBuilder;
   /** Applied to the destination after it was cloned from the source's builder. */
   configureDst?: (b: VmBuilder) => VmBuilder;
-  /** The fd: transport needs a socket pair handed to both QEMUs at start. */
-  transport?: Transport;
 }
 
 /**
@@ -23,18 +20,9 @@ export interface PairOptions {
  */
 export async function startPair(vms: VmPool, arch: Arch, opts: PairOptions | ((b: VmBuilder) => VmBuilder) = {}): Promise<Pair> {
   const o: PairOptions = typeof opts === 'function' ? { configure: opts } : opts;
-  const fds = o.transport === 'fd' ? await socketPair() : undefined;
-  try {
-    const srcBuilder = (o.configure ?? ((b) => b))(new VmBuilder('src', arch));
-    const dstBuilder = (o.configureDst ?? ((b) => b))(srcBuilder.clone('dst').withIncoming());
-    if (fds) {
-      srcBuilder.withInheritedFd(fds.srcFd);
-      dstBuilder.withInheritedFd(fds.dstFd);
-    }
-    const src = await vms.start(srcBuilder);
-    const [dst] = await Promise.all([vms.start(dstBuilder), src.waitReady()]);
-    return { src, dst };
-  } finally {
-    fds?.close();
-  }
+  const srcBuilder = (o.configure ?? ((b) => b))(new VmBuilder('src', arch));
+  const dstBuilder = (o.configureDst ?? ((b) => b))(srcBuilder.clone('dst').withIncoming());
+  const src = await vms.start(srcBuilder);
+  const [dst] = await Promise.all([vms.start(dstBuilder), src.waitReady()]);
+  return { src, dst };
 }

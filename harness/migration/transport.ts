@@ -22,7 +22,7 @@ const quote = (p: string) => `'${p.replace(/'/g, `'\\''`)}'`;
 
 /**
  * Where the destination listens: loopback port 0, a unix socket or an exec'd socat in its
- * private directory, the inherited fd 3, or a file.
+ * private directory, a socket passed by name (fd:), or a file.
  */
 export function incomingUri(dst: StartedVm, transport: Transport): string {
   switch (transport) {
@@ -34,7 +34,7 @@ export function incomingUri(dst: StartedVm, transport: Transport): string {
       // QEMU runs this with /bin/sh; the path is ours (a private directory), quoted.
       return `exec:socat UNIX-LISTEN:${quote(join(dstDir(dst), 'exec.sock'))} -`;
     case 'fd':
-      return 'fd:3';
+      return 'fd:migfd';
     case 'file':
       return `file:${join(dstDir(dst), 'migration.img')}`;
   }
@@ -60,36 +60,36 @@ export async function outgoingUri(dst: StartedVm, transport: Transport): Promise
       return `exec:socat - UNIX-CONNECT:${quote(sock)}`;
     }
     case 'fd':
-      return 'fd:3';
+      return 'fd:migfd';
     case 'file':
       return incomingUri(dst, 'file');
   }
 }
 
-/** A connected pair of loopback sockets whose fds the two QEMUs inherit as fd 3. */
+/** A connected pair of loopback sockets, one end for each QEMU (the fd: transport). */
 export interface FdPair {
   srcFd: number;
   dstFd: number;
-  /** Closes the harness's copies once both QEMUs hold theirs. */
-  close(): void;
+  /** Closes the harness's copy of an end once its QEMU holds it. */
+  closeSrc(): void;
+  closeDst(): void;
 }
 
+/**
+ * The harness must never read from its copies: they share the connection with QEMU's, and
+ * any byte Node reads is a byte stolen from the migration stream. So no reading at all.
+ */
 export async function socketPair(): Promise<FdPair> {
-  const server = createServer();
+  const server = createServer({ pauseOnConnect: true });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
   const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
   const a = connect(port, '127.0.0.1');
   await new Promise((resolve, reject) => a.once('connect', resolve).once('error', reject));
+  a.pause();
   const b = await accepted;
   server.close();
   const fd = (s: Socket) => (s as unknown as { _handle: { fd: number } })._handle.fd;
-  return {
-    srcFd: fd(a),
-    dstFd: fd(b),
-    close: () => {
-      a.destroy();
-      b.destroy();
-    },
-  };
+  // destroy() closes our descriptor only (no shutdown): QEMU's duplicate stays connected.
+  return { srcFd: fd(a), dstFd: fd(b), closeSrc: () => a.destroy(), closeDst: () => b.destroy() };
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildArgv, cacheOptions } from './argv.js';
 import type { VmPaths, VmSpec } from './spec.js';
 
-const paths: VmPaths = { qmp: '/p/qmp.sock', agent: '/p/qga.sock', heartbeat: '/p/hb.sock', serialLog: '/a/serial.log' };
+const paths: VmPaths = { qmp: '/p/qmp.sock', fdMonitor: '/p/qmp-fd.sock', agent: '/p/qga.sock', heartbeat: '/p/hb.sock', serialLog: '/a/serial.log' };
 const spec: VmSpec = {
   arch: 'x86_64', binary: '/usr/bin/qemu-system-x86_64', firmwareDirs: [], machine: 'q35', cpu: 'qemu64', accel: 'tcg',
   memoryMiB: 256, smp: 1, kernel: '/k', initrd: '/i', disks: [{ id: 'root', file: '/r.qcow2', format: 'qcow2', readonly: true }],
@@ -15,7 +15,7 @@ describe('buildArgv', () => {
   it('puts QMP on a chardev socket (OOB) and never builds a shell string', () => {
     const argv = buildArgv(spec, paths);
     expect(after(argv, '-chardev')[0]).toBe('socket,id=qmp,path=/p/qmp.sock,server=on,wait=off');
-    expect(after(argv, '-mon')).toEqual(['chardev=qmp,mode=control']);
+    expect(after(argv, '-mon')).toEqual(['chardev=qmp,mode=control', 'chardev=qmpfd,mode=control']);
     expect(argv).not.toContain('-qmp');
     expect(argv.every((a) => typeof a === 'string')).toBe(true);
   });

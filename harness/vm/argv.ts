@@ -9,6 +9,7 @@ export function buildArgv(spec: VmSpec, paths: VmPaths, opts: { incoming?: boole
   a.push('-m', `${spec.memoryMiB}M`, '-smp', String(spec.smp));
   // A chardev socket monitor is the only kind that offers OOB.
   a.push('-chardev', `socket,id=qmp,path=${paths.qmp},server=on,wait=off`, '-mon', 'chardev=qmp,mode=control');
+  a.push('-chardev', `socket,id=qmpfd,path=${paths.fdMonitor},server=on,wait=off`, '-mon', 'chardev=qmpfd,mode=control');
   a.push('-chardev', `file,id=console,path=${paths.serialLog}`, '-serial', 'chardev:console');
   if (spec.kernel) a.push('-kernel', spec.kernel);
   if (spec.initrd) a.push('-initrd', spec.initrd);

@@ -37,7 +37,6 @@ export class VmBuilder {
   private heartbeat = true;
   private incoming = false;
   private artifacts: ArtifactDir | undefined;
-  private inheritedFds: number[] = [];
 
   constructor(
     readonly name: string,
@@ -127,11 +126,6 @@ export class VmBuilder {
     this.incoming = on;
     return this;
   }
-  /** An open fd QEMU inherits as fd 3 (then 4, ...): for the fd: transport. */
-  withInheritedFd(fd: number): this {
-    this.inheritedFds.push(fd);
-    return this;
-  }
   withArtifacts(dir: ArtifactDir): this {
     this.artifacts = dir;
     return this;
@@ -139,7 +133,7 @@ export class VmBuilder {
 
   clone(name: string): VmBuilder {
     const c = Object.assign(Object.create(VmBuilder.prototype) as VmBuilder, this, { name });
-    for (const k of ['disks', 'nics', 'devices', 'globals', 'objects', 'extraArgs', 'inheritedFds', 'accelProps'] as const)
+    for (const k of ['disks', 'nics', 'devices', 'globals', 'objects', 'extraArgs', 'accelProps'] as const)
       (c as unknown as Record<string, unknown[]>)[k] = [...this[k]];
     return c;
   }
@@ -187,7 +181,6 @@ export class VmBuilder {
       incoming: this.incoming,
       artifacts,
       qemuVersion: this.binary!.version,
-      extraFds: this.inheritedFds,
     });
   }
 }

@@ -59,6 +59,8 @@ export interface VmSpec {
 /** Host-side files of one running QEMU: sockets in a private directory, logs in artifacts. */
 export interface VmPaths {
   qmp: string;
+  /** A second monitor for helpers that pass fds (SCM_RIGHTS); ours stays on `qmp`. */
+  fdMonitor: string;
   agent: string;
   heartbeat: string;
   serialLog: string;

@@ -45,12 +45,13 @@ export class StartedVm implements AsyncDisposable {
   static async launch(
     name: string,
     spec: VmSpec,
-    opts: { incoming: boolean; artifacts: ArtifactDir; qemuVersion: string; extraFds?: number[] },
+    opts: { incoming: boolean; artifacts: ArtifactDir; qemuVersion: string },
   ): Promise<StartedVm> {
     const dir = await privateDir(name);
     const art = opts.artifacts;
     const paths: VmPaths = {
       qmp: join(dir.path, 'qmp.sock'),
+      fdMonitor: join(dir.path, 'qmp-fd.sock'),
       agent: join(dir.path, 'qga.sock'),
       heartbeat: join(dir.path, 'hb.sock'),
       serialLog: art.file(`${name}.serial.log`),
@@ -58,7 +59,7 @@ export class StartedVm implements AsyncDisposable {
     const argv = buildArgv(spec, paths, { incoming: opts.incoming });
     art.writeJson(`${name}.argv.json`, [spec.binary, ...argv]);
     const stderrFile = art.file(`${name}.stderr.log`);
-    const proc = GroupProcess.spawn(spec.binary, argv, { name, stderrFile, extraFds: opts.extraFds });
+    const proc = GroupProcess.spawn(spec.binary, argv, { name, stderrFile });
     const stderrTail = () => (existsSync(stderrFile) ? readFileSync(stderrFile, 'utf8').trim().split('\n').slice(-5).join('\n') : '');
     try {
       await pollUntil(`${name}: QMP socket`, scaled(15_000), () => ({
