@@ -60,10 +60,13 @@ describe.each(testArches())('precopy-cancel %s', (arch) => {
       parameters: SLOW,
       expect: 'cancelled',
       onActive: async (s) => {
+        expect((await s.queryMigrate()).status).toBe('active');
         await s.qmp.execute('migrate_cancel');
       },
     });
-    expect(m.series.some((x) => x.status === 'active')).toBe(true);
+    const statuses = src.qmp.events.filter((e) => e.event === 'MIGRATION').map((e) => e.data?.status);
+    expect(statuses.slice(-3)).toEqual(['active', 'cancelling', 'cancelled']);
+    expect(m.status).toBe('cancelled');
     await assertSourceIntact(src, ram);
     await retryToFreshDestination(ctx, arch, src, ram);
   });

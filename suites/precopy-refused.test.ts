@@ -49,7 +49,7 @@ describe.each(testArches())('precopy-refused %s', (arch) => {
       const text = readFileSync(stderr, 'utf8');
       return { done: text.includes('UUID received is'), value: text, state: text.slice(-300) };
     });
-    expect(said).toContain(`UUID received is '${srcUuid}' and local is '${dstUuid}'`);
+    expect(said).toContain(`UUID received is ${srcUuid} and local is ${dstUuid}`);
     ctx.result.extra = { destinationSaid: said.trim().split('\n').find((l) => l.includes('UUID')) };
     await assertSourceIntact(pair.src, ram);
   });
