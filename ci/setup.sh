@@ -33,7 +33,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q -t bookworm-backports qemu-system-x86 qemu-system-arm qemu-utils
 apt-get install -y -q socat mmdebstrap e2fsprogs cpio busybox-static kmod nftables iproute2 \
-  openssh-server openssh-client
+  openssh-server openssh-client python3
 
 npm ci --no-audit --no-fund
 node bin/migtest.mjs qemu fetch 7.2

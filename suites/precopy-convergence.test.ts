@@ -12,14 +12,15 @@ import { scaled } from '../harness/util/time.js';
 
 // qtest's recipe: a dirty rate well above the bandwidth and a 1 ms downtime limit cannot converge.
 const STARVED = { 'max-bandwidth': 3_000_000, 'downtime-limit': 1 };
-const HOT = { mib: 64, rateMiBs: 0 }; // as fast as the guest can dirty
+// As fast as the guest can dirty; small, so each pass at 3 MB/s takes seconds, not minutes.
+const HOT = { mib: 16, rateMiBs: 0 };
 
 describe.each(testArches())('precopy-convergence %s', (arch) => {
   scenario('dirty rate above bandwidth does not converge; cancel leaves the source intact', { suite: 'precopy-convergence', arch }, async (ctx) => {
     const { src, dst } = await startPair(ctx.vms, arch);
     const ram = await RamWorkload.start(src, HOT);
     const m = await startMigration(src, dst, { parameters: STARVED, expect: 'cancelled' });
-    const s = await waitForSample(m.sampler, 'five dirty syncs while still active', (x) => x.status === 'active' && (x.dirtySyncCount ?? 0) >= 5, scaled(300_000));
+    const s = await waitForSample(m.sampler, 'four dirty syncs while still active', (x) => x.status === 'active' && (x.dirtySyncCount ?? 0) >= 4, scaled(300_000));
     expect(s.expectedDowntime ?? 0).toBeGreaterThan(STARVED['downtime-limit']);
     ctx.result.extra = { dirtySyncs: s.dirtySyncCount, expectedDowntimeMs: s.expectedDowntime, dirtyPagesRate: s.dirtyPagesRate };
     await src.qmp.execute('migrate_cancel');
@@ -40,10 +41,11 @@ describe.each(testArches())('precopy-convergence %s', (arch) => {
 
   scenario('auto-converge throttles the vCPU until it converges', { suite: 'precopy-convergence', arch }, async (ctx) => {
     const pair = await startPair(ctx.vms, arch);
-    const ram = await RamWorkload.start(pair.src, HOT);
+    // Under TCG the guest at a 99% throttle still dirties ~10-15 MB/s; 64 MB/s leaves room.
+    const ram = await RamWorkload.start(pair.src, { mib: 64, rateMiBs: 0 });
     const m = await startMigration(pair.src, pair.dst, {
       capabilities: { 'auto-converge': true },
-      parameters: { 'max-bandwidth': 16_000_000, 'cpu-throttle-initial': 20, 'cpu-throttle-increment': 20 },
+      parameters: { 'max-bandwidth': 64_000_000, 'cpu-throttle-initial': 20, 'cpu-throttle-increment': 20 },
       timeoutMs: scaled(600_000),
     });
     const { migration } = await verifyMigration(pair, ctx, await m.finish());
@@ -80,7 +82,10 @@ describe.each(testArches())('precopy-convergence %s', (arch) => {
     const { migration } = await verifyMigration(pair, ctx, await m.finish());
     const cache = (migration.info['xbzrle-cache'] ?? {}) as Record<string, number>;
     ctx.result.extra = { xbzrle: cache };
-    expect(cache['cache-hit'] ?? 0).toBeGreaterThan(0);
+    // QEMU has no hit counter: `pages` counts pages sent xbzrle-encoded against their cached
+    // copy, i.e. the cache hits; `cache-miss` the pages it had no copy of.
+    expect(cache.pages ?? 0).toBeGreaterThan(0);
+    expect(cache['cache-miss'] ?? 0).toBeGreaterThan(0);
     await ram.check(pair.dst);
   });
 });

@@ -52,6 +52,7 @@ export async function doctor(): Promise<Check[]> {
   checks.push(await tool('depmod', ['--version'], 'kmod'));
   checks.push(await tool('ip', ['-V'], 'iproute2'));
   checks.push(await tool('ssh', ['-V'], 'openssh-client'));
+  checks.push(await tool('python3', ['--version'], 'python3'));
   const nft = await execa('nft', ['list', 'tables'], { reject: false });
   checks.push(
     nft.exitCode === 0

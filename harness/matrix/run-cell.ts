@@ -53,6 +53,7 @@ export async function runCell(cell: MatrixCell, ctx: ScenarioContext): Promise<v
           `but ${err ? `said: ${(err as Error).message}` : 'accepted it'}`,
       );
     (ctx.result.extra as Record<string, unknown>).refusal = err.desc;
+    ctx.result.verdict = `refused by ${expectation.side}`;
     // The refusal must leave the source running, its guest alive.
     const st = await pair.src.status();
     if (st.status !== 'running') throw new CheckFailedError(`source is '${st.status}' after the refusal, expected running`);

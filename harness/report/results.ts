@@ -10,6 +10,8 @@ export interface ScenarioResult {
   scenario: string;
   arch?: string;
   outcome: Outcome;
+  /** What the outcome means, where "passed" alone would mislead (a negative cell passes by being refused). */
+  verdict?: string;
   /** Wall time of the whole scenario (boot, migration, checks), ms. */
   wallMs: number;
   /** QEMU's own total-time, downtime and throughput (query-migrate on the source). */

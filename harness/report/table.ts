@@ -9,7 +9,7 @@ export function formatTable(rows: ScenarioResult[]): string {
   const body = rows.map((r) => [
     `${r.suite}: ${r.scenario}`,
     r.arch ?? '-',
-    r.outcome === 'skipped' && r.reason ? `skipped (${r.reason})` : r.outcome,
+    r.outcome === 'skipped' && r.reason ? `skipped (${r.reason})` : r.verdict ? `${r.outcome} (${r.verdict})` : r.outcome,
     fmtMs(r.wallMs),
     fmtMs(r.qemuTotalTimeMs),
     fmtMs(r.qemuDowntimeMs),
