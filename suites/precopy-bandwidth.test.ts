@@ -8,7 +8,7 @@ import { testArches } from '../harness/testing/arches.js';
 import { scenario } from '../harness/testing/scenario.js';
 
 // "Why does local migration run at only about 1 Gbit/s?" Because max-bandwidth defaults to
-// 128 MiB/s (MAX_THROTTLE): 134217728 B/s is 1.07 Gbit/s. The guest is filled with 384 MiB of
+// 128 MiB/s (MAX_THROTTLE): 134217728 B/s is 1.07 Gbit/s. The guest holds 384 MiB of
 // non-zero pages so the figures measure data, not zero-page detection. Throughput is recorded
 // in results.json (never asserted as a speed); the assertion is only that QEMU keeps its limit.
 const DEFAULT_LIMIT = 134_217_728;

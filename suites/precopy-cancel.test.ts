@@ -1,6 +1,6 @@
-import { createServer } from 'node:net';
 import { describe, expect } from 'vitest';
 import { PortBlackhole } from '../harness/faults/nft.js';
+import { loopbackListener } from '../harness/host/ports.js';
 import { RamWorkload } from '../harness/guest/ramcheck.js';
 import { applySettings } from '../harness/migration/apply.js';
 import { assertSourceIntact } from '../harness/migration/checks.js';
@@ -34,9 +34,8 @@ describe.each(testArches())('precopy-cancel %s', (arch) => {
     const { src } = await startPair(ctx.vms, arch);
     const ram = await RamWorkload.start(src, WORKLOAD);
     // A port of ours whose SYNs are dropped: connect() hangs, the migration stays in setup.
-    const server = createServer().listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    const port = (server.address() as { port: number }).port;
+    const listener = await loopbackListener();
+    const port = listener.port;
     const hole = await PortBlackhole.start(port);
     try {
       await applySettings(src, {});
@@ -47,7 +46,7 @@ describe.each(testArches())('precopy-cancel %s', (arch) => {
       await cancel(src, mark);
     } finally {
       await hole.stop();
-      server.close();
+      await listener.close();
     }
     await assertSourceIntact(src, ram);
     await retryToFreshDestination(ctx, arch, src, ram);

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { describe, expect } from 'vitest';
 import { RamWorkload } from '../harness/guest/ramcheck.js';
+import { loopbackListener } from '../harness/host/ports.js';
 import { applySettings } from '../harness/migration/apply.js';
 import { assertSourceIntact } from '../harness/migration/checks.js';
 import { migrate } from '../harness/migration/migrate.js';
@@ -18,10 +18,9 @@ describe.each(testArches())('precopy-refused %s', (arch) => {
     const { src } = await startPair(ctx.vms, arch);
     const ram = await RamWorkload.start(src, WORKLOAD);
     // A port that was ours a moment ago and now has no listener: the kernel answers RST.
-    const server = createServer().listen(0, '127.0.0.1');
-    await new Promise((r) => server.once('listening', r));
-    const port = (server.address() as { port: number }).port;
-    await new Promise((r) => server.close(r));
+    const listener = await loopbackListener();
+    const port = listener.port;
+    await listener.close();
     await applySettings(src, {});
     const mark = src.qmp.mark();
     await src.qmp.execute('migrate', { uri: `tcp:127.0.0.1:${port}` }).catch(() => undefined);

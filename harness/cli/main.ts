@@ -8,7 +8,8 @@ import { listBinaries } from '../qemu/catalog.js';
 import { fetchQemu, FETCHABLE } from '../qemu/fetch.js';
 import { MigtestError } from '../util/errors.js';
 import { doctor, formatChecks } from './doctor.js';
-import { reapAtStart, runSuites } from './run.js';
+import { runSuites } from './run.js';
+import { reapAtStart } from '../host/reap.js';
 import { availableSuites } from './suites.js';
 
 const program = new Command('migtest').description('End-to-end tests of QEMU live migration on real QEMU pairs');
@@ -72,8 +73,8 @@ qemu
 program
   .command('reap')
   .description('kill and report QEMU/helper process groups left by a runner that was killed')
-  .action(() => {
-    const lines = reapAtStart();
+  .action(async () => {
+    const lines = await reapAtStart();
     process.stdout.write(lines.length ? `${lines.join('\n')}\n` : 'nothing left behind\n');
   });
 

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { resolveAccel, type AccelChoice, ACCEL_CHOICES } from '../host/accel.js';
-import { formatReaped, reapOrphans, takeUnreported } from '../host/registry.js';
+import { reapAtStart } from '../host/reap.js';
 import { defaultImage } from '../images/default.js';
 import { ARCHES, parseArch, type Arch } from '../images/recipe.js';
 import { findBinary } from '../qemu/catalog.js';
@@ -27,12 +27,6 @@ export interface RunOptions {
   preset?: string;
   matrix?: string;
   qemu?: string;
-}
-
-/** Removes what a killed runner left and says what it was. */
-export function reapAtStart(): string[] {
-  reapOrphans('reaper');
-  return takeUnreported().map(formatReaped);
 }
 
 /**
@@ -62,7 +56,7 @@ export async function runSuites(names: string[], opts: RunOptions): Promise<numb
   if (!(ACCEL_CHOICES as readonly string[]).includes(accel)) throw new ConfigError('--accel', `'${accel}'`, ACCEL_CHOICES);
   const arches: Arch[] = opts.arch?.length ? opts.arch.map((a) => parseArch(a, '--arch')) : [...ARCHES];
 
-  for (const line of reapAtStart()) progress(`cleaned up: ${line}`);
+  for (const line of await reapAtStart()) progress(`cleaned up: ${line}`);
   const dir = runDir();
   process.env.MIGTEST_ACCEL = accel;
   process.env.MIGTEST_ARCHES = arches.join(',');

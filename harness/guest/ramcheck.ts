@@ -83,7 +83,7 @@ export class RamWorkload {
       arg: ['/usr/lib/migtest/ramtest.pl', String(opts.mib), String(opts.rateMiBs), DIR],
       'capture-output': false,
     });
-    await pollUntil(`${vm.name}: RAM workload's first pass`, scaled(60_000), async () => {
+    await pollUntil(`${vm.name}: RAM workload to map its pages`, scaled(60_000), async () => {
       const r = await ga.exec('/bin/busybox', ['cat', `${DIR}/ram.status`]);
       return { done: r.exitcode === 0, value: r.stdout, state: r.stderr.trim() };
     }, 200);

@@ -1,5 +1,5 @@
 import { resolveAccel, type AccelChoice } from '../host/accel.js';
-import { formatReaped, reapOrphans, takeUnreported } from '../host/registry.js';
+import { reapAtStart } from '../host/reap.js';
 import { findBinary } from '../qemu/catalog.js';
 import { runDir } from '../report/artifacts.js';
 import { testArches } from './arches.js';
@@ -9,8 +9,7 @@ import { testArches } from './arches.js';
  * directory so every worker writes into the same one, and decide the accelerator once.
  */
 export default async function setup(): Promise<void> {
-  reapOrphans('reaper');
-  for (const r of takeUnreported()) process.stderr.write(`[migtest] cleaned up: ${formatReaped(r)}\n`);
+  for (const line of await reapAtStart()) process.stderr.write(`[migtest] cleaned up: ${line}\n`);
   runDir();
   for (const arch of testArches()) {
     const bin = await findBinary(arch).catch(() => undefined);

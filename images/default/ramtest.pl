@@ -11,7 +11,8 @@ use Time::HiRes qw(time usleep);
 my ($mib, $rate, $dir) = @ARGV;
 my $PAGE = 4096;
 my $size = $mib * 1024 * 1024 + $PAGE;
-my $buf = "\0" x $size;
+# Non-zero from the start: every page is a data page for QEMU (no zero-page shortcut).
+my $buf = "\x01" x $size;
 my $addr = unpack('J', pack('p', $buf));
 my $first = (-$addr) % $PAGE;    # offset of the first page-aligned byte
 my $pages = int(($size - $first) / $PAGE);
@@ -22,17 +23,24 @@ chomp(my $machine = `uname -m`);
 syscall($MLOCKALL{$machine}, 3) == 0 or die "ramtest: mlockall: $!";
 
 sub pfn_map {
+  # One read of the pagemap entries of the whole buffer (one syscall per page is slow under TCG).
   open(my $pm, '<', '/proc/self/pagemap') or die "ramtest: pagemap: $!";
-  my @pfns;
-  for my $i (0 .. $pages - 1) {
-    my $v = $addr + $first + $i * $PAGE;
-    sysseek($pm, int($v / $PAGE) * 8, 0) or die "ramtest: seek: $!";
-    sysread($pm, my $e, 8) == 8 or die "ramtest: read pagemap: $!";
-    my $q = unpack('Q<', $e);
-    die "ramtest: page $i not present" unless ($q >> 63) & 1;
-    push @pfns, sprintf('%x', $q & ((1 << 55) - 1));
+  my $firstpage = int(($addr + $first) / $PAGE);
+  sysseek($pm, $firstpage * 8, 0) or die "ramtest: seek: $!";
+  my $want = $pages * 8;
+  my $raw = '';
+  while (length($raw) < $want) {
+    my $n = sysread($pm, $raw, $want - length($raw), length($raw));
+    die "ramtest: read pagemap: $!" unless $n;
   }
   close $pm;
+  my @pfns;
+  my $i = 0;
+  for my $q (unpack('Q<*', $raw)) {
+    die "ramtest: page $i not present" unless ($q >> 63) & 1;
+    push @pfns, sprintf('%x', $q & ((1 << 55) - 1));
+    $i++;
+  }
   return join(' ', @pfns);
 }
 
@@ -48,6 +56,7 @@ my $remap = 0;
 $SIG{USR1} = sub { $remap = 1 };
 write_file('ram.map', "pages $pages\npfns " . pfn_map() . "\n");
 write_file('ram.pid', "$$\n");
+write_file('ram.status', "pass 0\n");
 
 my $chunk = 64;    # pages between rate checks
 my $start = time;
@@ -57,15 +66,18 @@ while (1) {
   for (my $i = 0; $i < $pages; $i++) {
     my $off = $first + $i * $PAGE;
     vec($buf, $off, 8) = (vec($buf, $off, 8) + 1) & 255;
-    if ($rate > 0 && (++$done % $chunk) == 0) {
-      my $ahead = $done / ($rate * 256) - (time - $start);
-      usleep($ahead * 1e6) if $ahead > 0;
+    if ((++$done % $chunk) == 0) {
+      if ($rate > 0) {
+        my $ahead = $done / ($rate * 256) - (time - $start);
+        usleep($ahead * 1e6) if $ahead > 0;
+      }
+      # A remap request is answered within a chunk, not at the end of a (slow) pass.
+      if ($remap) {
+        $remap = 0;
+        write_file('ram.map2', "pages $pages\npfns " . pfn_map() . "\n");
+      }
     }
   }
   $pass++;
   write_file('ram.status', "pass $pass\n");
-  if ($remap) {
-    $remap = 0;
-    write_file('ram.map2', "pages $pages\npfns " . pfn_map() . "\n");
-  }
 }
