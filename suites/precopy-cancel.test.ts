@@ -44,6 +44,11 @@ describe.each(testArches())('precopy-cancel %s', (arch) => {
       await src.qmp.waitForEvent('MIGRATION', (e) => e.data?.status === 'setup', scaled(30_000), mark);
       expect((await src.queryMigrate()).status).toBe('setup');
       await cancel(src, mark);
+      // QEMU's connect is still pending after the cancel and holds its yank instance: a new
+      // migrate before it resolves fails with "duplicate yank instance" (seen on 10.0.2).
+      // Let the retransmitted SYN through and wait until QEMU has closed that connection.
+      await hole.stop();
+      await listener.waitForClosedConnection('the cancelled connect attempt to reach us and be closed by QEMU', scaled(30_000));
     } finally {
       await hole.stop();
       await listener.close();

@@ -20,6 +20,8 @@ async function nft(input: string): Promise<void> {
 
 /** Silently drops TCP packets to a loopback port: a connect hangs in SYN_SENT, a flow stalls. */
 export class PortBlackhole {
+  private stopped = false;
+
   private constructor(
     readonly port: number,
     private readonly table: string,
@@ -36,7 +38,10 @@ export class PortBlackhole {
     return new PortBlackhole(port, table, chain);
   }
 
+  /** Idempotent. */
   async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
     await nft(`delete chain inet ${this.table} ${this.chain}\n`).catch(() => undefined);
     const left = await execa('nft', ['list', 'table', 'inet', this.table], { reject: false });
     if (left.exitCode === 0 && !/chain /.test(left.stdout)) await nft(`delete table inet ${this.table}\n`).catch(() => undefined);

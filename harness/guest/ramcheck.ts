@@ -57,9 +57,7 @@ export interface RamCheckReport {
 }
 
 async function readGuestFile(vm: StartedVm, path: string): Promise<string> {
-  const r = await (await vm.agent()).exec('/bin/busybox', ['cat', path]);
-  if (r.exitcode !== 0) throw new Error(`${vm.name}: cat ${path}: ${r.stderr.trim()}`);
-  return r.stdout;
+  return (await (await vm.agent()).readFile(path)).toString('utf8');
 }
 
 function parseMap(text: string): number[] {

@@ -1,11 +1,40 @@
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
+import { pollUntil } from '../util/time.js';
 
 /** A loopback listener on a port the kernel chose (port 0): the port is ours while it is open. */
-export async function loopbackListener(): Promise<{ port: number; close: () => Promise<void> }> {
-  const server = createServer((s) => s.destroy()).listen(0, '127.0.0.1');
+export interface LoopbackListener {
+  port: number;
+  /** Connections accepted so far, and how many of them the peer has closed. */
+  accepted: number;
+  closedByPeer: number;
+  waitForClosedConnection(awaited: string, timeoutMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function loopbackListener(): Promise<LoopbackListener> {
+  const sockets = new Set<Socket>();
+  const server = createServer((s) => {
+    l.accepted++;
+    sockets.add(s);
+    s.resume();
+    s.on('close', () => {
+      l.closedByPeer++;
+      sockets.delete(s);
+    });
+    s.on('error', () => undefined);
+  }).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
-  return {
+  const l: LoopbackListener = {
     port: (server.address() as { port: number }).port,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    accepted: 0,
+    closedByPeer: 0,
+    waitForClosedConnection: (awaited, timeoutMs) =>
+      pollUntil(awaited, timeoutMs, () => ({ done: l.closedByPeer > 0, state: { accepted: l.accepted, closed: l.closedByPeer } }), 50),
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
   };
+  return l;
 }

@@ -1,5 +1,5 @@
 import { DeadlineError } from '../util/errors.js';
-import { scaled } from '../util/time.js';
+import { pollUntil, scaled } from '../util/time.js';
 import type { QmpEvent, MigrationInfo } from '../qmp/types.js';
 import type { StartedVm } from '../vm/started.js';
 import { applySettings, type MigrationSettings } from './apply.js';
@@ -75,8 +75,16 @@ export class RunningMigration {
     const transport = this.opts.transport ?? 'tcp';
     try {
       const end = await this.waitStatus((s) => TERMINAL.has(s), 'to finish');
-      const info = await this.src.queryMigrate();
       const status = String(end.data?.status);
+      // QEMU (seen on 7.2 with multifd) may say completed before it has filled in the final
+      // figures: query until total-time and the ram section are there.
+      const info =
+        status === 'completed'
+          ? await pollUntil(`${this.src.name}: final migration figures`, scaled(10_000), async () => {
+              const i = await this.src.queryMigrate();
+              return { done: (i['total-time'] ?? 0) > 0 && i.ram !== undefined, value: i, state: i };
+            }, 50)
+          : await this.src.queryMigrate();
       if (status !== expect)
         throw new MigrationFailedError(`migration ended '${status}', expected '${expect}': ${info['error-desc'] ?? '(no error-desc)'}`, { info });
       if (status === 'completed') {

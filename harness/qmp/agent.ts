@@ -66,6 +66,31 @@ export class GuestAgentClient {
     }
   }
 
+  /** Reads a whole guest file with guest-file-open/read/close. */
+  async readFile(path: string, chunk = 1 << 20): Promise<Buffer> {
+    const handle = await this.execute<number>('guest-file-open', { path, mode: 'r' });
+    try {
+      const parts: Buffer[] = [];
+      for (;;) {
+        const r = await this.execute<{ count: number; 'buf-b64': string; eof: boolean }>('guest-file-read', { handle, count: chunk });
+        parts.push(Buffer.from(r['buf-b64'], 'base64'));
+        if (r.eof || r.count === 0) return Buffer.concat(parts);
+      }
+    } finally {
+      await this.execute('guest-file-close', { handle });
+    }
+  }
+
+  /** Writes a whole guest file with guest-file-open/write/close. */
+  async writeFile(path: string, data: Buffer | string): Promise<void> {
+    const handle = await this.execute<number>('guest-file-open', { path, mode: 'w' });
+    try {
+      await this.execute('guest-file-write', { handle, 'buf-b64': Buffer.from(data).toString('base64') });
+    } finally {
+      await this.execute('guest-file-close', { handle });
+    }
+  }
+
   async close(): Promise<void> {
     this.conn.close();
     await this.conn.transcript.close();
