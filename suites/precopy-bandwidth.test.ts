@@ -1,6 +1,5 @@
 import { describe, expect } from 'vitest';
-import { RamWorkload } from '../harness/guest/ramcheck.js';
-import { startPair } from '../harness/migration/pair.js';
+import { startPairWithRam } from '../harness/migration/pair.js';
 import { migrateAndVerify } from '../harness/migration/verify.js';
 import { probeBinary } from '../harness/qemu/probe.js';
 import { findBinary } from '../harness/qemu/catalog.js';
@@ -18,8 +17,7 @@ describe.each(testArches())('precopy-bandwidth %s', (arch) => {
   scenario('max-bandwidth left at its default', { suite: 'precopy-bandwidth', arch }, async (ctx) => {
     const probe = await probeBinary(await findBinary(arch));
     expect(probe.parameters['max-bandwidth']).toBe(DEFAULT_LIMIT);
-    const pair = await startPair(ctx.vms, arch, (b) => b.withMemory(512));
-    const ram = await RamWorkload.start(pair.src, FILLED);
+    const { ram, ...pair } = await startPairWithRam(ctx.vms, arch, FILLED, (b) => b.withMemory(512));
     const { migration } = await migrateAndVerify(pair, ctx);
     // mbps is QEMU's own average over the migration; it may not exceed the limit by much.
     expect(migration.info.ram!.mbps!).toBeLessThan(((DEFAULT_LIMIT * 8) / 1e6) * 1.15);
@@ -27,15 +25,13 @@ describe.each(testArches())('precopy-bandwidth %s', (arch) => {
   });
 
   scenario('max-bandwidth unlimited (0)', { suite: 'precopy-bandwidth', arch }, async (ctx) => {
-    const pair = await startPair(ctx.vms, arch, (b) => b.withMemory(512));
-    const ram = await RamWorkload.start(pair.src, FILLED);
+    const { ram, ...pair } = await startPairWithRam(ctx.vms, arch, FILLED, (b) => b.withMemory(512));
     await migrateAndVerify(pair, ctx, { parameters: { 'max-bandwidth': 0 } });
     await ram.check(pair.dst);
   });
 
   scenario('multifd with 4 channels, unlimited', { suite: 'precopy-bandwidth', arch }, async (ctx) => {
-    const pair = await startPair(ctx.vms, arch, (b) => b.withMemory(512));
-    const ram = await RamWorkload.start(pair.src, FILLED);
+    const { ram, ...pair } = await startPairWithRam(ctx.vms, arch, FILLED, (b) => b.withMemory(512));
     await migrateAndVerify(pair, ctx, { capabilities: { multifd: true }, parameters: { 'max-bandwidth': 0, 'multifd-channels': 4 } });
     await ram.check(pair.dst);
   });

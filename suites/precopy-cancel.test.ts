@@ -5,7 +5,7 @@ import { RamWorkload } from '../harness/guest/ramcheck.js';
 import { applySettings } from '../harness/migration/apply.js';
 import { assertSourceIntact } from '../harness/migration/checks.js';
 import { migrate, startIncoming } from '../harness/migration/migrate.js';
-import { startPair } from '../harness/migration/pair.js';
+import { startPairWithRam } from '../harness/migration/pair.js';
 import { migrateAndVerify } from '../harness/migration/verify.js';
 import { testArches } from '../harness/testing/arches.js';
 import { scenario } from '../harness/testing/scenario.js';
@@ -31,8 +31,7 @@ async function retryToFreshDestination(ctx: Parameters<Parameters<typeof scenari
 
 describe.each(testArches())('precopy-cancel %s', (arch) => {
   scenario('migrate_cancel in setup (connect blackholed): source intact', { suite: 'precopy-cancel', arch }, async (ctx) => {
-    const { src } = await startPair(ctx.vms, arch);
-    const ram = await RamWorkload.start(src, WORKLOAD);
+    const { src, ram } = await startPairWithRam(ctx.vms, arch, WORKLOAD);
     // A port of ours whose SYNs are dropped: connect() hangs, the migration stays in setup.
     const listener = await loopbackListener();
     const port = listener.port;
@@ -58,8 +57,7 @@ describe.each(testArches())('precopy-cancel %s', (arch) => {
   });
 
   scenario('migrate_cancel while active: source intact, retry succeeds', { suite: 'precopy-cancel', arch }, async (ctx) => {
-    const { src, dst } = await startPair(ctx.vms, arch);
-    const ram = await RamWorkload.start(src, WORKLOAD);
+    const { src, dst, ram } = await startPairWithRam(ctx.vms, arch, WORKLOAD);
     const m = await migrate(src, dst, {
       parameters: SLOW,
       expect: 'cancelled',
@@ -76,8 +74,7 @@ describe.each(testArches())('precopy-cancel %s', (arch) => {
   });
 
   scenario('migrate_cancel in pre-switchover: the source resumes', { suite: 'precopy-cancel', arch }, async (ctx) => {
-    const { src, dst } = await startPair(ctx.vms, arch);
-    const ram = await RamWorkload.start(src, WORKLOAD);
+    const { src, dst, ram } = await startPairWithRam(ctx.vms, arch, WORKLOAD);
     const m = await migrate(src, dst, {
       expect: 'cancelled',
       beforeSwitchover: async (s) => {
@@ -92,8 +89,7 @@ describe.each(testArches())('precopy-cancel %s', (arch) => {
   });
 
   scenario('migrate_cancel after completion changes nothing', { suite: 'precopy-cancel', arch }, async (ctx) => {
-    const pair = await startPair(ctx.vms, arch);
-    const ram = await RamWorkload.start(pair.src, WORKLOAD);
+    const { ram, ...pair } = await startPairWithRam(ctx.vms, arch, WORKLOAD);
     await migrateAndVerify(pair, ctx);
     await pair.src.qmp.execute('migrate_cancel');
     expect((await pair.src.queryMigrate()).status).toBe('completed');

@@ -1,8 +1,7 @@
 import { describe, expect } from 'vitest';
-import { RamWorkload } from '../harness/guest/ramcheck.js';
 import { assertSourceIntact, waitForSample } from '../harness/migration/checks.js';
 import { startMigration } from '../harness/migration/migrate.js';
-import { startPair } from '../harness/migration/pair.js';
+import { startPairWithRam } from '../harness/migration/pair.js';
 import { verifyMigration } from '../harness/migration/verify.js';
 import { resolveAccel, type AccelChoice } from '../harness/host/accel.js';
 import { findBinary } from '../harness/qemu/catalog.js';
@@ -17,8 +16,7 @@ const HOT = { mib: 16, rateMiBs: 0 };
 
 describe.each(testArches())('precopy-convergence %s', (arch) => {
   scenario('dirty rate above bandwidth does not converge; cancel leaves the source intact', { suite: 'precopy-convergence', arch }, async (ctx) => {
-    const { src, dst } = await startPair(ctx.vms, arch);
-    const ram = await RamWorkload.start(src, HOT);
+    const { src, dst, ram } = await startPairWithRam(ctx.vms, arch, HOT);
     const m = await startMigration(src, dst, { parameters: STARVED, expect: 'cancelled' });
     const s = await waitForSample(m.sampler, 'four dirty syncs while still active', (x) => x.status === 'active' && (x.dirtySyncCount ?? 0) >= 4, scaled(300_000));
     expect(s.expectedDowntime ?? 0).toBeGreaterThan(STARVED['downtime-limit']);
@@ -29,8 +27,7 @@ describe.each(testArches())('precopy-convergence %s', (arch) => {
   });
 
   scenario('converges once max-bandwidth is raised', { suite: 'precopy-convergence', arch }, async (ctx) => {
-    const pair = await startPair(ctx.vms, arch);
-    const ram = await RamWorkload.start(pair.src, HOT);
+    const { ram, ...pair } = await startPairWithRam(ctx.vms, arch, HOT);
     const m = await startMigration(pair.src, pair.dst, { parameters: STARVED });
     await waitForSample(m.sampler, 'three dirty syncs without converging', (x) => x.status === 'active' && (x.dirtySyncCount ?? 0) >= 3, scaled(300_000));
     // 0 = no limit; a 300 ms downtime (QEMU's default) is reachable at loopback speed.
@@ -40,9 +37,8 @@ describe.each(testArches())('precopy-convergence %s', (arch) => {
   });
 
   scenario('auto-converge throttles the vCPU until it converges', { suite: 'precopy-convergence', arch }, async (ctx) => {
-    const pair = await startPair(ctx.vms, arch);
     // Under TCG the guest at a 99% throttle still dirties ~10-15 MB/s; 64 MB/s leaves room.
-    const ram = await RamWorkload.start(pair.src, { mib: 64, rateMiBs: 0 });
+    const { ram, ...pair } = await startPairWithRam(ctx.vms, arch, { mib: 64, rateMiBs: 0 });
     const m = await startMigration(pair.src, pair.dst, {
       capabilities: { 'auto-converge': true },
       parameters: { 'max-bandwidth': 64_000_000, 'cpu-throttle-initial': 20, 'cpu-throttle-increment': 20 },
@@ -61,8 +57,7 @@ describe.each(testArches())('precopy-convergence %s', (arch) => {
     const bin = await findBinary(arch);
     const accel = await resolveAccel((process.env.MIGTEST_ACCEL ?? 'auto') as AccelChoice, bin);
     if (accel.accel !== 'kvm') return ctx.skip(`dirty-limit needs KVM with a dirty ring; this run uses TCG for ${arch} (${accel.reason})`);
-    const pair = await startPair(ctx.vms, arch, (b) => b.withAccelProps('dirty-ring-size=4096'));
-    const ram = await RamWorkload.start(pair.src, HOT);
+    const { ram, ...pair } = await startPairWithRam(ctx.vms, arch, HOT, (b) => b.withAccelProps('dirty-ring-size=4096'));
     const m = await startMigration(pair.src, pair.dst, {
       capabilities: { 'dirty-limit': true },
       parameters: { 'max-bandwidth': 16_000_000, 'vcpu-dirty-limit': 1 },
@@ -73,8 +68,7 @@ describe.each(testArches())('precopy-convergence %s', (arch) => {
   });
 
   scenario('xbzrle: resent pages hit the cache', { suite: 'precopy-convergence', arch }, async (ctx) => {
-    const pair = await startPair(ctx.vms, arch);
-    const ram = await RamWorkload.start(pair.src, { mib: 32, rateMiBs: 8 });
+    const { ram, ...pair } = await startPairWithRam(ctx.vms, arch, { mib: 32, rateMiBs: 8 });
     const m = await startMigration(pair.src, pair.dst, {
       capabilities: { xbzrle: true },
       parameters: { 'max-bandwidth': 32_000_000, 'xbzrle-cache-size': 67_108_864 },

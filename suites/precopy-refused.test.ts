@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect } from 'vitest';
-import { RamWorkload } from '../harness/guest/ramcheck.js';
 import { loopbackListener } from '../harness/host/ports.js';
 import { applySettings } from '../harness/migration/apply.js';
 import { assertSourceIntact } from '../harness/migration/checks.js';
 import { migrate } from '../harness/migration/migrate.js';
-import { startPair } from '../harness/migration/pair.js';
+import { startPairWithRam } from '../harness/migration/pair.js';
 import { testArches } from '../harness/testing/arches.js';
 import { scenario } from '../harness/testing/scenario.js';
 import { pollUntil, scaled } from '../harness/util/time.js';
@@ -15,8 +14,7 @@ const WORKLOAD = { mib: 32, rateMiBs: 16 };
 
 describe.each(testArches())('precopy-refused %s', (arch) => {
   scenario('destination refuses the connection: failed, source intact', { suite: 'precopy-refused', arch }, async (ctx) => {
-    const { src } = await startPair(ctx.vms, arch);
-    const ram = await RamWorkload.start(src, WORKLOAD);
+    const { src, ram } = await startPairWithRam(ctx.vms, arch, WORKLOAD);
     // A port that was ours a moment ago and now has no listener: the kernel answers RST.
     const listener = await loopbackListener();
     const port = listener.port;
@@ -34,12 +32,11 @@ describe.each(testArches())('precopy-refused %s', (arch) => {
   scenario('validate-uuid with a mismatching destination is refused', { suite: 'precopy-refused', arch }, async (ctx) => {
     const srcUuid = randomUUID();
     const dstUuid = randomUUID();
-    const pair = await startPair(ctx.vms, arch, {
+    const { ram, ...pair } = await startPairWithRam(ctx.vms, arch, WORKLOAD, {
       configure: (b) => b.withArgs('-uuid', srcUuid),
       // -uuid given twice: QEMU keeps the last one.
       configureDst: (b) => b.withArgs('-uuid', dstUuid),
     });
-    const ram = await RamWorkload.start(pair.src, WORKLOAD);
     const err = await migrate(pair.src, pair.dst, { capabilities: { 'validate-uuid': true } }).catch((e: Error) => e);
     expect(String(err)).toMatch(/ended 'failed'/);
     // The destination is the side that refuses: it says why on stderr and exits.

@@ -1,14 +1,12 @@
 import { describe, expect } from 'vitest';
-import { RamWorkload } from '../harness/guest/ramcheck.js';
-import { startPair } from '../harness/migration/pair.js';
+import { startPairWithRam } from '../harness/migration/pair.js';
 import { migrateAndVerify } from '../harness/migration/verify.js';
 import { testArches } from '../harness/testing/arches.js';
 import { scenario } from '../harness/testing/scenario.js';
 
 describe.each(testArches())('precopy-switchover %s', (arch) => {
   scenario('pause-before-switchover, then migrate-continue', { suite: 'precopy-switchover', arch }, async (ctx) => {
-    const pair = await startPair(ctx.vms, arch);
-    const ram = await RamWorkload.start(pair.src, { mib: 32, rateMiBs: 16 });
+    const { ram, ...pair } = await startPairWithRam(ctx.vms, arch, { mib: 32, rateMiBs: 16 });
     let seen: { src: string; srcRunning: boolean; dst: string } | undefined;
     await migrateAndVerify(pair, ctx, {
       beforeSwitchover: async (src, dst) => {

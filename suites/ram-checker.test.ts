@@ -1,7 +1,7 @@
 import { describe, expect } from 'vitest';
 import { writeGuestPhysical } from '../harness/faults/gdb.js';
 import { RamIntegrityError, RamWorkload } from '../harness/guest/ramcheck.js';
-import { startPair } from '../harness/migration/pair.js';
+import { startPairWithRam } from '../harness/migration/pair.js';
 import { migrateAndVerify } from '../harness/migration/verify.js';
 import { testArches } from '../harness/testing/arches.js';
 import { scenario } from '../harness/testing/scenario.js';
@@ -26,8 +26,7 @@ describe.each(testArches())('ram-checker %s', (arch) => {
   });
 
   scenario('mutation: a page corrupted on the destination is caught', { suite: 'ram-checker', arch }, async (ctx) => {
-    const pair = await startPair(ctx.vms, arch);
-    const ram = await RamWorkload.start(pair.src, WORKLOAD);
+    const { ram, ...pair } = await startPairWithRam(ctx.vms, arch, WORKLOAD);
     await migrateAndVerify(pair, ctx);
     const before = await ram.check(pair.dst);
     const page = 1234;

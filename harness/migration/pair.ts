@@ -1,3 +1,4 @@
+import { RamWorkload, type RamWorkloadOptions } from '../guest/ramcheck.js';
 import type { Arch } from '../images/recipe.js';
 import type { VmPool } from '../testing/pool.js';
 import { VmBuilder } from '../vm/builder.js';
@@ -25,4 +26,15 @@ export async function startPair(vms: VmPool, arch: Arch, opts: PairOptions | ((b
   const src = await vms.start(srcBuilder);
   const [dst] = await Promise.all([vms.start(dstBuilder), src.waitReady()]);
   return { src, dst };
+}
+
+/** A pair whose source runs the RAM workload from the start (most scenarios want both). */
+export async function startPairWithRam(
+  vms: VmPool,
+  arch: Arch,
+  workload: RamWorkloadOptions,
+  opts: PairOptions | ((b: VmBuilder) => VmBuilder) = {},
+): Promise<Pair & { ram: RamWorkload }> {
+  const pair = await startPair(vms, arch, opts);
+  return { ...pair, ram: await RamWorkload.start(pair.src, workload) };
 }
