@@ -59,11 +59,12 @@ export function listEntries(): RegistryEntry[] {
  * start times checked so a reused pid is never hit. `owner` limits it to one runner.
  */
 export function reapOrphans(by: ReapedGroup['by'], owner?: number): ReapedGroup[] {
-  const reaped: ReapedGroup[] = [];
-  for (const entry of listEntries()) {
-    if (owner !== undefined && entry.owner.pid !== owner) continue;
-    if (isAlive(entry.owner.pid, entry.owner.startTime)) continue;
-    const members = groupMembers(entry.pgid, entry.startTime);
+  // Snapshot every orphaned group before killing any: killing a source QEMU makes its
+  // destination exit on its own (failed load), and it must still be reported as left behind.
+  const orphans = listEntries()
+    .filter((e) => (owner === undefined || e.owner.pid === owner) && !isAlive(e.owner.pid, e.owner.startTime))
+    .map((entry) => ({ entry, members: groupMembers(entry.pgid, entry.startTime) }));
+  for (const { members } of orphans)
     for (const m of members) {
       try {
         process.kill(m.pid, 'SIGKILL');
@@ -71,12 +72,15 @@ export function reapOrphans(by: ReapedGroup['by'], owner?: number): ReapedGroup[
         /* already gone */
       }
     }
+  const reaped: ReapedGroup[] = [];
+  for (const { entry, members } of orphans) {
     unregister(entry.pgid);
+    if (!members.length) continue;
     const r: ReapedGroup = { entry, killed: members.map((m) => m.pid), by, at: new Date().toISOString() };
-    if (members.length > 0) appendFileSync(reapedLog(), `${JSON.stringify(r)}\n`);
+    appendFileSync(reapedLog(), `${JSON.stringify(r)}\n`);
     reaped.push(r);
   }
-  return reaped.filter((r) => r.killed.length > 0);
+  return reaped;
 }
 
 /** Reaped groups not yet shown to a user (the watchdog's work included); marks them shown. */
