@@ -41,11 +41,3 @@ export function groupMembers(pgid: number, minStart = 0): ProcStat[] {
   }
   return out;
 }
-
-export function cmdline(pid: number): string[] {
-  try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-  } catch {
-    return [];
-  }
-}

@@ -6,11 +6,10 @@ import type { MigrationSampler, MigrationSample } from './stats.js';
 
 /** After a failed or cancelled migration: the source runs, its guest beats, its RAM is intact. */
 export async function assertSourceIntact(src: StartedVm, ram?: RamWorkload): Promise<void> {
-  const st = await pollUntil(`${src.name} to be running again`, scaled(30_000), async () => {
+  await pollUntil(`${src.name} to be running again`, scaled(30_000), async () => {
     const s = await src.status();
-    return { done: s.status === 'running', value: s, state: s.status };
+    return { done: s.status === 'running', state: s.status };
   });
-  void st;
   const hb = src.heartbeat!;
   const n = hb.beats.length;
   await hb.waitForBeats(20, scaled(15_000), n);

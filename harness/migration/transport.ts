@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
-import { ConfigError, MigtestError } from '../util/errors.js';
+import { MigtestError } from '../util/errors.js';
 import { pollUntil, scaled } from '../util/time.js';
 import type { StartedVm } from '../vm/started.js';
 
@@ -10,11 +10,6 @@ export type Transport = (typeof TRANSPORTS)[number];
 
 /** Streaming transports: the destination listens before the source sends. `file` is not one. */
 export const isStreaming = (t: Transport) => t !== 'file';
-
-export function parseTransport(v: string, field = 'transport'): Transport {
-  if ((TRANSPORTS as readonly string[]).includes(v)) return v as Transport;
-  throw new ConfigError(field, `'${v}'`, TRANSPORTS);
-}
 
 /** Directory private to the destination (0700): its sockets and state files go there. */
 const dstDir = (dst: StartedVm) => dirname(dst.paths.qmp);

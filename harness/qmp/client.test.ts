@@ -96,6 +96,12 @@ describe('QmpClient', () => {
     await qmp.execute('go');
     const e = await qmp.waitForEvent('MIGRATION', (ev) => ev.data?.status === 'completed', 2000, mark);
     expect(e.data).toEqual({ status: 'completed' });
+    const seen: unknown[] = [];
+    for await (const ev of qmp.iterateEvents(mark)) {
+      seen.push(ev.data?.status);
+      if (seen.length === 3) break;
+    }
+    expect(seen).toEqual(['setup', 'active', 'completed']);
     const late = await qmp.waitForEvent('RESUME', () => true, 100).catch((x: unknown) => x);
     expect(late).toBeInstanceOf(DeadlineError);
     expect((late as Error).message).toMatch(/event RESUME.*MIGRATION/);
