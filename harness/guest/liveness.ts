@@ -47,6 +47,12 @@ export function continuityProblems(src: Beat[], dst: Beat[], dstReadyBoot: strin
   return problems;
 }
 
+/** The first pair of consecutive beats whose counter does not advance by exactly one. */
+export function firstJump(beats: Beat[]): [Beat, Beat] | undefined {
+  for (let i = 1; i < beats.length; i++) if (beats[i]!.n !== beats[i - 1]!.n + 1) return [beats[i - 1]!, beats[i]!];
+  return undefined;
+}
+
 export function largestGap(beats: Beat[]): { gapMs: number; at?: Beat } {
   let gapMs = 0;
   let at: Beat | undefined;
@@ -103,9 +109,8 @@ export async function checkLivenessSteady(vm: StartedVm, durationMs: number): Pr
   // Observe a window measured in beats (about 15 ms each), waited on with a deadline.
   await hb.waitForBeats(Math.ceil(durationMs / 15), durationMs * 4 + scaled(10_000), since);
   const window = hb.beats.slice(Math.max(0, since - 1));
-  for (let i = 1; i < window.length; i++)
-    if (window[i]!.n !== window[i - 1]!.n + 1)
-      throw new LivenessError(`${vm.name}: heartbeat counter jumped without migration: ${window[i - 1]!.n} then ${window[i]!.n}`);
+  const jump = firstJump(window);
+  if (jump) throw new LivenessError(`${vm.name}: heartbeat counter jumped without migration: ${jump[0].n} then ${jump[1].n}`);
   if (hb.readyBoot && hb.readyAt && hb.readyAt > (hb.beats[since]?.hostMs ?? 0))
     throw new LivenessError(`${vm.name}: guest rebooted without migration`);
   return { beats: window.length, largestGapMs: largestGap(window).gapMs };

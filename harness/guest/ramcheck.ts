@@ -60,6 +60,15 @@ async function readGuestFile(vm: StartedVm, path: string): Promise<string> {
   return (await (await vm.agent()).readFile(path)).toString('utf8');
 }
 
+/** Polls until the guest file exists, then returns its content. */
+async function waitForGuestFile(vm: StartedVm, path: string, awaited: string): Promise<string> {
+  const ga = await vm.agent();
+  return pollUntil(`${vm.name}: ${awaited}`, scaled(60_000), async () => {
+    const r = await ga.exec('/bin/busybox', ['cat', path]);
+    return { done: r.exitcode === 0, value: r.stdout, state: r.stderr.trim() };
+  }, 200);
+}
+
 function parseMap(text: string): number[] {
   const line = text.split('\n').find((l) => l.startsWith('pfns '));
   if (!line) throw new Error(`bad ram map: ${text.slice(0, 100)}`);
@@ -81,10 +90,7 @@ export class RamWorkload {
       arg: ['/usr/lib/migtest/ramtest.pl', String(opts.mib), String(opts.rateMiBs), DIR],
       'capture-output': false,
     });
-    await pollUntil(`${vm.name}: RAM workload to map its pages`, scaled(60_000), async () => {
-      const r = await ga.exec('/bin/busybox', ['cat', `${DIR}/ram.status`]);
-      return { done: r.exitcode === 0, value: r.stdout, state: r.stderr.trim() };
-    }, 200);
+    await waitForGuestFile(vm, `${DIR}/ram.status`, 'RAM workload to map its pages');
     const pfns = parseMap(await readGuestFile(vm, `${DIR}/ram.map`));
     const pid = Number((await readGuestFile(vm, `${DIR}/ram.pid`)).trim());
     if (pfns.length * PAGE < opts.mib * 1024 * 1024) throw new Error(`RAM workload mapped only ${pfns.length} pages`);
@@ -100,10 +106,7 @@ export class RamWorkload {
     const ga = await vm.agent();
     await ga.exec('/bin/busybox', ['rm', '-f', `${DIR}/ram.map2`]);
     await ga.exec('/bin/busybox', ['kill', '-USR1', String(this.pid)]);
-    const text = await pollUntil(`${vm.name}: RAM workload's page map refresh`, scaled(60_000), async () => {
-      const r = await ga.exec('/bin/busybox', ['cat', `${DIR}/ram.map2`]);
-      return { done: r.exitcode === 0, value: r.stdout, state: r.stderr.trim() };
-    }, 200);
+    const text = await waitForGuestFile(vm, `${DIR}/ram.map2`, "RAM workload's page map refresh");
     const now = parseMap(text);
     const moved = now.findIndex((p, i) => p !== this.pfns[i]);
     if (moved >= 0 || now.length !== this.pfns.length)

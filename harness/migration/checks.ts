@@ -1,3 +1,4 @@
+import { firstJump } from '../guest/liveness.js';
 import type { RamWorkload } from '../guest/ramcheck.js';
 import { CheckFailedError } from '../util/errors.js';
 import { pollUntil, scaled } from '../util/time.js';
@@ -13,8 +14,8 @@ export async function assertSourceIntact(src: StartedVm, ram?: RamWorkload): Pro
   const hb = src.heartbeat!;
   const n = hb.beats.length;
   await hb.waitForBeats(20, scaled(15_000), n);
-  const jump = hb.beats.slice(Math.max(0, n - 1)).findIndex((b, i, a) => i > 0 && b.n !== a[i - 1]!.n + 1);
-  if (jump > 0) throw new CheckFailedError(`${src.name}: heartbeat counter jumped after the failed migration`);
+  const jump = firstJump(hb.beats.slice(Math.max(0, n - 1)));
+  if (jump) throw new CheckFailedError(`${src.name}: heartbeat counter jumped after the failed migration: ${jump[0].n} then ${jump[1].n}`);
   if (ram) await ram.check(src);
 }
 
