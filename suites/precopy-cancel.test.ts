@@ -1,16 +1,14 @@
 import { describe, expect } from 'vitest';
 import { PortBlackhole } from '../harness/faults/nft.js';
 import { loopbackListener } from '../harness/host/ports.js';
-import { RamWorkload } from '../harness/guest/ramcheck.js';
 import { applySettings } from '../harness/migration/apply.js';
-import { assertSourceIntact } from '../harness/migration/checks.js';
+import { assertSourceIntact, retryToFreshDestination } from '../harness/migration/checks.js';
 import { migrate, startIncoming } from '../harness/migration/migrate.js';
 import { startPairWithRam } from '../harness/migration/pair.js';
 import { migrateAndVerify } from '../harness/migration/verify.js';
 import { testArches } from '../harness/testing/arches.js';
 import { scenario } from '../harness/testing/scenario.js';
 import { scaled } from '../harness/util/time.js';
-import { VmBuilder } from '../harness/vm/builder.js';
 import type { StartedVm } from '../harness/vm/started.js';
 
 const WORKLOAD = { mib: 32, rateMiBs: 16 };
@@ -20,13 +18,6 @@ const SLOW = { 'max-bandwidth': 2_000_000 }; // 2 MB/s: a 256 MiB guest stays in
 async function cancel(src: StartedVm, since: number): Promise<void> {
   await src.qmp.execute('migrate_cancel');
   await src.qmp.waitForEvent('MIGRATION', (e) => e.data?.status === 'cancelled', scaled(60_000), since);
-}
-
-/** After a cancel, a retry to a fresh destination must succeed: the source really is intact. */
-async function retryToFreshDestination(ctx: Parameters<Parameters<typeof scenario>[2]>[0], arch: 'x86_64' | 'aarch64', src: StartedVm, ram: RamWorkload) {
-  const dst2 = await ctx.vms.start(new VmBuilder('dst2', arch).withIncoming());
-  await migrateAndVerify({ src, dst: dst2 }, ctx, { parameters: { 'max-bandwidth': 134_217_728 } });
-  await ram.check(dst2);
 }
 
 describe.each(testArches())('precopy-cancel %s', (arch) => {
@@ -53,7 +44,7 @@ describe.each(testArches())('precopy-cancel %s', (arch) => {
       await listener.close();
     }
     await assertSourceIntact(src, ram);
-    await retryToFreshDestination(ctx, arch, src, ram);
+    await retryToFreshDestination(ctx, src, ram);
   });
 
   scenario('migrate_cancel while active: source intact, retry succeeds', { suite: 'precopy-cancel', arch }, async (ctx) => {
@@ -70,7 +61,7 @@ describe.each(testArches())('precopy-cancel %s', (arch) => {
     expect(statuses.slice(-3)).toEqual(['active', 'cancelling', 'cancelled']);
     expect(m.status).toBe('cancelled');
     await assertSourceIntact(src, ram);
-    await retryToFreshDestination(ctx, arch, src, ram);
+    await retryToFreshDestination(ctx, src, ram);
   });
 
   scenario('migrate_cancel in pre-switchover: the source resumes', { suite: 'precopy-cancel', arch }, async (ctx) => {

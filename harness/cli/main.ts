@@ -32,7 +32,7 @@ program
   .option('--shard <i/n>', 'run only shard i of n')
   .option('--preset <name>', 'run the capability matrix preset (smoke, default, full)')
   .option('--matrix <file>', 'run a capability matrix file')
-  .option('--qemu <version>', 'QEMU version for both sides of matrix cells (e.g. 7.2; default: the system one)')
+  .option('--qemu <version>', 'QEMU version for every VM of the run, matrix cells included (e.g. 7.2; default: the system one)')
   .option('--results <file>', 'where to write results.json (default: in the run artifacts directory)')
   .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']))
   .option('--arch <arch>', `architecture, repeatable (${ARCHES.join(', ')})`, collect)

@@ -18,7 +18,11 @@ async function nft(input: string): Promise<void> {
   if (r.exitCode !== 0) throw new MigtestError(`nft failed: ${r.stderr.trim()}\nruleset:\n${input}`);
 }
 
-/** Silently drops TCP packets to a loopback port: a connect hangs in SYN_SENT, a flow stalls. */
+/**
+ * Silently drops TCP packets on a loopback port. `to` (default): packets to it — a connect
+ * hangs in SYN_SENT, a flow stalls. `from`: what the port's owner sends, except the SYN-ACK,
+ * so connections still open but every reply is lost (a one-way failure).
+ */
 export class PortBlackhole {
   private stopped = false;
 
@@ -28,12 +32,13 @@ export class PortBlackhole {
     private readonly chain: string,
   ) {}
 
-  static async start(port: number): Promise<PortBlackhole> {
+  static async start(port: number, direction: 'to' | 'from' = 'to'): Promise<PortBlackhole> {
     if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new MigtestError(`bad port ${port}`);
     const table = tableName();
-    const chain = `drop_${port}`;
+    const chain = `drop_${direction}_${port}`;
+    const rule = direction === 'to' ? `ip daddr 127.0.0.1 tcp dport ${port} drop` : `ip saddr 127.0.0.1 tcp sport ${port} tcp flags & syn == 0 drop`;
     await nft(
-      `table inet ${table} {\n  chain ${chain} {\n    type filter hook output priority 0; policy accept;\n    ip daddr 127.0.0.1 tcp dport ${port} drop\n  }\n}\n`,
+      `table inet ${table} {\n  chain ${chain} {\n    type filter hook output priority 0; policy accept;\n    ${rule}\n  }\n}\n`,
     );
     return new PortBlackhole(port, table, chain);
   }

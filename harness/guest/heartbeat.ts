@@ -67,6 +67,19 @@ export class HeartbeatStream {
     );
   }
 
+  /** Waits until no beat has arrived for `quietMs`: the guest is blocked (a postcopy page it cannot get). */
+  waitForSilence(quietMs: number, timeoutMs = scaled(30_000)): Promise<Beat | undefined> {
+    return pollUntil(
+      `${this.vm}: the heartbeat to stop for ${quietMs} ms`,
+      timeoutMs,
+      () => {
+        const quiet = Date.now() - (this.last?.hostMs ?? 0);
+        return { done: quiet >= quietMs, value: this.last, state: { quietForMs: quiet, last: this.last } };
+      },
+      20,
+    );
+  }
+
   close(): void {
     this.socket.destroy();
     this.log?.end();

@@ -1,4 +1,10 @@
 import { firstJump } from '../guest/liveness.js';
+import type { ArtifactDir } from '../report/artifacts.js';
+import type { ScenarioResult } from '../report/results.js';
+import type { VmPool } from '../testing/pool.js';
+import { VmBuilder } from '../vm/builder.js';
+import type { MigrateOptions } from './migrate.js';
+import { migrateAndVerify } from './verify.js';
 import type { RamWorkload } from '../guest/ramcheck.js';
 import { CheckFailedError } from '../util/errors.js';
 import { pollUntil, scaled } from '../util/time.js';
@@ -30,4 +36,20 @@ export function waitForSample(
     const last = sampler.last;
     return { done: !!last && pred(last), value: last, state: last };
   }, 100);
+}
+
+/**
+ * After a failed or cancelled migration, a retry to a fresh destination must succeed and
+ * carry intact memory: the source really is as good as before.
+ */
+export async function retryToFreshDestination(
+  ctx: { vms: VmPool; artifacts: ArtifactDir; result: Partial<ScenarioResult> },
+  src: StartedVm,
+  ram: RamWorkload,
+  opts: MigrateOptions & { configure?: (b: VmBuilder) => VmBuilder } = {},
+): Promise<void> {
+  const builder = (opts.configure ?? ((b) => b))(new VmBuilder('dst2', src.spec.arch).withQemu(src.qemuVersion).withIncoming());
+  const dst2 = await ctx.vms.start(builder);
+  await migrateAndVerify({ src, dst: dst2 }, ctx, { parameters: { 'max-bandwidth': 134_217_728 }, ...opts });
+  await ram.check(dst2);
 }

@@ -3,7 +3,7 @@ import { pollUntil, scaled } from '../util/time.js';
 import type { QmpEvent, MigrationInfo } from '../qmp/types.js';
 import type { StartedVm } from '../vm/started.js';
 import { applySettings, type MigrationSettings } from './apply.js';
-import { MigrationFailedError } from './errors.js';
+import { GuestLostError, MigrationFailedError, MigrationPausedError } from './errors.js';
 import { MigrationSampler, TERMINAL, type MigrationSample } from './stats.js';
 import { runWithPassedFd } from './fdpass.js';
 import { incomingUri, isStreaming, outgoingUri, socketPair, type Transport } from './transport.js';
@@ -17,6 +17,12 @@ export interface MigrateHooks {
 
 export interface MigrateOptions extends MigrationSettings, MigrateHooks {
   transport?: Transport;
+  /** Where a tcp destination listens (default loopback; a namespace's address for partitions). */
+  listenHost?: string;
+  /** Settings for the destination only, merged over the shared ones (a mismatch on purpose). */
+  destination?: MigrationSettings;
+  /** Maps the destination's real URI to the one the source is given (a socat bridge in between). */
+  route?: (dstUri: string) => Promise<string>;
   timeoutMs?: number;
   sampleIntervalMs?: number;
   /** The status the migration must end in (default completed; a negative scenario says failed/cancelled). */
@@ -33,49 +39,113 @@ export interface MigrationResult {
   completedAt: number;
 }
 
-/** Destination side: settings (multifd-channels before migrate-incoming), then migrate-incoming. */
-export async function startIncoming(dst: StartedVm, opts: MigrateOptions): Promise<void> {
-  await applySettings(dst, opts);
-  await dst.qmp.execute('migrate-incoming', { uri: incomingUri(dst, opts.transport ?? 'tcp') });
+const POSTCOPY = /^postcopy-/;
+
+function destinationSettings(opts: MigrateOptions): MigrationSettings {
+  const d = opts.destination;
+  if (!d) return opts;
+  return {
+    capabilities: { ...opts.capabilities, ...d.capabilities },
+    parameters: { ...opts.parameters, ...d.parameters },
+  };
 }
 
-/** A migration under way: sampled, with waits on the source's MIGRATION events. */
+/** Destination side: settings (multifd-channels before migrate-incoming), then migrate-incoming. */
+export async function startIncoming(dst: StartedVm, opts: MigrateOptions): Promise<void> {
+  await applySettings(dst, destinationSettings(opts));
+  await dst.qmp.execute('migrate-incoming', { uri: incomingUri(dst, opts.transport ?? 'tcp', opts.listenHost) });
+}
+
+/** A migration under way: sampled, with waits on both sides' MIGRATION events. */
 export class RunningMigration {
   readonly sampler: MigrationSampler;
   readonly startedAt = Date.now();
+  /** Where finish() looks for the end: moved past each recovered postcopy pause. */
+  private epoch: number;
 
   constructor(
     readonly src: StartedVm,
     readonly dst: StartedVm,
     readonly uri: string,
     readonly opts: MigrateOptions,
-    private readonly srcMark: number,
-    private readonly dstMark: number,
+    readonly srcMark: number,
+    readonly dstMark: number,
   ) {
     this.sampler = new MigrationSampler(src, opts.sampleIntervalMs ?? 100);
+    this.epoch = srcMark;
+  }
+
+  /** After a recovery: earlier postcopy-paused events are history, not the end. */
+  resumedAt(srcMark: number): void {
+    this.epoch = Math.max(this.epoch, srcMark);
   }
 
   get timeoutMs(): number {
     return this.opts.timeoutMs ?? scaled(180_000);
   }
 
-  /** Waits for a MIGRATION status on the source; a timeout names the last sampled state. */
-  waitStatus(want: (status: string) => boolean, what: string, timeoutMs = this.timeoutMs): Promise<QmpEvent> {
-    return this.src.qmp
-      .waitForEvent('MIGRATION', (e) => want(String(e.data?.status)), timeoutMs, this.srcMark)
-      .catch((e) => {
-        if (e instanceof DeadlineError) throw new DeadlineError(`${this.src.name}: migration ${what}`, timeoutMs, this.sampler.last ?? e.lastState);
-        throw e;
-      });
+  /** Waits for a MIGRATION status on the source (from `since`, default the start); a timeout names the last sampled state. */
+  waitStatus(want: (status: string) => boolean, what: string, timeoutMs = this.timeoutMs, since = this.srcMark): Promise<QmpEvent> {
+    return this.waitOn(this.src, want, what, timeoutMs, since);
   }
 
-  /** Waits for the end, checks it is the expected one, and (when completed) for the destination to run. */
+  /** The same on the destination: its events come from the monitor's I/O thread even when its main loop is blocked. */
+  waitDstStatus(want: (status: string) => boolean, what: string, timeoutMs = this.timeoutMs, since = this.dstMark): Promise<QmpEvent> {
+    return this.waitOn(this.dst, want, what, timeoutMs, since);
+  }
+
+  private waitOn(vm: StartedVm, want: (s: string) => boolean, what: string, timeoutMs: number, since: number): Promise<QmpEvent> {
+    return vm.qmp.waitForEvent('MIGRATION', (e) => want(String(e.data?.status)), timeoutMs, since).catch((e) => {
+      if (e instanceof DeadlineError) {
+        const last = vm === this.src ? (this.sampler.last ?? e.lastState) : { lastEvent: e.lastState };
+        throw new DeadlineError(`${vm.name}: migration ${what}${vm.qmp.closed ? ` (QEMU gone: ${JSON.stringify(vm.process.exit)})` : ''}`, timeoutMs, last);
+      }
+      throw e;
+    });
+  }
+
+  /**
+   * A side died while postcopy was under way: the guest is lost. Builds the report of
+   * which side, how it ended, and what the survivor says; undefined while both live.
+   */
+  async lostGuest(): Promise<GuestLostError | undefined> {
+    const dead = [this.src, this.dst].find((v) => !v.process.running);
+    if (!dead) return undefined;
+    const other = dead === this.src ? this.dst : this.src;
+    const wasPostcopy = POSTCOPY.test(other.lastMigrationStatus ?? '') || POSTCOPY.test(this.sampler.last?.status ?? '');
+    if (!wasPostcopy) return undefined;
+    // The survivor notices the broken link and pauses; wait for it to say so.
+    const since = Math.max(0, other.qmp.events.findLastIndex((e) => e.event === 'MIGRATION' && e.data?.status === 'postcopy-active'));
+    const paused = await other.qmp
+      .waitForEvent('MIGRATION', (e) => e.data?.status === 'postcopy-paused', scaled(30_000), since)
+      .then(() => 'postcopy-paused')
+      .catch(() => other.lastMigrationStatus ?? 'unknown');
+    const exit = dead.process.exit;
+    const how = exit?.signal ? `was killed by ${exit.signal}` : `exited with code ${exit?.code}`;
+    const side = dead === this.src ? 'source' : 'destination';
+    return new GuestLostError(
+      `guest lost: the ${side} QEMU (${dead.name}, pid ${dead.process.pid}) ${how} during postcopy; ` +
+        `the ${side === 'source' ? 'destination' : 'source'} (${other.name}) is in ${paused} and can never complete: ` +
+        `${side === 'source' ? 'the pages it had not received yet died with the source' : 'the guest ran on the destination, so its newest memory died there'}`,
+      { side, exit, survivorStatus: paused },
+    );
+  }
+
+  /**
+   * Waits for the end, checks it is the expected one, and (when completed) for the destination
+   * to run. Postcopy-paused with nobody recovering, or a side dying, end the wait at once.
+   */
   async finish(): Promise<MigrationResult> {
     const expect = this.opts.expect ?? 'completed';
     const transport = this.opts.transport ?? 'tcp';
     try {
-      const end = await this.waitStatus((s) => TERMINAL.has(s), 'to finish');
+      const end = await this.waitStatus((s) => TERMINAL.has(s) || s === 'postcopy-paused', 'to finish', this.timeoutMs, this.epoch).catch(async (e) => {
+        throw (await this.lostGuest()) ?? e;
+      });
       const status = String(end.data?.status);
+      if (status === 'postcopy-paused')
+        throw (await this.lostGuest()) ??
+          new MigrationPausedError(`${this.src.name}: postcopy paused (the link to the destination failed) and was not recovered`);
       // QEMU (seen on 7.2 with multifd) may say completed before it has filled in the final
       // figures: query until total-time and the ram section are there.
       const info =
@@ -89,7 +159,7 @@ export class RunningMigration {
         throw new MigrationFailedError(`migration ended '${status}', expected '${expect}': ${info['error-desc'] ?? '(no error-desc)'}`, { info });
       if (status === 'completed') {
         if (!isStreaming(transport)) await this.dst.qmp.execute('migrate-incoming', { uri: incomingUri(this.dst, transport) });
-        // The destination runs once it has loaded everything: RESUME.
+        // The destination runs once it has loaded everything (postcopy: from the switchover on).
         await this.dst.qmp.waitForEvent('RESUME', () => true, scaled(120_000), this.dstMark);
       }
       return { status, uri: this.uri, info, series: await this.sampler.stop(), startedAt: this.startedAt, completedAt: end.receivedAt };
@@ -109,7 +179,7 @@ export async function startMigration(src: StartedVm, dst: StartedVm, opts: Migra
     // A connected socket pair; each end goes to its QEMU by name, over SCM_RIGHTS.
     const pair = await socketPair();
     try {
-      await applySettings(dst, settings);
+      await applySettings(dst, destinationSettings(settings));
       await applySettings(src, settings);
       await runWithPassedFd(dst, pair.dstFd, 'migrate-incoming', { uri: 'fd:migfd' });
       pair.closeDst();
@@ -123,9 +193,10 @@ export async function startMigration(src: StartedVm, dst: StartedVm, opts: Migra
     }
   }
   if (isStreaming(transport)) await startIncoming(dst, settings);
-  else await applySettings(dst, settings);
+  else await applySettings(dst, destinationSettings(settings));
   await applySettings(src, settings);
-  const uri = await outgoingUri(dst, transport);
+  const dstUri = await outgoingUri(dst, transport);
+  const uri = opts.route ? await opts.route(dstUri) : dstUri;
   const srcMark = src.qmp.mark();
   await src.qmp.execute('migrate', { uri });
   return new RunningMigration(src, dst, uri, settings, srcMark, dstMark);

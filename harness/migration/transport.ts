@@ -19,10 +19,10 @@ const quote = (p: string) => `'${p.replace(/'/g, `'\\''`)}'`;
  * Where the destination listens: loopback port 0, a unix socket or an exec'd socat in its
  * private directory, a socket passed by name (fd:), or a file.
  */
-export function incomingUri(dst: StartedVm, transport: Transport): string {
+export function incomingUri(dst: StartedVm, transport: Transport, listenHost = '127.0.0.1'): string {
   switch (transport) {
     case 'tcp':
-      return 'tcp:127.0.0.1:0';
+      return `tcp:${listenHost}:0`;
     case 'unix':
       return `unix:${join(dstDir(dst), 'migrate.sock')}`;
     case 'exec':

@@ -20,6 +20,7 @@ export function migrationFigures(m: MigrationResult, live?: LivenessReport): Par
     dirtySyncCount: m.info.ram?.['dirty-sync-count'],
     normalPages: m.info.ram?.normal,
     zeroPages: m.info.ram?.duplicate,
+    postcopyRequests: m.info.ram?.['postcopy-requests'] || undefined,
     guestDowntimeMs: live?.guestObservedDowntimeMs,
   };
 }

@@ -24,10 +24,27 @@ export interface ScenarioResult {
   dirtySyncCount?: number;
   normalPages?: number;
   zeroPages?: number;
+  /** Postcopy: ms the destination's vCPUs waited on missing pages, and the pages it asked for. */
+  postcopyBlocktimeMs?: number;
+  postcopyRequests?: number;
+  /** Postcopy recovery, the last (or only) episode. */
+  recovery?: RecoveryFigures;
   reason?: string;
   error?: string;
   artifacts?: string;
   extra?: Record<string, unknown>;
+}
+
+/** One postcopy failure and its recovery, as the harness timed it. */
+export interface RecoveryFigures {
+  /** Fault fired -> both sides in postcopy-paused. */
+  failureToPausedMs: number;
+  /** Fault fired -> the source postcopy-active again. */
+  failureToRecoveredMs: number;
+  /** Longest silence of the destination guest's heartbeat across the episode: the stall it felt. */
+  heartbeatGapMs: number;
+  /** Recoveries needed (a failed handshake counts). */
+  attempts: number;
 }
 
 const resultsLog = () => join(runDir(), 'results.jsonl');

@@ -13,6 +13,12 @@ export interface ScenarioContext {
   /** Figures the scenario reports into results.json. */
   result: Partial<ScenarioResult>;
   skip(reason: string): never;
+  /** Stopped after the VMs, in reverse order, each even if an earlier one threw (bridges, namespaces). */
+  track<T extends Stoppable>(thing: T): T;
+}
+
+export interface Stoppable {
+  stop(): Promise<unknown>;
 }
 
 export interface ScenarioMeta {
@@ -33,6 +39,7 @@ export function scenario(name: string, meta: ScenarioMeta, fn: (ctx: ScenarioCon
     const result: Partial<ScenarioResult> = {};
     const base = { suite: meta.suite, scenario: name, arch: meta.arch, artifacts: artifacts.path };
     const started = Date.now();
+    const tracked: Stoppable[] = [];
     let error: unknown;
     let skipped: string | undefined;
     try {
@@ -43,12 +50,17 @@ export function scenario(name: string, meta: ScenarioMeta, fn: (ctx: ScenarioCon
         skip: (reason) => {
           throw new SkipSignal(reason);
         },
+        track: (thing) => {
+          tracked.push(thing);
+          return thing;
+        },
       });
     } catch (e) {
       if (e instanceof SkipSignal) skipped = e.message;
       else error = e;
     }
     const stopErrors = await vms.stopAll();
+    for (const t of tracked.reverse()) await t.stop().catch((e: Error) => stopErrors.push(e));
     const wallMs = Date.now() - started;
     if (skipped !== undefined) {
       recordResult({ ...base, ...result, outcome: 'skipped', reason: skipped, wallMs });

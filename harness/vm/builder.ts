@@ -17,7 +17,8 @@ export type BootImage = Pick<GuestImage, 'kernel' | 'initrd' | 'rootDisk' | 'roo
  * A destination is usually `source.clone('dst').withIncoming()`.
  */
 export class VmBuilder {
-  private qemuVersion: string | undefined;
+  // MIGTEST_QEMU (migtest run --qemu) picks the version for every VM that does not choose one.
+  private qemuVersion: string | undefined = process.env.MIGTEST_QEMU || undefined;
   private binary: QemuBinary | undefined;
   private image: BootImage | undefined;
   private accelProps: string[] = [];
@@ -36,6 +37,7 @@ export class VmBuilder {
   private agent = true;
   private heartbeat = true;
   private incoming = false;
+  private netns: string | undefined;
   private artifacts: ArtifactDir | undefined;
 
   constructor(
@@ -126,6 +128,11 @@ export class VmBuilder {
     this.incoming = on;
     return this;
   }
+  /** Runs QEMU inside a network namespace (see faults/netns.ts); its monitors stay unix sockets. */
+  withNetns(name: string | undefined): this {
+    this.netns = name;
+    return this;
+  }
   withArtifacts(dir: ArtifactDir): this {
     this.artifacts = dir;
     return this;
@@ -171,6 +178,7 @@ export class VmBuilder {
       globals: this.globals,
       objects: this.objects,
       extraArgs: this.extraArgs,
+      netns: this.netns,
     };
   }
 

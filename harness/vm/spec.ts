@@ -54,6 +54,8 @@ export interface VmSpec {
   globals: string[];
   objects: string[];
   extraArgs: string[];
+  /** Network namespace QEMU runs in (`ip netns exec`): for partitions between source and destination. */
+  netns?: string;
 }
 
 /** Host-side files of one running QEMU: sockets in a private directory, logs in artifacts. */

@@ -57,9 +57,11 @@ export class StartedVm implements AsyncDisposable {
       serialLog: art.file(`${name}.serial.log`),
     };
     const argv = buildArgv(spec, paths, { incoming: opts.incoming });
-    art.writeJson(`${name}.argv.json`, [spec.binary, ...argv]);
+    // In a namespace: `ip netns exec` execs QEMU in place, so the pid and group stay QEMU's.
+    const [file, args] = spec.netns ? ['ip', ['netns', 'exec', spec.netns, spec.binary, ...argv]] : [spec.binary, argv];
+    art.writeJson(`${name}.argv.json`, [file, ...args]);
     const stderrFile = art.file(`${name}.stderr.log`);
-    const proc = GroupProcess.spawn(spec.binary, argv, { name, stderrFile });
+    const proc = GroupProcess.spawn(file, args, { name, stderrFile });
     const stderrTail = () => (existsSync(stderrFile) ? readFileSync(stderrFile, 'utf8').trim().split('\n').slice(-5).join('\n') : '');
     try {
       await pollUntil(`${name}: QMP socket`, scaled(15_000), () => ({
@@ -71,7 +73,7 @@ export class StartedVm implements AsyncDisposable {
       const hb = spec.heartbeat
         ? await HeartbeatStream.connect(paths.heartbeat, name, art.file(`${name}.heartbeat.log`))
         : undefined;
-      return new StartedVm(name, spec, [spec.binary, ...argv], opts.incoming, opts.qemuVersion, proc, qmp, hb, paths, art, dir.cleanup);
+      return new StartedVm(name, spec, [file, ...args], opts.incoming, opts.qemuVersion, proc, qmp, hb, paths, art, dir.cleanup);
     } catch (e) {
       await proc.stop({ termMs: 2000 });
       await dir.cleanup();
@@ -116,6 +118,28 @@ export class StartedVm implements AsyncDisposable {
       : '(no serial output)';
   }
 
+  /** The status of the last MIGRATION event this VM sent (either side of a migration). */
+  get lastMigrationStatus(): string | undefined {
+    for (let i = this.qmp.events.length - 1; i >= 0; i--) {
+      const e = this.qmp.events[i]!;
+      if (e.event === 'MIGRATION') return String(e.data?.status);
+    }
+    return undefined;
+  }
+
+  /** Everything QEMU wrote to stderr so far (its error_report lines). */
+  stderrText(): string {
+    const f = this.artifacts.file(`${this.name}.stderr.log`);
+    return existsSync(f) ? readFileSync(f, 'utf8') : '';
+  }
+
+  /** A crash on purpose: SIGKILL to the group, no quit, no flush. Resolves once it is gone. */
+  async kill(): Promise<ExitInfo> {
+    this.process.signal('SIGKILL');
+    await this.process.waitExit(scaled(10_000));
+    return this.process.exited;
+  }
+
   async status(): Promise<StatusInfo> {
     return statusInfoSchema.parse(await this.qmp.execute('query-status'));
   }
@@ -127,9 +151,13 @@ export class StartedVm implements AsyncDisposable {
   /** Escalating teardown: QMP quit, SIGTERM, SIGKILL. Idempotent. */
   stop(): Promise<StoppedVm> {
     this.stopped ??= (async () => {
+      // Mid-postcopy the main loop may be blocked on a missing page (quit would hang) and
+      // QEMU ignores SIGTERM in postcopy-paused: go straight to signals, briefly.
+      const stuck = /^postcopy-/.test(this.lastMigrationStatus ?? '');
       const exit = await this.process.stop({
-        graceful: () => (this.qmp.closed ? Promise.resolve() : this.qmp.execute('quit', undefined, { timeoutMs: 3000 })),
+        graceful: stuck || this.qmp.closed ? undefined : () => this.qmp.execute('quit', undefined, { timeoutMs: 3000 }),
         graceMs: scaled(5_000),
+        termMs: stuck ? 1000 : 5000,
       });
       this.heartbeat?.close();
       await this.agentClient?.close();

@@ -1,0 +1,206 @@
+import { GroupProcess } from '../host/process.js';
+import { groupMembers } from '../host/procfs.js';
+import { listeningPorts, tcpSocketsOf, type TcpSocket } from '../host/sockets.js';
+import type { ArtifactDir } from '../report/artifacts.js';
+import { MigtestError } from '../util/errors.js';
+import { pollUntil, scaled } from '../util/time.js';
+
+export interface Endpoint {
+  host: string;
+  port: number;
+}
+
+export class BridgeError extends MigtestError {}
+
+/** "tcp:127.0.0.1:4444" -> endpoint. */
+export function parseTcpUri(uri: string): Endpoint {
+  const m = /^tcp:(.+):(\d+)$/.exec(uri);
+  if (!m) throw new BridgeError(`not a tcp: migration URI: ${uri}`);
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+}
+
+let counter = 0;
+
+/**
+ * A socat TCP bridge the migration URI points at, so the link can be broken on purpose
+ * (qemu-devel's postcopy recovery tests did exactly this). Fluent; start() gives a
+ * StartedBridge, the only state that can be stalled or killed.
+ */
+export class SocatBridge {
+  private listenHost = '127.0.0.1';
+  private listenPort = 0;
+  private artifacts: ArtifactDir | undefined;
+  private name: string;
+
+  constructor(readonly target: Endpoint) {
+    this.name = `bridge${++counter}`;
+  }
+
+  withName(name: string): this {
+    this.name = name;
+    return this;
+  }
+  /** 0 (default): the kernel picks; read back from /proc. A fixed port is for restarting on the same one. */
+  withListenPort(port: number): this {
+    this.listenPort = port;
+    return this;
+  }
+  withListenHost(host: string): this {
+    this.listenHost = host;
+    return this;
+  }
+  withArtifacts(dir: ArtifactDir): this {
+    this.artifacts = dir;
+    return this;
+  }
+
+  /** A builder for the same bridge toward `target`, named `name`, listening on `port`. */
+  derive(target: Endpoint, name: string, port: number): SocatBridge {
+    const b = new SocatBridge(target).withName(name).withListenHost(this.listenHost).withListenPort(port);
+    if (this.artifacts) b.withArtifacts(this.artifacts);
+    return b;
+  }
+
+  async start(): Promise<StartedBridge> {
+    const args = [
+      '-d',
+      '-d',
+      // fork: one child per connection (postcopy-preempt opens a second one); reuseaddr so a
+      // restart can bind the same port while old connections sit in TIME_WAIT.
+      `TCP-LISTEN:${this.listenPort},bind=${this.listenHost},reuseaddr,fork`,
+      `TCP:${this.target.host}:${this.target.port}`,
+    ];
+    const proc = GroupProcess.spawn('socat', args, {
+      name: this.name,
+      stderrFile: this.artifacts?.file(`${this.name}.socat.log`),
+    });
+    const port = await pollUntil(`${this.name}: socat to listen on ${this.listenHost}:${this.listenPort}`, scaled(10_000), () => {
+      const ports = listeningPorts(proc.pid);
+      return { done: ports.length > 0 || !proc.running, value: ports[0], state: proc.running ? 'not listening yet' : proc.exit };
+    });
+    if (port === undefined) throw new BridgeError(`${this.name}: socat exited before listening: ${JSON.stringify(proc.exit)} (argv: socat ${args.join(' ')})`);
+    return new StartedBridge(this.name, proc, { host: this.listenHost, port }, this.target, this);
+  }
+}
+
+/** A running bridge: it forwards until stalled or killed. */
+export class StartedBridge {
+  private stalled = false;
+
+  constructor(
+    readonly name: string,
+    readonly process: GroupProcess,
+    readonly listen: Endpoint,
+    readonly target: Endpoint,
+    private readonly builder: SocatBridge,
+  ) {}
+
+  get port(): number {
+    return this.listen.port;
+  }
+
+  /** The URI the source migrates to. */
+  get uri(): string {
+    return `tcp:${this.listen.host}:${this.listen.port}`;
+  }
+
+  /** Connections the bridge's children hold to the target (one per migration channel). */
+  targetConnections(): TcpSocket[] {
+    return groupMembers(this.process.pid)
+      .flatMap((m) => tcpSocketsOf(m.pid))
+      .filter((s) => s.state === 'ESTABLISHED' && s.remotePort === this.target.port);
+  }
+
+  async waitForConnections(n: number, timeoutMs = scaled(30_000)): Promise<void> {
+    await pollUntil(`${this.name}: ${n} connection(s) through the bridge to port ${this.target.port}`, timeoutMs, () => {
+      const c = this.targetConnections().length;
+      return { done: c >= n, state: `${c} connection(s)` };
+    }, 50);
+  }
+
+  /** SIGSTOP to the whole group: connections stay open and nothing moves (a silent hang). */
+  stall(): void {
+    this.process.signal('SIGSTOP');
+    this.stalled = true;
+  }
+
+  unstall(): void {
+    this.process.signal('SIGCONT');
+    this.stalled = false;
+  }
+
+  get isStalled(): boolean {
+    return this.stalled;
+  }
+
+  /**
+   * SIGKILL to the whole group: the listener and every per-connection child, so both QEMUs
+   * see their connection drop. Waits until no member is left.
+   */
+  async kill(): Promise<DeadBridge> {
+    const pgid = this.process.pid;
+    this.process.signal('SIGKILL');
+    await this.process.waitExit(scaled(10_000));
+    await pollUntil(`${this.name}: every process of group ${pgid} gone after SIGKILL`, scaled(10_000), () => {
+      const left = groupMembers(pgid);
+      return { done: left.length === 0, state: left.map((m) => `${m.pid} ${m.comm} ${m.state}`) };
+    });
+    return new DeadBridge(this.name, this.listen, this.target, this.builder);
+  }
+
+  /** Teardown: same as kill, idempotent. */
+  async stop(): Promise<void> {
+    if (this.process.running || groupMembers(this.process.pid).length) await this.kill();
+  }
+}
+
+/** A killed bridge: nothing to stop; it can be started again on the same port or a new one. */
+export class DeadBridge {
+  constructor(
+    readonly name: string,
+    readonly listen: Endpoint,
+    readonly target: Endpoint,
+    private readonly builder: SocatBridge,
+  ) {}
+
+  /** Same port by default (the source's URI stays valid); `{ port: 0 }` for a new one. */
+  restart(opts: { port?: number; target?: Endpoint } = {}): Promise<StartedBridge> {
+    return this.builder.derive(opts.target ?? this.target, `${this.name}r`, opts.port ?? this.listen.port).start();
+  }
+}
+
+/**
+ * Bridges made on demand as a migration's `route`: each call starts one toward the URI the
+ * destination gave. `current` is the one in use; stop() removes every one.
+ */
+export class BridgeChain {
+  readonly bridges: StartedBridge[] = [];
+
+  constructor(private readonly artifacts?: ArtifactDir) {}
+
+  readonly route = async (dstUri: string): Promise<string> => {
+    const b = new SocatBridge(parseTcpUri(dstUri)).withName(`bridge${this.bridges.length + 1}`);
+    if (this.artifacts) b.withArtifacts(this.artifacts);
+    const started = await b.start();
+    this.bridges.push(started);
+    return started.uri;
+  };
+
+  get current(): StartedBridge {
+    const b = this.bridges.at(-1);
+    if (!b) throw new BridgeError('no bridge started yet');
+    return b;
+  }
+
+  /** Registers a bridge made elsewhere (a restart) so stop() covers it. */
+  adopt(b: StartedBridge): StartedBridge {
+    this.bridges.push(b);
+    return b;
+  }
+
+  async stop(): Promise<void> {
+    const results = await Promise.allSettled(this.bridges.map((b) => b.stop()));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+}
