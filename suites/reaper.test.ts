@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect } from 'vitest';
 import { isAlive } from '../harness/host/procfs.js';
@@ -10,8 +10,8 @@ import { repoRoot } from '../harness/util/paths.js';
 const MIGTEST = join(repoRoot, 'bin/migtest.mjs');
 
 /** Starts the orphan runner, waits until its migration is active, SIGKILLs it; returns the QEMU pids. */
-async function killRunnerMidMigration(artifacts: string, env: Record<string, string>) {
-  const child = execa(process.execPath, ['--import', 'tsx', join(repoRoot, 'suites/helpers/orphan-runner.ts'), 'x86_64', artifacts], {
+async function killRunnerMidMigration(artifacts: string, env: Record<string, string>, mode = 'precopy') {
+  const child = execa(process.execPath, ['--import', 'tsx', join(repoRoot, 'suites/helpers/orphan-runner.ts'), 'x86_64', artifacts, mode], {
     cwd: repoRoot,
     env,
     reject: false,
@@ -21,7 +21,11 @@ async function killRunnerMidMigration(artifacts: string, env: Record<string, str
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   const pids = await pollUntil('orphan runner to report an active migration', scaled(120_000), () => {
     const m = /ACTIVE (\{.*\})/.exec(out);
-    return { done: !!m || child.exitCode !== null, value: m ? (JSON.parse(m[1]!) as { src: number; dst: number }) : undefined, state: out || '(no output)' };
+    return {
+      done: !!m || child.exitCode !== null,
+      value: m ? (JSON.parse(m[1]!) as { src: number; dst: number; namespaces?: string[] }) : undefined,
+      state: out || '(no output)',
+    };
   });
   if (!pids) throw new Error(`orphan runner exited early: ${out}`);
   child.kill('SIGKILL');
@@ -61,5 +65,22 @@ describe('reaper', () => {
     ctx.artifacts.append('reap.txt', next.stdout);
     expect(next.stdout).toMatch(new RegExp(`watchdog killed src \\(pgid ${pids.src}`));
     expect(next.stdout).toMatch(new RegExp(`watchdog killed dst \\(pgid ${pids.dst}`));
+  });
+
+  scenario('runner SIGKILLed with its pair paused in postcopy, in namespaces: the next run removes all of it', { suite: 'reaper', arch: 'x86_64' }, async (ctx) => {
+    const state = mkdtempSync('/tmp/migtest-reaper-state-');
+    const env = { MIGTEST_STATE: state, MIGTEST_NO_WATCHDOG: '1' };
+    const left = await killRunnerMidMigration(ctx.artifacts.path, env, 'postcopy-paused');
+    expect(isAlive(left.src) && isAlive(left.dst)).toBe(true);
+    for (const ns of left.namespaces!) expect(existsSync(`/run/netns/${ns}`)).toBe(true);
+    const next = await execa(process.execPath, [MIGTEST, 'reap'], { env });
+    ctx.artifacts.append('reap.txt', next.stdout);
+    expect(next.stdout).toContain(`pgid ${left.dst}`);
+    for (const ns of left.namespaces!) expect(next.stdout).toContain(`network namespace ${ns}`);
+    await pollUntil('the paused QEMUs to be gone', scaled(10_000), () => ({
+      done: !isAlive(left.src) && !isAlive(left.dst),
+      state: { src: isAlive(left.src), dst: isAlive(left.dst) },
+    }));
+    for (const ns of left.namespaces!) expect(existsSync(`/run/netns/${ns}`)).toBe(false);
   });
 });

@@ -7,6 +7,7 @@ import { pollUntil, scaled } from '../util/time.js';
 import type { StartedVm } from '../vm/started.js';
 import type { MigrationSettings } from './apply.js';
 import type { RunningMigration } from './migrate.js';
+import { TERMINAL } from './stats.js';
 import { when, type Trigger } from '../faults/trigger.js';
 
 export interface PostcopyOptions {
@@ -35,14 +36,21 @@ export function postcopySettings(opts: PostcopyOptions = {}): Required<Migration
 
 /**
  * Switches to postcopy once `after` holds (default: the first pass over RAM is done) and
- * waits until both sides say postcopy-active.
+ * waits until both sides say postcopy-active and the destination runs the guest.
  */
 export async function switchToPostcopy(m: RunningMigration, after: Trigger = when.passes(1)): Promise<void> {
   await after.wait(m);
   const [sm, dm] = [m.src.qmp.mark(), m.dst.qmp.mark()];
   await m.src.qmp.execute('migrate-start-postcopy');
-  await m.waitStatus((s) => s === 'postcopy-active', 'to switch to postcopy-active', scaled(60_000), sm);
+  const e = await m.waitStatus((s) => s === 'postcopy-active' || TERMINAL.has(s), 'to switch to postcopy-active', scaled(60_000), sm);
+  if (e.data?.status !== 'postcopy-active')
+    throw new MigtestError(
+      `${m.src.name}: migration ended '${e.data?.status}' before it could switch to postcopy (it converged in precopy: throttle it with max-bandwidth or dirty more memory)`,
+    );
   await m.waitDstStatus((s) => s === 'postcopy-active', 'to switch to postcopy-active', scaled(60_000), dm);
+  // Recoverable only from here: a link lost while the destination still loads the device
+  // state (before it runs the guest) fails the migration instead of pausing it.
+  await m.dst.qmp.waitForEvent('RESUME', () => true, scaled(60_000), dm);
 }
 
 /** Event indexes on both sides, taken before a fault so its consequences are not missed. */

@@ -22,6 +22,8 @@ export interface PostcopyRunOptions extends PostcopyOptions, PairOptions {
   /** Route through socat bridges (default) so the link can be killed; false: direct. */
   bridged?: boolean;
   migrate?: MigrateOptions;
+  /** Runs during precopy, before the switch to postcopy (qtest's start hook). */
+  beforePostcopy?: (m: RunningMigration) => Promise<void>;
 }
 
 /**
@@ -36,6 +38,7 @@ export async function startPostcopy(ctx: ScenarioContext, arch: Arch, opts: Post
     ...(opts.bridged === false ? {} : { route: bridges.route }),
     ...opts.migrate,
   });
+  await opts.beforePostcopy?.(m);
   await switchToPostcopy(m);
   return { ...pair, ram, m, bridges };
 }
