@@ -1,4 +1,5 @@
-import { DeadlineError } from '../util/errors.js';
+import { DeadlineError, describe } from '../util/errors.js';
+import { QemuExitedError } from '../vm/errors.js';
 import { pollUntil, scaled } from '../util/time.js';
 import type { QmpEvent, MigrationInfo } from '../qmp/types.js';
 import type { StartedVm } from '../vm/started.js';
@@ -95,12 +96,18 @@ export class RunningMigration {
   }
 
   private waitOn(vm: StartedVm, want: (s: string) => boolean, what: string, timeoutMs: number, since: number): Promise<QmpEvent> {
-    return vm.qmp.waitForEvent('MIGRATION', (e) => want(String(e.data?.status)), timeoutMs, since).catch((e) => {
-      if (e instanceof DeadlineError) {
-        const last = vm === this.src ? (this.sampler.last ?? e.lastState) : { lastEvent: e.lastState };
-        throw new DeadlineError(`${vm.name}: migration ${what}${vm.qmp.closed ? ` (QEMU gone: ${JSON.stringify(vm.process.exit)})` : ''}`, timeoutMs, last);
+    return vm.qmp.waitForEvent('MIGRATION', (e) => want(String(e.data?.status)), timeoutMs, since).catch(async (e) => {
+      if (!(e instanceof DeadlineError)) throw e;
+      if (vm.qmp.closed) {
+        const exit = await vm.process.exited;
+        const how = exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
+        const said = vm.stderrText().trim().split('\n').slice(-3).join(' | ');
+        throw new QemuExitedError(
+          `${vm.name}: QEMU exited (${how}) while the harness waited for the migration ${what}; last event: ${describe(e.lastState)}; stderr: ${said || '(empty)'}`,
+          { exit, lastEvent: e.lastState },
+        );
       }
-      throw e;
+      throw new DeadlineError(`${vm.name}: migration ${what}`, timeoutMs, vm === this.src ? (this.sampler.last ?? e.lastState) : { lastEvent: e.lastState });
     });
   }
 

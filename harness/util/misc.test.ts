@@ -32,9 +32,14 @@ describe('small utilities', () => {
     const t = formatTable([
       { suite: 's', scenario: 'a', arch: 'x86_64', outcome: 'passed', wallMs: 6500, qemuTotalTimeMs: 700, qemuDowntimeMs: 9, guestDowntimeMs: 70, throughputMbps: 1129.2 },
       { suite: 's', scenario: 'b', arch: 'aarch64', outcome: 'skipped', reason: 'no /dev/vhost-net', wallMs: 1 },
+      {
+        suite: 's', scenario: 'c', arch: 'x86_64', outcome: 'passed', wallMs: 9000, postcopyBlocktimeMs: 3700,
+        recovery: { failureToPausedMs: 20, failureToRecoveredMs: 1040, heartbeatGapMs: 1210, attempts: 1 },
+      },
     ]);
+    expect(t).toContain('blocktime 3700ms; recovered 1040ms after the fault, guest stalled 1210ms');
     expect(t).toMatch(/s: a\s+x86_64\s+passed\s+6500ms\s+700ms\s+9ms\s+70ms\s+1129 Mbit\/s/);
     expect(t).toContain('skipped (no /dev/vhost-net)');
-    expect(t.split('\n').at(-1)).toBe('1 passed, 0 failed, 1 skipped');
+    expect(t.split('\n').at(-1)).toBe('2 passed, 0 failed, 1 skipped');
   });
 });
