@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect } from 'vitest';
 import { when } from '../harness/faults/trigger.js';
-import { assertSourceIntact } from '../harness/migration/checks.js';
+import { assertSourceIntact, retryToFreshDestination } from '../harness/migration/checks.js';
 import { startMigration } from '../harness/migration/migrate.js';
 import { startPairWithRam } from '../harness/migration/pair.js';
 import { QmpCommandError } from '../harness/qmp/errors.js';
@@ -66,5 +66,7 @@ describe.each(testArches())(`${SUITE} %s`, (arch) => {
     expect(text).toContain('load of migration failed: Invalid argument');
     ctx.result.extra = { destinationSaid: text.trim().split('\n').slice(-2) };
     await assertSourceIntact(src, ram);
+    // The same source, postcopy-ram on both sides this time: the mismatch was the cause.
+    await retryToFreshDestination(ctx, src, ram, { capabilities: { 'postcopy-ram': true } });
   });
 });

@@ -3,14 +3,18 @@ import { existsSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect } from 'vitest';
 import { isAlive } from '../harness/host/procfs.js';
-import { scenario } from '../harness/testing/scenario.js';
+import { scenario, type ScenarioContext } from '../harness/testing/scenario.js';
 import { pollUntil, scaled } from '../harness/util/time.js';
 import { repoRoot } from '../harness/util/paths.js';
 
 const MIGTEST = join(repoRoot, 'bin/migtest.mjs');
 
 /** Starts the orphan runner, waits until its migration is active, SIGKILLs it; returns the QEMU pids. */
-async function killRunnerMidMigration(artifacts: string, env: Record<string, string>, mode = 'precopy') {
+async function killRunnerMidMigration(ctx: ScenarioContext, env: Record<string, string>, mode = 'precopy') {
+  const artifacts = ctx.artifacts.path;
+  // Whatever the test's verdict, nothing the runner left may survive it: its groups are in
+  // a private registry (MIGTEST_STATE) that only a reap with the same state directory sees.
+  ctx.track({ stop: () => execa(process.execPath, [MIGTEST, 'reap'], { env, reject: false }) });
   const child = execa(process.execPath, ['--import', 'tsx', join(repoRoot, 'suites/helpers/orphan-runner.ts'), 'x86_64', artifacts, mode], {
     cwd: repoRoot,
     env,
@@ -37,7 +41,7 @@ describe('reaper', () => {
   scenario('runner SIGKILLed mid-migration: the next run reports and removes its QEMUs', { suite: 'reaper', arch: 'x86_64' }, async (ctx) => {
     const state = mkdtempSync('/tmp/migtest-reaper-state-');
     const env = { MIGTEST_STATE: state, MIGTEST_NO_WATCHDOG: '1' };
-    const pids = await killRunnerMidMigration(ctx.artifacts.path, env);
+    const pids = await killRunnerMidMigration(ctx, env);
     // Without the watchdog nothing cleaned up: both QEMUs are orphans now.
     expect(isAlive(pids.src)).toBe(true);
     expect(isAlive(pids.dst)).toBe(true);
@@ -56,7 +60,7 @@ describe('reaper', () => {
   scenario('runner SIGKILLed mid-migration: the watchdog removes its QEMUs and the next run reports it', { suite: 'reaper', arch: 'x86_64' }, async (ctx) => {
     const state = mkdtempSync('/tmp/migtest-reaper-state-');
     const env = { MIGTEST_STATE: state };
-    const pids = await killRunnerMidMigration(ctx.artifacts.path, env);
+    const pids = await killRunnerMidMigration(ctx, env);
     await pollUntil('the watchdog to kill the orphaned QEMUs', scaled(15_000), () => ({
       done: !isAlive(pids.src) && !isAlive(pids.dst),
       state: { src: isAlive(pids.src), dst: isAlive(pids.dst) },
@@ -70,7 +74,7 @@ describe('reaper', () => {
   scenario('runner SIGKILLed with its pair paused in postcopy, in namespaces: the next run removes all of it', { suite: 'reaper', arch: 'x86_64' }, async (ctx) => {
     const state = mkdtempSync('/tmp/migtest-reaper-state-');
     const env = { MIGTEST_STATE: state, MIGTEST_NO_WATCHDOG: '1' };
-    const left = await killRunnerMidMigration(ctx.artifacts.path, env, 'postcopy-paused');
+    const left = await killRunnerMidMigration(ctx, env, 'postcopy-paused');
     expect(isAlive(left.src) && isAlive(left.dst)).toBe(true);
     for (const ns of left.namespaces!) expect(existsSync(`/run/netns/${ns}`)).toBe(true);
     const next = await execa(process.execPath, [MIGTEST, 'reap'], { env });

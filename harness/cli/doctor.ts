@@ -59,6 +59,7 @@ export async function doctor(): Promise<Check[]> {
       ? { name: 'nftables', status: 'ok', detail: 'nft list tables works' }
       : { name: 'nftables', status: 'warn', detail: nft.stderr.split('\n')[0] || 'nft not found', fix: 'apt-get install nftables; run as root (partition faults need it)' },
   );
+  checks.push(await netnsCheck());
   const x86 = bins.find((b) => b.arch === 'x86_64' && b.source === 'system');
   if (x86) {
     const d = await resolveAccel('auto', x86);
@@ -100,6 +101,19 @@ function userfaultfd(): Check {
     detail: 'not root and unprivileged_userfaultfd=0: postcopy tests will fail',
     fix: 'sysctl vm.unprivileged_userfaultfd=1, or run as root',
   };
+}
+
+/** Partition faults put the QEMUs in two namespaces joined by veth: try making one. */
+async function netnsCheck(): Promise<Check> {
+  const name = `migtest_doctor_${process.pid}`;
+  const add = await execa('ip', ['netns', 'add', name], { reject: false });
+  if (add.exitCode !== 0)
+    return { name: 'network namespaces', status: 'warn', detail: add.stderr.trim() || 'ip netns add failed', fix: 'run as root (partition faults need ip netns and veth)' };
+  const veth = await execa('ip', ['-n', name, 'link', 'add', 'mt0', 'type', 'veth', 'peer', 'name', 'mt1'], { reject: false });
+  await execa('ip', ['netns', 'del', name], { reject: false });
+  return veth.exitCode === 0
+    ? { name: 'network namespaces', status: 'ok', detail: 'ip netns and veth work (partition faults)' }
+    : { name: 'network namespaces', status: 'warn', detail: veth.stderr.trim(), fix: 'modprobe veth' };
 }
 
 export function formatChecks(checks: Check[]): string {

@@ -5,6 +5,9 @@ const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(',').fi
 import { ARCHES, parseArch } from '../images/recipe.js';
 import { buildImage, findImage } from '../images/build.js';
 import { listBinaries } from '../qemu/catalog.js';
+import { gridPresets } from '../compat/grid.js';
+import { runCompat } from './compat.js';
+import type { RunOptions } from './run.js';
 import { fetchQemu, FETCHABLE } from '../qemu/fetch.js';
 import { MigtestError } from '../util/errors.js';
 import { doctor, formatChecks } from './doctor.js';
@@ -38,6 +41,17 @@ program
   .option('--arch <arch>', `architecture, repeatable (${ARCHES.join(', ')})`, collect)
   .action(async (suites: string[], opts) => {
     process.exitCode = await runSuites(suites, opts);
+  });
+
+program
+  .command('compat')
+  .description('run a compatibility grid (QEMU versions x machine types x CPU models) and write a report')
+  .option('--grid <name|file>', `grid preset (${gridPresets().join(', ')}) or file`, 'default')
+  .option('--results <file>', 'where to write results.json (default: in the run artifacts directory)')
+  .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']))
+  .option('--arch <arch>', `architecture, repeatable (${ARCHES.join(', ')})`, collect)
+  .action(async (opts: { grid: string } & RunOptions) => {
+    process.exitCode = await runCompat(opts.grid, opts);
   });
 
 const images = program.command('images').description('guest images');

@@ -20,6 +20,8 @@ export interface MigrateOptions extends MigrationSettings, MigrateHooks {
   transport?: Transport;
   /** Where a tcp destination listens (default loopback; a namespace's address for partitions). */
   listenHost?: string;
+  /** migrate-incoming with exit-on-error false (9.1+): a failed load stays in query-migrate instead of exiting. */
+  keepDestinationOnError?: boolean;
   /** Settings for the destination only, merged over the shared ones (a mismatch on purpose). */
   destination?: MigrationSettings;
   /** Maps the destination's real URI to the one the source is given (a socat bridge in between). */
@@ -54,7 +56,10 @@ function destinationSettings(opts: MigrateOptions): MigrationSettings {
 /** Destination side: settings (multifd-channels before migrate-incoming), then migrate-incoming. */
 export async function startIncoming(dst: StartedVm, opts: MigrateOptions): Promise<void> {
   await applySettings(dst, destinationSettings(opts));
-  await dst.qmp.execute('migrate-incoming', { uri: incomingUri(dst, opts.transport ?? 'tcp', opts.listenHost) });
+  await dst.qmp.execute('migrate-incoming', {
+    uri: incomingUri(dst, opts.transport ?? 'tcp', opts.listenHost),
+    ...(opts.keepDestinationOnError ? { 'exit-on-error': false } : {}),
+  });
 }
 
 /** A migration under way: sampled, with waits on both sides' MIGRATION events. */

@@ -81,12 +81,12 @@ async function scan(): Promise<QemuBinary[]> {
 }
 
 /**
- * Picks a binary for an arch: `version` may be a prefix ("7.2", "10.0"); without it the
- * system one. The error lists what is installed.
+ * Picks a binary for an arch: `version` may be a prefix ("7.2", "10.0"); without it (or
+ * "system") the system one. The error lists what is installed.
  */
 export async function findBinary(arch: Arch, version?: string): Promise<QemuBinary> {
   const all = (await listBinaries()).filter((b) => b.arch === arch);
-  const match = version
+  const match = version && version !== 'system'
     ? all.find((b) => b.version === version || b.version.startsWith(`${version}.`))
     : (all.find((b) => b.source === 'system') ?? all[0]);
   if (!match)

@@ -1,0 +1,114 @@
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ARCHES, type Arch } from '../images/recipe.js';
+import type { QemuProbe } from '../qemu/probe.js';
+import type { Accel } from '../vm/spec.js';
+import { ConfigError } from '../util/errors.js';
+import { repoRoot } from '../util/paths.js';
+import type { PairCase, PairExpectation } from './model.js';
+
+/**
+ * A compatibility grid: versions x machine types x CPU models. `system` is the installed
+ * QEMU; `newest` is the source's newest machine type of the family (q35, virt), resolved
+ * from its probe, which is what a VM started with the bare alias gets.
+ */
+const perArch = z.object({ x86_64: z.array(z.string().min(1)).min(1).optional(), aarch64: z.array(z.string().min(1)).min(1).optional() }).strict();
+
+export const gridSchema = z
+  .object({
+    name: z.string().min(1),
+    description: z.string().optional(),
+    arches: z.array(z.enum(ARCHES)).min(1),
+    versions: z.array(z.string().regex(/^(system|\d+\.\d+(\.\d+)?)$/, 'a QEMU version like 7.2, or system')).min(1),
+    machines: perArch,
+    cpus: perArch,
+  })
+  .strict();
+
+export type Grid = z.infer<typeof gridSchema>;
+
+export const gridDir = () => join(repoRoot, 'config', 'compat');
+export const gridPresets = () => readdirSync(gridDir()).filter((f) => f.endsWith('.yaml')).map((f) => f.replace(/\.yaml$/, '')).sort();
+
+export function loadGrid(nameOrPath: string): Grid {
+  const file = existsSync(nameOrPath) ? nameOrPath : join(gridDir(), `${nameOrPath}.yaml`);
+  if (!existsSync(file)) throw new ConfigError('compat grid', `'${nameOrPath}' is neither a preset nor a file`, gridPresets());
+  return parseGrid(parseYaml(readFileSync(file, 'utf8')), file);
+}
+
+export function parseGrid(raw: unknown, source = 'grid'): Grid {
+  const r = gridSchema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const field = issue.path.map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i ? '.' : ''}${String(k)}`)).join('') || '(top level)';
+    const allowed = 'options' in issue ? (issue.options as string[]) : issue.code === 'unrecognized_keys' ? Object.keys(gridSchema.shape) : undefined;
+    throw new ConfigError(`${source}: ${field}`, issue.message, allowed);
+  }
+  for (const arch of r.data.arches)
+    for (const axis of ['machines', 'cpus'] as const)
+      if (!r.data[axis][arch]) throw new ConfigError(`${source}: ${axis}.${arch}`, `missing for listed arch ${arch}`, 'a list of names');
+  return r.data;
+}
+
+export const FAMILY: Record<Arch, string> = { x86_64: 'q35', aarch64: 'virt' };
+
+/** The concrete type behind an alias or a name ("q35" -> "pc-q35-10.0"); undefined if unknown. */
+export function resolveMachine(probe: QemuProbe, name: string): string | undefined {
+  const m = probe.machines.find((x) => x.name === name || x.alias === name);
+  return m?.name;
+}
+
+/**
+ * Rules for a pair of versions on one machine type:
+ * - a destination that lacks the machine type cannot start;
+ * - Arm under TCG: the CPU's system-register list (cpreg) grows between QEMU versions and
+ *   the destination refuses registers it does not know, or a longer list than its own
+ *   (observed 7.2.22 <-> 10.0.2 both ways). Versioned machine types do not cover TCG CPU
+ *   state; upstream promises Arm cross-version migration with KVM only;
+ * - otherwise it migrates: versioned machine types exist for exactly this.
+ */
+export function expectMachine(machine: string, dst: QemuProbe, ctx?: { arch: Arch; accel: Accel; src: QemuProbe }): PairExpectation {
+  if (!resolveMachine(dst, machine))
+    return {
+      kind: 'dst-start-fails',
+      message: 'unsupported machine type',
+      why: `QEMU ${dst.version} does not know ${machine}: a newer source's newest type cannot go back`,
+    };
+  if (ctx && ctx.arch === 'aarch64' && ctx.accel === 'tcg' && ctx.src.version !== dst.version)
+    return {
+      kind: 'refused',
+      side: 'destination',
+      message: "error while loading state for instance 0x0 of device 'cpu'",
+      why: `under TCG the Arm CPU register list differs between QEMU ${ctx.src.version} and ${dst.version}; cross-version Arm migration is supported with KVM only`,
+    };
+  return { kind: 'migrates', why: `QEMU ${dst.version} keeps ${machine}'s device layout and defaults` };
+}
+
+export interface Version {
+  label: string;
+  version: string;
+  probe: QemuProbe;
+}
+
+/** Cells for one arch: ordered pairs of versions x machines x CPU models, each with its rule-made expectation. */
+export function expandGrid(grid: Grid, arch: Arch, versions: Version[], accel: Accel): PairCase[] {
+  const cases: PairCase[] = [];
+  for (const src of versions)
+    for (const dst of versions)
+      for (const m of new Set((grid.machines[arch] ?? []).map((x) => (x === 'newest' ? resolveMachine(src.probe, FAMILY[arch]) ?? x : x)))) {
+        // `newest` resolved per source; a source whose newest is also listed gets one cell.
+        const machine = m;
+        const isNewest = m === resolveMachine(src.probe, FAMILY[arch]);
+        for (const cpu of grid.cpus[arch] ?? []) {
+          const id = `${arch} ${src.version}->${dst.version} ${isNewest ? `${machine} (newest)` : machine} ${cpu}`;
+          let expect: PairExpectation;
+          if (!resolveMachine(src.probe, machine)) expect = { kind: 'skip', reason: `QEMU ${src.version} has no machine type ${m}` };
+          else if (!src.probe.cpuModels.includes(cpu)) expect = { kind: 'skip', reason: `QEMU ${src.version} has no CPU model ${cpu}` };
+          else expect = expectMachine(machine, dst.probe, { arch, accel, src: src.probe });
+          cases.push({ id, arch, src: { qemu: src.label, machine, cpu }, dst: { qemu: dst.label }, expect });
+        }
+      }
+  return cases;
+}

@@ -1,0 +1,48 @@
+import type { Arch } from '../images/recipe.js';
+import { listBinaries, type QemuBinary } from '../qemu/catalog.js';
+import { probeBinary } from '../qemu/probe.js';
+import { expectMachine, FAMILY, resolveMachine } from './grid.js';
+import type { PairCase } from './model.js';
+import type { Accel } from '../vm/spec.js';
+
+/** The newest versioned machine type of the family that both probes know ("pc-q35-7.2"). */
+function newestCommon(a: string[], b: string[], family: string): string | undefined {
+  const prefix = family === 'q35' ? 'pc-q35-' : 'virt-';
+  const ver = (n: string) => n.slice(prefix.length).split('.').map(Number);
+  return a
+    .filter((n) => n.startsWith(prefix) && b.includes(n) && /^\d+\.\d+$/.test(n.slice(prefix.length)))
+    .sort((x, y) => {
+      const [p, q] = [ver(x), ver(y)];
+      return p[0]! - q[0]! || p[1]! - q[1]!;
+    })
+    .at(-1);
+}
+
+/**
+ * Cross-version pairs between the system QEMU and every fetched one, both directions: with
+ * the newest machine type both know, and with the source's own newest type. Expectations
+ * come from the machine-type rule (expectMachine).
+ */
+export async function crossVersionCases(arch: Arch, accel: Accel): Promise<{ cases: PairCase[]; missing?: string }> {
+  const bins = (await listBinaries()).filter((b) => b.arch === arch);
+  const system = bins.find((b) => b.source === 'system');
+  const others = bins.filter((b) => b.source === 'cache');
+  if (!system || !others.length) return { cases: [], missing: `only one QEMU for ${arch} is installed (run: migtest qemu fetch 7.2)` };
+  const cases: PairCase[] = [];
+  const label = (b: QemuBinary) => (b.source === 'system' ? 'system' : b.version);
+  for (const other of others)
+    for (const [src, dst] of [[other, system], [system, other]] as const) {
+      const [sp, dp] = [await probeBinary(src), await probeBinary(dst)];
+      const common = newestCommon(sp.machines.map((m) => m.name), dp.machines.map((m) => m.name), FAMILY[arch]);
+      const newest = resolveMachine(sp, FAMILY[arch]);
+      for (const machine of [...new Set([common, newest])].filter((m): m is string => !!m))
+        cases.push({
+          id: `${src.version} -> ${dst.version} on ${machine}${machine === newest ? " (the source's newest)" : ''}`,
+          arch,
+          src: { qemu: label(src), machine },
+          dst: { qemu: label(dst) },
+          expect: expectMachine(machine, dp, { arch, accel, src: sp }),
+        });
+    }
+  return { cases };
+}

@@ -1,0 +1,20 @@
+import { describe } from 'vitest';
+import { resolveAccel, type AccelChoice } from '../harness/host/accel.js';
+import { findBinary } from '../harness/qemu/catalog.js';
+import { runPairCase } from '../harness/compat/run.js';
+import { crossVersionCases } from '../harness/compat/versions.js';
+import { testArches } from '../harness/testing/arches.js';
+import { scenario } from '../harness/testing/scenario.js';
+
+// QEMU 7.2 (fetched) and the system QEMU (10.0) both ways: x86 migrates on a versioned
+// machine type both know; Arm under TCG is refused by the destination's CPU (its register
+// list changed between versions); the newer source's newest type cannot go back at all:
+// the older destination does not even start. Where it migrates, liveness and RAM are checked.
+for (const arch of testArches()) {
+  const accel = (await resolveAccel((process.env.MIGTEST_ACCEL ?? 'auto') as AccelChoice, await findBinary(arch))).accel;
+  const { cases, missing } = await crossVersionCases(arch, accel);
+  describe(`cross-version ${arch}`, () => {
+    if (missing) scenario('QEMU versions', { suite: 'cross-version', arch }, async (ctx) => ctx.skip(missing));
+    for (const c of cases) scenario(c.id, { suite: 'cross-version', arch }, async (ctx) => void (await runPairCase(c, ctx)));
+  });
+}
