@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect } from 'vitest';
 import { when } from '../harness/faults/trigger.js';
-import { assertSourceIntact, retryToFreshDestination } from '../harness/migration/checks.js';
+import { BridgeChain } from '../harness/faults/bridge.js';
+import { assertSourceIntact } from '../harness/migration/checks.js';
+import { postcopySettings, switchToPostcopy } from '../harness/migration/postcopy.js';
+import { VmBuilder } from '../harness/vm/builder.js';
 import { startMigration } from '../harness/migration/migrate.js';
 import { startPairWithRam } from '../harness/migration/pair.js';
 import { QmpCommandError } from '../harness/qmp/errors.js';
@@ -67,6 +70,9 @@ describe.each(testArches())(`${SUITE} %s`, (arch) => {
     ctx.result.extra = { destinationSaid: text.trim().split('\n').slice(-2) };
     await assertSourceIntact(src, ram);
     // The same source, postcopy-ram on both sides this time: the mismatch was the cause.
-    await retryToFreshDestination(ctx, src, ram, { capabilities: { 'postcopy-ram': true } });
+    const dst2 = await ctx.vms.start(new VmBuilder('dst2', arch).withIncoming());
+    const m2 = await startMigration(src, dst2, postcopySettings());
+    await switchToPostcopy(m2);
+    await completePostcopy(ctx, { src, dst: dst2, ram, m: m2, bridges: new BridgeChain() });
   });
 });
