@@ -7,7 +7,7 @@ import { startMigration } from '../harness/migration/migrate.js';
 import { startPairWithRam } from '../harness/migration/pair.js';
 import { testArches } from '../harness/testing/arches.js';
 import { startPostcopy } from '../harness/testing/postcopy.js';
-import { scenario } from '../harness/testing/scenario.js';
+import { scenario, type ScenarioContext } from '../harness/testing/scenario.js';
 import { withDeadline, scaled } from '../harness/util/time.js';
 import type { StartedVm } from '../harness/vm/started.js';
 
@@ -33,28 +33,32 @@ describe.each(testArches())(`${SUITE} %s`, (arch) => {
   });
 
   scenario('destination killed in postcopy: the guest is lost, reported without hanging', { suite: SUITE, arch }, async (ctx) => {
-    const run = await startPostcopy(ctx, arch, { bridged: false });
-    await injectAt(run.m, when.progress('postcopy-active', 0.2), 'SIGKILL destination', () => run.dst.kill());
-    const err = await withDeadline('the harness to report the lost guest', scaled(60_000), run.m.finish().then(() => undefined, (e: Error) => e));
-    expect(err).toBeInstanceOf(GuestLostError);
-    expect(err!.message).toMatch(/guest lost: the destination QEMU \(dst, pid \d+\) was killed by SIGKILL during postcopy; the source \(src\) is in postcopy-paused/);
-    ctx.result.verdict = 'guest lost, as expected';
-    ctx.result.extra = { report: err!.message };
+    const run = await killInPostcopy(ctx, 'destination');
     // The source keeps a paused, stale guest: it must not run it again.
     expect((await run.src.status()).running).toBe(false);
     await stopLeavingNothing(run.src);
   });
 
   scenario('source killed in postcopy: the guest is lost, the paused destination is torn down', { suite: SUITE, arch }, async (ctx) => {
-    const run = await startPostcopy(ctx, arch, { bridged: false });
-    await injectAt(run.m, when.progress('postcopy-active', 0.2), 'SIGKILL source', () => run.src.kill());
-    const err = await withDeadline('the harness to report the lost guest', scaled(60_000), run.m.finish().then(() => undefined, (e: Error) => e));
-    expect(err).toBeInstanceOf(GuestLostError);
-    expect(err!.message).toMatch(/guest lost: the source QEMU \(src, pid \d+\) was killed by SIGKILL during postcopy; the destination \(dst\) is in postcopy-paused/);
-    ctx.result.verdict = 'guest lost, as expected';
-    ctx.result.extra = { report: err!.message };
+    const run = await killInPostcopy(ctx, 'source');
     // A destination in postcopy-paused ignores SIGTERM: teardown has to escalate to SIGKILL.
     const stopped = await stopLeavingNothing(run.dst);
     expect(stopped.exit.signal).toBe('SIGKILL');
   });
+
+  /** SIGKILLs one side at postcopy-active 20%; the harness must report the lost guest, naming both sides, within a deadline. */
+  async function killInPostcopy(ctx: ScenarioContext, side: 'source' | 'destination') {
+    const run = await startPostcopy(ctx, arch, { bridged: false });
+    const [victim, other] = side === 'source' ? [run.src, run.dst] : [run.dst, run.src];
+    await injectAt(run.m, when.progress('postcopy-active', 0.2), `SIGKILL ${side}`, () => victim.kill());
+    const err = await withDeadline('the harness to report the lost guest', scaled(60_000), run.m.finish().then(() => undefined, (e: Error) => e));
+    expect(err).toBeInstanceOf(GuestLostError);
+    const survivor = side === 'source' ? 'destination' : 'source';
+    expect(err!.message).toMatch(
+      new RegExp(`guest lost: the ${side} QEMU \\(${victim.name}, pid \\d+\\) was killed by SIGKILL during postcopy; the ${survivor} \\(${other.name}\\) is in postcopy-paused`),
+    );
+    ctx.result.verdict = 'guest lost, as expected';
+    ctx.result.extra = { report: err!.message };
+    return run;
+  }
 });

@@ -65,8 +65,8 @@ export function resolveMachine(probe: QemuProbe, name: string): string | undefin
  * - a destination that lacks the machine type cannot start;
  * - Arm under TCG: the CPU's system-register list (cpreg) grows between QEMU versions and
  *   the destination refuses registers it does not know, or a longer list than its own
- *   (observed 7.2.22 <-> 10.0.2 both ways). Versioned machine types do not cover TCG CPU
- *   state; upstream promises Arm cross-version migration with KVM only;
+ *   (observed 7.2.22 <-> 10.0.2 both ways). Versioned machine types do not cover it; under
+ *   KVM the list comes from the host kernel (untried here: no usable KVM);
  * - otherwise it migrates: versioned machine types exist for exactly this.
  */
 export function expectMachine(machine: string, dst: QemuProbe, ctx?: { arch: Arch; accel: Accel; src: QemuProbe }): PairExpectation {
@@ -81,7 +81,7 @@ export function expectMachine(machine: string, dst: QemuProbe, ctx?: { arch: Arc
       kind: 'refused',
       side: 'destination',
       message: "error while loading state for instance 0x0 of device 'cpu'",
-      why: `under TCG the Arm CPU register list differs between QEMU ${ctx.src.version} and ${dst.version}; cross-version Arm migration is supported with KVM only`,
+      why: `under TCG the Arm CPU register list differs between QEMU ${ctx.src.version} and ${dst.version}; versioned machine types do not cover it`,
     };
   return { kind: 'migrates', why: `QEMU ${dst.version} keeps ${machine}'s device layout and defaults` };
 }

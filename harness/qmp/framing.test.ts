@@ -24,3 +24,17 @@ describe('JsonLineDecoder', () => {
     expect(encodeMessage({ execute: 'quit', id: 'x' })).toBe('{"execute":"quit","id":"x"}\n');
   });
 });
+
+describe('transcript', () => {
+  it('a record after close (a socket closing late) is kept in memory, not written', async () => {
+    const { Transcript } = await import('./transcript.js');
+    const { mkdtempSync, readFileSync } = await import('node:fs');
+    const file = `${mkdtempSync('/tmp/migtest-transcript-')}/t.log`;
+    const t = new Transcript('x', file);
+    t.record('->', 'one');
+    await t.close();
+    expect(() => t.record('!!', 'closed: socket closed')).not.toThrow();
+    expect(t.lines).toHaveLength(2);
+    expect(readFileSync(file, 'utf8')).toContain('one');
+  });
+});

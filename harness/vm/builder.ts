@@ -103,6 +103,11 @@ export class VmBuilder {
     this.devices.push(device);
     return this;
   }
+  /** Drops a -device set earlier (a destination cloned from its source, minus one device). */
+  withoutDevice(device: string): this {
+    this.devices = this.devices.filter((d) => d !== device);
+    return this;
+  }
   withGlobal(global: string): this {
     this.globals.push(global);
     return this;
