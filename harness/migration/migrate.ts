@@ -53,6 +53,17 @@ function destinationSettings(opts: MigrateOptions): MigrationSettings {
   };
 }
 
+/** QEMU went away while awaited: how it ended and its last stderr lines. */
+async function exitedWhileWaiting(vm: StartedVm, what: string, lastEvent: unknown): Promise<QemuExitedError> {
+  const exit = await vm.process.exited;
+  const how = exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
+  const said = vm.stderrText().trim().split('\n').slice(-3).join(' | ');
+  return new QemuExitedError(
+    `${vm.name}: QEMU exited (${how}) while the harness waited for ${what}; last event: ${describe(lastEvent)}; stderr: ${said || '(empty)'}`,
+    { exit, lastEvent },
+  );
+}
+
 /** Destination side: settings (multifd-channels before migrate-incoming), then migrate-incoming. */
 export async function startIncoming(dst: StartedVm, opts: MigrateOptions): Promise<void> {
   await applySettings(dst, destinationSettings(opts));
@@ -103,15 +114,7 @@ export class RunningMigration {
   private waitOn(vm: StartedVm, want: (s: string) => boolean, what: string, timeoutMs: number, since: number): Promise<QmpEvent> {
     return vm.qmp.waitForEvent('MIGRATION', (e) => want(String(e.data?.status)), timeoutMs, since).catch(async (e) => {
       if (!(e instanceof DeadlineError)) throw e;
-      if (vm.qmp.closed) {
-        const exit = await vm.process.exited;
-        const how = exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
-        const said = vm.stderrText().trim().split('\n').slice(-3).join(' | ');
-        throw new QemuExitedError(
-          `${vm.name}: QEMU exited (${how}) while the harness waited for the migration ${what}; last event: ${describe(e.lastState)}; stderr: ${said || '(empty)'}`,
-          { exit, lastEvent: e.lastState },
-        );
-      }
+      if (vm.qmp.closed) throw await exitedWhileWaiting(vm, `the migration ${what}`, e.lastState);
       throw new DeadlineError(`${vm.name}: migration ${what}`, timeoutMs, vm === this.src ? (this.sampler.last ?? e.lastState) : { lastEvent: e.lastState });
     });
   }
@@ -172,7 +175,12 @@ export class RunningMigration {
       if (status === 'completed') {
         if (!isStreaming(transport)) await this.dst.qmp.execute('migrate-incoming', { uri: incomingUri(this.dst, transport) });
         // The destination runs once it has loaded everything (postcopy: from the switchover on).
-        await this.dst.qmp.waitForEvent('RESUME', () => true, scaled(120_000), this.dstMark);
+        // Without return-path the source says completed even if the destination then refuses.
+        await this.dst.qmp.waitForEvent('RESUME', () => true, scaled(120_000), this.dstMark).catch(async (e) => {
+          if (e instanceof DeadlineError && this.dst.qmp.closed)
+            throw await exitedWhileWaiting(this.dst, 'it to run the guest after the source reported completed', e.lastState);
+          throw e;
+        });
       }
       return { status, uri: this.uri, info, series: await this.sampler.stop(), startedAt: this.startedAt, completedAt: end.receivedAt };
     } finally {
