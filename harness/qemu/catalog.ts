@@ -72,7 +72,9 @@ async function scan(): Promise<QemuBinary[]> {
         if (!existsSync(p)) continue;
         const v = await versionOf(p);
         if (!v) continue;
-        const fw = [join(base, 'usr/share/qemu'), join(base, 'usr/share/seabios')].filter(existsSync);
+        // -L replaces the compiled-in firmware path, so Debian's option ROMs (ipxe-qemu, which
+        // every qemu-system package depends on) must be named too, or a NIC cannot start.
+        const fw = [join(base, 'usr/share/qemu'), join(base, 'usr/share/seabios'), '/usr/lib/ipxe/qemu'].filter(existsSync);
         out.push({ arch, path: p, version: v, firmwareDirs: fw, source: 'cache' });
       }
     }
