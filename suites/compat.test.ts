@@ -1,8 +1,8 @@
 import { describe } from 'vitest';
 import { expandGrid, loadGrid, type Version } from '../harness/compat/grid.js';
 import { observePair } from '../harness/compat/run.js';
-import { findBinary, listBinaries } from '../harness/qemu/catalog.js';
-import { resolveAccel, type AccelChoice } from '../harness/host/accel.js';
+import { findBinary } from '../harness/qemu/catalog.js';
+import { runAccel } from '../harness/host/accel.js';
 import type { PairExpectation } from '../harness/compat/model.js';
 import { probeBinary } from '../harness/qemu/probe.js';
 import { testArches } from '../harness/testing/arches.js';
@@ -20,13 +20,12 @@ const OUTCOME_OF: Record<PairExpectation['kind'], string> = {
   skip: 'skip',
 };
 const grid = loadGrid(process.env.MIGTEST_COMPAT ?? 'smoke');
-const bins = await listBinaries();
 
 for (const arch of testArches().filter((a) => grid.arches.includes(a))) {
-  const accel = (await resolveAccel((process.env.MIGTEST_ACCEL ?? 'auto') as AccelChoice, await findBinary(arch))).accel;
+  const accel = (await runAccel(await findBinary(arch))).accel;
   const versions: Version[] = [];
   for (const label of grid.versions) {
-    const bin = label === 'system' ? bins.find((b) => b.arch === arch && b.source === 'system') : bins.find((b) => b.arch === arch && (b.version === label || b.version.startsWith(`${label}.`)));
+    const bin = await findBinary(arch, label).catch(() => undefined);
     if (bin) versions.push({ label, version: bin.version, probe: await probeBinary(bin) });
   }
   describe(`compat ${grid.name} ${arch}`, () => {

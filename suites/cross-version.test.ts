@@ -1,5 +1,5 @@
 import { describe } from 'vitest';
-import { resolveAccel, type AccelChoice } from '../harness/host/accel.js';
+import { runAccel } from '../harness/host/accel.js';
 import { findBinary } from '../harness/qemu/catalog.js';
 import { runPairCase } from '../harness/compat/run.js';
 import { crossVersionCases } from '../harness/compat/versions.js';
@@ -11,7 +11,7 @@ import { scenario } from '../harness/testing/scenario.js';
 // list changed between versions); the newer source's newest type cannot go back at all:
 // the older destination does not even start. Where it migrates, liveness and RAM are checked.
 for (const arch of testArches()) {
-  const accel = (await resolveAccel((process.env.MIGTEST_ACCEL ?? 'auto') as AccelChoice, await findBinary(arch))).accel;
+  const accel = (await runAccel(await findBinary(arch))).accel;
   const { cases, missing } = await crossVersionCases(arch, accel);
   describe(`cross-version ${arch}`, () => {
     if (missing) scenario('QEMU versions', { suite: 'cross-version', arch }, async (ctx) => ctx.skip(missing));

@@ -3,7 +3,7 @@ import { assertSourceIntact, waitForSample } from '../harness/migration/checks.j
 import { startMigration } from '../harness/migration/migrate.js';
 import { startPairWithRam } from '../harness/migration/pair.js';
 import { verifyMigration } from '../harness/migration/verify.js';
-import { resolveAccel, type AccelChoice } from '../harness/host/accel.js';
+import { runAccel } from '../harness/host/accel.js';
 import { findBinary } from '../harness/qemu/catalog.js';
 import { testArches } from '../harness/testing/arches.js';
 import { scenario } from '../harness/testing/scenario.js';
@@ -55,7 +55,7 @@ describe.each(testArches())('precopy-convergence %s', (arch) => {
 
   scenario('dirty-limit converges (needs KVM with a dirty ring)', { suite: 'precopy-convergence', arch }, async (ctx) => {
     const bin = await findBinary(arch);
-    const accel = await resolveAccel((process.env.MIGTEST_ACCEL ?? 'auto') as AccelChoice, bin);
+    const accel = await runAccel(bin);
     if (accel.accel !== 'kvm') return ctx.skip(`dirty-limit needs KVM with a dirty ring; this run uses TCG for ${arch} (${accel.reason})`);
     const { ram, ...pair } = await startPairWithRam(ctx.vms, arch, HOT, (b) => b.withAccelProps('dirty-ring-size=4096'));
     const m = await startMigration(pair.src, pair.dst, {

@@ -1,7 +1,7 @@
 import type { Arch } from '../images/recipe.js';
-import { compareVersions, findBinary } from '../qemu/catalog.js';
+import { findBinary } from '../qemu/catalog.js';
 import { probeBinary } from '../qemu/probe.js';
-import { FAMILY, resolveMachine } from './grid.js';
+import { FAMILY, resolveMachine, versionedMachines } from './grid.js';
 import type { PairCase } from './model.js';
 
 /**
@@ -94,11 +94,7 @@ export async function machineTypeCase(arch: Arch): Promise<PairCase> {
   const probe = await probeBinary(await findBinary(arch, process.env.MIGTEST_QEMU || undefined));
   const newest = resolveMachine(probe, FAMILY[arch])!;
   const prefix = newest.replace(/\d+\.\d+$/, '');
-  const older = probe.machines
-    .map((m) => m.name)
-    .filter((n) => n.startsWith(prefix) && n !== newest && /^\d+\.\d+$/.test(n.slice(prefix.length)))
-    .sort((a, b) => compareVersions(a.slice(prefix.length), b.slice(prefix.length)))
-    .at(-1)!;
+  const older = versionedMachines(probe.machines.map((m) => m.name), prefix).filter((n) => n !== newest).at(-1)!;
   return {
     id: `different machine type (${newest} -> ${older})`,
     arch,

@@ -3,10 +3,12 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ARCHES, type Arch } from '../images/recipe.js';
+import { compareVersions } from '../qemu/catalog.js';
 import type { QemuProbe } from '../qemu/probe.js';
 import type { Accel } from '../vm/spec.js';
 import { ConfigError } from '../util/errors.js';
 import { repoRoot } from '../util/paths.js';
+import { configErrorFrom } from '../util/zod.js';
 import type { PairCase, PairExpectation } from './model.js';
 
 /**
@@ -40,12 +42,7 @@ export function loadGrid(nameOrPath: string): Grid {
 
 export function parseGrid(raw: unknown, source = 'grid'): Grid {
   const r = gridSchema.safeParse(raw);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    const field = issue.path.map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i ? '.' : ''}${String(k)}`)).join('') || '(top level)';
-    const allowed = 'options' in issue ? (issue.options as string[]) : issue.code === 'unrecognized_keys' ? Object.keys(gridSchema.shape) : undefined;
-    throw new ConfigError(`${source}: ${field}`, issue.message, allowed);
-  }
+  if (!r.success) throw configErrorFrom(r.error.issues[0]!, source, () => Object.keys(gridSchema.shape));
   for (const arch of r.data.arches)
     for (const axis of ['machines', 'cpus'] as const)
       if (!r.data[axis][arch]) throw new ConfigError(`${source}: ${axis}.${arch}`, `missing for listed arch ${arch}`, 'a list of names');
@@ -53,6 +50,13 @@ export function parseGrid(raw: unknown, source = 'grid'): Grid {
 }
 
 export const FAMILY: Record<Arch, string> = { x86_64: 'q35', aarch64: 'virt' };
+
+/** Versioned machine types of a family ("pc-q35-" + "7.2"), oldest first. */
+export function versionedMachines(names: string[], prefix: string): string[] {
+  return names
+    .filter((n) => n.startsWith(prefix) && /^\d+\.\d+$/.test(n.slice(prefix.length)))
+    .sort((a, b) => compareVersions(a.slice(prefix.length), b.slice(prefix.length)));
+}
 
 /** The concrete type behind an alias or a name ("q35" -> "pc-q35-10.0"); undefined if unknown. */
 export function resolveMachine(probe: QemuProbe, name: string): string | undefined {
@@ -95,20 +99,22 @@ export interface Version {
 /** Cells for one arch: ordered pairs of versions x machines x CPU models, each with its rule-made expectation. */
 export function expandGrid(grid: Grid, arch: Arch, versions: Version[], accel: Accel): PairCase[] {
   const cases: PairCase[] = [];
-  for (const src of versions)
+  for (const src of versions) {
+    const newest = resolveMachine(src.probe, FAMILY[arch]);
+    // `newest` resolved per source; a source whose newest is also listed gets one cell.
+    const machines = new Set((grid.machines[arch] ?? []).map((x) => (x === 'newest' ? (newest ?? x) : x)));
     for (const dst of versions)
-      for (const m of new Set((grid.machines[arch] ?? []).map((x) => (x === 'newest' ? resolveMachine(src.probe, FAMILY[arch]) ?? x : x)))) {
-        // `newest` resolved per source; a source whose newest is also listed gets one cell.
-        const machine = m;
-        const isNewest = m === resolveMachine(src.probe, FAMILY[arch]);
+      for (const machine of machines) {
+        const isNewest = machine === newest;
         for (const cpu of grid.cpus[arch] ?? []) {
           const id = `${arch} ${src.version}->${dst.version} ${isNewest ? `${machine} (newest)` : machine} ${cpu}`;
           let expect: PairExpectation;
-          if (!resolveMachine(src.probe, machine)) expect = { kind: 'skip', reason: `QEMU ${src.version} has no machine type ${m}` };
+          if (!resolveMachine(src.probe, machine)) expect = { kind: 'skip', reason: `QEMU ${src.version} has no machine type ${machine}` };
           else if (!src.probe.cpuModels.includes(cpu)) expect = { kind: 'skip', reason: `QEMU ${src.version} has no CPU model ${cpu}` };
           else expect = expectMachine(machine, dst.probe, { arch, accel, src: src.probe });
           cases.push({ id, arch, src: { qemu: src.label, machine, cpu }, dst: { qemu: dst.label }, expect });
         }
       }
+  }
   return cases;
 }

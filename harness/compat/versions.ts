@@ -1,21 +1,13 @@
 import type { Arch } from '../images/recipe.js';
 import { listBinaries, type QemuBinary } from '../qemu/catalog.js';
 import { probeBinary } from '../qemu/probe.js';
-import { expectMachine, FAMILY, resolveMachine } from './grid.js';
+import { expectMachine, FAMILY, resolveMachine, versionedMachines } from './grid.js';
 import type { PairCase } from './model.js';
 import type { Accel } from '../vm/spec.js';
 
 /** The newest versioned machine type of the family that both probes know ("pc-q35-7.2"). */
 function newestCommon(a: string[], b: string[], family: string): string | undefined {
-  const prefix = family === 'q35' ? 'pc-q35-' : 'virt-';
-  const ver = (n: string) => n.slice(prefix.length).split('.').map(Number);
-  return a
-    .filter((n) => n.startsWith(prefix) && b.includes(n) && /^\d+\.\d+$/.test(n.slice(prefix.length)))
-    .sort((x, y) => {
-      const [p, q] = [ver(x), ver(y)];
-      return p[0]! - q[0]! || p[1]! - q[1]!;
-    })
-    .at(-1);
+  return versionedMachines(a.filter((n) => b.includes(n)), family === 'q35' ? 'pc-q35-' : 'virt-').at(-1);
 }
 
 /**

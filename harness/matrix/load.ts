@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../util/errors.js';
 import { repoRoot } from '../util/paths.js';
+import { configErrorFrom } from '../util/zod.js';
 import { KNOWN_CAPABILITIES, KNOWN_PARAMETERS, matrixSchema, type CellFilter, type MatrixFile } from './model.js';
 
 export const presetDir = () => join(repoRoot, 'config', 'matrices');
@@ -30,13 +31,7 @@ export function loadMatrix(nameOrPath: string): MatrixFile {
 /** Validates a matrix; the error names the field and what is allowed. */
 export function parseMatrix(raw: unknown, source = 'matrix'): MatrixFile {
   const r = matrixSchema.safeParse(raw);
-  if (!r.success) {
-    const issue = r.error.issues[0]!;
-    const field = issue.path.map((k, i) => (typeof k === 'number' ? `[${k}]` : `${i ? '.' : ''}${String(k)}`)).join('') || '(top level)';
-    const allowed =
-      'options' in issue ? (issue.options as string[]) : issue.code === 'unrecognized_keys' ? describeKeys(issue.path) : undefined;
-    throw new ConfigError(`${source}: ${field}`, issue.message, allowed);
-  }
+  if (!r.success) throw configErrorFrom(r.error.issues[0]!, source, describeKeys);
   const m = r.data;
   checkNames(m.axes.capabilities, m.axes.parameters, `${source}: axes`);
   for (const [list, name] of [[m.exclude, 'exclude'], [m.only, 'only'], [m.include, 'include']] as const)

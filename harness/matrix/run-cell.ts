@@ -1,4 +1,4 @@
-import { resolveAccel, type AccelChoice } from '../host/accel.js';
+import { runAccel } from '../host/accel.js';
 import { RamWorkload } from '../guest/ramcheck.js';
 import { applySettings } from '../migration/apply.js';
 import { startPair } from '../migration/pair.js';
@@ -29,7 +29,7 @@ function capabilitiesFor(cell: MatrixCell, probes: QemuProbe[]): Record<string, 
 export async function runCell(cell: MatrixCell, ctx: ScenarioContext): Promise<void> {
   const [srcBin, dstBin] = await Promise.all([findBinary(cell.arch, version(cell.qemu.src)), findBinary(cell.arch, version(cell.qemu.dst))]);
   const probes = { src: await probeBinary(srcBin), dst: await probeBinary(dstBin) };
-  const accel = (await resolveAccel((process.env.MIGTEST_ACCEL ?? 'auto') as AccelChoice, srcBin)).accel;
+  const accel = (await runAccel(srcBin)).accel;
   const expectation = expectCell(cell, probes, accel);
   ctx.result.extra = { cell: cell.id, qemu: `${srcBin.version}->${dstBin.version}`, expectation: expectation.kind };
   ctx.artifacts.writeJson('cell.json', { cell, expectation, versions: { src: srcBin.version, dst: dstBin.version } });

@@ -1,4 +1,4 @@
-import { resolveAccel, type AccelChoice } from '../host/accel.js';
+import { runAccel } from '../host/accel.js';
 import { reapAtStart } from '../host/reap.js';
 import { findBinary } from '../qemu/catalog.js';
 import { runDir } from '../report/artifacts.js';
@@ -13,6 +13,6 @@ export default async function setup(): Promise<void> {
   runDir();
   for (const arch of testArches()) {
     const bin = await findBinary(arch).catch(() => undefined);
-    if (bin) await resolveAccel((process.env.MIGTEST_ACCEL ?? 'auto') as AccelChoice, bin);
+    if (bin) await runAccel(bin);
   }
 }
