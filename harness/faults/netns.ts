@@ -105,7 +105,7 @@ export async function reapNetns(): Promise<string[]> {
   }
   const removed: string[] = [];
   for (const name of names) {
-    const m = /^migtest_(\d+)_(\d+)_\d+[ab]$/.exec(name);
+    const m = /^migtest_(\d+)_(\d+)_\d+(a|b|lan)$/.exec(name);
     if (!m || isAlive(Number(m[1]), Number(m[2]))) continue;
     const r = await execa('ip', ['netns', 'del', name], { reject: false });
     if (r.exitCode === 0) removed.push(name);

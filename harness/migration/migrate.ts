@@ -87,6 +87,8 @@ export class RunningMigration {
     readonly opts: MigrateOptions,
     readonly srcMark: number,
     readonly dstMark: number,
+    /** Whether the guest ran on the source when `migrate` was sent (it stays paused on the destination if not). */
+    readonly srcWasRunning = true,
   ) {
     this.sampler = new MigrationSampler(src, opts.sampleIntervalMs ?? 100);
     this.epoch = srcMark;
@@ -176,9 +178,14 @@ export class RunningMigration {
         if (!isStreaming(transport)) await this.dst.qmp.execute('migrate-incoming', { uri: incomingUri(this.dst, transport) });
         // The destination runs once it has loaded everything (postcopy: from the switchover on).
         // Without return-path the source says completed even if the destination then refuses.
-        await this.dst.qmp.waitForEvent('RESUME', () => true, scaled(120_000), this.dstMark).catch(async (e) => {
-          if (e instanceof DeadlineError && this.dst.qmp.closed)
-            throw await exitedWhileWaiting(this.dst, 'it to run the guest after the source reported completed', e.lastState);
+        // A source migrated while stopped (an I/O error, a `stop`) leaves the destination paused:
+        // then its own MIGRATION completed is the end.
+        const running = this.srcWasRunning;
+        const [event, want, what] = running
+          ? ['RESUME', () => true, 'it to run the guest after the source reported completed']
+          : ['MIGRATION', (e: QmpEvent) => e.data?.status === 'completed', 'it to load the state of a stopped source'];
+        await this.dst.qmp.waitForEvent(event, want, scaled(120_000), this.dstMark).catch(async (e) => {
+          if (e instanceof DeadlineError && this.dst.qmp.closed) throw await exitedWhileWaiting(this.dst, what, e.lastState);
           throw e;
         });
       }
@@ -217,9 +224,10 @@ export async function startMigration(src: StartedVm, dst: StartedVm, opts: Migra
   await applySettings(src, settings);
   const dstUri = await outgoingUri(dst, transport);
   const uri = opts.route ? await opts.route(dstUri) : dstUri;
+  const running = (await src.status()).running;
   const srcMark = src.qmp.mark();
   await src.qmp.execute('migrate', { uri });
-  return new RunningMigration(src, dst, uri, settings, srcMark, dstMark);
+  return new RunningMigration(src, dst, uri, settings, srcMark, dstMark, running);
 }
 
 /**

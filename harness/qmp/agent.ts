@@ -1,5 +1,12 @@
 import { randomInt } from 'node:crypto';
+import { DeadlineError } from '../util/errors.js';
 import { scaled } from '../util/time.js';
+
+export interface GuestExecResult {
+  exitcode: number;
+  stdout: string;
+  stderr: string;
+}
 import { JsonConnection } from './connection.js';
 import { Transcript } from './transcript.js';
 
@@ -41,12 +48,18 @@ export class GuestAgentClient {
   }
 
   /** Runs a program in the guest and waits for it; returns exit code and decoded output. */
-  async exec(
-    path: string,
-    args: string[] = [],
-    timeoutMs = scaled(60_000),
-  ): Promise<{ exitcode: number; stdout: string; stderr: string }> {
+  async exec(path: string, args: string[] = [], timeoutMs = scaled(60_000)): Promise<GuestExecResult> {
+    return this.waitExec(await this.spawn(path, args), timeoutMs, path);
+  }
+
+  /** Starts a program in the guest and returns its pid; its status outlives a migration (the agent is in the guest). */
+  async spawn(path: string, args: string[] = []): Promise<number> {
     const { pid } = await this.execute<{ pid: number }>('guest-exec', { path, arg: args, 'capture-output': true });
+    return pid;
+  }
+
+  /** Waits for a program started with spawn() to exit. */
+  async waitExec(pid: number, timeoutMs = scaled(60_000), what = `guest pid ${pid}`): Promise<GuestExecResult> {
     const end = Date.now() + timeoutMs;
     for (;;) {
       const st = await this.execute<{
@@ -61,7 +74,7 @@ export class GuestAgentClient {
           stdout: Buffer.from(st['out-data'] ?? '', 'base64').toString(),
           stderr: Buffer.from(st['err-data'] ?? '', 'base64').toString(),
         };
-      if (Date.now() > end) throw new Error(`guest-exec ${path} did not finish in ${timeoutMs} ms`);
+      if (Date.now() > end) throw new DeadlineError(`${what} in the guest to exit`, timeoutMs, 'still running');
       await new Promise((r) => setTimeout(r, 100));
     }
   }

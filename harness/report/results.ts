@@ -29,6 +29,10 @@ export interface ScenarioResult {
   postcopyRequests?: number;
   /** Postcopy recovery, the last (or only) episode. */
   recovery?: RecoveryFigures;
+  /** In-flight disk I/O across the migration (disk-io, parked-requests, storage-mirror). */
+  io?: IoFigures;
+  /** The guest on the network, as a peer pinging it saw it (net-liveness). */
+  net?: NetSummary;
   reason?: string;
   error?: string;
   artifacts?: string;
@@ -45,6 +49,40 @@ export interface RecoveryFigures {
   heartbeatGapMs: number;
   /** Recoveries needed (a failed handshake counts). */
   attempts: number;
+}
+
+/** What happened to the guest's disk writes. */
+export interface IoFigures {
+  /** Writes fio issued and had acknowledged, and the bytes it verified afterwards. */
+  writes: number;
+  verifiedBytes?: number;
+  /** Requests the source's device held (virtqueue inuse) in its last sample before it stopped. */
+  inflightBeforeStop?: number;
+  /** Requests parked by werror=stop and carried in the migration stream. */
+  parked?: number;
+  /** Of those, the ones the destination completed after `cont`. */
+  replayed?: number;
+  /** Writes each side's device completed (query-blockstats). */
+  srcWrites?: number;
+  dstWrites?: number;
+  /** Storage migration: the mirror's sync mode and the bytes it copied. */
+  mirrorSync?: string;
+  mirrorBytes?: number;
+}
+
+/** Pings at a fixed interval from the guest's LAN, across the switchover. */
+export interface NetSummary {
+  intervalMs: number;
+  sent: number;
+  lost: number;
+  /** Longest time without a reply. */
+  maxGapMs: number;
+  /** Announce frames after the destination resumed: QEMU's RARPs and the guest's gratuitous ARPs. */
+  rarp: number;
+  garp: number;
+  /** From the destination's RESUME to the first announce frame on the bridge. */
+  firstAnnounceMs?: number;
+  vhost: boolean;
 }
 
 const resultsLog = () => join(runDir(), 'results.jsonl');

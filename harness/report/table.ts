@@ -11,9 +11,24 @@ function postcopyNote(r: ScenarioResult): string {
   return parts.join('; ') || '-';
 }
 
+/** Disk and network figures, when the scenario had any. */
+export function ioNote(r: ScenarioResult): string {
+  const parts: string[] = [];
+  const io = r.io;
+  if (io) {
+    if (io.mirrorSync) parts.push(`mirror ${io.mirrorSync} ${((io.mirrorBytes ?? 0) / 1048576).toFixed(1)}MiB`);
+    if (io.parked !== undefined) parts.push(`${io.parked} parked, ${io.replayed ?? 0} replayed`);
+    if (io.inflightBeforeStop !== undefined) parts.push(`${io.inflightBeforeStop} in flight at stop`);
+    parts.push(`${io.writes} writes${io.verifiedBytes ? ' verified' : ''}`);
+  }
+  const n = r.net;
+  if (n) parts.push(`ping/${n.intervalMs}ms: gap ${fmtMs(n.maxGapMs)}, lost ${n.lost}/${n.sent}, rarp ${n.rarp}${n.firstAnnounceMs !== undefined ? ` (+${fmtMs(n.firstAnnounceMs)})` : ''}`);
+  return parts.join('; ') || '-';
+}
+
 /** The run's closing table: scenario, arch, outcome, times, downtimes, throughput. */
 export function formatTable(rows: ScenarioResult[]): string {
-  const header = ['scenario', 'arch', 'outcome', 'total', 'qemu total', 'qemu downtime', 'guest downtime', 'throughput', 'postcopy'];
+  const header = ['scenario', 'arch', 'outcome', 'total', 'qemu total', 'qemu downtime', 'guest downtime', 'throughput', 'postcopy', 'I/O, network'];
   const body = rows.map((r) => [
     `${r.suite}: ${r.scenario}`,
     r.arch ?? '-',
@@ -24,6 +39,7 @@ export function formatTable(rows: ScenarioResult[]): string {
     fmtMs(r.guestDowntimeMs),
     fmtMbps(r.throughputMbps),
     postcopyNote(r),
+    ioNote(r),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();

@@ -55,4 +55,27 @@ describe('buildArgv', () => {
     expect(after(argv, '-object')).toEqual(['iothread,id=io0']);
     expect(after(argv, '-device')).toContain('pcie-root-port,id=rp1');
   });
+
+  it('stacks blkdebug under the format and a throttle filter on top; scsi disks get a controller', () => {
+    const argv = buildArgv(
+      {
+        ...spec,
+        disks: [
+          { id: 'd', file: '/d.qcow2', format: 'qcow2', throttleGroup: 'tg0', blkdebug: { 'inject-error.0.event': 'write_aio', 'inject-error.0.errno': 5 } },
+          { id: 's', file: '/s.raw', format: 'raw', bus: 'virtio-scsi', serial: 'S1', werror: 'stop' },
+        ],
+      },
+      paths,
+    );
+    expect(after(argv, '-blockdev').slice(0, 4)).toEqual([
+      'driver=file,filename=/d.qcow2,node-name=d-file,read-only=off,cache.direct=off,cache.no-flush=off',
+      'driver=blkdebug,node-name=d-dbg,image=d-file,inject-error.0.event=write_aio,inject-error.0.errno=5',
+      'driver=qcow2,file=d-dbg,node-name=d,read-only=off',
+      'driver=throttle,node-name=d-thr,throttle-group=tg0,file=d',
+    ]);
+    const devices = after(argv, '-device');
+    expect(devices).toContain('virtio-blk-pci,drive=d-thr,id=d-dev,write-cache=on');
+    expect(devices).toContain('virtio-scsi-pci,id=scsi0');
+    expect(devices).toContain('scsi-hd,drive=s,id=s-dev,write-cache=on,bus=scsi0.0,serial=S1,werror=stop');
+  });
 });

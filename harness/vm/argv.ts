@@ -15,6 +15,7 @@ export function buildArgv(spec: VmSpec, paths: VmPaths, opts: { incoming?: boole
   if (spec.initrd) a.push('-initrd', spec.initrd);
   if (spec.kernel) a.push('-append', spec.append ?? defaultAppend(spec));
   for (const o of spec.objects) a.push('-object', o);
+  if (spec.disks.some((d) => d.bus === 'virtio-scsi')) a.push('-device', 'virtio-scsi-pci,id=scsi0');
   spec.disks.forEach((d) => a.push(...diskArgs(d)));
   spec.nics.forEach((n) => a.push(...nicArgs(n)));
   if (spec.agent || spec.heartbeat) a.push('-device', 'virtio-serial-pci,id=vser0');
@@ -56,6 +57,7 @@ export function cacheOptions(cache: DiskSpec['cache'] = 'writeback'): { direct: 
   }
 }
 
+/** Node chain file -> [blkdebug] -> format -> [throttle]; the device sits on the top one. */
 function diskArgs(d: DiskSpec): string[] {
   const c = cacheOptions(d.cache);
   const ro = d.readonly ? 'on' : 'off';
@@ -68,11 +70,27 @@ function diskArgs(d: DiskSpec): string[] {
     `cache.no-flush=${c.noFlush ? 'on' : 'off'}`,
   ];
   if (d.aio) file.push(`aio=${d.aio}`);
-  const fmt = [`driver=${d.format}`, `file=${d.id}-file`, `node-name=${d.id}`, `read-only=${ro}`];
-  const dev = ['virtio-blk-pci', `drive=${d.id}`, `id=${d.id}-dev`, `write-cache=${c.writeCache ? 'on' : 'off'}`];
+  const out = ['-blockdev', file.join(',')];
+  let below = `${d.id}-file`;
+  if (d.blkdebug) {
+    const dbg = ['driver=blkdebug', `node-name=${d.id}-dbg`, `image=${below}`, ...Object.entries(d.blkdebug).map(([k, v]) => `${k}=${v}`)];
+    out.push('-blockdev', dbg.join(','));
+    below = `${d.id}-dbg`;
+  }
+  out.push('-blockdev', [`driver=${d.format}`, `file=${below}`, `node-name=${d.id}`, `read-only=${ro}`].join(','));
+  let top = d.id;
+  if (d.throttleGroup) {
+    out.push('-blockdev', ['driver=throttle', `node-name=${d.id}-thr`, `throttle-group=${d.throttleGroup}`, `file=${d.id}`].join(','));
+    top = `${d.id}-thr`;
+  }
+  const scsi = d.bus === 'virtio-scsi';
+  const dev = [scsi ? 'scsi-hd' : 'virtio-blk-pci', `drive=${top}`, `id=${d.id}-dev`, `write-cache=${c.writeCache ? 'on' : 'off'}`];
+  if (scsi) dev.push('bus=scsi0.0');
+  if (d.serial) dev.push(`serial=${d.serial}`);
   if (d.werror) dev.push(`werror=${d.werror}`);
   if (d.rerror) dev.push(`rerror=${d.rerror}`);
-  return ['-blockdev', file.join(','), '-blockdev', fmt.join(','), '-device', dev.join(',')];
+  out.push('-device', dev.join(','));
+  return out;
 }
 
 function nicArgs(n: NicSpec): string[] {

@@ -95,6 +95,16 @@ export class VmBuilder {
     this.disks.push(disk);
     return this;
   }
+  /** Drops a disk set earlier (a destination with its own copy, or without the source's fault injection). */
+  withoutDisk(id: string): this {
+    this.disks = this.disks.filter((d) => d.id !== id);
+    return this;
+  }
+  /** Drops a NIC set earlier (a destination on its own tap). */
+  withoutNic(id: string): this {
+    this.nics = this.nics.filter((n) => n.id !== id);
+    return this;
+  }
   withNic(nic: NicSpec): this {
     this.nics.push(nic);
     return this;

@@ -15,6 +15,14 @@ export interface DiskSpec {
   aio?: AioMode;
   werror?: ErrorAction;
   rerror?: Exclude<ErrorAction, 'enospc'>;
+  /** virtio-blk (default) or a scsi-hd on a virtio-scsi controller. */
+  bus?: 'virtio-blk' | 'virtio-scsi';
+  /** Id of a throttle-group object (withObject): a throttle filter node goes on top. */
+  throttleGroup?: string;
+  /** blkdebug options (inject-error.0.event=...): a blkdebug node between format and file. */
+  blkdebug?: Record<string, string | number>;
+  /** virtio-blk/scsi-hd serial, how the guest finds the disk in /sys/block. */
+  serial?: string;
 }
 
 export interface NicSpec {

@@ -1,0 +1,74 @@
+import { dirname, join } from 'node:path';
+import type { QmpEvent } from '../qmp/types.js';
+import { MigtestError } from '../util/errors.js';
+import { scaled } from '../util/time.js';
+import type { StartedVm } from '../vm/started.js';
+
+export class MirrorError extends MigtestError {}
+
+export type MirrorSync = 'full' | 'top';
+
+export interface MirrorOptions {
+  /** Node the destination exports (its own copy of the disk, opened by -blockdev). */
+  dstNode: string;
+  /** Root node on the source that the guest's device sits on. */
+  srcNode: string;
+  sync: MirrorSync;
+}
+
+/** BLOCK_JOB_READY / COMPLETED data: how much the job copied. */
+export interface JobProgress {
+  len: number;
+  offset: number;
+}
+
+/**
+ * Storage migration without shared storage, as libvirt does it: the destination serves its
+ * disk over NBD (a unix socket in its private directory), the source mirrors into it until
+ * READY, the RAM migration runs, and at pre-switchover (vCPUs stopped, nothing new to copy)
+ * the job is cancelled gracefully, which on a READY mirror means: finish copying, no pivot.
+ */
+export class NbdMirror {
+  readonly jobId: string;
+  private constructor(
+    readonly src: StartedVm,
+    readonly dst: StartedVm,
+    readonly opts: MirrorOptions,
+    readonly ready: JobProgress,
+  ) {
+    this.jobId = `mirror-${opts.srcNode}`;
+  }
+
+  static async start(src: StartedVm, dst: StartedVm, opts: MirrorOptions): Promise<NbdMirror> {
+    const socket = join(dirname(dst.paths.qmp), 'nbd.sock');
+    await dst.qmp.execute('nbd-server-start', { addr: { type: 'unix', data: { path: socket } } });
+    await dst.qmp.execute('block-export-add', { type: 'nbd', id: `export-${opts.dstNode}`, 'node-name': opts.dstNode, writable: true, name: opts.dstNode });
+    const target = `nbd-${opts.srcNode}`;
+    await src.qmp.execute('blockdev-add', { driver: 'nbd', 'node-name': target, server: { type: 'unix', path: socket }, export: opts.dstNode });
+    const mark = src.qmp.mark();
+    const jobId = `mirror-${opts.srcNode}`;
+    await src.qmp.execute('blockdev-mirror', { 'job-id': jobId, device: opts.srcNode, target, sync: opts.sync });
+    const e = await src.qmp.waitForEvent('BLOCK_JOB_READY', (ev) => ev.data?.device === jobId, scaled(180_000), mark).catch(async (err) => {
+      throw new MirrorError(`${src.name}: mirror ${jobId} did not become READY: ${(err as Error).message}; jobs: ${JSON.stringify(await src.qmp.execute('query-block-jobs'))}`);
+    });
+    return new NbdMirror(src, dst, opts, progress(e));
+  }
+
+  /** Graceful cancel of the READY job: it copies what is still dirty and ends COMPLETED (not CANCELLED). */
+  async complete(): Promise<JobProgress> {
+    const mark = this.src.qmp.mark();
+    await this.src.qmp.execute('block-job-cancel', { device: this.jobId });
+    const e = await this.src.qmp.waitForEvent('BLOCK_JOB_COMPLETED', (ev) => ev.data?.device === this.jobId, scaled(120_000), mark);
+    if (e.data?.error) throw new MirrorError(`${this.src.name}: mirror ${this.jobId} ended with an error: ${String(e.data.error)}`);
+    return progress(e);
+  }
+
+  /** After the switchover: the destination stops serving its disk (libvirt's Finish). */
+  async stopServer(): Promise<void> {
+    await this.dst.qmp.execute('nbd-server-stop');
+  }
+}
+
+function progress(e: QmpEvent): JobProgress {
+  return { len: Number(e.data?.len ?? 0), offset: Number(e.data?.offset ?? 0) };
+}

@@ -1,0 +1,60 @@
+import type { StartedVm } from '../vm/started.js';
+
+/** x-query-virtio-queue-status (7.2+), the fields that tell how many requests the device holds. */
+export interface QueueStatus {
+  'last-avail-idx': number;
+  'used-idx': number;
+  /** Requests popped from the ring and not completed: in flight in QEMU, or parked after an error. */
+  inuse: number;
+}
+
+/** Where a disk's requests queue: virtio-blk's own queue 0, or the first request queue (2) of its virtio-scsi controller. */
+export function diskQueue(diskId: string, bus: 'virtio-blk' | 'virtio-scsi' = 'virtio-blk'): { path: string; queue: number } {
+  return bus === 'virtio-scsi' ? { path: '/machine/peripheral/scsi0/virtio-backend', queue: 2 } : { path: `/machine/peripheral/${diskId}-dev/virtio-backend`, queue: 0 };
+}
+
+export async function queueStatus(vm: StartedVm, q: { path: string; queue: number }): Promise<QueueStatus> {
+  return vm.qmp.execute<QueueStatus>('x-query-virtio-queue-status', q);
+}
+
+/** BlockBackend statistics of a device (query-blockstats), the write side. */
+export async function deviceWrites(vm: StartedVm, qdevId: string): Promise<{ writes: number; failed: number }> {
+  const all = await vm.qmp.execute<Array<{ qdev?: string; stats: { wr_operations: number; failed_wr_operations: number } }>>('query-blockstats');
+  const s = all.find((b) => b.qdev === qdevId || b.qdev === `/machine/peripheral/${qdevId}/virtio-backend` || b.qdev?.endsWith(`/${qdevId}`));
+  return { writes: s?.stats.wr_operations ?? 0, failed: s?.stats.failed_wr_operations ?? 0 };
+}
+
+/**
+ * Samples a queue's in-flight count while the VM runs, to tell how many requests the device
+ * held when it stopped. stop() returns the last sample taken while it still ran.
+ */
+export class InflightSampler {
+  private last: { inuse: number; at: number } | undefined;
+  private max = 0;
+  private running = true;
+  private readonly loop: Promise<void>;
+
+  constructor(
+    private readonly vm: StartedVm,
+    private readonly q: { path: string; queue: number },
+    intervalMs = 20,
+  ) {
+    this.loop = (async () => {
+      while (this.running) {
+        // Queue first, then status: a sample counts only if the VM still ran after it was taken.
+        const s = await queueStatus(this.vm, this.q).catch(() => undefined);
+        const st = await this.vm.status().catch(() => undefined);
+        if (!s || !st?.running) break;
+        this.last = { inuse: s.inuse, at: Date.now() };
+        this.max = Math.max(this.max, s.inuse);
+        await new Promise((r) => setTimeout(r, intervalMs));
+      }
+    })();
+  }
+
+  async stop(): Promise<{ lastInuse: number | undefined; maxInuse: number }> {
+    this.running = false;
+    await this.loop;
+    return { lastInuse: this.last?.inuse, maxInuse: this.max };
+  }
+}
