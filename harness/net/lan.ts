@@ -18,6 +18,7 @@ async function ip(args: string[]): Promise<void> {
 
 export class GuestLan {
   readonly bridge = 'mtbr0';
+  readonly bridgeMac = '02:6d:74:00:00:01';
   readonly hostAddr = `${SUBNET}.1`;
   readonly guestAddr = `${SUBNET}.2`;
   readonly prefix = 24;
@@ -38,7 +39,7 @@ export class GuestLan {
       await ip([...n, 'link', 'set', 'lo', 'up']);
       // STP off (the default): ports forward at once. The forwarding database keeps the
       // default ageing (300 s): only a frame from the guest moves its MAC to the new tap.
-      await ip([...n, 'link', 'add', lan.bridge, 'type', 'bridge']);
+      await ip([...n, 'link', 'add', lan.bridge, 'address', lan.bridgeMac, 'type', 'bridge']);
       await ip([...n, 'addr', 'add', `${lan.hostAddr}/${lan.prefix}`, 'dev', lan.bridge]);
       await ip([...n, 'link', 'set', lan.bridge, 'up']);
       for (const t of taps) {
@@ -51,6 +52,14 @@ export class GuestLan {
       throw e;
     }
     return lan;
+  }
+
+  /**
+   * A permanent neighbour entry on the host side: the peer never ARPs for the guest, so the
+   * only frames that can move the guest's MAC on the bridge come from the guest or QEMU's announce.
+   */
+  async pinNeighbour(addr: string, mac: string): Promise<void> {
+    await ip(['-n', this.netns, 'neigh', 'replace', addr, 'lladdr', mac, 'dev', this.bridge, 'nud', 'permanent']);
   }
 
   /** Which bridge port the MAC was last seen on (the forwarding database), or undefined. */

@@ -2,24 +2,29 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GroupProcess } from '../host/process.js';
 import type { ArtifactDir } from '../report/artifacts.js';
-import { MigtestError } from '../util/errors.js';
+import { CheckFailedError, DeadlineError, MigtestError } from '../util/errors.js';
+import type { NetSummary } from '../report/results.js';
 import { pollUntil, scaled } from '../util/time.js';
 import type { GuestLan } from './lan.js';
 import { repoRoot } from '../util/paths.js';
 
 export class NetProbeError extends MigtestError {}
 
+/** The peer lost the guest: no replies where the guest should answer. */
+export class NetLivenessError extends CheckFailedError {}
+
 /** What the peer saw of the guest on the network (all times CLOCK_REALTIME ms). */
 export interface NetFigures {
   intervalMs: number;
   sent: number;
   replies: number;
-  /** Requests never answered (the last second before the probe stopped is not counted). */
+  /** Requests never answered, though a later one was. */
   lost: number;
   /** Longest time between two consecutive replies, and when it started and ended. */
   maxGapMs: number;
   gapFrom: number;
   gapTo: number;
+  lastReplyAt?: number;
   /** Announce frames from the guest's MAC: QEMU's RARPs and the guest's gratuitous ARPs. */
   rarp: number[];
   garp: number[];
@@ -31,18 +36,17 @@ export function analyzeProbe(text: string, intervalMs: number): NetFigures {
   const replies: Array<{ seq: number; t: number }> = [];
   const rarp: number[] = [];
   const garp: number[] = [];
-  let last = 0;
   for (const line of text.split('\n')) {
     const f = line.trim().split(' ');
     if (f[0] === 'S') sent.set(Number(f[1]), Number(f[2]) * 1000);
     else if (f[0] === 'R') replies.push({ seq: Number(f[1]), t: Number(f[2]) * 1000 });
     else if (f[0] === 'A') (f[1] === 'rarp' ? rarp : garp).push(Number(f[3]) * 1000);
-    const t = Number(f.at(-1)) * 1000;
-    if (Number.isFinite(t)) last = Math.max(last, t);
   }
+  // Lost: unanswered although a later request was answered (the newest ones may be under way).
   const answered = new Set(replies.map((r) => r.seq));
+  const lastAnsweredSent = Math.max(0, ...[...answered].map((q) => sent.get(q) ?? 0));
   let lost = 0;
-  for (const [seq, t] of sent) if (!answered.has(seq) && t < last - 1000) lost++;
+  for (const [seq, t] of sent) if (!answered.has(seq) && t < lastAnsweredSent) lost++;
   let maxGapMs = 0;
   let gapFrom = 0;
   let gapTo = 0;
@@ -50,7 +54,7 @@ export function analyzeProbe(text: string, intervalMs: number): NetFigures {
     const gap = replies[i]!.t - replies[i - 1]!.t;
     if (gap > maxGapMs) [maxGapMs, gapFrom, gapTo] = [gap, replies[i - 1]!.t, replies[i]!.t];
   }
-  return { intervalMs, sent: sent.size, replies: replies.length, lost, maxGapMs, gapFrom, gapTo, rarp, garp };
+  return { intervalMs, sent: sent.size, replies: replies.length, lost, maxGapMs, gapFrom, gapTo, lastReplyAt: replies.at(-1)?.t, rarp, garp };
 }
 
 /**
@@ -91,16 +95,55 @@ export class NetProbe {
     return analyzeProbe(this.text(), this.intervalMs);
   }
 
-  /** Waits until the guest has answered n requests in a row after `since` (ms, realtime). */
+  /**
+   * The network liveness check: the guest answers n pings after `since` (ms, realtime, e.g.
+   * the destination's RESUME) within timeoutMs; NetLivenessError says what the peer saw.
+   */
   async waitAnswering(n: number, since = 0, timeoutMs = scaled(30_000)): Promise<void> {
-    await pollUntil(`the guest to answer ${n} pings in a row`, timeoutMs, () => {
+    await pollUntil(`the guest to answer ${n} pings`, timeoutMs, () => {
       const f = this.figures();
       const recent = this.text().split('\n').filter((l) => l.startsWith('R ') && Number(l.split(' ')[2]) * 1000 >= since).length;
-      return { done: recent >= n, state: { sent: f.sent, replies: f.replies, sinceReplies: recent } };
-    }, 50);
+      return { done: recent >= n, state: { sent: f.sent, replies: f.replies, repliesSince: recent } };
+    }, 50).catch((e: unknown) => {
+      if (!(e instanceof DeadlineError)) throw e;
+      const f = this.figures();
+      const lastReply = f.lastReplyAt ? `; the last reply came ${((Date.now() - f.lastReplyAt) / 1000).toFixed(1)} s ago` : '';
+      throw new NetLivenessError(
+        `the guest answered fewer than ${n} pings in ${(timeoutMs / 1000).toFixed(1)} s (every ${this.intervalMs} ms from the bridge; ${f.sent} sent, ${f.replies} answered${lastReply})`,
+        { figures: { ...f, rarp: f.rarp.length, garp: f.garp.length } },
+      );
+    });
+  }
+
+  /** The figures for results.json, announce frames counted from the destination's resume (ms, realtime). */
+  summary(resumedAt: number, vhost: boolean): NetSummary {
+    const f = this.figures();
+    const rarp = f.rarp.filter((t) => t >= resumedAt);
+    const garp = f.garp.filter((t) => t >= resumedAt);
+    const first = Math.min(...rarp, ...garp);
+    return {
+      intervalMs: f.intervalMs,
+      sent: f.sent,
+      lost: f.lost,
+      maxGapMs: Math.round(f.maxGapMs),
+      rarp: rarp.length,
+      garp: garp.length,
+      firstAnnounceMs: Number.isFinite(first) ? Math.round(first - resumedAt) : undefined,
+      vhost,
+    };
+  }
+
+  /** Stops pinging (SIGSTOP to its group): the guest gets no traffic to answer. */
+  pause(): void {
+    this.proc.signal('SIGSTOP');
+  }
+
+  resume(): void {
+    this.proc.signal('SIGCONT');
   }
 
   async stop(): Promise<NetFigures> {
+    this.resume();
     if (this.proc.running) await this.proc.stop({ termMs: 3000 });
     return this.figures();
   }
