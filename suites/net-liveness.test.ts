@@ -24,8 +24,10 @@ describe.each(testArches())('net-liveness %s', (arch) => {
 
       const { migration, liveness } = await migrateAndVerify({ src, dst }, ctx);
       const resumedAt = eventTimeMs(dst.qmp.events.find((e) => e.event === 'RESUME')!);
-      await probe.waitAnswering(50, resumedAt);
-      const net = probe.summary(resumedAt, vhost);
+      const stoppedAt = eventTimeMs(src.qmp.events.findLast((e) => e.event === 'STOP')!);
+      // 120 replies at 10 ms: past QEMU's last announce round (50 + 150 + 250 + 350 ms by default).
+      await probe.waitAnswering(120, resumedAt);
+      const net = probe.summary(resumedAt, vhost, stoppedAt);
       ctx.result.net = net;
       ctx.artifacts.writeJson('net.json', { net, control: { ...control, fromMs: controlFrom }, qemuDowntimeMs: migration.info.downtime, guestDowntimeMs: liveness.guestObservedDowntimeMs });
       // The announce moved the MAC to the destination's tap: QEMU's RARP, then the guest's own.

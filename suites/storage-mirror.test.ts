@@ -60,7 +60,7 @@ describe.each(testArches())('storage-mirror %s', (arch) => {
         const want = createHash('md5').update(Buffer.alloc(BASE.lengthMiB << 20, BASE.byte)).digest('hex');
         if (baseRegion !== want) throw new CheckFailedError(`dst: the backing file's region reads ${baseRegion}, expected ${want}`);
       }
-      ctx.result.io = { writes: written.writeIos, verifiedBytes: verified.verifiedBytes, mirrorSync: sync, mirrorBytes: completed!.offset, srcWrites, dstWrites: (await deviceWrites(dst, 'data-dev')).writes };
+      ctx.result.io = { writes: written.writeIos, verifiedBytes: verified.verifiedBytes, mirrorSync: sync, mirrorBytes: completed!.offset, mirrorCompleteMs: completed!.tookMs, srcWrites, dstWrites: (await deviceWrites(dst, 'data-dev')).writes };
       ctx.artifacts.writeJson('io.json', { ready: mirror.ready, completed, srcWrites, written, verified, dstAllocated, baseRegion, downtimeMs: migration.info.downtime });
       expect(written.writeIos).toBe(2048);
       if (sync === 'full') expect(mirror.ready.len).toBe(64 << 20);

@@ -115,11 +115,14 @@ export class NetProbe {
     });
   }
 
-  /** The figures for results.json, announce frames counted from the destination's resume (ms, realtime). */
-  summary(resumedAt: number, vhost: boolean): NetSummary {
+  /**
+   * The figures for results.json: announce frames counted from the source's stop (the first
+   * RARP can carry a timestamp just before the destination's RESUME event), timed from RESUME.
+   */
+  summary(resumedAt: number, vhost: boolean, stoppedAt = resumedAt): NetSummary {
     const f = this.figures();
-    const rarp = f.rarp.filter((t) => t >= resumedAt);
-    const garp = f.garp.filter((t) => t >= resumedAt);
+    const rarp = f.rarp.filter((t) => t >= stoppedAt);
+    const garp = f.garp.filter((t) => t >= stoppedAt);
     const first = Math.min(...rarp, ...garp);
     return {
       intervalMs: f.intervalMs,

@@ -68,6 +68,8 @@ export interface IoFigures {
   /** Storage migration: the mirror's sync mode and the bytes it copied. */
   mirrorSync?: string;
   mirrorBytes?: number;
+  /** The graceful cancel at pre-switchover, cancel to COMPLETED: part of the downtime. */
+  mirrorCompleteMs?: number;
 }
 
 /** Pings at a fixed interval from the guest's LAN, across the switchover. */

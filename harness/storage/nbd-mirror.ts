@@ -20,6 +20,8 @@ export interface MirrorOptions {
 export interface JobProgress {
   len: number;
   offset: number;
+  /** complete(): from block-job-cancel to BLOCK_JOB_COMPLETED (inside the downtime at pre-switchover). */
+  tookMs?: number;
 }
 
 /**
@@ -57,10 +59,13 @@ export class NbdMirror {
   /** Graceful cancel of the READY job: it copies what is still dirty and ends COMPLETED (not CANCELLED). */
   async complete(): Promise<JobProgress> {
     const mark = this.src.qmp.mark();
+    const started = Date.now();
     await this.src.qmp.execute('block-job-cancel', { device: this.jobId });
     const e = await this.src.qmp.waitForEvent('BLOCK_JOB_COMPLETED', (ev) => ev.data?.device === this.jobId, scaled(120_000), mark);
     if (e.data?.error) throw new MirrorError(`${this.src.name}: mirror ${this.jobId} ended with an error: ${String(e.data.error)}`);
-    return progress(e);
+    // The NBD client node goes too (libvirt blockdev-dels it): nothing of the source points at the destination any more.
+    await this.src.qmp.execute('blockdev-del', { 'node-name': `nbd-${this.opts.srcNode}` });
+    return { ...progress(e), tookMs: Date.now() - started };
   }
 
   /** After the switchover: the destination stops serving its disk (libvirt's Finish). */
