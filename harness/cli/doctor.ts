@@ -45,6 +45,8 @@ export async function doctor(): Promise<Check[]> {
     );
   }
   checks.push(await tool('qemu-img', ['--version'], 'qemu-utils'));
+  checks.push(await tool('qemu-io', ['--version'], 'qemu-utils'));
+  checks.push(await tool('bridge', ['-V'], 'iproute2'));
   checks.push(await tool('socat', ['-V'], 'socat'));
   checks.push(await tool('mmdebstrap', ['--version'], 'mmdebstrap'));
   checks.push(await tool('mkfs.ext4', ['-V'], 'e2fsprogs'));

@@ -34,11 +34,11 @@ describe.skipIf(!root)('network namespaces joined by veth (needs root: ip netns,
     expect(existsSync(`/run/netns/${link.b.name}`)).toBe(false);
   });
 
-  it('the reaper removes namespaces whose runner is gone', async () => {
+  it('the reaper removes namespaces whose runner is gone (partition pairs and guest LANs)', async () => {
     // pid 4194303 with start time 1: a runner that cannot be alive.
-    const name = 'migtest_4194303_1_1a';
-    await execa('ip', ['netns', 'add', name]);
-    expect(await reapNetns()).toContain(name);
-    expect(existsSync(`/run/netns/${name}`)).toBe(false);
+    const names = ['migtest_4194303_1_1a', 'migtest_4194303_1_2lan'];
+    for (const name of names) await execa('ip', ['netns', 'add', name]);
+    expect(await reapNetns()).toEqual(expect.arrayContaining(names));
+    for (const name of names) expect(existsSync(`/run/netns/${name}`)).toBe(false);
   });
 });
