@@ -2,6 +2,7 @@ import { describe, expect } from 'vitest';
 import { DiskIntegrityError, FioWorkload } from '../harness/guest/fio.js';
 import { loseWrite } from '../harness/faults/disk.js';
 import { imageLocks } from '../harness/host/locks.js';
+import { DOWNTIME_TRACE_ARGS, downtimeCheckpoints } from '../harness/migration/downtime-trace.js';
 import { startPair } from '../harness/migration/pair.js';
 import { migrateAndVerify } from '../harness/migration/verify.js';
 import { createImage } from '../harness/storage/image.js';
@@ -17,7 +18,7 @@ import { VmBuilder } from '../harness/vm/builder.js';
 describe.each(testArches())('disk-io %s', (arch) => {
   scenario('fio across live migration on a shared qcow2, throttled', { suite: 'disk-io', arch }, async (ctx) => {
     const disk = dataDisk(await createImage(ctx.artifacts.file('data.qcow2'), { format: 'qcow2' }));
-    const pair = await startPair(ctx.vms, arch, (b) => throttledDataDisk(b, disk));
+    const pair = await startPair(ctx.vms, arch, (b) => throttledDataDisk(b.withArgs(...DOWNTIME_TRACE_ARGS), disk));
     const { src, dst } = pair;
     // The destination (-incoming) has the image open but inactive: it holds no lock yet.
     expect(imageLocks(src.process.pid, disk.file).holds).toContain('write');
@@ -50,7 +51,7 @@ describe.each(testArches())('disk-io %s', (arch) => {
     const verified = await fio.verify(dst);
     const dstWrites = (await deviceWrites(dst, 'data-dev')).writes;
     ctx.result.io = { writes: written.writeIos, verifiedBytes: verified.verifiedBytes, inflightBeforeStop: inflight.lastInuse, srcWrites, dstWrites };
-    ctx.artifacts.writeJson('io.json', { inflight, srcWrites, dstWrites, written, verified, downtimeMs: migration.info.downtime });
+    ctx.artifacts.writeJson('io.json', { downtimeCheckpoints: downtimeCheckpoints(src.stderrText()), inflight, srcWrites, dstWrites, written, verified, downtimeMs: migration.info.downtime });
     // Every acknowledged write was done by exactly one side: none lost, none done twice.
     expect(written.writeIos).toBe(2048);
     expect(srcWrites + dstWrites).toBe(written.writeIos);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect } from 'vitest';
 import { FioWorkload } from '../harness/guest/fio.js';
 import { startPair } from '../harness/migration/pair.js';
+import { DOWNTIME_TRACE_ARGS, downtimeCheckpoints } from '../harness/migration/downtime-trace.js';
 import { migrateAndVerify } from '../harness/migration/verify.js';
 import { allocatedBytes, createImage, fillPattern } from '../harness/storage/image.js';
 import { NbdMirror, type JobProgress, type MirrorSync } from '../harness/storage/nbd-mirror.js';
@@ -29,7 +30,8 @@ describe.each(testArches())('storage-mirror %s', (arch) => {
       const srcDisk = dataDisk(await createImage(ctx.artifacts.file('src.qcow2'), { format: 'qcow2', backing }));
       const dstDisk = dataDisk(await createImage(ctx.artifacts.file('dst.qcow2'), { format: 'qcow2', backing }));
       const pair = await startPair(ctx.vms, arch, {
-        configure: (b) => throttledDataDisk(b, srcDisk),
+        // QEMU's downtime checkpoints (stderr) say where the downtime goes.
+        configure: (b) => throttledDataDisk(b.withArgs(...DOWNTIME_TRACE_ARGS), srcDisk),
         configureDst: (b) => b.withoutDisk('data').withDisk(dstDisk),
       });
       const { src, dst } = pair;
@@ -61,7 +63,7 @@ describe.each(testArches())('storage-mirror %s', (arch) => {
         if (baseRegion !== want) throw new CheckFailedError(`dst: the backing file's region reads ${baseRegion}, expected ${want}`);
       }
       ctx.result.io = { writes: written.writeIos, verifiedBytes: verified.verifiedBytes, mirrorSync: sync, mirrorBytes: completed!.offset, mirrorCompleteMs: completed!.tookMs, srcWrites, dstWrites: (await deviceWrites(dst, 'data-dev')).writes };
-      ctx.artifacts.writeJson('io.json', { ready: mirror.ready, completed, srcWrites, written, verified, dstAllocated, baseRegion, downtimeMs: migration.info.downtime });
+      ctx.artifacts.writeJson('io.json', { downtimeCheckpoints: downtimeCheckpoints(src.stderrText()), ready: mirror.ready, completed, srcWrites, written, verified, dstAllocated, baseRegion, downtimeMs: migration.info.downtime });
       expect(written.writeIos).toBe(2048);
       if (sync === 'full') expect(mirror.ready.len).toBe(64 << 20);
       // top: only what the guest wrote in the overlay is copied, not the 16 MiB of the base.
