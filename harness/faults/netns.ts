@@ -1,5 +1,6 @@
 import { execa } from 'execa';
 import { readdirSync } from 'node:fs';
+import { runChecked } from '../host/command.js';
 import { isAlive, procStat } from '../host/procfs.js';
 import { MigtestError } from '../util/errors.js';
 
@@ -14,11 +15,7 @@ let counter = 0;
 
 export class NetnsError extends MigtestError {}
 
-async function run(file: string, args: string[], input?: string): Promise<string> {
-  const r = await execa(file, args, { input, reject: false });
-  if (r.exitCode !== 0) throw new NetnsError(`${file} ${args.join(' ')} failed: ${(r.stderr || r.stdout).trim()}`);
-  return r.stdout;
-}
+const run = (file: string, args: string[], input?: string) => runChecked(file, args, { input, error: NetnsError });
 
 export interface Netns {
   name: string;

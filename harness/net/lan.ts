@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { runChecked } from '../host/command.js';
 import { procStat } from '../host/procfs.js';
 import { NetnsError } from '../faults/netns.js';
 
@@ -11,10 +12,7 @@ import { NetnsError } from '../faults/netns.js';
 const SUBNET = '10.253.0';
 let counter = 0;
 
-async function ip(args: string[]): Promise<void> {
-  const r = await execa('ip', args, { reject: false });
-  if (r.exitCode !== 0) throw new NetnsError(`ip ${args.join(' ')} failed: ${(r.stderr || r.stdout).trim()}`);
-}
+const ip = (args: string[]) => runChecked('ip', args, { error: NetnsError });
 
 export class GuestLan {
   readonly bridge = 'mtbr0';

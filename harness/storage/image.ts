@@ -1,13 +1,9 @@
-import { execa } from 'execa';
+import { runChecked } from '../host/command.js';
 import { MigtestError } from '../util/errors.js';
 
 export class ImageError extends MigtestError {}
 
-async function run(file: string, args: string[]): Promise<string> {
-  const r = await execa(file, args, { reject: false });
-  if (r.exitCode !== 0) throw new ImageError(`${file} ${args.join(' ')} failed: ${(r.stderr || r.stdout).trim()}`);
-  return r.stdout;
-}
+const run = (file: string, args: string[]) => runChecked(file, args, { error: ImageError });
 
 /** A fresh image; with `backing`, a qcow2 overlay on it (the shared-backing layout of a `top` mirror). */
 export async function createImage(path: string, opts: { format: 'qcow2' | 'raw'; sizeMiB?: number; backing?: string }): Promise<string> {
