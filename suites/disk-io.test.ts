@@ -25,8 +25,8 @@ describe.each(testArches())('disk-io %s', (arch) => {
     expect(imageLocks(dst.process.pid, disk.file).holds).toEqual([]);
 
     const fio = await FioWorkload.start(src, fioOn(disk));
-    await waitForWrites(src, 'data-dev', 200);
-    const q = diskQueue(disk.id);
+    await waitForWrites(src, disk, 200);
+    const q = diskQueue(disk);
     let sampler: InflightSampler | undefined;
     let dstLocksWhileActive: ReturnType<typeof imageLocks> | undefined;
     const { migration } = await migrateAndVerify(pair, ctx, {
@@ -45,11 +45,11 @@ describe.each(testArches())('disk-io %s', (arch) => {
     // (completed on the source), so neither ring holds any and nothing went in the stream.
     expect(inflight.lastInuse).toBeGreaterThan(0);
     expect((await queueStatus(src, q)).inuse).toBe(0);
-    const srcWrites = (await deviceWrites(src, 'data-dev')).writes;
+    const srcWrites = await deviceWrites(src, disk);
 
     const written = await fio.waitWritten(dst);
     const verified = await fio.verify(dst);
-    const dstWrites = (await deviceWrites(dst, 'data-dev')).writes;
+    const dstWrites = await deviceWrites(dst, disk);
     ctx.result.io = { writes: written.writeIos, verifiedBytes: verified.verifiedBytes, inflightBeforeStop: inflight.lastInuse, srcWrites, dstWrites };
     ctx.artifacts.writeJson('io.json', { downtimeCheckpoints: downtimeCheckpoints(src.stderrText()), inflight, srcWrites, dstWrites, written, verified, downtimeMs: migration.info.downtime });
     // Every acknowledged write was done by exactly one side: none lost, none done twice.

@@ -26,11 +26,10 @@ describe.each(testArches())('parked-requests %s', (arch) => {
         configureDst: (b) => b.withoutDisk(disk.id).withDisk(disk),
       });
       const { src, dst } = pair;
-      const q = diskQueue(disk.id, bus);
-      const qdev = 'data-dev';
+      const q = diskQueue(disk);
 
       const fio = await FioWorkload.start(src, fioOn(disk));
-      await waitForWrites(src, qdev, 200);
+      await waitForWrites(src, disk, 200);
       const mark = src.qmp.mark();
       await flushDisk(src, disk);
       await src.qmp.waitForEvent('STOP', () => true, scaled(30_000), mark);
@@ -39,7 +38,7 @@ describe.each(testArches())('parked-requests %s', (arch) => {
       expect(ioError?.data).toMatchObject({ operation: 'write', action: 'stop', reason: 'Input/output error' });
       const parkedOnSrc = (await queueStatus(src, q)).inuse;
       expect(parkedOnSrc).toBeGreaterThan(1);
-      const srcWrites = (await deviceWrites(src, qdev)).writes;
+      const srcWrites = await deviceWrites(src, disk);
 
       // Migrate the stopped VM: the destination loads it and stays stopped, the requests parked.
       const migration = await migrate(src, dst);
@@ -57,7 +56,7 @@ describe.each(testArches())('parked-requests %s', (arch) => {
       const liveness = await checkLivenessAfterMigration(src, dst);
       const written = await fio.waitWritten(dst);
       const verified = await fio.verify(dst);
-      const dstWrites = (await deviceWrites(dst, qdev)).writes;
+      const dstWrites = await deviceWrites(dst, disk);
       ctx.result.io = { writes: written.writeIos, verifiedBytes: verified.verifiedBytes, parked: parkedOnSrc, replayed: after['used-idx'] - onDst['used-idx'], srcWrites, dstWrites };
       ctx.result.qemuDowntimeMs = migration.info.downtime;
       ctx.result.qemuTotalTimeMs = migration.info['total-time'];

@@ -36,7 +36,7 @@ describe.each(testArches())('storage-mirror %s', (arch) => {
       });
       const { src, dst } = pair;
       const fio = await FioWorkload.start(src, fioOn(srcDisk));
-      await waitForWrites(src, 'data-dev', 200);
+      await waitForWrites(src, srcDisk, 200);
 
       // The guest's device sits on the throttle node: that is the root the mirror starts from.
       const mirror = await NbdMirror.start(src, dst, { srcNode: 'data-thr', dstNode: 'data', sync });
@@ -48,7 +48,7 @@ describe.each(testArches())('storage-mirror %s', (arch) => {
         },
       });
       await mirror.stopServer();
-      const srcWrites = (await deviceWrites(src, 'data-dev')).writes;
+      const srcWrites = await deviceWrites(src, srcDisk);
       const written = await fio.waitWritten(dst);
       const verified = await fio.verify(dst);
       const dstAllocated = await allocatedBytes(dstDisk.file);
@@ -62,7 +62,7 @@ describe.each(testArches())('storage-mirror %s', (arch) => {
         const want = createHash('md5').update(Buffer.alloc(BASE.lengthMiB << 20, BASE.byte)).digest('hex');
         if (baseRegion !== want) throw new CheckFailedError(`dst: the backing file's region reads ${baseRegion}, expected ${want}`);
       }
-      ctx.result.io = { writes: written.writeIos, verifiedBytes: verified.verifiedBytes, mirrorSync: sync, mirrorBytes: completed!.offset, mirrorCompleteMs: completed!.tookMs, srcWrites, dstWrites: (await deviceWrites(dst, 'data-dev')).writes };
+      ctx.result.io = { writes: written.writeIos, verifiedBytes: verified.verifiedBytes, mirrorSync: sync, mirrorBytes: completed!.offset, mirrorCompleteMs: completed!.tookMs, srcWrites, dstWrites: await deviceWrites(dst, dstDisk) };
       ctx.artifacts.writeJson('io.json', { downtimeCheckpoints: downtimeCheckpoints(src.stderrText()), ready: mirror.ready, completed, srcWrites, written, verified, dstAllocated, baseRegion, downtimeMs: migration.info.downtime });
       expect(written.writeIos).toBe(2048);
       if (sync === 'full') expect(mirror.ready.len).toBe(64 << 20);

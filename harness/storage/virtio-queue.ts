@@ -1,3 +1,6 @@
+import { sleep } from '../util/time.js';
+import { diskDeviceId } from '../vm/argv.js';
+import type { DiskSpec } from '../vm/spec.js';
 import type { StartedVm } from '../vm/started.js';
 
 /** x-query-virtio-queue-status (7.2+), the fields that tell how many requests the device holds. */
@@ -9,19 +12,22 @@ export interface QueueStatus {
 }
 
 /** Where a disk's requests queue: virtio-blk's own queue 0, or the first request queue (2) of its virtio-scsi controller. */
-export function diskQueue(diskId: string, bus: 'virtio-blk' | 'virtio-scsi' = 'virtio-blk'): { path: string; queue: number } {
-  return bus === 'virtio-scsi' ? { path: '/machine/peripheral/scsi0/virtio-backend', queue: 2 } : { path: `/machine/peripheral/${diskId}-dev/virtio-backend`, queue: 0 };
+export function diskQueue(disk: Pick<DiskSpec, 'id' | 'bus'>): { path: string; queue: number } {
+  return disk.bus === 'virtio-scsi'
+    ? { path: '/machine/peripheral/scsi0/virtio-backend', queue: 2 }
+    : { path: `/machine/peripheral/${diskDeviceId(disk)}/virtio-backend`, queue: 0 };
 }
 
 export async function queueStatus(vm: StartedVm, q: { path: string; queue: number }): Promise<QueueStatus> {
   return vm.qmp.execute<QueueStatus>('x-query-virtio-queue-status', q);
 }
 
-/** BlockBackend statistics of a device (query-blockstats), the write side. */
-export async function deviceWrites(vm: StartedVm, qdevId: string): Promise<{ writes: number; failed: number }> {
-  const all = await vm.qmp.execute<Array<{ qdev?: string; stats: { wr_operations: number; failed_wr_operations: number } }>>('query-blockstats');
+/** Writes a disk's device completed (query-blockstats wr_operations; failed ones are not counted). */
+export async function deviceWrites(vm: StartedVm, disk: Pick<DiskSpec, 'id'>): Promise<number> {
+  const qdevId = diskDeviceId(disk);
+  const all = await vm.qmp.execute<Array<{ qdev?: string; stats: { wr_operations: number } }>>('query-blockstats');
   const s = all.find((b) => b.qdev === qdevId || b.qdev === `/machine/peripheral/${qdevId}/virtio-backend` || b.qdev?.endsWith(`/${qdevId}`));
-  return { writes: s?.stats.wr_operations ?? 0, failed: s?.stats.failed_wr_operations ?? 0 };
+  return s?.stats.wr_operations ?? 0;
 }
 
 /**
@@ -29,7 +35,7 @@ export async function deviceWrites(vm: StartedVm, qdevId: string): Promise<{ wri
  * held when it stopped. stop() returns the last sample taken while it still ran.
  */
 export class InflightSampler {
-  private last: { inuse: number; at: number } | undefined;
+  private last: number | undefined;
   private max = 0;
   private running = true;
   private readonly loop: Promise<void>;
@@ -45,9 +51,9 @@ export class InflightSampler {
         const s = await queueStatus(this.vm, this.q).catch(() => undefined);
         const st = await this.vm.status().catch(() => undefined);
         if (!s || !st?.running) break;
-        this.last = { inuse: s.inuse, at: Date.now() };
+        this.last = s.inuse;
         this.max = Math.max(this.max, s.inuse);
-        await new Promise((r) => setTimeout(r, intervalMs));
+        await sleep(intervalMs);
       }
     })();
   }
@@ -55,6 +61,6 @@ export class InflightSampler {
   async stop(): Promise<{ lastInuse: number | undefined; maxInuse: number }> {
     this.running = false;
     await this.loop;
-    return { lastInuse: this.last?.inuse, maxInuse: this.max };
+    return { lastInuse: this.last, maxInuse: this.max };
   }
 }

@@ -57,6 +57,9 @@ export function cacheOptions(cache: DiskSpec['cache'] = 'writeback'): { direct: 
   }
 }
 
+/** The qdev id of a disk's device (virtio-blk-pci or scsi-hd): what QMP, blockstats and HMP name it by. */
+export const diskDeviceId = (d: Pick<DiskSpec, 'id'>) => `${d.id}-dev`;
+
 /** Node chain file -> [blkdebug] -> format -> [throttle]; the device sits on the top one. */
 function diskArgs(d: DiskSpec): string[] {
   const c = cacheOptions(d.cache);
@@ -84,7 +87,7 @@ function diskArgs(d: DiskSpec): string[] {
     top = `${d.id}-thr`;
   }
   const scsi = d.bus === 'virtio-scsi';
-  const dev = [scsi ? 'scsi-hd' : 'virtio-blk-pci', `drive=${top}`, `id=${d.id}-dev`, `write-cache=${c.writeCache ? 'on' : 'off'}`];
+  const dev = [scsi ? 'scsi-hd' : 'virtio-blk-pci', `drive=${top}`, `id=${diskDeviceId(d)}`, `write-cache=${c.writeCache ? 'on' : 'off'}`];
   if (scsi) dev.push('bus=scsi0.0');
   if (d.serial) dev.push(`serial=${d.serial}`);
   if (d.werror) dev.push(`werror=${d.werror}`);
