@@ -12,7 +12,8 @@ import { scaled, sleep } from '../harness/util/time.js';
 describe.each(testArches())('net-liveness %s', (arch) => {
   for (const vhost of [false, true]) {
     scenario(`ping every 10 ms across live migration${vhost ? ' (vhost-net)' : ''}`, { suite: 'net-liveness', arch }, async (ctx) => {
-      if (vhost && lacksVhostNet()) ctx.skip(lacksVhostNet()!);
+      const lacks = vhost ? lacksVhostNet() : undefined;
+      if (lacks) ctx.skip(lacks);
       const { src, dst, lan, probe } = await startLanPair(ctx, arch, { vhost });
       await probe.waitAnswering(20);
       // Control: the same guest and peer for 2 s without a migration: no loss, no long gap.

@@ -95,12 +95,12 @@ export async function probeBoot(bin: QemuBinary, accel: Accel, timeoutMs = scale
 
 const KVM_ARCH: Partial<Record<string, Arch>> = { x64: 'x86_64', arm64: 'aarch64' };
 
-/** Decides the accelerator. The decision is cached per host boot, so workers do not re-probe. */
 /** The accelerator this run chose (MIGTEST_ACCEL, set by `migtest run --accel`), decided for `bin`. */
 export function runAccel(bin: QemuBinary): Promise<AccelDecision> {
   return resolveAccel((process.env.MIGTEST_ACCEL ?? 'auto') as AccelChoice, bin);
 }
 
+/** Decides the accelerator. The decision is cached per host boot, so workers do not re-probe. */
 export async function resolveAccel(choice: AccelChoice, bin: QemuBinary): Promise<AccelDecision> {
   if (!(ACCEL_CHOICES as readonly string[]).includes(choice))
     throw new ConfigError('accel', `'${choice}'`, ACCEL_CHOICES);

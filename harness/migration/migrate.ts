@@ -180,8 +180,7 @@ export class RunningMigration {
         // Without return-path the source says completed even if the destination then refuses.
         // A source migrated while stopped (an I/O error, a `stop`) leaves the destination paused:
         // then its own MIGRATION completed is the end.
-        const running = this.srcWasRunning;
-        const [event, want, what] = running
+        const [event, want, what] = this.srcWasRunning
           ? ['RESUME', () => true, 'it to run the guest after the source reported completed']
           : ['MIGRATION', (e: QmpEvent) => e.data?.status === 'completed', 'it to load the state of a stopped source'];
         await this.dst.qmp.waitForEvent(event, want, scaled(120_000), this.dstMark).catch(async (e) => {
@@ -201,6 +200,7 @@ export async function startMigration(src: StartedVm, dst: StartedVm, opts: Migra
   const transport = opts.transport ?? 'tcp';
   const capabilities = opts.beforeSwitchover ? { ...opts.capabilities, 'pause-before-switchover': true } : opts.capabilities;
   const settings = { ...opts, capabilities };
+  const running = (await src.status()).running;
   const dstMark = dst.qmp.mark();
   if (transport === 'fd') {
     // A connected socket pair; each end goes to its QEMU by name, over SCM_RIGHTS.
@@ -213,7 +213,7 @@ export async function startMigration(src: StartedVm, dst: StartedVm, opts: Migra
       const srcMark = src.qmp.mark();
       await runWithPassedFd(src, pair.srcFd, 'migrate', { uri: 'fd:migfd' });
       pair.closeSrc();
-      return new RunningMigration(src, dst, 'fd:migfd', settings, srcMark, dstMark);
+      return new RunningMigration(src, dst, 'fd:migfd', settings, srcMark, dstMark, running);
     } finally {
       pair.closeDst();
       pair.closeSrc();
@@ -224,7 +224,6 @@ export async function startMigration(src: StartedVm, dst: StartedVm, opts: Migra
   await applySettings(src, settings);
   const dstUri = await outgoingUri(dst, transport);
   const uri = opts.route ? await opts.route(dstUri) : dstUri;
-  const running = (await src.status()).running;
   const srcMark = src.qmp.mark();
   await src.qmp.execute('migrate', { uri });
   return new RunningMigration(src, dst, uri, settings, srcMark, dstMark, running);

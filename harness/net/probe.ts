@@ -101,8 +101,10 @@ export class NetProbe {
    */
   async waitAnswering(n: number, since = 0, timeoutMs = scaled(30_000)): Promise<void> {
     await pollUntil(`the guest to answer ${n} pings`, timeoutMs, () => {
-      const f = this.figures();
-      const recent = this.text().split('\n').filter((l) => l.startsWith('R ') && Number(l.split(' ')[2]) * 1000 >= since).length;
+      // One read of the log per poll, for both the figures and the replies since `since`.
+      const text = this.text();
+      const f = analyzeProbe(text, this.intervalMs);
+      const recent = text.split('\n').filter((l) => l.startsWith('R ') && Number(l.split(' ')[2]) * 1000 >= since).length;
       return { done: recent >= n, state: { sent: f.sent, replies: f.replies, repliesSince: recent } };
     }, 50).catch((e: unknown) => {
       if (!(e instanceof DeadlineError)) throw e;

@@ -1,14 +1,14 @@
 import { randomInt } from 'node:crypto';
 import { DeadlineError } from '../util/errors.js';
 import { scaled } from '../util/time.js';
+import { JsonConnection } from './connection.js';
+import { Transcript } from './transcript.js';
 
 export interface GuestExecResult {
   exitcode: number;
   stdout: string;
   stderr: string;
 }
-import { JsonConnection } from './connection.js';
-import { Transcript } from './transcript.js';
 
 /**
  * qemu-guest-agent over the same framing as QMP. The agent has no greeting; guest-sync-delimited

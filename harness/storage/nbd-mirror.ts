@@ -30,25 +30,30 @@ export interface JobProgress {
  * READY, the RAM migration runs, and at pre-switchover (vCPUs stopped, nothing new to copy)
  * the job is cancelled gracefully, which on a READY mirror means: finish copying, no pivot.
  */
+/** Names on the source: the mirror job and its NBD client node. */
+const jobIdOf = (o: MirrorOptions) => `mirror-${o.srcNode}`;
+const targetOf = (o: MirrorOptions) => `nbd-${o.srcNode}`;
+
 export class NbdMirror {
-  readonly jobId: string;
   private constructor(
     readonly src: StartedVm,
     readonly dst: StartedVm,
     readonly opts: MirrorOptions,
     readonly ready: JobProgress,
-  ) {
-    this.jobId = `mirror-${opts.srcNode}`;
+  ) {}
+
+  get jobId(): string {
+    return jobIdOf(this.opts);
   }
 
   static async start(src: StartedVm, dst: StartedVm, opts: MirrorOptions): Promise<NbdMirror> {
     const socket = join(dirname(dst.paths.qmp), 'nbd.sock');
     await dst.qmp.execute('nbd-server-start', { addr: { type: 'unix', data: { path: socket } } });
     await dst.qmp.execute('block-export-add', { type: 'nbd', id: `export-${opts.dstNode}`, 'node-name': opts.dstNode, writable: true, name: opts.dstNode });
-    const target = `nbd-${opts.srcNode}`;
+    const target = targetOf(opts);
     await src.qmp.execute('blockdev-add', { driver: 'nbd', 'node-name': target, server: { type: 'unix', path: socket }, export: opts.dstNode });
     const mark = src.qmp.mark();
-    const jobId = `mirror-${opts.srcNode}`;
+    const jobId = jobIdOf(opts);
     await src.qmp.execute('blockdev-mirror', { 'job-id': jobId, device: opts.srcNode, target, sync: opts.sync });
     const e = await src.qmp.waitForEvent('BLOCK_JOB_READY', (ev) => ev.data?.device === jobId, scaled(180_000), mark).catch(async (err) => {
       throw new MirrorError(`${src.name}: mirror ${jobId} did not become READY: ${(err as Error).message}; jobs: ${JSON.stringify(await src.qmp.execute('query-block-jobs'))}`);
@@ -64,7 +69,7 @@ export class NbdMirror {
     const e = await this.src.qmp.waitForEvent('BLOCK_JOB_COMPLETED', (ev) => ev.data?.device === this.jobId, scaled(120_000), mark);
     if (e.data?.error) throw new MirrorError(`${this.src.name}: mirror ${this.jobId} ended with an error: ${String(e.data.error)}`);
     // The NBD client node goes too (libvirt blockdev-dels it): nothing of the source points at the destination any more.
-    await this.src.qmp.execute('blockdev-del', { 'node-name': `nbd-${this.opts.srcNode}` });
+    await this.src.qmp.execute('blockdev-del', { 'node-name': targetOf(this.opts) });
     return { ...progress(e), tookMs: Date.now() - started };
   }
 
