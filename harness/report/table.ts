@@ -44,5 +44,19 @@ export function formatTable(rows: ScenarioResult[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   const counts = ['passed', 'failed', 'skipped'].map((o) => `${rows.filter((r) => r.outcome === o).length} ${o}`);
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line), '', counts.join(', ')].join('\n');
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line), '', counts.join(', '), ...failures(rows)].join('\n');
+}
+
+/**
+ * The failed rows again, last, with their error's first line and artifacts directory:
+ * a CI log often keeps only its tail, and the table alone does not say why.
+ */
+function failures(rows: ScenarioResult[]): string[] {
+  const failed = rows.filter((r) => r.outcome === 'failed');
+  if (!failed.length) return [];
+  return ['', 'failed:', ...failed.flatMap((r) => [
+    `  ${r.suite}: ${r.scenario}${r.arch ? ` [${r.arch}]` : ''}`,
+    `    ${(r.error ?? 'no error recorded').split('\n')[0]!.slice(0, 300)}`,
+    ...(r.artifacts ? [`    artifacts: ${r.artifacts}`] : []),
+  ])];
 }

@@ -42,4 +42,12 @@ describe('small utilities', () => {
     expect(t).toContain('skipped (no /dev/vhost-net)');
     expect(t.split('\n').at(-1)).toBe('2 passed, 0 failed, 1 skipped');
   });
+
+  it('repeats failed rows last, with their error and artifacts directory', () => {
+    const t = formatTable([
+      { suite: 's', scenario: 'a', outcome: 'passed', wallMs: 1 },
+      { suite: 's', scenario: 'b', arch: 'aarch64', outcome: 'failed', wallMs: 1, error: 'DeadlineError: waited 60s\nstack', artifacts: '/tmp/x/b' },
+    ]);
+    expect(t).toMatch(/failed:\n  s: b \[aarch64\]\n    DeadlineError: waited 60s\n    artifacts: \/tmp\/x\/b$/);
+  });
 });
