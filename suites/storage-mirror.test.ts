@@ -65,7 +65,8 @@ describe.each(testArches())('storage-mirror %s', (arch) => {
       ctx.result.io = { writes: written.writeIos, verifiedBytes: verified.verifiedBytes, mirrorSync: sync, mirrorBytes: completed!.offset, mirrorCompleteMs: completed!.tookMs, srcWrites, dstWrites: await deviceWrites(dst, dstDisk) };
       ctx.artifacts.writeJson('io.json', { downtimeCheckpoints: downtimeCheckpoints(src.stderrText()), ready: mirror.ready, completed, srcWrites, written, verified, dstAllocated, baseRegion, downtimeMs: migration.info.downtime });
       expect(written.writeIos).toBe(2048);
-      if (sync === 'full') expect(mirror.ready.len).toBe(64 << 20);
+      // full: at least the whole disk (rewrites of copied clusters before READY would add to it).
+      if (sync === 'full') expect(mirror.ready.len).toBeGreaterThanOrEqual(64 << 20);
       // top: only what the guest wrote in the overlay is copied, not the 16 MiB of the base.
       else expect(mirror.ready.len).toBeLessThan(BASE.lengthMiB << 20);
     });
