@@ -1,4 +1,4 @@
-import { diskDeviceId } from '../vm/argv.js';
+import { blockDevicePath } from '../vm/argv.js';
 import type { DiskSpec } from '../vm/spec.js';
 import type { StartedVm } from '../vm/started.js';
 import { MigtestError } from '../util/errors.js';
@@ -20,11 +20,6 @@ export function failWritesAfterFlush(errno = 5): NonNullable<DiskSpec['blkdebug'
     'inject-error.0.iotype': 'write',
     'inject-error.0.errno': errno,
   };
-}
-
-/** The qdev path of the device that owns the disk's BlockBackend (virtio-blk's lives on its backend). */
-export function blockDevicePath(disk: Pick<DiskSpec, 'id' | 'bus'>): string {
-  return disk.bus === 'virtio-scsi' ? diskDeviceId(disk) : `${diskDeviceId(disk)}/virtio-backend`;
 }
 
 async function qemuIo(vm: StartedVm, disk: Pick<DiskSpec, 'id' | 'bus'>, command: string): Promise<void> {

@@ -24,16 +24,16 @@ export interface JobProgress {
   tookMs?: number;
 }
 
+/** Names on the source: the mirror job and its NBD client node. */
+const jobIdOf = (o: MirrorOptions) => `mirror-${o.srcNode}`;
+const targetOf = (o: MirrorOptions) => `nbd-${o.srcNode}`;
+
 /**
  * Storage migration without shared storage, as libvirt does it: the destination serves its
  * disk over NBD (a unix socket in its private directory), the source mirrors into it until
  * READY, the RAM migration runs, and at pre-switchover (vCPUs stopped, nothing new to copy)
  * the job is cancelled gracefully, which on a READY mirror means: finish copying, no pivot.
  */
-/** Names on the source: the mirror job and its NBD client node. */
-const jobIdOf = (o: MirrorOptions) => `mirror-${o.srcNode}`;
-const targetOf = (o: MirrorOptions) => `nbd-${o.srcNode}`;
-
 export class NbdMirror {
   private constructor(
     readonly src: StartedVm,

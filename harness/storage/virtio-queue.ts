@@ -1,5 +1,5 @@
 import { sleep } from '../util/time.js';
-import { diskDeviceId } from '../vm/argv.js';
+import { blockDevicePath } from '../vm/argv.js';
 import type { DiskSpec } from '../vm/spec.js';
 import type { StartedVm } from '../vm/started.js';
 
@@ -15,18 +15,21 @@ export interface QueueStatus {
 export function diskQueue(disk: Pick<DiskSpec, 'id' | 'bus'>): { path: string; queue: number } {
   return disk.bus === 'virtio-scsi'
     ? { path: '/machine/peripheral/scsi0/virtio-backend', queue: 2 }
-    : { path: `/machine/peripheral/${diskDeviceId(disk)}/virtio-backend`, queue: 0 };
+    : { path: `/machine/peripheral/${blockDevicePath(disk)}`, queue: 0 };
 }
 
 export async function queueStatus(vm: StartedVm, q: { path: string; queue: number }): Promise<QueueStatus> {
   return vm.qmp.execute<QueueStatus>('x-query-virtio-queue-status', q);
 }
 
-/** Writes a disk's device completed (query-blockstats wr_operations; failed ones are not counted). */
-export async function deviceWrites(vm: StartedVm, disk: Pick<DiskSpec, 'id'>): Promise<number> {
-  const qdevId = diskDeviceId(disk);
+/**
+ * Writes a disk's device completed (query-blockstats wr_operations; failed ones are not counted).
+ * blockstats names the device by its id when it has one (scsi-hd), else by its full path (virtio-blk's backend).
+ */
+export async function deviceWrites(vm: StartedVm, disk: Pick<DiskSpec, 'id' | 'bus'>): Promise<number> {
+  const path = blockDevicePath(disk);
   const all = await vm.qmp.execute<Array<{ qdev?: string; stats: { wr_operations: number } }>>('query-blockstats');
-  const s = all.find((b) => b.qdev === qdevId || b.qdev === `/machine/peripheral/${qdevId}/virtio-backend` || b.qdev?.endsWith(`/${qdevId}`));
+  const s = all.find((b) => b.qdev === path || b.qdev === `/machine/peripheral/${path}`);
   return s?.stats.wr_operations ?? 0;
 }
 

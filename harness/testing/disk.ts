@@ -31,7 +31,7 @@ export function throttledDataDisk(b: VmBuilder, disk: DiskSpec): VmBuilder {
 export const fioOn = (disk: DiskSpec): FioOptions => ({ device: guestDevice(disk), sizeMiB: 8, iodepth: 32 });
 
 /** Waits until the device has completed n writes: fio is under way. */
-export async function waitForWrites(vm: StartedVm, disk: Pick<DiskSpec, 'id'>, n: number): Promise<void> {
+export async function waitForWrites(vm: StartedVm, disk: Pick<DiskSpec, 'id' | 'bus'>, n: number): Promise<void> {
   await pollUntil(`${vm.name}: ${n} writes completed by disk ${disk.id}`, scaled(60_000), async () => {
     const writes = await deviceWrites(vm, disk);
     return { done: writes >= n, state: { writes } };

@@ -60,6 +60,14 @@ export function cacheOptions(cache: DiskSpec['cache'] = 'writeback'): { direct: 
 /** The qdev id of a disk's device (virtio-blk-pci or scsi-hd): what QMP, blockstats and HMP name it by. */
 export const diskDeviceId = (d: Pick<DiskSpec, 'id'>) => `${d.id}-dev`;
 
+/**
+ * The qdev path, under /machine/peripheral, of the device that owns the disk's BlockBackend:
+ * scsi-hd itself, or virtio-blk's virtio-backend child (HMP qemu-io, blockstats, the virtqueue).
+ */
+export function blockDevicePath(disk: Pick<DiskSpec, 'id' | 'bus'>): string {
+  return disk.bus === 'virtio-scsi' ? diskDeviceId(disk) : `${diskDeviceId(disk)}/virtio-backend`;
+}
+
 /** Node chain file -> [blkdebug] -> format -> [throttle]; the device sits on the top one. */
 function diskArgs(d: DiskSpec): string[] {
   const c = cacheOptions(d.cache);
