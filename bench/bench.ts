@@ -6,12 +6,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildImage } from '../harness/images/build.js';
-import { ARCHES, parseArch, type Arch } from '../harness/images/recipe.js';
+import { ARCHES, parseArch, type Arch } from '../harness/util/arch.js';
 import { startPair } from '../harness/migration/pair.js';
 import { migrateAndVerify } from '../harness/migration/verify.js';
 import { ArtifactDir, runDir } from '../harness/report/artifacts.js';
-import { VmPool } from '../harness/testing/pool.js';
+import { VmPool } from '../harness/vm/pool.js';
 import { VmBuilder } from '../harness/vm/builder.js';
+import { reloadRunConfig } from '../harness/util/run-config.js';
 
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const arches: Arch[] = process.argv.slice(2).length ? process.argv.slice(2).map((a) => parseArch(a)) : [...ARCHES];
@@ -30,11 +31,13 @@ for (const arch of arches) {
   const savedCache = process.env.MIGTEST_CACHE;
   const coldCache = mkdtempSync('/tmp/migtest-bench-cache-');
   process.env.MIGTEST_CACHE = coldCache;
+  reloadRunConfig();
   const [cold] = await timed(() => buildImage(arch));
   const [warm] = await timed(() => buildImage(arch));
   rmSync(coldCache, { recursive: true, force: true });
   if (savedCache === undefined) delete process.env.MIGTEST_CACHE;
   else process.env.MIGTEST_CACHE = savedCache;
+  reloadRunConfig();
 
   const boots: number[] = [];
   const walls: number[] = [];
@@ -51,15 +54,11 @@ for (const arch of arches) {
       });
       boots.push(boot);
       await vm.stop();
-      const result: Record<string, number | undefined> = {};
-      const [wall, { migration }] = await timed(async () => {
-        const pair = await startPair(pool, arch);
-        return migrateAndVerify(pair, { artifacts: new ArtifactDir(join(runDir(), `bench-${arch}-${i}`)), result });
-      });
+      const [wall, { migration, figures }] = await timed(async () => migrateAndVerify(await startPair(pool, arch)));
       walls.push(wall);
       totals.push(migration.info['total-time'] ?? NaN);
       downs.push(migration.info.downtime ?? NaN);
-      guestDowns.push(result.guestDowntimeMs ?? NaN);
+      guestDowns.push(figures.guestDowntimeMs ?? NaN);
     } finally {
       await pool.stopAll();
     }

@@ -1,10 +1,9 @@
 import { describe } from 'vitest';
-import { runAccel } from '../harness/host/accel.js';
+import { runAccel } from '../harness/qemu/accel.js';
 import { findBinary } from '../harness/qemu/catalog.js';
-import { runPairCase } from '../harness/compat/run.js';
 import { crossVersionCases } from '../harness/compat/versions.js';
 import { testArches } from '../harness/testing/arches.js';
-import { scenario } from '../harness/testing/scenario.js';
+import { caseScenario, scenario } from '../harness/testing/scenario.js';
 
 // QEMU 7.2 (fetched) and the system QEMU (10.0) both ways: x86 migrates on a versioned
 // machine type both know; Arm under TCG is refused by the destination's CPU (its register
@@ -15,6 +14,6 @@ for (const arch of testArches()) {
   const { cases, missing } = await crossVersionCases(arch, accel);
   describe(`cross-version ${arch}`, () => {
     if (missing) scenario('QEMU versions', { suite: 'cross-version', arch }, async (ctx) => ctx.skip(missing));
-    for (const c of cases) scenario(c.id, { suite: 'cross-version', arch }, async (ctx) => void (await runPairCase(c, ctx)));
+    for (const c of cases) caseScenario(c, { suite: 'cross-version', arch });
   });
 }

@@ -29,7 +29,7 @@ describe.each(testArches())('disk-io %s', (arch) => {
     const q = diskQueue(disk);
     let sampler: InflightSampler | undefined;
     let dstLocksWhileActive: ReturnType<typeof imageLocks> | undefined;
-    const { migration } = await migrateAndVerify(pair, ctx, {
+    const { migration, figures } = await migrateAndVerify(pair, {
       onActive: async () => {
         dstLocksWhileActive = imageLocks(dst.process.pid, disk.file);
         sampler = new InflightSampler(src, q);
@@ -50,11 +50,11 @@ describe.each(testArches())('disk-io %s', (arch) => {
     const written = await fio.waitWritten(dst);
     const verified = await fio.verify(dst);
     const dstWrites = await deviceWrites(dst, disk);
-    ctx.result.io = { writes: written.writeIos, verifiedBytes: verified.verifiedBytes, inflightBeforeStop: inflight.lastInuse, srcWrites, dstWrites };
     ctx.artifacts.writeJson('io.json', { downtimeCheckpoints: downtimeCheckpoints(src.stderrText()), inflight, srcWrites, dstWrites, written, verified, downtimeMs: migration.info.downtime });
     // Every acknowledged write was done by exactly one side: none lost, none done twice.
     expect(written.writeIos).toBe(2048);
     expect(srcWrites + dstWrites).toBe(written.writeIos);
+    return { ...figures, io: { writes: written.writeIos, verifiedBytes: verified.verifiedBytes, inflightBeforeStop: inflight.lastInuse, srcWrites, dstWrites } };
   });
 
   scenario('control without migration; a lost write is caught', { suite: 'disk-io', arch }, async (ctx) => {
@@ -65,7 +65,7 @@ describe.each(testArches())('disk-io %s', (arch) => {
     const written = await fio.waitWritten(vm);
     // Control: the same guest and workload, no migration: the check passes.
     const verified = await fio.verify(vm);
-    ctx.result.io = { writes: written.writeIos, verifiedBytes: verified.verifiedBytes };
+    ctx.record({ io: { writes: written.writeIos, verifiedBytes: verified.verifiedBytes } });
     // Mutation: one acknowledged 4 KiB write undone on the host; the check must name it.
     const offset = 4 << 20;
     await loseWrite(vm, disk, offset);

@@ -15,31 +15,31 @@ describe.each(testArches())('liveness-checker %s', (arch) => {
     await vm.waitReady();
     const steady = await checkLivenessSteady(vm, 3000);
     expect(steady.beats).toBeGreaterThan(100);
-    ctx.result.guestDowntimeMs = steady.largestGapMs;
+    return { guestDowntimeMs: steady.largestGapMs };
   });
 
   scenario('fault: destination reset after switchover is caught', { suite: 'liveness-checker', arch }, async (ctx) => {
     const pair = await startPair(ctx.vms, arch);
     const m = await migrate(pair.src, pair.dst);
-    Object.assign(ctx.result, migrationFigures(m));
+    ctx.record(migrationFigures(m));
     await pair.dst.qmp.execute('system_reset');
     const err = await checkLivenessAfterMigration(pair.src, pair.dst, { beats: 600 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LivenessError);
-    ctx.result.extra = { caught: (err as Error).message };
     expect(String((err as Error).message)).toMatch(/restarted|booted again|jumped|clock went back|not alive/);
+    return { extra: { caught: (err as Error).message } };
   });
 
   scenario('fault: destination stopped after switchover is caught', { suite: 'liveness-checker', arch }, async (ctx) => {
     const pair = await startPair(ctx.vms, arch);
     const m = await migrate(pair.src, pair.dst);
-    Object.assign(ctx.result, migrationFigures(m));
+    ctx.record(migrationFigures(m));
     await pair.dst.qmp.execute('stop');
     const since = pair.dst.heartbeat!.beats.length;
     const err = await checkLivenessAfterMigration(pair.src, pair.dst, { beats: since + 200, timeoutMs: 8000 }).catch(
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(LivenessError);
-    ctx.result.extra = { caught: (err as Error).message };
     expect(String((err as Error).message)).toMatch(/not alive.*status: paused/);
+    return { extra: { caught: (err as Error).message } };
   });
 });

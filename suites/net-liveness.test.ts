@@ -4,7 +4,7 @@ import { NetLivenessError } from '../harness/net/probe.js';
 import { testArches } from '../harness/testing/arches.js';
 import { eventTimeMs, GUEST_MAC, lacksVhostNet, startLanPair } from '../harness/testing/net.js';
 import { scenario } from '../harness/testing/scenario.js';
-import { scaled, sleep } from '../harness/util/time.js';
+import { sleep } from '../harness/util/time.js';
 
 // The guest on a virtio-net NIC (tap on a bridge, in a namespace), pinged every 10 ms by a
 // peer on the bridge through the migration. The bridge learnt the guest's MAC on the source's
@@ -23,14 +23,15 @@ describe.each(testArches())('net-liveness %s', (arch) => {
       expect(control.lost).toBe(0);
       expect(await lan.fdbPort(GUEST_MAC)).toBe('tsrc');
 
-      const { migration, liveness } = await migrateAndVerify({ src, dst }, ctx);
+      const { migration, liveness, figures } = await migrateAndVerify({ src, dst });
+      ctx.record(figures);
       const resumedAt = eventTimeMs(dst.qmp.events.find((e) => e.event === 'RESUME')!);
       const stoppedAt = eventTimeMs(src.qmp.events.findLast((e) => e.event === 'STOP')!);
       // 120 replies at 10 ms: past QEMU's last announce round (50 + 150 + 250 + 350 ms by default).
-      await probe.waitAnswering(120, resumedAt);
+      await probe.waitAnswering(120, { since: resumedAt });
       const net = probe.summary(resumedAt, vhost, stoppedAt);
-      ctx.result.net = net;
-      ctx.artifacts.writeJson('net.json', { net, control: { ...control, fromMs: controlFrom }, qemuDowntimeMs: migration.info.downtime, guestDowntimeMs: liveness.guestObservedDowntimeMs });
+      ctx.record({ net });
+      ctx.artifacts.writeJson('net.json', { net, control: { ...control, fromMs: controlFrom }, qemuDowntimeMs: migration.info.downtime, guestDowntimeMs: liveness!.guestObservedDowntimeMs });
       // The announce moved the MAC to the destination's tap: QEMU's RARP, then the guest's own.
       expect(net.rarp).toBeGreaterThan(0);
       expect(await lan.fdbPort(GUEST_MAC)).toBe('tdst');
@@ -45,19 +46,18 @@ describe.each(testArches())('net-liveness %s', (arch) => {
     probe.pause();
     await sleep(200);
     // Fault: no announce rounds. The guest runs on the destination, but frames for its MAC still go to the source's tap.
-    await migrateAndVerify({ src, dst }, ctx, { parameters: { 'announce-rounds': 0 } });
+    ctx.record((await migrateAndVerify({ src, dst }, { parameters: { 'announce-rounds': 0 } })).figures);
     const resumedAt = eventTimeMs(dst.qmp.events.find((e) => e.event === 'RESUME')!);
     probe.resume();
-    const err = await probe.waitAnswering(20, resumedAt, scaled(3_000)).then(() => undefined, (e: unknown) => e);
+    const err = await probe.waitAnswering(20, { since: resumedAt, timeoutMs: 3_000 }).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(NetLivenessError);
     expect(await lan.fdbPort(GUEST_MAC)).toBe('tsrc');
     expect(probe.summary(resumedAt, false).rarp).toBe(0);
     // Repair: one announce from the destination and the peer reaches the guest again.
     const announcedAt = Date.now();
     await dst.qmp.execute('announce-self', { initial: 50, max: 550, rounds: 1, step: 100 });
-    await probe.waitAnswering(20, announcedAt);
+    await probe.waitAnswering(20, { since: announcedAt });
     expect(await lan.fdbPort(GUEST_MAC)).toBe('tdst');
-    ctx.result.net = probe.summary(resumedAt, false);
-    ctx.result.extra = { caught: (err as Error).message };
+    return { net: probe.summary(resumedAt, false), extra: { caught: (err as Error).message } };
   });
 });

@@ -9,7 +9,7 @@ import { deviceWrites, diskQueue, queueStatus } from '../harness/storage/virtio-
 import { testArches } from '../harness/testing/arches.js';
 import { dataDisk, fioOn, throttledDataDisk, waitForWrites } from '../harness/testing/disk.js';
 import { scenario } from '../harness/testing/scenario.js';
-import { pollUntil, scaled } from '../harness/util/time.js';
+import { pollUntil } from '../harness/util/time.js';
 
 // werror=stop: a failed write is not reported to the guest but parked in the device, and the
 // VM stops (io-error). Those requests are the only ones virtio-blk and virtio-scsi carry in
@@ -32,7 +32,7 @@ describe.each(testArches())('parked-requests %s', (arch) => {
       await waitForWrites(src, disk, 200);
       const mark = src.qmp.mark();
       await flushDisk(src, disk);
-      await src.qmp.waitForEvent('STOP', () => true, scaled(30_000), mark);
+      await src.qmp.waitForEvent('STOP', () => true, { since: mark, timeoutMs: 30_000 });
       expect((await src.status()).status).toBe('io-error');
       const ioError = src.qmp.events.slice(mark).find((e) => e.event === 'BLOCK_IO_ERROR');
       expect(ioError?.data).toMatchObject({ operation: 'write', action: 'stop', reason: 'Input/output error' });
@@ -49,7 +49,7 @@ describe.each(testArches())('parked-requests %s', (arch) => {
 
       // cont: the device restarts its parked requests on the healthy image.
       await dst.qmp.execute('cont');
-      const after = await pollUntil('destination to complete the parked requests', scaled(30_000), async () => {
+      const after = await pollUntil('destination to complete the parked requests', 30_000, async () => {
         const s = await queueStatus(dst, q);
         return { done: s['used-idx'] - onDst['used-idx'] >= parkedOnSrc, value: s, state: s };
       }, 50);
@@ -57,9 +57,11 @@ describe.each(testArches())('parked-requests %s', (arch) => {
       const written = await fio.waitWritten(dst);
       const verified = await fio.verify(dst);
       const dstWrites = await deviceWrites(dst, disk);
-      ctx.result.io = { writes: written.writeIos, verifiedBytes: verified.verifiedBytes, parked: parkedOnSrc, replayed: after['used-idx'] - onDst['used-idx'], srcWrites, dstWrites };
-      ctx.result.qemuDowntimeMs = migration.info.downtime;
-      ctx.result.qemuTotalTimeMs = migration.info['total-time'];
+      ctx.record({
+        io: { writes: written.writeIos, verifiedBytes: verified.verifiedBytes, parked: parkedOnSrc, replayed: after['used-idx'] - onDst['used-idx'], srcWrites, dstWrites },
+        qemuDowntimeMs: migration.info.downtime,
+        qemuTotalTimeMs: migration.info['total-time'],
+      });
       ctx.artifacts.writeJson('io.json', { ioError: ioError?.data, parkedOnSrc, onDst, after, srcWrites, dstWrites, written, verified, liveness });
       // No acknowledged write was lost: fio saw all 2048 complete, the source did some, the
       // destination the rest including the parked ones; the check reads every block back.

@@ -1,139 +1,141 @@
 import { describe, expect } from 'vitest';
+import { fault } from '../harness/case/faults.js';
+import type { CaseRun, MigrationCase } from '../harness/case/model.js';
+import { beginCase, caseRow, finishCase } from '../harness/case/run.js';
 import { parseTcpUri } from '../harness/faults/bridge.js';
 import { NetnsLink } from '../harness/faults/netns.js';
 import { PortBlackhole } from '../harness/faults/nft.js';
-import { injectAt, when } from '../harness/faults/trigger.js';
-import {
-  beginRecovery,
-  marks,
-  measureEpisode,
-  pauseSides,
-  recoverPostcopy,
-  waitBothPaused,
-} from '../harness/migration/postcopy.js';
+import { loopbackListener } from '../harness/host/ports.js';
 import { tcpSocketsOf } from '../harness/host/sockets.js';
+import { beginRecovery, marks, measureEpisode, pauseSides, recoverPostcopy, waitBothPaused } from '../harness/migration/postcopy.js';
+import { injectAt, when } from '../harness/migration/triggers.js';
 import { testArches } from '../harness/testing/arches.js';
-import { completePostcopy, startPostcopy, type PostcopyRun } from '../harness/testing/postcopy.js';
 import { lacksCapability } from '../harness/testing/requires.js';
-import { scenario } from '../harness/testing/scenario.js';
+import { caseScenario, scenario } from '../harness/testing/scenario.js';
 
 const SUITE = 'postcopy-recovery';
+const at = (fraction: number) => when.progress('postcopy-active', fraction);
 
 /** Kills the current bridge once postcopy has sent `fraction` of what remained; returns when both sides paused. */
-async function killBridgeInPostcopy(run: PostcopyRun, fraction = 0.2) {
-  const since = marks(run.m);
-  const { value: dead, record } = await injectAt(run.m, when.progress('postcopy-active', fraction), 'bridge killed (SIGKILL to its group)', () =>
-    run.bridges.current.kill(),
-  );
-  const pausedAt = await waitBothPaused(run.m, since);
+async function killBridgeInPostcopy(run: CaseRun, fraction = 0.2) {
+  const since = marks(run.m!);
+  const { value: dead, record } = await injectAt(run.m!, at(fraction), 'bridge killed (SIGKILL to its group)', () => run.bridges!.current.kill());
+  const pausedAt = await waitBothPaused(run.m!, { since });
   return { dead, faultAt: record.at, pausedAt };
 }
 
 describe.each(testArches())(`${SUITE} %s`, (arch) => {
-  scenario('bridge killed in postcopy: both pause, OOB recover over a second bridge; stall measured', { suite: SUITE, arch }, async (ctx) => {
-    const run = await startPostcopy(ctx, arch);
-    const { faultAt, pausedAt } = await killBridgeInPostcopy(run);
-    // While paused the guest blocks on the first page it lacks: its heartbeat goes silent.
-    await run.dst.heartbeat!.waitForSilence(1000);
-    const rec = await recoverPostcopy(run.m, { route: run.bridges.route });
-    expect(rec.uri).not.toBe(run.m.uri);
-    expect(run.bridges.bridges).toHaveLength(2);
-    ctx.result.recovery = await measureEpisode(run.dst, faultAt, pausedAt, rec.at, 1);
-    expect(ctx.result.recovery.heartbeatGapMs).toBeGreaterThanOrEqual(1000);
-    await completePostcopy(ctx, run);
+  const meta = { suite: SUITE, arch };
+  /** Postcopy through a bridge, driven step by step by the scenario. */
+  const bridged = (id: string, more: Partial<MigrationCase> = {}): MigrationCase => ({ id, arch, migration: { mode: 'postcopy', bridged: true }, ...more });
+
+  // While paused the guest blocks on the first page it lacks: its heartbeat goes silent.
+  const silent = (run: CaseRun) => run.dst.heartbeat!.waitForSilence(1000);
+  caseScenario({ id: 'bridge killed in postcopy: both pause, OOB recover over a second bridge; stall measured', arch, migration: { mode: 'recovery' }, faults: [fault.killBridge(at(0.2), silent)] }, meta, ({ run, episodes }) => {
+    expect(episodes[0]!.uri).not.toBe(run.m!.uri);
+    expect(run.bridges!.bridges).toHaveLength(2);
+    expect(episodes[0]!.figures.heartbeatGapMs).toBeGreaterThanOrEqual(1000);
   });
 
-  scenario('bridge restarted on the same port: the source resumes to its first URI', { suite: SUITE, arch }, async (ctx) => {
-    const run = await startPostcopy(ctx, arch);
+  scenario('bridge restarted on the same port: the source resumes to its first URI', meta, async (ctx) => {
+    const run = await beginCase(ctx, bridged('restart'));
     const { dead, faultAt, pausedAt } = await killBridgeInPostcopy(run);
     // The destination listens on a new port; the bridge comes back on the old one, toward it.
-    const rec = await recoverPostcopy(run.m, {
-      route: async (dstUri) => run.bridges.adopt(await dead.restart({ target: parseTcpUri(dstUri) })).uri,
+    const rec = await recoverPostcopy(run.m!, {
+      route: async (dstUri) => run.bridges!.adopt(await dead.restart({ target: parseTcpUri(dstUri) })).uri,
     });
-    expect(rec.uri).toBe(run.m.uri);
-    ctx.result.recovery = await measureEpisode(run.dst, faultAt, pausedAt, rec.at, 1);
-    await completePostcopy(ctx, run);
+    expect(rec.uri).toBe(run.m!.uri);
+    const recovery = await measureEpisode(run.dst, faultAt, pausedAt, rec.at, 1);
+    return { ...caseRow(await finishCase(run)), recovery };
   });
 
-  scenario('migrate-pause on the source (qtest style), then recovery', { suite: SUITE, arch }, async (ctx) => {
-    const run = await startPostcopy(ctx, arch, { bridged: false });
-    const since = marks(run.m);
-    const { record } = await injectAt(run.m, when.progress('postcopy-active', 0.2), 'migrate-pause (OOB) on the source', () => pauseSides([run.src]));
-    // The source shuts its socket down; the destination reads EOF and pauses too.
-    const pausedAt = await waitBothPaused(run.m, since);
-    const rec = await recoverPostcopy(run.m);
-    ctx.result.recovery = await measureEpisode(run.dst, record.at, pausedAt, rec.at, 1);
-    await completePostcopy(ctx, run);
-  });
+  caseScenario({ id: 'migrate-pause on the source (qtest style), then recovery', arch, migration: { mode: 'recovery', bridged: false }, faults: [fault.pause(['source'])] }, meta);
 
-  scenario('silent partition (netns + nftables drop): migrate-pause on both sides, heal, recover', { suite: SUITE, arch }, async (ctx) => {
+  scenario('silent partition (netns + nftables drop): migrate-pause on both sides, heal, recover', meta, async (ctx) => {
     const link = ctx.track(await NetnsLink.create());
-    const run = await startPostcopy(ctx, arch, {
-      bridged: false,
-      configure: (b) => b.withNetns(link.a.name),
-      configureDst: (b) => b.withNetns(link.b.name),
-      migrate: { listenHost: link.b.addr },
+    const run = await beginCase(ctx, {
+      id: 'partition', arch, migration: { mode: 'postcopy', listenHost: link.b.addr },
+      source: { configure: (b) => b.withNetns(link.a.name) }, destination: { configure: (b) => b.withNetns(link.b.name) },
     });
-    const { record } = await injectAt(run.m, when.progress('postcopy-active', 0.2), 'partition (drop both ways on the veth)', () => link.partition());
+    const { record } = await injectAt(run.m!, at(0.2), 'partition (drop both ways on the veth)', () => link.partition());
     // Nobody notices a silent partition: no error, no event, only no progress.
-    await when.stalled('postcopy-active', 2000).wait(run.m);
+    await when.stalled('postcopy-active', 2000).wait(run.m!);
     expect(run.src.lastMigrationStatus).toBe('postcopy-active');
-    const since = marks(run.m);
+    const since = marks(run.m!);
     await pauseSides([run.src, run.dst]);
-    const pausedAt = await waitBothPaused(run.m, since);
+    const pausedAt = await waitBothPaused(run.m!, { since });
     await link.heal();
-    const rec = await recoverPostcopy(run.m, { listenHost: link.b.addr });
-    ctx.result.recovery = await measureEpisode(run.dst, record.at, pausedAt, rec.at, 1);
-    await completePostcopy(ctx, run);
+    const rec = await recoverPostcopy(run.m!, { listenHost: link.b.addr });
+    const recovery = await measureEpisode(run.dst, record.at, pausedAt, rec.at, 1);
+    return { ...caseRow(await finishCase(run)), recovery };
   });
 
-  scenario('failure during the recovery handshake, then a second recovery', { suite: SUITE, arch }, async (ctx) => {
-    const run = await startPostcopy(ctx, arch);
+  scenario('failure during the recovery handshake, then a second recovery', meta, async (ctx) => {
+    const run = await beginCase(ctx, bridged('handshake'));
     const { faultAt } = await killBridgeInPostcopy(run);
     // The destination's replies are dropped (all but its SYN-ACK): both sides connect and
     // enter postcopy-recover, and the handshake can never finish.
     let hole: PortBlackhole | undefined;
-    const pending = await beginRecovery(run.m, {
+    const pending = await beginRecovery(run.m!, {
       route: async (dstUri) => {
         hole = ctx.track(await PortBlackhole.start(parseTcpUri(dstUri).port, 'from'));
-        return run.bridges.route(dstUri);
+        return run.bridges!.route(dstUri);
       },
     });
     await pending.inHandshake();
-    const since = marks(run.m);
-    await run.bridges.current.kill();
+    const since = marks(run.m!);
+    await run.bridges!.current.kill();
     await hole!.stop();
-    const pausedAt = await waitBothPaused(run.m, since);
-    const rec = await recoverPostcopy(run.m, { route: run.bridges.route });
-    expect(run.bridges.bridges).toHaveLength(3);
-    ctx.result.recovery = await measureEpisode(run.dst, faultAt, pausedAt, rec.at, 2);
-    await completePostcopy(ctx, run);
+    const pausedAt = await waitBothPaused(run.m!, { since });
+    const rec = await recoverPostcopy(run.m!, { route: run.bridges!.route });
+    expect(run.bridges!.bridges).toHaveLength(3);
+    const recovery = await measureEpisode(run.dst, faultAt, pausedAt, rec.at, 2);
+    return { ...caseRow(await finishCase(run)), recovery };
   });
 
-  scenario('second failure after resuming: recovered twice', { suite: SUITE, arch }, async (ctx) => {
-    const run = await startPostcopy(ctx, arch);
-    const first = await killBridgeInPostcopy(run, 0.1);
-    await recoverPostcopy(run.m, { route: run.bridges.route });
-    const second = await killBridgeInPostcopy(run, 0.4);
-    const rec = await recoverPostcopy(run.m, { route: run.bridges.route });
+  caseScenario({ id: 'second failure after resuming: recovered twice', arch, migration: { mode: 'recovery' }, faults: [fault.killBridge(at(0.1)), fault.killBridge(at(0.4))] }, meta, ({ run, episodes }) => {
     const pausedEvents = run.src.qmp.events.filter((e) => e.event === 'MIGRATION' && e.data?.status === 'postcopy-paused');
     expect(pausedEvents).toHaveLength(2);
-    ctx.result.recovery = await measureEpisode(run.dst, second.faultAt, second.pausedAt, rec.at, 2);
-    ctx.result.extra = { firstFailureToPausedMs: first.pausedAt - first.faultAt };
-    await completePostcopy(ctx, run);
+    return { extra: { firstFailureToPausedMs: episodes[0]!.figures.failureToPausedMs } };
   });
 
-  scenario('postcopy-preempt: both channels cut, recovered', { suite: SUITE, arch }, async (ctx) => {
+  scenario('postcopy-preempt: both channels cut, recovered', meta, async (ctx) => {
     const lacks = await lacksCapability(arch, 'postcopy-preempt', '8.0');
     if (lacks) return ctx.skip(lacks);
-    const run = await startPostcopy(ctx, arch, { preempt: true });
+    const run = await beginCase(ctx, bridged('preempt', { migration: { mode: 'postcopy', bridged: true, postcopy: { preempt: true } } }));
     // Preempt opens a second connection for urgent pages: both go through the bridge.
-    await run.bridges.current.waitForConnections(2);
+    await run.bridges!.current.waitForConnections(2);
     const { faultAt, pausedAt } = await killBridgeInPostcopy(run);
-    const rec = await recoverPostcopy(run.m, { route: run.bridges.route });
-    await run.bridges.current.waitForConnections(2);
+    const rec = await recoverPostcopy(run.m!, { route: run.bridges!.route });
+    await run.bridges!.current.waitForConnections(2);
     expect(tcpSocketsOf(run.dst.process.pid).filter((s) => s.state === 'ESTABLISHED').length).toBeGreaterThanOrEqual(2);
-    ctx.result.recovery = await measureEpisode(run.dst, faultAt, pausedAt, rec.at, 1);
-    await completePostcopy(ctx, run);
+    const recovery = await measureEpisode(run.dst, faultAt, pausedAt, rec.at, 1);
+    return { ...caseRow(await finishCase(run)), recovery };
+  });
+
+  // The recovery API's own promises: a side already paused counts as paused; a resume to a
+  // closed port fails as soon as QEMU says so (10.0: an event; 7.2: only its stderr), not at
+  // a deadline; the destination can listen on a port the harness chose.
+  scenario('a failed resume is reported at once; recovery on a chosen port then succeeds', meta, async (ctx) => {
+    const run = await beginCase(ctx, { id: 'failed resume', arch, migration: { mode: 'postcopy' } });
+    const m = run.m!;
+    const { record } = await injectAt(m, at(0.2), 'migrate-pause (OOB) on the source', () => pauseSides([run.src]));
+    const pausedAt = await waitBothPaused(m);
+    // Both are paused already: asking again returns at once, with the same time.
+    expect(await waitBothPaused(m, { timeoutMs: 1000 })).toBe(pausedAt);
+    const closed = await loopbackListener();
+    await closed.close();
+    const chosen = await loopbackListener();
+    await chosen.close();
+    const pending = await beginRecovery(m, { listenPort: chosen.port, route: async () => `tcp:127.0.0.1:${closed.port}` });
+    expect(pending.dstUri).toBe(`tcp:127.0.0.1:${chosen.port}`);
+    const failed = await pending.outcome({ timeoutMs: 15_000 });
+    expect(failed.outcome).toBe('postcopy-paused');
+    expect(failed.error).toMatch(/Failed to connect|Connection refused/);
+    // The destination still listens on the chosen port: resume to it.
+    const ok = await (await pending.resumeAgain()).outcome();
+    expect(ok.outcome).toBe('postcopy-active');
+    const recovery = await measureEpisode(run.dst, record.at, pausedAt, ok.at, 2);
+    return { ...caseRow(await finishCase(run)), recovery, extra: { failedResume: failed.error } };
   });
 });

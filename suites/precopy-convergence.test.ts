@@ -1,85 +1,64 @@
 import { describe, expect } from 'vitest';
-import { assertSourceIntact, waitForSample } from '../harness/migration/checks.js';
-import { startMigration } from '../harness/migration/migrate.js';
-import { startPairWithRam } from '../harness/migration/pair.js';
-import { verifyMigration } from '../harness/migration/verify.js';
-import { runAccel } from '../harness/host/accel.js';
+import { fault } from '../harness/case/faults.js';
+import type { MigrationCase } from '../harness/case/model.js';
+import { when } from '../harness/migration/triggers.js';
+import { runAccel } from '../harness/qemu/accel.js';
 import { findBinary } from '../harness/qemu/catalog.js';
 import { testArches } from '../harness/testing/arches.js';
-import { scenario } from '../harness/testing/scenario.js';
-import { scaled } from '../harness/util/time.js';
+import { caseScenario } from '../harness/testing/scenario.js';
 
 // qtest's recipe: a dirty rate well above the bandwidth and a 1 ms downtime limit cannot converge.
 const STARVED = { 'max-bandwidth': 3_000_000, 'downtime-limit': 1 };
 // As fast as the guest can dirty; small, so each pass at 3 MB/s takes seconds, not minutes.
 const HOT = { mib: 16, rateMiBs: 0 };
+const syncsWhileActive = (n: number) => when.sample(`${n} dirty syncs while still active`, (x) => x.status === 'active' && (x.dirtySyncCount ?? 0) >= n);
 
 describe.each(testArches())('precopy-convergence %s', (arch) => {
-  scenario('dirty rate above bandwidth does not converge; cancel leaves the source intact', { suite: 'precopy-convergence', arch }, async (ctx) => {
-    const { src, dst, ram } = await startPairWithRam(ctx.vms, arch, HOT);
-    const m = await startMigration(src, dst, { parameters: STARVED, expect: 'cancelled' });
-    const s = await waitForSample(m.sampler, 'four dirty syncs while still active', (x) => x.status === 'active' && (x.dirtySyncCount ?? 0) >= 4, scaled(300_000));
-    expect(s.expectedDowntime ?? 0).toBeGreaterThan(STARVED['downtime-limit']);
-    ctx.result.extra = { dirtySyncs: s.dirtySyncCount, expectedDowntimeMs: s.expectedDowntime, dirtyPagesRate: s.dirtyPagesRate };
-    await src.qmp.execute('migrate_cancel');
-    await m.finish();
-    await assertSourceIntact(src, ram);
+  const meta = { suite: 'precopy-convergence', arch };
+  const hot = (c: Omit<MigrationCase, 'arch'>): MigrationCase => ({ arch, workload: HOT, ...c });
+
+  caseScenario(hot({
+    id: 'dirty rate above bandwidth does not converge; cancel leaves the source intact', migration: { parameters: STARVED },
+    faults: [{ ...fault.cancel(syncsWhileActive(4)), timeoutMs: 300_000 }], expect: { kind: 'fails', status: 'cancelled' }, retry: false,
+  }), meta, ({ faults: [{ sample: s }] }) => {
+    expect(s!.expectedDowntime ?? 0).toBeGreaterThan(STARVED['downtime-limit']);
+    return { extra: { dirtySyncs: s!.dirtySyncCount, expectedDowntimeMs: s!.expectedDowntime, dirtyPagesRate: s!.dirtyPagesRate } };
   });
 
-  scenario('converges once max-bandwidth is raised', { suite: 'precopy-convergence', arch }, async (ctx) => {
-    const { ram, ...pair } = await startPairWithRam(ctx.vms, arch, HOT);
-    const m = await startMigration(pair.src, pair.dst, { parameters: STARVED });
-    await waitForSample(m.sampler, 'three dirty syncs without converging', (x) => x.status === 'active' && (x.dirtySyncCount ?? 0) >= 3, scaled(300_000));
-    // 0 = no limit; a 300 ms downtime (QEMU's default) is reachable at loopback speed.
-    await pair.src.qmp.execute('migrate-set-parameters', { 'max-bandwidth': 0, 'downtime-limit': 300 });
-    await verifyMigration(pair, ctx, await m.finish());
-    await ram.check(pair.dst);
-  });
+  // 0 = no limit; a 300 ms downtime (QEMU's default) is reachable at loopback speed.
+  const raise = fault.custom('max-bandwidth raised', syncsWhileActive(3), ({ src }) => src.qmp.execute('migrate-set-parameters', { 'max-bandwidth': 0, 'downtime-limit': 300 }));
+  caseScenario(hot({ id: 'converges once max-bandwidth is raised', migration: { parameters: STARVED }, faults: [{ ...raise, timeoutMs: 300_000 }] }), meta);
 
-  scenario('auto-converge throttles the vCPU until it converges', { suite: 'precopy-convergence', arch }, async (ctx) => {
-    // Under TCG the guest at a 99% throttle still dirties ~10-15 MB/s; 64 MB/s leaves room.
-    const { ram, ...pair } = await startPairWithRam(ctx.vms, arch, { mib: 64, rateMiBs: 0 });
-    const m = await startMigration(pair.src, pair.dst, {
-      capabilities: { 'auto-converge': true },
-      parameters: { 'max-bandwidth': 64_000_000, 'cpu-throttle-initial': 20, 'cpu-throttle-increment': 20 },
-      timeoutMs: scaled(600_000),
-    });
-    const { migration } = await verifyMigration(pair, ctx, await m.finish());
-    const throttle = migration.series.map((x) => x.cpuThrottle ?? 0);
+  // Under TCG the guest at a 99% throttle still dirties ~10-15 MB/s; 64 MB/s leaves room.
+  caseScenario({
+    id: 'auto-converge throttles the vCPU until it converges', arch, workload: { mib: 64, rateMiBs: 0 },
+    migration: { capabilities: { 'auto-converge': true }, parameters: { 'max-bandwidth': 64_000_000, 'cpu-throttle-initial': 20, 'cpu-throttle-increment': 20 }, timeoutMs: 600_000 },
+  }, meta, ({ migration }) => {
+    const throttle = migration!.series.map((x) => x.cpuThrottle ?? 0);
     const rises = throttle.filter((v, i) => i > 0 && v > throttle[i - 1]!).length;
-    ctx.result.extra = { maxThrottle: Math.max(...throttle), rises };
     expect(Math.max(...throttle)).toBeGreaterThanOrEqual(40);
     expect(rises).toBeGreaterThanOrEqual(2);
-    await ram.check(pair.dst);
+    return { extra: { maxThrottle: Math.max(...throttle), rises } };
   });
 
-  scenario('dirty-limit converges (needs KVM with a dirty ring)', { suite: 'precopy-convergence', arch }, async (ctx) => {
-    const bin = await findBinary(arch);
-    const accel = await runAccel(bin);
-    if (accel.accel !== 'kvm') return ctx.skip(`dirty-limit needs KVM with a dirty ring; this run uses TCG for ${arch} (${accel.reason})`);
-    const { ram, ...pair } = await startPairWithRam(ctx.vms, arch, HOT, (b) => b.withAccelProps('dirty-ring-size=4096'));
-    const m = await startMigration(pair.src, pair.dst, {
-      capabilities: { 'dirty-limit': true },
-      parameters: { 'max-bandwidth': 16_000_000, 'vcpu-dirty-limit': 1 },
-      timeoutMs: scaled(600_000),
+  caseScenario(async () => {
+    const accel = await runAccel(await findBinary(arch));
+    return hot({
+      id: 'dirty-limit converges (needs KVM with a dirty ring)', source: { configure: (b) => b.withAccelProps('dirty-ring-size=4096') },
+      migration: { capabilities: { 'dirty-limit': true }, parameters: { 'max-bandwidth': 16_000_000, 'vcpu-dirty-limit': 1 }, timeoutMs: 600_000 },
+      expect: accel.accel === 'kvm' ? undefined : { kind: 'skip', reason: `dirty-limit needs KVM with a dirty ring; this run uses TCG for ${arch} (${accel.reason})` },
     });
-    await verifyMigration(pair, ctx, await m.finish());
-    await ram.check(pair.dst);
-  });
+  }, { ...meta, name: 'dirty-limit converges (needs KVM with a dirty ring)' });
 
-  scenario('xbzrle: resent pages hit the cache', { suite: 'precopy-convergence', arch }, async (ctx) => {
-    const { ram, ...pair } = await startPairWithRam(ctx.vms, arch, { mib: 32, rateMiBs: 8 });
-    const m = await startMigration(pair.src, pair.dst, {
-      capabilities: { xbzrle: true },
-      parameters: { 'max-bandwidth': 32_000_000, 'xbzrle-cache-size': 67_108_864 },
-    });
-    const { migration } = await verifyMigration(pair, ctx, await m.finish());
-    const cache = (migration.info['xbzrle-cache'] ?? {}) as Record<string, number>;
-    ctx.result.extra = { xbzrle: cache };
+  caseScenario({
+    id: 'xbzrle: resent pages hit the cache', arch, workload: { mib: 32, rateMiBs: 8 },
+    migration: { capabilities: { xbzrle: true }, parameters: { 'max-bandwidth': 32_000_000, 'xbzrle-cache-size': 67_108_864 } },
+  }, meta, ({ migration }) => {
+    const cache = (migration!.info['xbzrle-cache'] ?? {}) as Record<string, number>;
     // QEMU has no hit counter: `pages` counts pages sent xbzrle-encoded against their cached
     // copy, i.e. the cache hits; `cache-miss` the pages it had no copy of.
     expect(cache.pages ?? 0).toBeGreaterThan(0);
     expect(cache['cache-miss'] ?? 0).toBeGreaterThan(0);
-    await ram.check(pair.dst);
+    return { extra: { xbzrle: cache } };
   });
 });

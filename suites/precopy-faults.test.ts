@@ -1,60 +1,43 @@
 import { describe, expect } from 'vitest';
-import { BridgeChain } from '../harness/faults/bridge.js';
+import { fault } from '../harness/case/faults.js';
+import { runCase, caseRow } from '../harness/case/run.js';
 import { NetnsLink } from '../harness/faults/netns.js';
-import { injectAt, when } from '../harness/faults/trigger.js';
-import { assertSourceIntact, retryToFreshDestination } from '../harness/migration/checks.js';
-import { startMigration } from '../harness/migration/migrate.js';
-import { startPairWithRam } from '../harness/migration/pair.js';
+import { when } from '../harness/migration/triggers.js';
 import { testArches } from '../harness/testing/arches.js';
-import { scenario } from '../harness/testing/scenario.js';
+import { caseScenario, scenario } from '../harness/testing/scenario.js';
+import type { VmBuilder } from '../harness/vm/builder.js';
 
 const SUITE = 'precopy-faults';
-const WORKLOAD = { mib: 32, rateMiBs: 16 };
 // 32 MiB/s: a 256 MiB guest stays in 'active' for a few seconds, long enough to be hit.
 const SLOW = { 'max-bandwidth': 32 << 20 };
+const hit = () => when.progress('active', 0.2);
+// A hang is silent: QEMU reports no error, the figures just stop. Cancel once that is seen.
+const cancelWhenStuck = () => fault.cancel(when.stalled('active', 2000));
 
+// Each failure leaves the source running with intact RAM, and a retry to a fresh destination
+// migrates (the case's default after a failure).
 describe.each(testArches())(`${SUITE} %s`, (arch) => {
-  scenario('bridge killed during precopy: failed, source intact, retry succeeds', { suite: SUITE, arch }, async (ctx) => {
-    const { src, dst, ram } = await startPairWithRam(ctx.vms, arch, WORKLOAD);
-    const bridges = ctx.track(new BridgeChain(ctx.artifacts));
-    const m = await startMigration(src, dst, { parameters: SLOW, route: bridges.route, expect: 'failed' });
-    await injectAt(m, when.progress('active', 0.2), 'bridge killed', () => bridges.current.kill());
-    const r = await m.finish();
-    expect(r.info['error-desc']).toBeTruthy();
-    ctx.result.extra = { error: r.info['error-desc'] };
-    await assertSourceIntact(src, ram);
-    await retryToFreshDestination(ctx, src, ram);
-  });
+  const meta = { suite: SUITE, arch };
+  const bridged = { parameters: SLOW, bridged: true };
+  caseScenario({
+    id: 'bridge killed during precopy: failed, source intact, retry succeeds', arch, migration: bridged,
+    faults: [fault.killBridge(hit())], expect: { kind: 'fails', status: 'failed' },
+  }, meta, ({ outcome }) => void expect(outcome.kind === 'failed' && outcome.error).toBeTruthy());
 
-  scenario('bridge stalled (SIGSTOP): no progress, cancelled, source intact, retry succeeds', { suite: SUITE, arch }, async (ctx) => {
-    const { src, dst, ram } = await startPairWithRam(ctx.vms, arch, WORKLOAD);
-    const bridges = ctx.track(new BridgeChain(ctx.artifacts));
-    const m = await startMigration(src, dst, { parameters: SLOW, route: bridges.route, expect: 'cancelled' });
-    await injectAt(m, when.progress('active', 0.2), 'bridge stalled', () => bridges.current.stall());
-    // A hang is silent: QEMU reports no error, the figures just stop. Cancel once that is seen.
-    const stuck = await when.stalled('active', 2000).wait(m);
-    await src.qmp.execute('migrate_cancel');
-    const r = await m.finish();
-    expect(r.status).toBe('cancelled');
-    ctx.result.extra = { stuckAtBytes: stuck.transferred };
-    await assertSourceIntact(src, ram);
-    await retryToFreshDestination(ctx, src, ram);
-  });
+  caseScenario({
+    id: 'bridge stalled (SIGSTOP): no progress, cancelled, source intact, retry succeeds', arch, migration: bridged,
+    faults: [fault.stallBridge(hit()), cancelWhenStuck()], expect: { kind: 'fails', status: 'cancelled' },
+  }, meta, ({ faults }) => ({ extra: { stuckAtBytes: faults[1]!.sample.transferred } }));
 
-  scenario('silent partition (netns + nftables drop) during precopy: cancelled, source intact, healed retry succeeds', { suite: SUITE, arch }, async (ctx) => {
+  scenario('silent partition (netns + nftables drop) during precopy: cancelled, source intact, healed retry succeeds', meta, async (ctx) => {
     const link = ctx.track(await NetnsLink.create());
-    const { src, dst, ram } = await startPairWithRam(ctx.vms, arch, WORKLOAD, {
-      configure: (b) => b.withNetns(link.a.name),
-      configureDst: (b) => b.withNetns(link.b.name),
+    const inB = { configure: (b: VmBuilder) => b.withNetns(link.b.name) };
+    const report = await runCase(ctx, {
+      id: 'partition', arch, source: { configure: (b) => b.withNetns(link.a.name) }, destination: inB, migration: { parameters: SLOW, listenHost: link.b.addr },
+      faults: [fault.custom('partition', hit(), () => link.partition()), cancelWhenStuck()], expect: { kind: 'fails', status: 'cancelled' },
+      hooks: { beforeRetry: () => link.heal() }, retry: { destination: inB, migration: { listenHost: link.b.addr } },
     });
-    const m = await startMigration(src, dst, { parameters: SLOW, listenHost: link.b.addr, expect: 'cancelled' });
-    expect(m.uri).toMatch(new RegExp(`^tcp:${link.b.addr.replace(/\./g, '\\.')}:\\d+$`));
-    await injectAt(m, when.progress('active', 0.2), 'partition', () => link.partition());
-    await when.stalled('active', 2000).wait(m);
-    await src.qmp.execute('migrate_cancel');
-    expect((await m.finish()).status).toBe('cancelled');
-    await assertSourceIntact(src, ram);
-    await link.heal();
-    await retryToFreshDestination(ctx, src, ram, { listenHost: link.b.addr, configure: (b) => b.withNetns(link.b.name) });
+    expect(report.run.m!.uri).toMatch(new RegExp(`^tcp:${link.b.addr.replace(/\./g, '\\.')}:\\d+$`));
+    return caseRow(report);
   });
 });

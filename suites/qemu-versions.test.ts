@@ -1,8 +1,7 @@
 import { describe, expect } from 'vitest';
+import { runCase, caseRow } from '../harness/case/run.js';
 import { probeBinary } from '../harness/qemu/probe.js';
 import { listBinaries } from '../harness/qemu/catalog.js';
-import { startPair } from '../harness/migration/pair.js';
-import { migrateAndVerify } from '../harness/migration/verify.js';
 import { testArches } from '../harness/testing/arches.js';
 import { scenario } from '../harness/testing/scenario.js';
 
@@ -19,10 +18,9 @@ describe.each(testArches())('qemu-versions %s', (arch) => {
     // switchover-ack came in 8.1, mapped-ram in 9.0: a 7.2 binary must not claim them.
     expect(probe.capabilities).not.toContain('switchover-ack');
     expect(probe.capabilities).not.toContain('mapped-ram');
-    const pair = await startPair(ctx.vms, arch, (b) => b.withBinary(bin));
-    expect(pair.src.qmp.version).toMatchObject({ major: 7, minor: 2 });
-    const { migration } = await migrateAndVerify(pair, ctx);
-    expect(migration.status).toBe('completed');
-    ctx.result.extra = { qemu: bin.version };
+    const report = await runCase(ctx, { id: '7.2 precopy', arch, source: { binary: bin }, workload: false });
+    expect(report.run.src.qmp.version).toMatchObject({ major: 7, minor: 2 });
+    expect(report.migration!.status).toBe('completed');
+    return { ...caseRow(report), extra: { qemu: bin.version } };
   });
 });

@@ -1,10 +1,8 @@
 import { describe, expect } from 'vitest';
 import { writeGuestPhysical } from '../harness/faults/gdb.js';
 import { RamIntegrityError, RamWorkload } from '../harness/guest/ramcheck.js';
-import { startPairWithRam } from '../harness/migration/pair.js';
-import { migrateAndVerify } from '../harness/migration/verify.js';
 import { testArches } from '../harness/testing/arches.js';
-import { scenario } from '../harness/testing/scenario.js';
+import { caseScenario, scenario } from '../harness/testing/scenario.js';
 import { VmBuilder } from '../harness/vm/builder.js';
 
 // The RAM checker must be able to fail: a page really corrupted in guest memory (through
@@ -22,18 +20,15 @@ describe.each(testArches())('ram-checker %s', (arch) => {
     const second = await ram.check(vm);
     // The workload kept running between the two checks.
     expect(second.passes).toBeGreaterThan(first.passes);
-    ctx.result.extra = { passes: second.passes, pages: second.pages };
+    return { extra: { passes: second.passes, pages: second.pages } };
   });
 
-  scenario('mutation: a page corrupted on the destination is caught', { suite: 'ram-checker', arch }, async (ctx) => {
-    const { ram, ...pair } = await startPairWithRam(ctx.vms, arch, WORKLOAD);
-    await migrateAndVerify(pair, ctx);
-    const before = await ram.check(pair.dst);
+  caseScenario({ id: 'mutation: a page corrupted on the destination is caught', arch, workload: WORKLOAD }, { suite: 'ram-checker', arch }, async ({ run, ram: before }) => {
     const page = 1234;
-    await writeGuestPhysical(pair.dst, ram.physAddr(page), Buffer.from([(before.value + 77) & 255]));
-    const err = await ram.check(pair.dst).catch((e: unknown) => e);
+    await writeGuestPhysical(run.dst, run.ram!.physAddr(page), Buffer.from([(before!.value + 77) & 255]));
+    const err = await run.ram!.check(run.dst).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RamIntegrityError);
     expect((err as Error).message).toMatch(new RegExp(`page ${page} \\(frame 0x[0-9a-f]+\\)`));
-    ctx.result.extra = { caught: (err as Error).message };
+    return { extra: { caught: (err as Error).message } };
   });
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect } from 'vitest';
 import { isAlive } from '../harness/host/procfs.js';
 import { scenario, type ScenarioContext } from '../harness/testing/scenario.js';
-import { pollUntil, scaled } from '../harness/util/time.js';
+import { pollUntil } from '../harness/util/time.js';
 import { repoRoot } from '../harness/util/paths.js';
 
 const MIGTEST = join(repoRoot, 'bin/migtest.mjs');
@@ -23,7 +23,7 @@ async function killRunnerMidMigration(ctx: ScenarioContext, env: Record<string, 
   });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const pids = await pollUntil('orphan runner to report an active migration', scaled(120_000), () => {
+  const pids = await pollUntil('orphan runner to report an active migration', 120_000, () => {
     const m = /ACTIVE (\{.*\})/.exec(out);
     return {
       done: !!m || child.exitCode !== null,
@@ -49,7 +49,7 @@ describe('reaper', () => {
     ctx.artifacts.append('reap.txt', next.stdout);
     expect(next.stdout).toContain(`pgid ${pids.src}`);
     expect(next.stdout).toContain(`pgid ${pids.dst}`);
-    await pollUntil('orphaned QEMUs to be gone', scaled(10_000), () => ({
+    await pollUntil('orphaned QEMUs to be gone', 10_000, () => ({
       done: !isAlive(pids.src) && !isAlive(pids.dst),
       state: { src: isAlive(pids.src), dst: isAlive(pids.dst) },
     }));
@@ -61,7 +61,7 @@ describe('reaper', () => {
     const state = mkdtempSync('/tmp/migtest-reaper-state-');
     const env = { MIGTEST_STATE: state };
     const pids = await killRunnerMidMigration(ctx, env);
-    await pollUntil('the watchdog to kill the orphaned QEMUs', scaled(15_000), () => ({
+    await pollUntil('the watchdog to kill the orphaned QEMUs', 15_000, () => ({
       done: !isAlive(pids.src) && !isAlive(pids.dst),
       state: { src: isAlive(pids.src), dst: isAlive(pids.dst) },
     }));
@@ -81,7 +81,7 @@ describe('reaper', () => {
     ctx.artifacts.append('reap.txt', next.stdout);
     expect(next.stdout).toContain(`pgid ${left.dst}`);
     for (const ns of left.namespaces!) expect(next.stdout).toContain(`network namespace ${ns}`);
-    await pollUntil('the paused QEMUs to be gone', scaled(10_000), () => ({
+    await pollUntil('the paused QEMUs to be gone', 10_000, () => ({
       done: !isAlive(left.src) && !isAlive(left.dst),
       state: { src: isAlive(left.src), dst: isAlive(left.dst) },
     }));

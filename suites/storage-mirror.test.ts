@@ -41,7 +41,7 @@ describe.each(testArches())('storage-mirror %s', (arch) => {
       // The guest's device sits on the throttle node: that is the root the mirror starts from.
       const mirror = await NbdMirror.start(src, dst, { srcNode: 'data-thr', dstNode: 'data', sync });
       let completed: JobProgress | undefined;
-      const { migration } = await migrateAndVerify(pair, ctx, {
+      const { migration, figures } = await migrateAndVerify(pair, {
         // vCPUs are stopped: nothing new is written, the cancel copies what is still dirty.
         beforeSwitchover: async () => {
           completed = await mirror.complete();
@@ -55,14 +55,12 @@ describe.each(testArches())('storage-mirror %s', (arch) => {
       let baseRegion: string | undefined;
       if (sync === 'top') {
         // The base's bytes read through the destination's own overlay.
-        const r = await (await dst.agent()).exec('/bin/busybox', [
-          'sh', '-c', `busybox dd if=/dev/vdb bs=1M skip=${BASE.offsetMiB} count=${BASE.lengthMiB} 2>/dev/null | busybox md5sum`,
-        ]);
+        const r = await (await dst.agent()).sh(`busybox dd if=/dev/vdb bs=1M skip=${BASE.offsetMiB} count=${BASE.lengthMiB} 2>/dev/null | busybox md5sum`);
         baseRegion = r.stdout.split(' ')[0];
         const want = createHash('md5').update(Buffer.alloc(BASE.lengthMiB << 20, BASE.byte)).digest('hex');
         if (baseRegion !== want) throw new CheckFailedError(`dst: the backing file's region reads ${baseRegion}, expected ${want}`);
       }
-      ctx.result.io = { writes: written.writeIos, verifiedBytes: verified.verifiedBytes, mirrorSync: sync, mirrorBytes: completed!.offset, mirrorCompleteMs: completed!.tookMs, srcWrites, dstWrites: await deviceWrites(dst, dstDisk) };
+      ctx.record({ ...figures, io: { writes: written.writeIos, verifiedBytes: verified.verifiedBytes, mirrorSync: sync, mirrorBytes: completed!.offset, mirrorCompleteMs: completed!.tookMs, srcWrites, dstWrites: await deviceWrites(dst, dstDisk) } });
       ctx.artifacts.writeJson('io.json', { downtimeCheckpoints: downtimeCheckpoints(src.stderrText()), ready: mirror.ready, completed, srcWrites, written, verified, dstAllocated, baseRegion, downtimeMs: migration.info.downtime });
       expect(written.writeIos).toBe(2048);
       // full: at least the whole disk (rewrites of copied clusters before READY would add to it).

@@ -5,6 +5,7 @@ import { loadGrid } from '../compat/grid.js';
 import { runDir } from '../report/artifacts.js';
 import { readResults } from '../report/results.js';
 import { progress } from '../util/log.js';
+import { configureRun } from '../util/run-config.js';
 import { runSuites, type RunOptions } from './run.js';
 
 /**
@@ -13,7 +14,7 @@ import { runSuites, type RunOptions } from './run.js';
  */
 export async function runCompat(gridName: string, opts: RunOptions): Promise<number> {
   const grid = loadGrid(gridName); // a bad grid fails here, before any VM starts
-  process.env.MIGTEST_COMPAT = gridName;
+  configureRun({ compatGrid: gridName });
   progress(`compat grid ${grid.name}: ${grid.arches.join(', ')} x versions ${grid.versions.join(', ')}`);
   const code = await runSuites(['compat'], opts);
   const rows = compatRows(readResults(runDir()));

@@ -1,8 +1,8 @@
 import { execa } from 'execa';
 import { existsSync, readFileSync } from 'node:fs';
-import { resolveAccel } from '../host/accel.js';
+import { resolveAccel } from '../qemu/accel.js';
 import { findImage } from '../images/build.js';
-import { ARCHES } from '../images/recipe.js';
+import { ARCHES } from '../util/arch.js';
 import { listBinaries } from '../qemu/catalog.js';
 
 export interface Check {

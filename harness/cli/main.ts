@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 
 /** Repeatable option: --arch x86_64 --arch aarch64 (or comma separated). */
 const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(',').filter(Boolean)];
-import { ARCHES, parseArch } from '../images/recipe.js';
+import { ARCHES, parseArch } from '../util/arch.js';
 import { buildImage, findImage } from '../images/build.js';
 import { listBinaries } from '../qemu/catalog.js';
 import { gridPresets } from '../compat/grid.js';
@@ -12,7 +12,7 @@ import { fetchQemu, FETCHABLE } from '../qemu/fetch.js';
 import { MigtestError } from '../util/errors.js';
 import { doctor, formatChecks } from './doctor.js';
 import { runSuites } from './run.js';
-import { reapAtStart } from '../host/reap.js';
+import { reapAtStart } from '../testing/reaper.js';
 import { availableSuites } from './suites.js';
 
 const program = new Command('migtest').description('End-to-end tests of QEMU live migration on real QEMU pairs');

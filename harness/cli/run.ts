@@ -2,16 +2,17 @@ import { execa } from 'execa';
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
-import { resolveAccel, type AccelChoice, ACCEL_CHOICES } from '../host/accel.js';
-import { reapAtStart } from '../host/reap.js';
+import { resolveAccel, type AccelChoice, ACCEL_CHOICES } from '../qemu/accel.js';
+import { reapAtStart } from '../testing/reaper.js';
 import { defaultImage } from '../images/default.js';
-import { ARCHES, parseArch, type Arch } from '../images/recipe.js';
+import { ARCHES, parseArch, type Arch } from '../util/arch.js';
 import { findBinary } from '../qemu/catalog.js';
 import { runDir } from '../report/artifacts.js';
 import { readResults } from '../report/results.js';
 import { formatTable } from '../report/table.js';
 import { ConfigError } from '../util/errors.js';
 import { progress } from '../util/log.js';
+import { configureRun, runConfig } from '../util/run-config.js';
 import { repoRoot } from '../util/paths.js';
 import { parseShard, suiteFiles, availableSuites } from './suites.js';
 import { expandMatrix } from '../matrix/expand.js';
@@ -42,24 +43,23 @@ export async function runSuites(names: string[], opts: RunOptions): Promise<numb
   if (matrix) {
     // Validated here, before any VM starts: a bad matrix names its field and the allowed values.
     const cells = expandMatrix(loadMatrix(matrix));
-    process.env.MIGTEST_MATRIX = matrix;
+    configureRun({ matrix });
     progress(`matrix ${matrix}: ${cells.length} cells`);
     names = [...new Set([...names, ...availableSuites().filter((s) => s.startsWith('matrix-'))])];
   }
   if (opts.qemu) {
     for (const arch of opts.arch?.length ? opts.arch : ARCHES) await findBinary(parseArch(arch, '--arch'), opts.qemu);
-    process.env.MIGTEST_QEMU = opts.qemu;
+    configureRun({ qemu: opts.qemu });
   }
   const files = suiteFiles(names);
   const shard = opts.shard === undefined ? undefined : parseShard(opts.shard);
-  const accel = (opts.accel ?? process.env.MIGTEST_ACCEL ?? 'auto') as AccelChoice;
+  const accel = (opts.accel ?? runConfig().accel) as AccelChoice;
   if (!(ACCEL_CHOICES as readonly string[]).includes(accel)) throw new ConfigError('--accel', `'${accel}'`, ACCEL_CHOICES);
   const arches: Arch[] = opts.arch?.length ? opts.arch.map((a) => parseArch(a, '--arch')) : [...ARCHES];
 
   for (const line of await reapAtStart()) progress(`cleaned up: ${line}`);
   const dir = runDir();
-  process.env.MIGTEST_ACCEL = accel;
-  process.env.MIGTEST_ARCHES = arches.join(',');
+  configureRun({ accel, arches });
   if (files.length || opts.all) {
     for (const arch of arches) {
       const img = await defaultImage(arch);

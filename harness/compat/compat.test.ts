@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { QemuProbe } from '../qemu/probe.js';
 import { ConfigError } from '../util/errors.js';
 import { expandGrid, expectMachine, parseGrid, type Version } from './grid.js';
-import { dstSetup } from './model.js';
+import { destinationSetup } from '../case/run.js';
 import { compatMarkdown } from './report.js';
 
 const probe = (version: string, machines: Array<[string, string?]>, cpuModels = ['qemu64', 'max']): QemuProbe => ({
@@ -40,7 +40,7 @@ describe('compatibility grid', () => {
   it('expands ordered version pairs, resolves newest per source, and dedupes', () => {
     const cells = expandGrid(grid, 'x86_64', versions, 'tcg');
     // 10.0 source: pc-q35-7.2 and pc-q35-10.0; 7.2 source: its newest is pc-q35-7.2 (one cell).
-    expect(cells.filter((c) => c.src.cpu === 'qemu64').map((c) => c.id)).toEqual([
+    expect(cells.filter((c) => c.source?.cpu === 'qemu64').map((c) => c.id)).toEqual([
       'x86_64 10.0.2->10.0.2 pc-q35-7.2 qemu64',
       'x86_64 10.0.2->10.0.2 pc-q35-10.0 (newest) qemu64',
       'x86_64 10.0.2->7.2.22 pc-q35-7.2 qemu64',
@@ -49,9 +49,9 @@ describe('compatibility grid', () => {
       'x86_64 7.2.22->7.2.22 pc-q35-7.2 (newest) qemu64',
     ]);
     const back = cells.find((c) => c.id === 'x86_64 10.0.2->7.2.22 pc-q35-10.0 (newest) qemu64')!;
-    expect(back.expect.kind).toBe('dst-start-fails');
-    expect(cells.find((c) => c.src.cpu === 'Broadwell-IBRS')!.expect).toEqual({ kind: 'skip', reason: 'QEMU 10.0.2 has no CPU model Broadwell-IBRS' });
-    expect(dstSetup(back)).toMatchObject({ qemu: '7.2', machine: 'pc-q35-10.0', cpu: 'qemu64' });
+    expect(back.expect?.kind).toBe('dst-start-fails');
+    expect(cells.find((c) => c.source?.cpu === 'Broadwell-IBRS')!.expect).toEqual({ kind: 'skip', reason: 'QEMU 10.0.2 has no CPU model Broadwell-IBRS' });
+    expect(destinationSetup(back)).toMatchObject({ qemu: '7.2', machine: 'pc-q35-10.0', cpu: 'qemu64' });
   });
 
   it('Arm under TCG across versions is refused by the CPU; same version or KVM migrates', () => {

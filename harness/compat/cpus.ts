@@ -1,8 +1,9 @@
-import type { Arch } from '../images/recipe.js';
-import type { PairCase, PairExpectation } from './model.js';
+import type { Arch } from '../util/arch.js';
+import type { Expectation, MigrationCase, SideSetup } from '../case/model.js';
+import { pairCase, refusedStream } from './model.js';
 
-const migrates = (why: string): PairExpectation => ({ kind: 'migrates', why });
-const dies = (why: string): PairExpectation => ({ kind: 'guest-dies', why });
+const migrates = (why: string): Expectation => ({ kind: 'migrates', why });
+const dies = (why: string): Expectation => ({ kind: 'guest-dies', why });
 
 // x86: QEMU migrates CPU state as registers and never compares CPUID between the sides
 // (that is management's job: libvirt checks the models). So the outcome depends on the guest:
@@ -17,20 +18,15 @@ const SMM = 'smm is not compared and the running guest never enters SMM';
 // Arm is the opposite of x86: CPU state is a list of system registers with values, and the
 // destination writes each into its own model, refusing one it lacks or a read-only ID
 // register (MIDR, ...) whose value differs. So the model must match.
-const ARM_REFUSES: PairExpectation = {
-  kind: 'refused',
-  side: 'destination',
-  message: "error while loading state for instance 0x0 of device 'cpu'",
-  why: 'the destination refuses CPU registers its model lacks or whose ID values differ',
-};
+const ARM_REFUSES = refusedStream("error while loading state for instance 0x0 of device 'cpu'", 'the destination refuses CPU registers its model lacks or whose ID values differ');
 
 /**
  * CPU models and machine options that differ between source and destination, and what
  * QEMU does (observed on 10.0.2 under TCG, then asserted). The seeds asked: does the
  * destination's CPU model or smm setting matter?
  */
-export function cpuCases(arch: Arch): PairCase[] {
-  const pair = (id: string, src: PairCase['src'], dst: PairCase['dst'], expect: PairExpectation): PairCase => ({ id, arch, src, dst, expect });
+export function cpuCases(arch: Arch): MigrationCase[] {
+  const pair = (id: string, src: SideSetup, dst: SideSetup, expect: Expectation) => pairCase(id, arch, src, dst, expect);
   if (arch === 'x86_64')
     return [
       pair('Broadwell-IBRS on both sides', { cpu: 'Broadwell-IBRS' }, {}, migrates('same model both sides')),

@@ -1,8 +1,10 @@
-import type { Arch } from '../images/recipe.js';
+import type { Arch } from '../util/arch.js';
 import { findBinary } from '../qemu/catalog.js';
 import { probeBinary } from '../qemu/probe.js';
 import { FAMILY, resolveMachine, versionedMachines } from './grid.js';
-import type { PairCase } from './model.js';
+import type { MigrationCase } from '../case/model.js';
+import { runConfig } from '../util/run-config.js';
+import { asPair, refusedStream } from './model.js';
 
 /**
  * Mismatched device setups and what QEMU does with each, on both arches (q35 and virt both
@@ -15,26 +17,21 @@ const NETDEV = ['-netdev', 'user,id=n0'];
 const BLK = (queues: number) => `virtio-blk-pci,id=blk1,drive=nul0,bus=pcie.0,addr=0xe,num-queues=${queues}`;
 const NULL_DRIVE = ['-blockdev', 'driver=null-co,node-name=nul0,read-zeroes=on'];
 
-export function deviceCases(arch: Arch): PairCase[] {
+export function deviceCases(arch: Arch): MigrationCase[] {
   const ram = arch === 'x86_64' ? 'pc.ram' : 'mach-virt.ram';
-  return [
+  const cases: MigrationCase[] = [
     {
       id: 'pcie-root-port missing on the destination',
       arch,
-      src: { devices: [ROOT_PORT] },
-      dst: { devices: [] },
-      expect: {
-        kind: 'refused',
-        side: 'destination',
-        message: "Unknown savevm section or instance '0000:00:0b.0/pcie-root-port' 0",
-        why: 'every section in the stream needs a device with that id on the destination',
-      },
+      source: { devices: [ROOT_PORT] },
+      destination: { devices: [] },
+      expect: refusedStream("Unknown savevm section or instance '0000:00:0b.0/pcie-root-port' 0", 'every section in the stream needs a device with that id on the destination'),
     },
     {
       id: 'extra pcie-root-port on the destination',
       arch,
-      src: { devices: [] },
-      dst: { devices: [ROOT_PORT] },
+      source: { devices: [] },
+      destination: { devices: [ROOT_PORT] },
       expect: {
         kind: 'migrates',
         why: 'QEMU only looks up the sections that arrive; a device the stream does not mention keeps its reset state',
@@ -43,68 +40,49 @@ export function deviceCases(arch: Arch): PairCase[] {
     {
       id: 'virtio-rng missing on the destination',
       arch,
-      src: { devices: [RNG] },
-      dst: { devices: [] },
-      expect: {
-        kind: 'refused',
-        side: 'destination',
-        message: "Unknown savevm section or instance '0000:00:0c.0/virtio-rng' 0",
-        why: 'the virtio device state arrives for a device the destination does not have',
-      },
+      source: { devices: [RNG] },
+      destination: { devices: [] },
+      expect: refusedStream("Unknown savevm section or instance '0000:00:0c.0/virtio-rng' 0", 'the virtio device state arrives for a device the destination does not have'),
     },
     {
       id: 'different RAM size',
       arch,
-      src: { memoryMiB: 256 },
-      dst: { memoryMiB: 512 },
-      expect: { kind: 'refused', side: 'destination', message: `Size mismatch: ${ram}`, why: 'RAM blocks must have the same size on both sides' },
+      source: { memoryMiB: 256 },
+      destination: { memoryMiB: 512 },
+      expect: refusedStream(`Size mismatch: ${ram}`, 'RAM blocks must have the same size on both sides'),
     },
     {
       id: 'NIC romfile removed on the destination',
       arch,
-      src: { devices: [NET], args: NETDEV },
-      dst: { devices: [`${NET},romfile=`] },
-      expect: {
-        kind: 'refused',
-        side: 'destination',
-        message: 'Unknown ramblock "0000:00:0d.0/virtio-net-pci.rom", cannot accept migration',
-        why: 'an option ROM is a RAM block of its own and migrates like RAM: the destination has no block to put it in',
-      },
+      source: { devices: [NET], args: NETDEV },
+      destination: { devices: [`${NET},romfile=`] },
+      expect: refusedStream('Unknown ramblock "0000:00:0d.0/virtio-net-pci.rom", cannot accept migration', 'an option ROM is a RAM block of its own and migrates like RAM: the destination has no block to put it in'),
     },
     {
       id: 'virtio-blk with a different queue count',
       arch,
-      src: { devices: [BLK(1)], args: NULL_DRIVE },
-      dst: { devices: [BLK(2)] },
-      expect: {
-        kind: 'refused',
-        side: 'destination',
-        message: 'Failed to load virtio-blk:virtio',
-        why: "the queue count changes the device's PCI config (MSI-X vectors), which QEMU compares byte for byte ('Bad config data') before the virtio state",
-      },
+      source: { devices: [BLK(1)], args: NULL_DRIVE },
+      destination: { devices: [BLK(2)] },
+      expect: refusedStream('Failed to load virtio-blk:virtio', "the queue count changes the device's PCI config (MSI-X vectors), which QEMU compares byte for byte ('Bad config data') before the virtio state"),
     },
   ];
+  return cases.map(asPair);
 }
 
 /**
  * The source on its family's newest type (q35 -> pc-q35-10.0), the destination on the
  * newest older one: the configuration section at the start of the stream names the type.
  */
-export async function machineTypeCase(arch: Arch): Promise<PairCase> {
-  const probe = await probeBinary(await findBinary(arch, process.env.MIGTEST_QEMU || undefined));
+export async function machineTypeCase(arch: Arch): Promise<MigrationCase> {
+  const probe = await probeBinary(await findBinary(arch, runConfig().qemu.src));
   const newest = resolveMachine(probe, FAMILY[arch])!;
   const prefix = newest.replace(/\d+\.\d+$/, '');
   const older = versionedMachines(probe.machines.map((m) => m.name), prefix).filter((n) => n !== newest).at(-1)!;
-  return {
+  return asPair({
     id: `different machine type (${newest} -> ${older})`,
     arch,
-    src: { machine: newest },
-    dst: { machine: older },
-    expect: {
-      kind: 'refused',
-      side: 'destination',
-      message: `Machine type received is '${newest}' and local is '${older}'`,
-      why: 'the stream starts with a configuration section naming the machine type; the destination compares it',
-    },
-  };
+    source: { machine: newest },
+    destination: { machine: older },
+    expect: refusedStream(`Machine type received is '${newest}' and local is '${older}'`, 'the stream starts with a configuration section naming the machine type; the destination compares it'),
+  });
 }

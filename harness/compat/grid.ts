@@ -2,14 +2,15 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { ARCHES, type Arch } from '../images/recipe.js';
+import { ARCHES, type Arch } from '../util/arch.js';
 import { compareVersions } from '../qemu/catalog.js';
 import type { QemuProbe } from '../qemu/probe.js';
-import type { Accel } from '../vm/spec.js';
+import type { Accel } from '../util/arch.js';
+import type { Expectation, MigrationCase } from '../case/model.js';
 import { ConfigError } from '../util/errors.js';
 import { repoRoot } from '../util/paths.js';
 import { configErrorFrom } from '../util/zod.js';
-import type { PairCase, PairExpectation } from './model.js';
+import { pairCase, refusedStream } from './model.js';
 
 /**
  * A compatibility grid: versions x machine types x CPU models. `system` is the installed
@@ -73,7 +74,7 @@ export function resolveMachine(probe: QemuProbe, name: string): string | undefin
  *   KVM the list comes from the host kernel (untried here: no usable KVM);
  * - otherwise it migrates: versioned machine types exist for exactly this.
  */
-export function expectMachine(machine: string, dst: QemuProbe, ctx?: { arch: Arch; accel: Accel; src: QemuProbe }): PairExpectation {
+export function expectMachine(machine: string, dst: QemuProbe, ctx?: { arch: Arch; accel: Accel; src: QemuProbe }): Expectation {
   if (!resolveMachine(dst, machine))
     return {
       kind: 'dst-start-fails',
@@ -81,12 +82,10 @@ export function expectMachine(machine: string, dst: QemuProbe, ctx?: { arch: Arc
       why: `QEMU ${dst.version} does not know ${machine}: a newer source's newest type cannot go back`,
     };
   if (ctx && ctx.arch === 'aarch64' && ctx.accel === 'tcg' && ctx.src.version !== dst.version)
-    return {
-      kind: 'refused',
-      side: 'destination',
-      message: "error while loading state for instance 0x0 of device 'cpu'",
-      why: `under TCG the Arm CPU register list differs between QEMU ${ctx.src.version} and ${dst.version}; versioned machine types do not cover it`,
-    };
+    return refusedStream(
+      "error while loading state for instance 0x0 of device 'cpu'",
+      `under TCG the Arm CPU register list differs between QEMU ${ctx.src.version} and ${dst.version}; versioned machine types do not cover it`,
+    );
   return { kind: 'migrates', why: `QEMU ${dst.version} keeps ${machine}'s device layout and defaults` };
 }
 
@@ -97,8 +96,8 @@ export interface Version {
 }
 
 /** Cells for one arch: ordered pairs of versions x machines x CPU models, each with its rule-made expectation. */
-export function expandGrid(grid: Grid, arch: Arch, versions: Version[], accel: Accel): PairCase[] {
-  const cases: PairCase[] = [];
+export function expandGrid(grid: Grid, arch: Arch, versions: Version[], accel: Accel): MigrationCase[] {
+  const cases: MigrationCase[] = [];
   for (const src of versions) {
     const newest = resolveMachine(src.probe, FAMILY[arch]);
     // `newest` resolved per source; a source whose newest is also listed gets one cell.
@@ -108,11 +107,11 @@ export function expandGrid(grid: Grid, arch: Arch, versions: Version[], accel: A
         const isNewest = machine === newest;
         for (const cpu of grid.cpus[arch] ?? []) {
           const id = `${arch} ${src.version}->${dst.version} ${isNewest ? `${machine} (newest)` : machine} ${cpu}`;
-          let expect: PairExpectation;
+          let expect: Expectation;
           if (!resolveMachine(src.probe, machine)) expect = { kind: 'skip', reason: `QEMU ${src.version} has no machine type ${machine}` };
           else if (!src.probe.cpuModels.includes(cpu)) expect = { kind: 'skip', reason: `QEMU ${src.version} has no CPU model ${cpu}` };
           else expect = expectMachine(machine, dst.probe, { arch, accel, src: src.probe });
-          cases.push({ id, arch, src: { qemu: src.label, machine, cpu }, dst: { qemu: dst.label }, expect });
+          cases.push(pairCase(id, arch, { qemu: src.label, machine, cpu }, { qemu: dst.label }, expect));
         }
       }
   }

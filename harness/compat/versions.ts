@@ -1,9 +1,10 @@
-import type { Arch } from '../images/recipe.js';
+import type { Arch } from '../util/arch.js';
 import { listBinaries, type QemuBinary } from '../qemu/catalog.js';
 import { probeBinary } from '../qemu/probe.js';
 import { expectMachine, FAMILY, resolveMachine, versionedMachines } from './grid.js';
-import type { PairCase } from './model.js';
-import type { Accel } from '../vm/spec.js';
+import type { MigrationCase } from '../case/model.js';
+import type { Accel } from '../util/arch.js';
+import { pairCase } from './model.js';
 
 /** The newest versioned machine type of the family that both probes know ("pc-q35-7.2"). */
 function newestCommon(a: string[], b: string[], family: string): string | undefined {
@@ -15,12 +16,12 @@ function newestCommon(a: string[], b: string[], family: string): string | undefi
  * the newest machine type both know, and with the source's own newest type. Expectations
  * come from the machine-type rule (expectMachine).
  */
-export async function crossVersionCases(arch: Arch, accel: Accel): Promise<{ cases: PairCase[]; missing?: string }> {
+export async function crossVersionCases(arch: Arch, accel: Accel): Promise<{ cases: MigrationCase[]; missing?: string }> {
   const bins = (await listBinaries()).filter((b) => b.arch === arch);
   const system = bins.find((b) => b.source === 'system');
   const others = bins.filter((b) => b.source === 'cache');
   if (!system || !others.length) return { cases: [], missing: `only one QEMU for ${arch} is installed (run: migtest qemu fetch 7.2)` };
-  const cases: PairCase[] = [];
+  const cases: MigrationCase[] = [];
   const label = (b: QemuBinary) => (b.source === 'system' ? 'system' : b.version);
   for (const other of others)
     for (const [src, dst] of [[other, system], [system, other]] as const) {
@@ -28,13 +29,15 @@ export async function crossVersionCases(arch: Arch, accel: Accel): Promise<{ cas
       const common = newestCommon(sp.machines.map((m) => m.name), dp.machines.map((m) => m.name), FAMILY[arch]);
       const newest = resolveMachine(sp, FAMILY[arch]);
       for (const machine of [...new Set([common, newest])].filter((m): m is string => !!m))
-        cases.push({
-          id: `${src.version} -> ${dst.version} on ${machine}${machine === newest ? " (the source's newest)" : ''}`,
-          arch,
-          src: { qemu: label(src), machine },
-          dst: { qemu: label(dst) },
-          expect: expectMachine(machine, dp, { arch, accel, src: sp }),
-        });
+        cases.push(
+          pairCase(
+            `${src.version} -> ${dst.version} on ${machine}${machine === newest ? " (the source's newest)" : ''}`,
+            arch,
+            { qemu: label(src), machine },
+            { qemu: label(dst) },
+            expectMachine(machine, dp, { arch, accel, src: sp }),
+          ),
+        );
     }
   return { cases };
 }

@@ -3,7 +3,8 @@ import { groupMembers } from '../host/procfs.js';
 import { listeningPorts, tcpSocketsOf, type TcpSocket } from '../host/sockets.js';
 import type { ArtifactDir } from '../report/artifacts.js';
 import { MigtestError } from '../util/errors.js';
-import { pollUntil, scaled } from '../util/time.js';
+import { deadline, scale, type Wait } from '../util/deadlines.js';
+import { pollUntil } from '../util/time.js';
 
 export interface Endpoint {
   host: string;
@@ -74,7 +75,7 @@ export class SocatBridge {
       name: this.name,
       stderrFile: this.artifacts?.file(`${this.name}.socat.log`),
     });
-    const port = await pollUntil(`${this.name}: socat to listen on ${this.listenHost}:${this.listenPort}`, scaled(10_000), () => {
+    const port = await pollUntil(`${this.name}: socat to listen on ${this.listenHost}:${this.listenPort}`, 10_000, () => {
       const ports = listeningPorts(proc.pid);
       return { done: ports.length > 0 || !proc.running, value: ports[0], state: proc.running ? 'not listening yet' : proc.exit };
     });
@@ -111,8 +112,8 @@ export class StartedBridge {
       .filter((s) => s.state === 'ESTABLISHED' && s.remotePort === this.target.port);
   }
 
-  async waitForConnections(n: number, timeoutMs = scaled(30_000)): Promise<void> {
-    await pollUntil(`${this.name}: ${n} connection(s) through the bridge to port ${this.target.port}`, timeoutMs, () => {
+  async waitForConnections(n: number, opts: Wait = {}): Promise<void> {
+    await pollUntil(`${this.name}: ${n} connection(s) through the bridge to port ${this.target.port}`, deadline(opts, 'helper'), () => {
       const c = this.targetConnections().length;
       return { done: c >= n, state: `${c} connection(s)` };
     }, 50);
@@ -140,8 +141,8 @@ export class StartedBridge {
   async kill(): Promise<DeadBridge> {
     const pgid = this.process.pid;
     this.process.signal('SIGKILL');
-    await this.process.waitExit(scaled(10_000));
-    await pollUntil(`${this.name}: every process of group ${pgid} gone after SIGKILL`, scaled(10_000), () => {
+    await this.process.waitExit(10_000);
+    await pollUntil(`${this.name}: every process of group ${pgid} gone after SIGKILL`, 10_000, () => {
       const left = groupMembers(pgid);
       return { done: left.length === 0, state: left.map((m) => `${m.pid} ${m.comm} ${m.state}`) };
     });

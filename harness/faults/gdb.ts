@@ -1,7 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { MigtestError } from '../util/errors.js';
-import { withDeadline, scaled } from '../util/time.js';
+import { withDeadline } from '../util/time.js';
 import type { StartedVm } from '../vm/started.js';
 
 /** Minimal GDB remote protocol: enough to write guest physical memory through QEMU's gdbstub. */
@@ -22,7 +22,7 @@ class GdbRemote {
   request(body: string): Promise<string> {
     const reply = new Promise<string>((resolve) => this.waiters.push(resolve));
     this.sock.write(`$${body}#${GdbRemote.checksum(body)}`);
-    return withDeadline(`gdbstub reply to ${body.slice(0, 30)}`, scaled(10_000), reply);
+    return withDeadline(`gdbstub reply to ${body.slice(0, 30)}`, 10_000, reply);
   }
 
   private onData(text: string): void {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { continuityProblems, largestGap } from './liveness.js';
-import type { Beat } from './heartbeat.js';
+import type { Beat } from '../vm/heartbeat.js';
 
 const beats = (vm: string, from: number, to: number, t0: number, mono0: number): Beat[] =>
   Array.from({ length: to - from + 1 }, (_, i) => ({ n: from + i, guestMono: mono0 + i * 0.015, guestReal: 0, hostMs: t0 + i * 15, vm }));

@@ -1,7 +1,7 @@
 import { CheckFailedError, DeadlineError } from '../util/errors.js';
-import { scaled } from '../util/time.js';
+import { deadline, scale, type Wait } from '../util/deadlines.js';
 import type { StartedVm } from '../vm/started.js';
-import type { Beat, HeartbeatStream } from './heartbeat.js';
+import type { Beat, HeartbeatStream } from '../vm/heartbeat.js';
 
 export class LivenessError extends CheckFailedError {}
 
@@ -73,19 +73,19 @@ export function largestGap(beats: Beat[]): { gapMs: number; at?: Beat } {
 export async function checkLivenessAfterMigration(
   src: StartedVm,
   dst: StartedVm,
-  opts: { beats?: number; timeoutMs?: number } = {},
+  opts: { beats?: number } & Wait = {},
 ): Promise<LivenessReport> {
   const beats = opts.beats ?? 30;
-  const timeoutMs = opts.timeoutMs ?? scaled(20_000);
+  const timeoutMs = deadline(opts, 'liveness');
   const sh = src.heartbeat as HeartbeatStream;
   const dh = dst.heartbeat as HeartbeatStream;
   try {
-    await dh.waitForBeats(beats, timeoutMs, 0);
+    await dh.waitForBeats(beats, { timeoutMs, since: 0 });
   } catch (e) {
     if (!(e instanceof DeadlineError)) throw e;
     const status = await dst.status().catch((err: Error) => ({ status: `unknown (${err.message})` }));
     throw new LivenessError(
-      `destination guest is not alive: ${dh.beats.length} of ${beats} heartbeats within ${(timeoutMs / 1000).toFixed(1)}s ` +
+      `destination guest is not alive: ${dh.beats.length} of ${beats} heartbeats within ${(scale(timeoutMs) / 1000).toFixed(1)}s ` +
         `(source's last: ${sh.last?.n ?? 'none'}, destination's last: ${dh.last?.n ?? 'none'}, destination status: ${status.status})`,
     );
   }
@@ -107,7 +107,7 @@ export async function checkLivenessSteady(vm: StartedVm, durationMs: number): Pr
   const hb = vm.heartbeat as HeartbeatStream;
   const since = hb.beats.length;
   // Observe a window measured in beats (about 15 ms each), waited on with a deadline.
-  await hb.waitForBeats(Math.ceil(durationMs / 15), durationMs * 4 + scaled(10_000), since);
+  await hb.waitForBeats(Math.ceil(durationMs / 15), { timeoutMs: durationMs * 4 + 10_000, since });
   const window = hb.beats.slice(Math.max(0, since - 1));
   const jump = firstJump(window);
   if (jump) throw new LivenessError(`${vm.name}: heartbeat counter jumped without migration: ${jump[0].n} then ${jump[1].n}`);

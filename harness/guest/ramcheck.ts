@@ -1,7 +1,8 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CheckFailedError } from '../util/errors.js';
-import { pollUntil, scaled } from '../util/time.js';
+import { DEADLINES } from '../util/deadlines.js';
+import { pollUntil } from '../util/time.js';
 import type { StartedVm } from '../vm/started.js';
 
 const PAGE = 4096;
@@ -63,7 +64,7 @@ async function readGuestFile(vm: StartedVm, path: string): Promise<string> {
 /** Polls until the guest file exists, then returns its content. */
 async function waitForGuestFile(vm: StartedVm, path: string, awaited: string): Promise<string> {
   const ga = await vm.agent();
-  return pollUntil(`${vm.name}: ${awaited}`, scaled(60_000), async () => {
+  return pollUntil(`${vm.name}: ${awaited}`, DEADLINES.guestExec, async () => {
     const r = await ga.exec('/bin/busybox', ['cat', path]);
     return { done: r.exitcode === 0, value: r.stdout, state: r.stderr.trim() };
   }, 200);

@@ -1,3 +1,4 @@
+import { deadline, type Wait } from '../util/deadlines.js';
 import { createServer, type Socket } from 'node:net';
 import { pollUntil } from '../util/time.js';
 
@@ -7,7 +8,7 @@ export interface LoopbackListener {
   /** Connections accepted so far, and how many of them the peer has closed. */
   accepted: number;
   closedByPeer: number;
-  waitForClosedConnection(awaited: string, timeoutMs: number): Promise<void>;
+  waitForClosedConnection(awaited: string, opts?: Wait): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -28,8 +29,8 @@ export async function loopbackListener(): Promise<LoopbackListener> {
     port: (server.address() as { port: number }).port,
     accepted: 0,
     closedByPeer: 0,
-    waitForClosedConnection: (awaited, timeoutMs) =>
-      pollUntil(awaited, timeoutMs, () => ({ done: l.closedByPeer > 0, state: { accepted: l.accepted, closed: l.closedByPeer } }), 50),
+    waitForClosedConnection: (awaited, opts = {}) =>
+      pollUntil(awaited, deadline(opts, 'helper'), () => ({ done: l.closedByPeer > 0, state: { accepted: l.accepted, closed: l.closedByPeer } }), 50),
     close: () =>
       new Promise((resolve) => {
         for (const s of sockets) s.destroy();

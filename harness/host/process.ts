@@ -1,3 +1,4 @@
+import { scale } from '../util/deadlines.js';
 import { execa, type ResultPromise } from 'execa';
 import { MigtestError } from '../util/errors.js';
 import { sleep } from '../util/time.js';
@@ -101,17 +102,17 @@ export class GroupProcess {
     }
   }
 
+  /** Whether the process exits within `ms` (unscaled: scaled here, like every deadline). */
   async waitExit(ms: number): Promise<boolean> {
     if (!this.running) return true;
-    const r = await Promise.race([this.exited.then(() => true), sleep(ms).then(() => false)]);
-    return r;
+    return Promise.race([this.exited.then(() => true), sleep(scale(ms)).then(() => false)]);
   }
 
-  /** Escalates: graceful request, SIGTERM, SIGKILL, each with a deadline. */
+  /** Escalates: graceful request, SIGTERM, SIGKILL, each with a deadline (unscaled). */
   async stop(opts: StopOptions = {}): Promise<ExitInfo> {
     const { graceMs = 5000, termMs = 5000, killMs = 5000 } = opts;
     if (this.running && opts.graceful) {
-      await Promise.race([opts.graceful().catch(() => undefined), sleep(graceMs)]);
+      await Promise.race([opts.graceful().catch(() => undefined), sleep(scale(graceMs))]);
       await this.waitExit(graceMs);
     }
     if (this.running) {

@@ -1,3 +1,4 @@
+import { runConfig } from '../util/run-config.js';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { isAlive } from './procfs.js';
@@ -10,7 +11,7 @@ import { reapOrphans, selfIdentity } from './registry.js';
 let started = false;
 
 export function ensureWatchdog(): void {
-  if (started || process.env.MIGTEST_NO_WATCHDOG === '1') return;
+  if (started || !runConfig().watchdog) return;
   started = true;
   const me = selfIdentity();
   const child = spawn(

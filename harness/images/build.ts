@@ -6,7 +6,8 @@ import { MigtestError } from '../util/errors.js';
 import { progress } from '../util/log.js';
 import { cacheDir } from '../util/paths.js';
 import { moduleClosure, parseModulesDep } from './modules.js';
-import { DEB_ARCH, loadRecipe, recipeHash, type Arch, type Recipe } from './recipe.js';
+import { DEB_ARCH, loadRecipe, recipeHash, type Recipe } from './recipe.js';
+import { type Arch } from '../util/arch.js';
 
 /** What a built image is: a kernel, an initramfs and a read-only root disk. */
 export interface GuestImage {

@@ -1,6 +1,6 @@
-import { ConfigError } from '../util/errors.js';
+import { runConfig } from '../util/run-config.js';
 import { buildImage, findImage, type GuestImage } from './build.js';
-import type { Arch } from './recipe.js';
+import type { Arch } from '../util/arch.js';
 
 /**
  * The image a VM boots when the test names none: the user's own files if
@@ -8,12 +8,8 @@ import type { Arch } from './recipe.js';
  * (built on first use, cached by recipe hash).
  */
 export async function defaultImage(arch: Arch): Promise<Pick<GuestImage, 'kernel' | 'initrd' | 'rootDisk' | 'rootFormat'>> {
-  const { MIGTEST_KERNEL: kernel, MIGTEST_INITRD: initrd, MIGTEST_DISK: disk } = process.env;
-  if (kernel || initrd || disk) {
-    if (!kernel || !initrd || !disk)
-      throw new ConfigError('MIGTEST_KERNEL/MIGTEST_INITRD/MIGTEST_DISK', 'set all three or none', 'paths to a kernel, an initrd and a root disk');
-    return { kernel, initrd, rootDisk: disk, rootFormat: disk.endsWith('.qcow2') ? 'qcow2' : 'raw' };
-  }
+  const own = runConfig().image;
+  if (own) return { kernel: own.kernel, initrd: own.initrd, rootDisk: own.disk, rootFormat: own.disk.endsWith('.qcow2') ? 'qcow2' : 'raw' };
   return findImage(arch) ?? (await buildImage(arch));
 }
 

@@ -5,8 +5,7 @@ import { z } from 'zod';
 import { ConfigError } from '../util/errors.js';
 import { repoRoot } from '../util/paths.js';
 
-export const ARCHES = ['x86_64', 'aarch64'] as const;
-export type Arch = (typeof ARCHES)[number];
+import { type Arch } from '../util/arch.js';
 
 export const DEB_ARCH: Record<Arch, string> = { x86_64: 'amd64', aarch64: 'arm64' };
 
@@ -25,11 +24,6 @@ export type Recipe = z.infer<typeof recipeSchema> & { dir: string };
 
 /** Bump when the builder changes what it produces from the same recipe. */
 const BUILDER_VERSION = '1';
-
-export function parseArch(value: string, field = 'arch'): Arch {
-  if ((ARCHES as readonly string[]).includes(value)) return value as Arch;
-  throw new ConfigError(field, `'${value}' is not a supported architecture`, ARCHES);
-}
 
 export function loadRecipe(name = 'default'): Recipe {
   const dir = join(repoRoot, 'images', name);

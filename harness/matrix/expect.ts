@@ -1,20 +1,15 @@
 import { compareVersions } from '../qemu/catalog.js';
 import type { QemuProbe } from '../qemu/probe.js';
-import type { Accel } from '../vm/spec.js';
+import type { Expectation } from '../case/model.js';
+import type { Side } from '../migration/migrate.js';
+import type { Accel } from '../util/arch.js';
 import type { MatrixCell } from './model.js';
-import { RULES, TRANSPORT_SINCE, ruleEnforced, type CapabilityRule } from './rules.js';
-
-export type Side = 'source' | 'destination';
-
-export type Expectation =
-  | { kind: 'migrate' }
-  | { kind: 'skip'; reason: string }
-  | { kind: 'refused'; side: Side; rule: CapabilityRule };
+import { RULES, TRANSPORT_SINCE, ruleEnforced } from './rules.js';
 
 /**
  * What a cell must do, computed: a binary that lacks a capability, parameter or transport
- * makes it a skip naming the version; a combination QEMU's rules forbid makes it a negative
- * cell expecting that rule's message; anything else must migrate.
+ * makes it a skip naming the version; a combination QEMU's rules forbid makes it a side
+ * refusing its settings in that rule's words; anything else must migrate.
  */
 export function expectCell(cell: MatrixCell, probes: { src: QemuProbe; dst: QemuProbe }, accel: Accel): Expectation {
   const sides: Array<[Side, QemuProbe]> = [['source', probes.src], ['destination', probes.dst]];
@@ -31,9 +26,9 @@ export function expectCell(cell: MatrixCell, probes: { src: QemuProbe; dst: Qemu
   // Settings go to the destination first (multifd-channels before migrate-incoming).
   for (const [side, probe] of [sides[1]!, sides[0]!]) {
     const rule = RULES.find((r) => ruleEnforced(r, probe.version) && r.applies(cell.capabilities, { accel }));
-    if (rule) return { kind: 'refused', side, rule };
+    if (rule) return { kind: 'refused', side, stage: 'settings', message: rule.message, why: rule.why, rule: rule.id };
   }
-  return { kind: 'migrate' };
+  return { kind: 'migrates' };
 }
 
 /** Capabilities to send: the ones set on, and the ones set off that this binary knows. */

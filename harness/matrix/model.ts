@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ARCHES, type Arch } from '../images/recipe.js';
+import { ARCHES, type Arch } from '../util/arch.js';
 import { TRANSPORTS, type Transport } from '../migration/transport.js';
 
 /** Capabilities by QEMU's own names, across the versions we run (7.2 .. 10.x). */

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { GroupProcess } from '../host/process.js';
 import { MigtestError } from '../util/errors.js';
 import { repoRoot } from '../util/paths.js';
-import { scaled } from '../util/time.js';
+import { DEADLINES } from '../util/deadlines.js';
 import type { StartedVm } from '../vm/started.js';
 
 /**
@@ -17,7 +17,7 @@ export async function runWithPassedFd(vm: StartedVm, fd: number, command: string
     [join(repoRoot, 'harness/host/fdpass.py'), vm.paths.fdMonitor, 'migfd', command, JSON.stringify(args)],
     { name: `${vm.name}-fdpass`, stdoutFile: out, stderrFile: out, extraFds: [fd] },
   );
-  if (!(await helper.waitExit(scaled(30_000)))) {
+  if (!(await helper.waitExit(DEADLINES.helper))) {
     await helper.stop({ termMs: 1000 });
     throw new MigtestError(`${vm.name}: fd-passing helper for ${command} did not finish; see ${out}`);
   }

@@ -1,13 +1,17 @@
 import { DeadlineError, describe } from '../util/errors.js';
+import { deadline, type Wait } from '../util/deadlines.js';
+import { pollUntil } from '../util/time.js';
 import { QemuExitedError } from '../vm/errors.js';
-import { pollUntil, scaled } from '../util/time.js';
-import type { QmpEvent, MigrationInfo } from '../qmp/types.js';
+import type { QmpEvent, MigrationInfo, MigrationStatus, RunState } from '../qmp/types.js';
 import type { StartedVm } from '../vm/started.js';
 import { applySettings, type MigrationSettings } from './apply.js';
 import { GuestLostError, MigrationFailedError, MigrationPausedError } from './errors.js';
 import { MigrationSampler, TERMINAL, type MigrationSample } from './stats.js';
 import { runWithPassedFd } from './fdpass.js';
 import { incomingUri, isStreaming, outgoingUri, socketPair, type Transport } from './transport.js';
+
+/** The two ends of a migration, as every layer above names them. */
+export type Side = 'source' | 'destination';
 
 export interface MigrateHooks {
   /** Once the source reports active (qtest's "start" hook). */
@@ -26,6 +30,7 @@ export interface MigrateOptions extends MigrationSettings, MigrateHooks {
   destination?: MigrationSettings;
   /** Maps the destination's real URI to the one the source is given (a socat bridge in between). */
   route?: (dstUri: string) => Promise<string>;
+  /** Deadline for the whole migration (unscaled; default DEADLINES.migration). */
   timeoutMs?: number;
   sampleIntervalMs?: number;
   /** The status the migration must end in (default completed; a negative scenario says failed/cancelled). */
@@ -33,16 +38,41 @@ export interface MigrateOptions extends MigrationSettings, MigrateHooks {
 }
 
 export interface MigrationResult {
-  status: string;
+  status: MigrationStatus;
   uri: string;
   /** Source's final query-migrate. */
   info: MigrationInfo;
   series: MigrationSample[];
   startedAt: number;
   completedAt: number;
+  /** The source's run state when `migrate` was sent: the destination must end in the same one. */
+  sourceRunState: RunState;
+}
+
+/** Which statuses a wait accepts: one, several, or a predicate. */
+export type StatusMatch = MigrationStatus | readonly MigrationStatus[] | ((s: MigrationStatus) => boolean);
+
+export interface StatusWait extends Wait {
+  /** Whose MIGRATION events (default the source's). */
+  side?: Side;
+  /** Says what is awaited in a timeout ("to switch to postcopy-active"); default the statuses. */
+  what?: string;
 }
 
 const POSTCOPY = /^postcopy-/;
+
+/** The transport when a migration names none: the one place that decides it. */
+export const transportOf = (opts: Pick<MigrateOptions, 'transport'>): Transport => opts.transport ?? 'tcp';
+
+function matcher(want: StatusMatch): (s: MigrationStatus) => boolean {
+  if (typeof want === 'function') return want;
+  const set = new Set<string>(typeof want === 'string' ? [want] : want);
+  return (s) => set.has(s);
+}
+
+function describeMatch(want: StatusMatch): string {
+  return typeof want === 'function' ? 'the awaited status' : `status ${typeof want === 'string' ? want : want.join(' or ')}`;
+}
 
 function destinationSettings(opts: MigrateOptions): MigrationSettings {
   const d = opts.destination;
@@ -54,7 +84,7 @@ function destinationSettings(opts: MigrateOptions): MigrationSettings {
 }
 
 /** QEMU went away while awaited: how it ended and its last stderr lines. */
-async function exitedWhileWaiting(vm: StartedVm, what: string, lastEvent: unknown): Promise<QemuExitedError> {
+export async function exitedWhileWaiting(vm: StartedVm, what: string, lastEvent: unknown): Promise<QemuExitedError> {
   const exit = await vm.process.exited;
   const how = exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
   const said = vm.stderrText().trim().split('\n').slice(-3).join(' | ');
@@ -68,7 +98,7 @@ async function exitedWhileWaiting(vm: StartedVm, what: string, lastEvent: unknow
 export async function startIncoming(dst: StartedVm, opts: MigrateOptions): Promise<void> {
   await applySettings(dst, destinationSettings(opts));
   await dst.qmp.execute('migrate-incoming', {
-    uri: incomingUri(dst, opts.transport ?? 'tcp', opts.listenHost),
+    uri: incomingUri(dst, transportOf(opts), opts.listenHost),
     ...(opts.keepDestinationOnError ? { 'exit-on-error': false } : {}),
   });
 }
@@ -77,6 +107,8 @@ export async function startIncoming(dst: StartedVm, opts: MigrateOptions): Promi
 export class RunningMigration {
   readonly sampler: MigrationSampler;
   readonly startedAt = Date.now();
+  /** Resolved once: every later step uses this, not its own default. */
+  readonly transport: Transport;
   /** Where finish() looks for the end: moved past each recovered postcopy pause. */
   private epoch: number;
 
@@ -87,9 +119,10 @@ export class RunningMigration {
     readonly opts: MigrateOptions,
     readonly srcMark: number,
     readonly dstMark: number,
-    /** Whether the guest ran on the source when `migrate` was sent (it stays paused on the destination if not). */
-    readonly srcWasRunning = true,
+    /** The source's run state when `migrate` was sent (a stopped or suspended guest stays so on the destination). */
+    readonly sourceRunState: RunState = 'running',
   ) {
+    this.transport = transportOf(opts);
     this.sampler = new MigrationSampler(src, opts.sampleIntervalMs ?? 100);
     this.epoch = srcMark;
   }
@@ -99,25 +132,25 @@ export class RunningMigration {
     this.epoch = Math.max(this.epoch, srcMark);
   }
 
-  get timeoutMs(): number {
-    return this.opts.timeoutMs ?? scaled(180_000);
+  vm(side: Side): StartedVm {
+    return side === 'source' ? this.src : this.dst;
   }
 
-  /** Waits for a MIGRATION status on the source (from `since`, default the start); a timeout names the last sampled state. */
-  waitStatus(want: (status: string) => boolean, what: string, timeoutMs = this.timeoutMs, since = this.srcMark): Promise<QmpEvent> {
-    return this.waitOn(this.src, want, what, timeoutMs, since);
-  }
-
-  /** The same on the destination: its events come from the monitor's I/O thread even when its main loop is blocked. */
-  waitDstStatus(want: (status: string) => boolean, what: string, timeoutMs = this.timeoutMs, since = this.dstMark): Promise<QmpEvent> {
-    return this.waitOn(this.dst, want, what, timeoutMs, since);
-  }
-
-  private waitOn(vm: StartedVm, want: (s: string) => boolean, what: string, timeoutMs: number, since: number): Promise<QmpEvent> {
-    return vm.qmp.waitForEvent('MIGRATION', (e) => want(String(e.data?.status)), timeoutMs, since).catch(async (e) => {
+  /**
+   * Waits for a MIGRATION status on one side (default the source), from `since` (default the
+   * migration's start); a timeout names what was awaited and the last sampled state.
+   */
+  waitStatus(want: StatusMatch, opts: StatusWait = {}): Promise<QmpEvent> {
+    const side = opts.side ?? 'source';
+    const vm = this.vm(side);
+    const since = opts.since ?? (side === 'source' ? this.srcMark : this.dstMark);
+    const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs ?? deadline(undefined, 'migration');
+    const what = opts.what ?? describeMatch(want);
+    const ok = matcher(want);
+    return vm.qmp.waitForEvent('MIGRATION', (e) => ok(String(e.data?.status)), { timeoutMs, since }).catch(async (e) => {
       if (!(e instanceof DeadlineError)) throw e;
       if (vm.qmp.closed) throw await exitedWhileWaiting(vm, `the migration ${what}`, e.lastState);
-      throw new DeadlineError(`${vm.name}: migration ${what}`, timeoutMs, vm === this.src ? (this.sampler.last ?? e.lastState) : { lastEvent: e.lastState });
+      throw new DeadlineError(`${vm.name}: migration ${what}`, e.timeoutMs, side === 'source' ? (this.sampler.last ?? e.lastState) : { lastEvent: e.lastState });
     });
   }
 
@@ -134,7 +167,7 @@ export class RunningMigration {
     // The survivor notices the broken link and pauses; wait for it to say so.
     const since = Math.max(0, other.qmp.events.findLastIndex((e) => e.event === 'MIGRATION' && e.data?.status === 'postcopy-active'));
     const paused = await other.qmp
-      .waitForEvent('MIGRATION', (e) => e.data?.status === 'postcopy-paused', scaled(30_000), since)
+      .waitForEvent('MIGRATION', (e) => e.data?.status === 'postcopy-paused', { timeoutMs: 30_000, since })
       .then(() => 'postcopy-paused')
       .catch(() => other.lastMigrationStatus ?? 'unknown');
     const exit = dead.process.exit;
@@ -150,16 +183,15 @@ export class RunningMigration {
 
   /**
    * Waits for the end, checks it is the expected one, and (when completed) for the destination
-   * to run. Postcopy-paused with nobody recovering, or a side dying, end the wait at once.
+   * to take over. Postcopy-paused with nobody recovering, or a side dying, end the wait at once.
    */
   async finish(): Promise<MigrationResult> {
     const expect = this.opts.expect ?? 'completed';
-    const transport = this.opts.transport ?? 'tcp';
     try {
-      const end = await this.waitStatus((s) => TERMINAL.has(s) || s === 'postcopy-paused', 'to finish', this.timeoutMs, this.epoch).catch(async (e) => {
+      const end = await this.waitStatus((s) => TERMINAL.has(s) || s === 'postcopy-paused', { what: 'to finish', since: this.epoch }).catch(async (e) => {
         throw (await this.lostGuest()) ?? e;
       });
-      const status = String(end.data?.status);
+      const status = String(end.data?.status) as MigrationStatus;
       if (status === 'postcopy-paused')
         throw (await this.lostGuest()) ??
           new MigrationPausedError(`${this.src.name}: postcopy paused (the link to the destination failed) and was not recovered`);
@@ -167,40 +199,53 @@ export class RunningMigration {
       // figures: query until total-time and the ram section are there.
       const info =
         status === 'completed'
-          ? await pollUntil(`${this.src.name}: final migration figures`, scaled(10_000), async () => {
+          ? await pollUntil(`${this.src.name}: final migration figures`, deadline(undefined, 'finalFigures'), async () => {
               const i = await this.src.queryMigrate();
               return { done: (i['total-time'] ?? 0) > 0 && i.ram !== undefined, value: i, state: i };
             }, 50)
           : await this.src.queryMigrate();
       if (status !== expect)
-        throw new MigrationFailedError(`migration ended '${status}', expected '${expect}': ${info['error-desc'] ?? '(no error-desc)'}`, { info });
-      if (status === 'completed') {
-        if (!isStreaming(transport)) await this.dst.qmp.execute('migrate-incoming', { uri: incomingUri(this.dst, transport) });
-        // The destination runs once it has loaded everything (postcopy: from the switchover on).
-        // Without return-path the source says completed even if the destination then refuses.
-        // A source migrated while stopped (an I/O error, a `stop`) leaves the destination paused:
-        // then its own MIGRATION completed is the end.
-        const [event, want, what] = this.srcWasRunning
-          ? ['RESUME', () => true, 'it to run the guest after the source reported completed']
-          : ['MIGRATION', (e: QmpEvent) => e.data?.status === 'completed', 'it to load the state of a stopped source'];
-        await this.dst.qmp.waitForEvent(event, want, scaled(120_000), this.dstMark).catch(async (e) => {
-          if (e instanceof DeadlineError && this.dst.qmp.closed) throw await exitedWhileWaiting(this.dst, what, e.lastState);
-          throw e;
-        });
-      }
-      return { status, uri: this.uri, info, series: await this.sampler.stop(), startedAt: this.startedAt, completedAt: end.receivedAt };
+        throw new MigrationFailedError(`migration ended '${status}', expected '${expect}': ${info['error-desc'] ?? '(no error-desc)'}`, { info, status });
+      if (status === 'completed') await this.awaitDestination();
+      return {
+        status,
+        uri: this.uri,
+        info,
+        series: await this.sampler.stop(),
+        startedAt: this.startedAt,
+        completedAt: end.receivedAt,
+        sourceRunState: this.sourceRunState,
+      };
     } finally {
       await this.sampler.stop();
     }
+  }
+
+  /**
+   * The destination runs once it has loaded everything (postcopy: from the switchover on).
+   * Without return-path the source says completed even if the destination then refuses.
+   * A source migrated while stopped (an I/O error, a `stop`, a suspend) leaves the destination
+   * not running: then its own MIGRATION completed is the end.
+   */
+  private async awaitDestination(): Promise<void> {
+    if (!isStreaming(this.transport)) await this.dst.qmp.execute('migrate-incoming', { uri: incomingUri(this.dst, this.transport) });
+    const [event, want, what] =
+      this.sourceRunState === 'running'
+        ? ['RESUME', () => true, 'it to run the guest after the source reported completed']
+        : ['MIGRATION', (e: QmpEvent) => e.data?.status === 'completed', 'it to load the state of a stopped source'];
+    await this.dst.qmp.waitForEvent(event, want, { timeoutMs: deadline(undefined, 'switchover'), since: this.dstMark }).catch(async (e) => {
+      if (e instanceof DeadlineError && this.dst.qmp.closed) throw await exitedWhileWaiting(this.dst, what, e.lastState);
+      throw e;
+    });
   }
 }
 
 /** Applies settings on both sides (read back), starts the destination listening, and sends `migrate`. */
 export async function startMigration(src: StartedVm, dst: StartedVm, opts: MigrateOptions = {}): Promise<RunningMigration> {
-  const transport = opts.transport ?? 'tcp';
+  const transport = transportOf(opts);
   const capabilities = opts.beforeSwitchover ? { ...opts.capabilities, 'pause-before-switchover': true } : opts.capabilities;
-  const settings = { ...opts, capabilities };
-  const running = (await src.status()).running;
+  const settings: MigrateOptions = { ...opts, transport, capabilities };
+  const runState = (await src.status()).status;
   const dstMark = dst.qmp.mark();
   if (transport === 'fd') {
     // A connected socket pair; each end goes to its QEMU by name, over SCM_RIGHTS.
@@ -213,7 +258,7 @@ export async function startMigration(src: StartedVm, dst: StartedVm, opts: Migra
       const srcMark = src.qmp.mark();
       await runWithPassedFd(src, pair.srcFd, 'migrate', { uri: 'fd:migfd' });
       pair.closeSrc();
-      return new RunningMigration(src, dst, 'fd:migfd', settings, srcMark, dstMark, running);
+      return new RunningMigration(src, dst, 'fd:migfd', settings, srcMark, dstMark, runState);
     } finally {
       pair.closeDst();
       pair.closeSrc();
@@ -226,26 +271,31 @@ export async function startMigration(src: StartedVm, dst: StartedVm, opts: Migra
   const uri = opts.route ? await opts.route(dstUri) : dstUri;
   const srcMark = src.qmp.mark();
   await src.qmp.execute('migrate', { uri });
-  return new RunningMigration(src, dst, uri, settings, srcMark, dstMark, running);
+  return new RunningMigration(src, dst, uri, settings, srcMark, dstMark, runState);
+}
+
+/** Runs the hooks at their states: onActive once active, beforeSwitchover at pre-switchover (then migrate-continue). */
+export async function runHooks(m: RunningMigration, hooks: MigrateHooks): Promise<void> {
+  if (hooks.onActive) {
+    await m.waitStatus((s) => s === 'active' || TERMINAL.has(s), { what: 'to become active' });
+    await hooks.onActive(m.src, m.dst);
+  }
+  if (hooks.beforeSwitchover) {
+    const e = await m.waitStatus((s) => s === 'pre-switchover' || TERMINAL.has(s), { what: 'to reach pre-switchover' });
+    if (e.data?.status === 'pre-switchover') {
+      await hooks.beforeSwitchover(m.src, m.dst);
+      // The hook may have cancelled: continue only a migration still waiting.
+      if ((await m.src.queryMigrate()).status === 'pre-switchover') await m.src.qmp.execute('migrate-continue', { state: 'pre-switchover' });
+    }
+  }
 }
 
 /**
  * Migrates src to dst: settings applied and read back on both sides, hooks run at their
- * states, the source sampled until a terminal state, the destination awaited until it runs.
+ * states, the source sampled until a terminal state, the destination awaited until it takes over.
  */
 export async function migrate(src: StartedVm, dst: StartedVm, opts: MigrateOptions = {}): Promise<MigrationResult> {
   const m = await startMigration(src, dst, opts);
-  if (opts.onActive) {
-    await m.waitStatus((s) => s === 'active' || TERMINAL.has(s), 'to become active');
-    await opts.onActive(src, dst);
-  }
-  if (opts.beforeSwitchover) {
-    const e = await m.waitStatus((s) => s === 'pre-switchover' || TERMINAL.has(s), 'to reach pre-switchover');
-    if (e.data?.status === 'pre-switchover') {
-      await opts.beforeSwitchover(src, dst);
-      // The hook may have cancelled: continue only a migration still waiting.
-      if ((await src.queryMigrate()).status === 'pre-switchover') await src.qmp.execute('migrate-continue', { state: 'pre-switchover' });
-    }
-  }
+  await runHooks(m, opts);
   return m.finish();
 }

@@ -1,6 +1,6 @@
 import { RamWorkload, type RamWorkloadOptions } from '../guest/ramcheck.js';
-import type { Arch } from '../images/recipe.js';
-import type { VmPool } from '../testing/pool.js';
+import type { Arch } from '../util/arch.js';
+import type { VmPool } from '../vm/pool.js';
 import { VmBuilder } from '../vm/builder.js';
 import type { StartedVm } from '../vm/started.js';
 

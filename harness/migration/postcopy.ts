@@ -1,14 +1,15 @@
 import { largestGap } from '../guest/liveness.js';
 import { listeningPorts } from '../host/sockets.js';
 import type { RecoveryFigures } from '../report/results.js';
-import type { MigrationInfo } from '../qmp/types.js';
+import type { MigrationInfo, MigrationStatus, QmpEvent } from '../qmp/types.js';
+import { deadline, type Wait } from '../util/deadlines.js';
 import { MigtestError } from '../util/errors.js';
-import { pollUntil, scaled } from '../util/time.js';
+import { pollUntil } from '../util/time.js';
 import type { StartedVm } from '../vm/started.js';
 import type { MigrationSettings } from './apply.js';
-import type { RunningMigration } from './migrate.js';
+import type { RunningMigration, Side } from './migrate.js';
 import { TERMINAL } from './stats.js';
-import { when, type Trigger } from '../faults/trigger.js';
+import { when, type Trigger } from './triggers.js';
 
 export interface PostcopyOptions {
   /** postcopy-preempt: faulted pages on their own channel (usable since 8.0). */
@@ -34,6 +35,17 @@ export function postcopySettings(opts: PostcopyOptions = {}): Required<Migration
   };
 }
 
+/** Merges settings so neither side's capabilities or parameters are dropped (a shallow spread would). */
+export function mergeSettings(...all: Array<MigrationSettings | undefined>): Required<MigrationSettings> {
+  return {
+    capabilities: Object.assign({}, ...all.map((s) => s?.capabilities ?? {})),
+    parameters: Object.assign({}, ...all.map((s) => s?.parameters ?? {})),
+  };
+}
+
+/** The harness wanted postcopy, but the migration ended in precopy first. */
+export class ConvergedInPrecopyError extends MigtestError {}
+
 /**
  * Switches to postcopy once `after` holds (default: the first pass over RAM is done) and
  * waits until both sides say postcopy-active and the destination runs the guest.
@@ -42,15 +54,15 @@ export async function switchToPostcopy(m: RunningMigration, after: Trigger = whe
   await after.wait(m);
   const [sm, dm] = [m.src.qmp.mark(), m.dst.qmp.mark()];
   await m.src.qmp.execute('migrate-start-postcopy');
-  const e = await m.waitStatus((s) => s === 'postcopy-active' || TERMINAL.has(s), 'to switch to postcopy-active', scaled(60_000), sm);
+  const e = await m.waitStatus((s) => s === 'postcopy-active' || TERMINAL.has(s), { what: 'to switch to postcopy-active', since: sm, timeoutMs: deadline(undefined, 'status') });
   if (e.data?.status !== 'postcopy-active')
-    throw new MigtestError(
+    throw new ConvergedInPrecopyError(
       `${m.src.name}: migration ended '${e.data?.status}' before it could switch to postcopy (it converged in precopy: throttle it with max-bandwidth or dirty more memory)`,
     );
-  await m.waitDstStatus((s) => s === 'postcopy-active', 'to switch to postcopy-active', scaled(60_000), dm);
+  await m.waitStatus('postcopy-active', { side: 'destination', what: 'to switch to postcopy-active', since: dm, timeoutMs: deadline(undefined, 'status') });
   // Recoverable only from here: a link lost while the destination still loads the device
   // state (before it runs the guest) fails the migration instead of pausing it.
-  await m.dst.qmp.waitForEvent('RESUME', () => true, scaled(60_000), dm);
+  await m.dst.qmp.waitForEvent('RESUME', () => true, { since: dm });
 }
 
 /** Event indexes on both sides, taken before a fault so its consequences are not missed. */
@@ -63,13 +75,33 @@ export function marks(m: RunningMigration): Marks {
   return { src: m.src.qmp.mark(), dst: m.dst.qmp.mark() };
 }
 
-/** Both sides in postcopy-paused (after a fault from `since`); returns when the later one paused. */
-export async function waitBothPaused(m: RunningMigration, since: Marks, timeoutMs = scaled(60_000)): Promise<number> {
-  const [s, d] = await Promise.all([
-    m.waitStatus((x) => x === 'postcopy-paused', 'to pause (postcopy-paused)', timeoutMs, since.src),
-    m.waitDstStatus((x) => x === 'postcopy-paused', 'to pause (postcopy-paused)', timeoutMs, since.dst),
-  ]);
-  return Math.max(s.receivedAt, d.receivedAt);
+/** The side's latest MIGRATION event, if its status is `status`: it is in that state now. */
+function currentlyIn(vm: StartedVm, status: MigrationStatus): QmpEvent | undefined {
+  const last = vm.qmp.events.findLast((e) => e.event === 'MIGRATION');
+  return last?.data?.status === status ? last : undefined;
+}
+
+/**
+ * Both sides in postcopy-paused: a side already paused counts (it may never have left, e.g.
+ * after a failed recovery), another must pause after `since` (default: now). Returns when
+ * the later of the two paused.
+ */
+export async function waitBothPaused(m: RunningMigration, opts: { since?: Marks; timeoutMs?: number } = {}): Promise<number> {
+  const since = opts.since ?? marks(m);
+  const pausedAt = async (side: Side): Promise<number> => {
+    const vm = m.vm(side);
+    const now = currentlyIn(vm, 'postcopy-paused');
+    if (now) return now.receivedAt;
+    const e = await m.waitStatus('postcopy-paused', {
+      side,
+      what: 'to pause (postcopy-paused)',
+      since: side === 'source' ? since.src : since.dst,
+      timeoutMs: opts.timeoutMs ?? deadline(undefined, 'status'),
+    });
+    return e.receivedAt;
+  };
+  const [s, d] = await Promise.all([pausedAt('source'), pausedAt('destination')]);
+  return Math.max(s, d);
 }
 
 /**
@@ -83,6 +115,8 @@ export async function pauseSides(vms: StartedVm[]): Promise<void> {
 export interface RecoverOptions {
   /** Address the destination listens on for the new channel (default loopback). */
   listenHost?: string;
+  /** Port it listens on (default 0: the kernel picks one, read back from /proc). */
+  listenPort?: number;
   /** Maps the destination's new URI to the one the source resumes to (a new bridge). */
   route?: (dstUri: string) => Promise<string>;
 }
@@ -94,32 +128,39 @@ export interface RecoveryAttempt {
   /** postcopy-active: recovered; postcopy-paused: the recovery itself failed. */
   outcome: 'postcopy-active' | 'postcopy-paused';
   at: number;
+  /** Why a failed attempt failed, in QEMU's words (query-migrate or its stderr). */
+  error?: string;
 }
 
 export class RecoveryError extends MigtestError {}
 
 /**
  * Starts a recovery: migrate-recover out-of-band on the destination (in-band hangs when its
- * main loop waits on a page), the new port read from /proc (the monitor may not answer),
- * then `migrate` with resume on the source. Returns once the source has connected
- * (postcopy-recover) so a fault can hit the handshake; `outcome()` waits for the end.
+ * main loop waits on a page), its listening port read from /proc (the monitor may not
+ * answer), then `migrate` with resume on the source. Returns once `migrate` was accepted, so
+ * a fault can hit the handshake; `outcome()` waits for the end.
  */
 export async function beginRecovery(m: RunningMigration, opts: RecoverOptions = {}): Promise<PendingRecovery> {
   const [src, dst] = [m.src, m.dst];
   const before = new Set(listeningPorts(dst.process.pid));
   const host = opts.listenHost ?? '127.0.0.1';
   const since = marks(m);
-  await dst.qmp.executeOob('migrate-recover', { uri: `tcp:${host}:0` });
-  const port = await pollUntil(`${dst.name}: a new listening port after migrate-recover`, scaled(15_000), () => {
+  await dst.qmp.executeOob('migrate-recover', { uri: `tcp:${host}:${opts.listenPort ?? 0}` });
+  const port = await pollUntil(`${dst.name}: listening for the recovery on ${host}:${opts.listenPort ?? '(a new port)'}`, 15_000, () => {
     const now = listeningPorts(dst.process.pid);
-    const fresh = now.filter((p) => !before.has(p));
+    const fresh = opts.listenPort ? now.filter((p) => p === opts.listenPort) : now.filter((p) => !before.has(p));
     return { done: fresh.length > 0, value: fresh[0], state: { listening: now, before: [...before] } };
   });
   const dstUri = `tcp:${host}:${port}`;
   const uri = opts.route ? await opts.route(dstUri) : dstUri;
+  const errorBefore = (await src.queryMigrate())['error-desc'];
+  const stderrBefore = src.stderrText().length;
   await src.qmp.execute('migrate', { uri, resume: true });
-  return new PendingRecovery(m, dstUri, uri, since);
+  return new PendingRecovery(m, dstUri, uri, since, errorBefore, stderrBefore);
 }
+
+/** QEMU's words when an outgoing connect fails (7.2 says it only on stderr). */
+const CONNECT_FAILED = /Failed to connect[^\n]*/;
 
 export class PendingRecovery {
   constructor(
@@ -127,28 +168,57 @@ export class PendingRecovery {
     readonly dstUri: string,
     readonly uri: string,
     readonly since: Marks,
+    private readonly errorBefore: string | undefined,
+    private readonly stderrBefore: number,
   ) {}
 
+  /** Sends `migrate resume` again (after a failed attempt) while the destination still listens. */
+  async resumeAgain(uri = this.dstUri): Promise<PendingRecovery> {
+    const since = marks(this.m);
+    const errorBefore = (await this.m.src.queryMigrate())['error-desc'];
+    const stderrBefore = this.m.src.stderrText().length;
+    await this.m.src.qmp.execute('migrate', { uri, resume: true });
+    return new PendingRecovery(this.m, this.dstUri, uri, since, errorBefore, stderrBefore);
+  }
+
   /** Both sides in postcopy-recover: the handshake is under way (the point to break it). */
-  async inHandshake(timeoutMs = scaled(30_000)): Promise<void> {
+  async inHandshake(opts: Wait = {}): Promise<void> {
+    const wait = { what: 'to enter postcopy-recover', timeoutMs: deadline(opts, 'status') };
     await Promise.all([
-      this.m.waitStatus((s) => s === 'postcopy-recover', 'to enter postcopy-recover', timeoutMs, this.since.src),
-      this.m.waitDstStatus((s) => s === 'postcopy-recover', 'to enter postcopy-recover', timeoutMs, this.since.dst),
+      this.m.waitStatus('postcopy-recover', { ...wait, since: this.since.src }),
+      this.m.waitStatus('postcopy-recover', { ...wait, side: 'destination', since: this.since.dst }),
     ]);
   }
 
-  /** Waits until the source is postcopy-active again (recovered) or back in postcopy-paused. */
-  async outcome(timeoutMs = scaled(60_000)): Promise<RecoveryAttempt> {
-    const e = await this.m.waitStatus(
-      (s) => s === 'postcopy-active' || s === 'postcopy-paused' || s === 'failed',
-      'to resume postcopy (postcopy-active) after migrate resume',
-      timeoutMs,
-      this.since.src,
-    );
-    const status = String(e.data?.status);
-    if (status === 'postcopy-active') this.m.resumedAt(this.since.src);
-    if (status === 'failed') throw new RecoveryError(`${this.m.src.name}: migration failed during recovery`, { info: await this.m.src.queryMigrate() });
-    return { dstUri: this.dstUri, uri: this.uri, outcome: status as RecoveryAttempt['outcome'], at: e.receivedAt };
+  /**
+   * Whether the resume already failed, by what QEMU says: a MIGRATION event (postcopy-paused
+   * again, or failed), a new error-desc in query-migrate, or (7.2, which says nothing else) a
+   * "Failed to connect" line on the source's stderr.
+   */
+  private async failedYet(): Promise<{ status: MigrationStatus; error?: string; at: number } | undefined> {
+    const e = this.m.src.qmp.events
+      .slice(this.since.src)
+      .find((x) => x.event === 'MIGRATION' && (x.data?.status === 'postcopy-paused' || x.data?.status === 'failed'));
+    const info: MigrationInfo = await this.m.src.queryMigrate();
+    const newError = info['error-desc'] !== undefined && info['error-desc'] !== this.errorBefore ? info['error-desc'] : undefined;
+    const said = CONNECT_FAILED.exec(this.m.src.stderrText().slice(this.stderrBefore))?.[0];
+    if (info.status === 'postcopy-active') return undefined;
+    if (e || (info.status === 'postcopy-paused' && (newError || said)))
+      return { status: ((e?.data?.status as MigrationStatus | undefined) ?? info.status ?? 'none') as MigrationStatus, error: newError ?? said ?? info['error-desc'], at: e?.receivedAt ?? Date.now() };
+    return undefined;
+  }
+
+  /** Waits until the source is postcopy-active again (recovered) or the attempt failed, whichever QEMU says first. */
+  async outcome(opts: Wait = {}): Promise<RecoveryAttempt> {
+    const r = await pollUntil(`${this.m.src.name}: postcopy to resume (postcopy-active) after migrate resume to ${this.uri}`, deadline(opts, 'status'), async () => {
+      const active = this.m.src.qmp.events.slice(this.since.src).find((x) => x.event === 'MIGRATION' && x.data?.status === 'postcopy-active');
+      if (active) return { done: true, value: { status: 'postcopy-active' as MigrationStatus, at: active.receivedAt, error: undefined }, state: 'postcopy-active' };
+      const failed = await this.failedYet();
+      return { done: !!failed, value: failed, state: this.m.src.lastMigrationStatus };
+    }, 50);
+    if (r.status === 'postcopy-active') this.m.resumedAt(this.since.src);
+    if (r.status === 'failed') throw new RecoveryError(`${this.m.src.name}: migration failed during recovery: ${r.error ?? '(no error given)'}`, { info: await this.m.src.queryMigrate() });
+    return { dstUri: this.dstUri, uri: this.uri, outcome: r.status as RecoveryAttempt['outcome'], at: r.at, error: r.error };
   }
 }
 
@@ -156,7 +226,7 @@ export class PendingRecovery {
 export async function recoverPostcopy(m: RunningMigration, opts: RecoverOptions = {}): Promise<RecoveryAttempt> {
   const attempt = await (await beginRecovery(m, opts)).outcome();
   if (attempt.outcome !== 'postcopy-active')
-    throw new RecoveryError(`${m.src.name}: recovery via ${attempt.uri} ended in ${attempt.outcome}`);
+    throw new RecoveryError(`${m.src.name}: recovery via ${attempt.uri} ended in ${attempt.outcome}: ${attempt.error ?? '(QEMU gave no reason)'}`);
   return attempt;
 }
 
@@ -182,7 +252,7 @@ export async function postcopyBlocktime(dst: StartedVm): Promise<{ blocktimeMs?:
 export async function measureEpisode(dst: StartedVm, faultAt: number, pausedAt: number, recoveredAt: number, attempts: number): Promise<RecoveryFigures> {
   const hb = dst.heartbeat!;
   const after = hb.beats.findIndex((b) => b.hostMs >= recoveredAt);
-  await hb.waitForBeats(1, scaled(30_000), after >= 0 ? after : hb.beats.length);
+  await hb.waitForBeats(1, { since: after >= 0 ? after : hb.beats.length });
   const firstAfter = hb.beats.findIndex((b) => b.hostMs >= recoveredAt);
   const lastBefore = hb.beats.findLastIndex((b) => b.hostMs <= faultAt);
   const window = hb.beats.slice(Math.max(0, lastBefore), firstAfter + 1);

@@ -1,10 +1,10 @@
-import type { MigrationInfo } from '../qmp/types.js';
+import type { MigrationInfo, MigrationStatus } from '../qmp/types.js';
 import type { StartedVm } from '../vm/started.js';
 
 /** One query-migrate sample of the source, for the time series. */
 export interface MigrationSample {
   t: number;
-  status: string;
+  status: MigrationStatus;
   transferred?: number;
   remaining?: number;
   mbps?: number;
@@ -28,7 +28,7 @@ export function sampleOf(info: MigrationInfo, t: number): MigrationSample {
   };
 }
 
-export const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
+export const TERMINAL: ReadonlySet<MigrationStatus> = new Set<MigrationStatus>(['completed', 'failed', 'cancelled']);
 
 /** Samples query-migrate on an interval until a terminal state or stop(). */
 export class MigrationSampler {

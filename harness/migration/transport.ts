@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { MigtestError } from '../util/errors.js';
-import { pollUntil, scaled } from '../util/time.js';
+import { pollUntil } from '../util/time.js';
 import type { StartedVm } from '../vm/started.js';
 
 export const TRANSPORTS = ['tcp', 'unix', 'exec', 'fd', 'file'] as const;
@@ -51,7 +51,7 @@ export async function outgoingUri(dst: StartedVm, transport: Transport): Promise
     }
     case 'exec': {
       const sock = join(dstDir(dst), 'exec.sock');
-      await pollUntil(`${dst.name}: exec transport's socat to listen on ${sock}`, scaled(10_000), () => ({ done: existsSync(sock) }));
+      await pollUntil(`${dst.name}: exec transport's socat to listen on ${sock}`, 10_000, () => ({ done: existsSync(sock) }));
       return `exec:socat - UNIX-CONNECT:${quote(sock)}`;
     }
     case 'fd':

@@ -1,17 +1,33 @@
 import { checkLivenessAfterMigration, type LivenessReport } from '../guest/liveness.js';
 import type { ScenarioResult } from '../report/results.js';
-import type { ArtifactDir } from '../report/artifacts.js';
+import type { RunState } from '../qmp/types.js';
 import { CheckFailedError } from '../util/errors.js';
 import { migrate, type MigrateOptions, type MigrationResult } from './migrate.js';
 import type { Pair } from './pair.js';
 
+/** The figures a migration gives a results row; the caller decides where they go. */
+export type MigrationFigures = Pick<
+  ScenarioResult,
+  | 'qemuTotalTimeMs'
+  | 'qemuDowntimeMs'
+  | 'throughputMbps'
+  | 'transferredBytes'
+  | 'dirtySyncCount'
+  | 'normalPages'
+  | 'zeroPages'
+  | 'postcopyRequests'
+  | 'guestDowntimeMs'
+>;
+
 export interface VerifiedMigration {
   migration: MigrationResult;
-  liveness: LivenessReport;
+  /** Absent when the guest was not running (nothing beats on a stopped or suspended guest). */
+  liveness?: LivenessReport;
+  figures: MigrationFigures;
 }
 
 /** What a row of results.json takes from a completed migration. */
-export function migrationFigures(m: MigrationResult, live?: LivenessReport): Partial<ScenarioResult> {
+export function migrationFigures(m: MigrationResult, live?: LivenessReport): MigrationFigures {
   return {
     qemuTotalTimeMs: m.info['total-time'],
     qemuDowntimeMs: m.info.downtime,
@@ -26,31 +42,34 @@ export function migrationFigures(m: MigrationResult, live?: LivenessReport): Par
 }
 
 /**
- * Migrates and asserts what matters: source postmigrate, destination running, and the
- * guest's heartbeat continuing on the destination with no reset. Fills `result`.
+ * The run state the destination must be in: the source's own when it was migrated (a
+ * suspended guest stays suspended), paused for any other stopped state (io-error, paused).
  */
-export async function migrateAndVerify(
-  pair: Pair,
-  ctx: { artifacts: ArtifactDir; result: Partial<ScenarioResult> },
-  opts: MigrateOptions = {},
-): Promise<VerifiedMigration> {
-  return verifyMigration(pair, ctx, await migrate(pair.src, pair.dst, opts));
+export function expectedDestinationRunState(source: RunState): RunState {
+  return source === 'running' || source === 'suspended' ? source : 'paused';
+}
+
+/**
+ * Migrates and asserts what matters: source postmigrate, destination in the source's run
+ * state, and (when it runs) the guest's heartbeat continuing with no reset. Returns the figures.
+ */
+export async function migrateAndVerify(pair: Pair, opts: MigrateOptions = {}): Promise<VerifiedMigration> {
+  return verifyMigration(pair, await migrate(pair.src, pair.dst, opts));
 }
 
 /** The checks of migrateAndVerify for a migration that was driven by hand (RunningMigration.finish()). */
-export async function verifyMigration(
-  { src, dst }: Pair,
-  ctx: { artifacts: ArtifactDir; result: Partial<ScenarioResult> },
-  migration: MigrationResult,
-): Promise<VerifiedMigration> {
-  ctx.artifacts.writeJson('stats.json', { source: migration.series, final: migration.info });
-  Object.assign(ctx.result, migrationFigures(migration));
+export async function verifyMigration({ src, dst }: Pair, migration: MigrationResult): Promise<VerifiedMigration> {
+  src.artifacts.writeJson(`stats.${dst.name}.json`, { source: migration.series, final: migration.info });
+  const want = expectedDestinationRunState(migration.sourceRunState);
   const [s, d] = await Promise.all([src.status(), dst.status()]);
   if (s.status !== 'postmigrate')
-    throw new CheckFailedError(`source status is '${s.status}' after migration, expected 'postmigrate'`);
-  if (d.status !== 'running') throw new CheckFailedError(`destination status is '${d.status}' after migration, expected 'running'`);
+    throw new CheckFailedError(`source status is '${s.status}' after migration, expected 'postmigrate'`, { figures: migrationFigures(migration) });
+  if (d.status !== want)
+    throw new CheckFailedError(`destination status is '${d.status}' after migration, expected '${want}' (the source was '${migration.sourceRunState}')`, {
+      figures: migrationFigures(migration),
+    });
+  if (want !== 'running') return { migration, figures: migrationFigures(migration) };
   const liveness = await checkLivenessAfterMigration(src, dst);
-  Object.assign(ctx.result, migrationFigures(migration, liveness));
-  ctx.artifacts.writeJson('liveness.json', liveness);
-  return { migration, liveness };
+  dst.artifacts.writeJson(`liveness.${dst.name}.json`, liveness);
+  return { migration, liveness, figures: migrationFigures(migration, liveness) };
 }

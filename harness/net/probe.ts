@@ -4,7 +4,8 @@ import { GroupProcess } from '../host/process.js';
 import type { ArtifactDir } from '../report/artifacts.js';
 import { CheckFailedError, DeadlineError, MigtestError } from '../util/errors.js';
 import type { NetSummary } from '../report/results.js';
-import { pollUntil, scaled } from '../util/time.js';
+import { deadline, scale, type Wait } from '../util/deadlines.js';
+import { pollUntil } from '../util/time.js';
 import type { GuestLan } from './lan.js';
 import { repoRoot } from '../util/paths.js';
 
@@ -74,7 +75,7 @@ export class NetProbe {
     const args = ['netns', 'exec', lan.netns, 'python3', script, '--target', lan.guestAddr, '--interval', String(intervalMs / 1000), '--bridge', lan.bridge, '--mac', mac];
     const proc = GroupProcess.spawn('ip', args, { name: 'netprobe', stdoutFile: logFile, stderrFile: artifacts.file('netprobe.stderr.log') });
     const probe = new NetProbe(proc, logFile, intervalMs);
-    await pollUntil('netprobe to open its sockets', scaled(10_000), () => {
+    await pollUntil('netprobe to open its sockets', 10_000, () => {
       const text = probe.text();
       if (!proc.running) throw new NetProbeError(`netprobe exited (${JSON.stringify(proc.exit)}): ${readFileSync(artifacts.file('netprobe.stderr.log'), 'utf8').trim()}`);
       return { done: text.startsWith('READY'), state: text.slice(0, 80) || '(no output)' };
@@ -96,10 +97,12 @@ export class NetProbe {
   }
 
   /**
-   * The network liveness check: the guest answers n pings after `since` (ms, realtime, e.g.
-   * the destination's RESUME) within timeoutMs; NetLivenessError says what the peer saw.
+   * The network liveness check: the guest answers n pings after `since` (host time in ms,
+   * e.g. the destination's RESUME; default 0) in time; NetLivenessError says what the peer saw.
    */
-  async waitAnswering(n: number, since = 0, timeoutMs = scaled(30_000)): Promise<void> {
+  async waitAnswering(n: number, opts: Wait = {}): Promise<void> {
+    const since = opts.since ?? 0;
+    const timeoutMs = deadline(opts, 'beats');
     await pollUntil(`the guest to answer ${n} pings`, timeoutMs, () => {
       // One read of the log per poll, for both the figures and the replies since `since`.
       const text = this.text();
@@ -111,7 +114,7 @@ export class NetProbe {
       const f = this.figures();
       const lastReply = f.lastReplyAt ? `; the last reply came ${((Date.now() - f.lastReplyAt) / 1000).toFixed(1)} s ago` : '';
       throw new NetLivenessError(
-        `the guest answered fewer than ${n} pings in ${(timeoutMs / 1000).toFixed(1)} s (every ${this.intervalMs} ms from the bridge; ${f.sent} sent, ${f.replies} answered${lastReply})`,
+        `the guest answered fewer than ${n} pings in ${(scale(timeoutMs) / 1000).toFixed(1)} s (every ${this.intervalMs} ms from the bridge; ${f.sent} sent, ${f.replies} answered${lastReply})`,
         { figures: { ...f, rarp: f.rarp.length, garp: f.garp.length } },
       );
     });

@@ -3,7 +3,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { ConfigError } from '../util/errors.js';
 import { cacheDir } from '../util/paths.js';
-import { ARCHES, type Arch } from '../images/recipe.js';
+import { ARCHES, type Arch } from '../util/arch.js';
 
 /** One installed QEMU system emulator. */
 export interface QemuBinary {

@@ -5,7 +5,7 @@ import { GroupProcess } from '../host/process.js';
 import { QmpClient } from '../qmp/client.js';
 import { cacheDir } from '../util/paths.js';
 import { privateDir } from '../util/privdir.js';
-import { pollUntil, scaled } from '../util/time.js';
+import { pollUntil } from '../util/time.js';
 import type { QemuBinary } from './catalog.js';
 
 /** What a binary supports, probed once and cached by path, size and mtime. */
@@ -39,7 +39,7 @@ export async function probeBinary(bin: QemuBinary): Promise<QemuProbe> {
   const proc = GroupProcess.spawn(bin.path, args, { name: `probe-${bin.arch}-${bin.version}` });
   let qmp: QmpClient | undefined;
   try {
-    await pollUntil(`QMP socket of ${bin.path}`, scaled(10_000), () => ({ done: existsSync(sock) || !proc.running }));
+    await pollUntil(`QMP socket of ${bin.path}`, 10_000, () => ({ done: existsSync(sock) || !proc.running }));
     qmp = await QmpClient.connect(sock, { vm: `probe ${bin.arch} ${bin.version}` });
     const caps = await qmp.execute<Array<{ capability: string }>>('query-migrate-capabilities');
     const params = await qmp.execute<Record<string, unknown>>('query-migrate-parameters');

@@ -1,8 +1,11 @@
 import { randomInt } from 'node:crypto';
-import { DeadlineError } from '../util/errors.js';
-import { scaled } from '../util/time.js';
+import { DeadlineError, MigtestError } from '../util/errors.js';
+import { DEADLINES, deadline, scale, type Wait } from '../util/deadlines.js';
 import { JsonConnection } from './connection.js';
 import { Transcript } from './transcript.js';
+
+/** A guest command ended non-zero. */
+export class GuestCommandError extends MigtestError {}
 
 export interface GuestExecResult {
   exitcode: number;
@@ -18,14 +21,13 @@ export class GuestAgentClient {
   private constructor(private readonly conn: JsonConnection) {}
 
   static async connect(path: string, vm: string, transcriptFile?: string): Promise<GuestAgentClient> {
-    const timeoutMs = scaled(10_000);
     const transcript = new Transcript(`${vm}.qga`, transcriptFile);
-    const socket = await JsonConnection.open(path, vm, transcript, timeoutMs);
-    return new GuestAgentClient(new JsonConnection(vm, socket, transcript, scaled(30_000)));
+    const socket = await JsonConnection.open(path, vm, transcript, DEADLINES.connect);
+    return new GuestAgentClient(new JsonConnection(vm, socket, transcript, DEADLINES.command));
   }
 
   /** Syncs the stream: the agent echoes a random id back; anything before it is stale. */
-  async sync(timeoutMs = scaled(3_000)): Promise<void> {
+  async sync(timeoutMs: number = DEADLINES.agentSync): Promise<void> {
     const token = randomInt(1, 2 ** 31);
     const id = `sync-${token}`;
     await this.conn.request(
@@ -48,8 +50,18 @@ export class GuestAgentClient {
   }
 
   /** Runs a program in the guest and waits for it; returns exit code and decoded output. */
-  async exec(path: string, args: string[] = [], timeoutMs = scaled(60_000)): Promise<GuestExecResult> {
-    return this.waitExec(await this.spawn(path, args), timeoutMs, path);
+  async exec(path: string, args: string[] = [], opts: Wait = {}): Promise<GuestExecResult> {
+    return this.waitExec(await this.spawn(path, args), opts, path);
+  }
+
+  /**
+   * Runs a shell command line in the guest. The image has no /bin/sh, only busybox's sh: this
+   * is the one place that knows it. Throws GuestCommandError on a non-zero exit.
+   */
+  async sh(script: string, opts: Wait = {}): Promise<GuestExecResult> {
+    const r = await this.exec('/bin/busybox', ['sh', '-c', script], opts);
+    if (r.exitcode !== 0) throw new GuestCommandError(`guest: sh -c ${JSON.stringify(script)} exited ${r.exitcode}: ${(r.stderr || r.stdout).trim()}`, { result: r });
+    return r;
   }
 
   /** Starts a program in the guest and returns its pid; its status outlives a migration (the agent is in the guest). */
@@ -59,7 +71,8 @@ export class GuestAgentClient {
   }
 
   /** Waits for a program started with spawn() to exit. */
-  async waitExec(pid: number, timeoutMs = scaled(60_000), what = `guest pid ${pid}`): Promise<GuestExecResult> {
+  async waitExec(pid: number, opts: Wait = {}, what = `guest pid ${pid}`): Promise<GuestExecResult> {
+    const timeoutMs = scale(deadline(opts, 'guestExec'));
     const end = Date.now() + timeoutMs;
     for (;;) {
       const st = await this.execute<{

@@ -94,7 +94,7 @@ describe('QmpClient', () => {
     const qmp = await QmpClient.connect(m.path, { vm: 'src' });
     const mark = qmp.mark();
     await qmp.execute('go');
-    const e = await qmp.waitForEvent('MIGRATION', (ev) => ev.data?.status === 'completed', 2000, mark);
+    const e = await qmp.waitForEvent('MIGRATION', (ev) => ev.data?.status === 'completed', { timeoutMs: 2000, since: mark });
     expect(e.data).toEqual({ status: 'completed' });
     const seen: unknown[] = [];
     for await (const ev of qmp.iterateEvents(mark)) {
@@ -102,7 +102,7 @@ describe('QmpClient', () => {
       if (seen.length === 3) break;
     }
     expect(seen).toEqual(['setup', 'active', 'completed']);
-    const late = await qmp.waitForEvent('RESUME', () => true, 100).catch((x: unknown) => x);
+    const late = await qmp.waitForEvent('RESUME', () => true, { timeoutMs: 100 }).catch((x: unknown) => x);
     expect(late).toBeInstanceOf(DeadlineError);
     expect((late as Error).message).toMatch(/event RESUME.*MIGRATION/);
     expect(qmp.transcript.lines.some((l) => l.includes('-> {"execute":"go"'))).toBe(true);

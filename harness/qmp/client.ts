@@ -1,6 +1,6 @@
 import { DeadlineError } from '../util/errors.js';
-import { scaled } from '../util/time.js';
-import { JsonConnection, defaultCommandTimeout, type CommandOptions } from './connection.js';
+import { DEADLINES, deadline, scale, type Wait } from '../util/deadlines.js';
+import { JsonConnection, type CommandOptions } from './connection.js';
 import { Transcript } from './transcript.js';
 import type { QmpEvent, QmpGreeting, QemuVersion } from './types.js';
 
@@ -36,14 +36,15 @@ export class QmpClient {
   }
 
   static async connect(path: string, opts: QmpConnectOptions): Promise<QmpClient> {
-    const timeoutMs = opts.timeoutMs ?? scaled(15_000);
+    const timeoutMs = opts.timeoutMs ?? DEADLINES.connect;
     const transcript = new Transcript(`${opts.vm}.qmp`, opts.transcriptFile);
     const socket = await JsonConnection.open(path, opts.vm, transcript, timeoutMs);
-    const conn = new JsonConnection(opts.vm, socket, transcript, defaultCommandTimeout());
+    const conn = new JsonConnection(opts.vm, socket, transcript, DEADLINES.command);
+    const budget = scale(timeoutMs);
     const greeting = await new Promise<QmpGreeting>((resolve, reject) => {
       const t = setTimeout(
-        () => reject(new DeadlineError(`${opts.vm}: QMP greeting`, timeoutMs, 'nothing received')),
-        timeoutMs,
+        () => reject(new DeadlineError(`${opts.vm}: QMP greeting`, budget, 'nothing received')),
+        budget,
       );
       conn.onUnsolicited = (msg) => {
         if (msg.QMP) {
@@ -102,15 +103,11 @@ export class QmpClient {
     return this.events.length;
   }
 
-  /** Waits for an event (from index `since`, default: from now), with a deadline. */
-  async waitForEvent(
-    name: string,
-    predicate: (e: QmpEvent) => boolean = () => true,
-    timeoutMs = scaled(60_000),
-    since = this.events.length,
-  ): Promise<QmpEvent> {
+  /** Waits for an event from index `since` (default: from now; see mark()), with a deadline. */
+  async waitForEvent(name: string, predicate: (e: QmpEvent) => boolean = () => true, opts: Wait = {}): Promise<QmpEvent> {
+    const timeoutMs = scale(deadline(opts, 'event'));
     const end = Date.now() + timeoutMs;
-    let i = since;
+    let i = opts.since ?? this.events.length;
     for (;;) {
       for (; i < this.events.length; i++) {
         const e = this.events[i]!;

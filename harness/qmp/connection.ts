@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { DeadlineError } from '../util/errors.js';
-import { scaled } from '../util/time.js';
+import { DEADLINES, scale } from '../util/deadlines.js';
 import { JsonLineDecoder, encodeMessage } from './framing.js';
 import { QmpCommandError, QmpDisconnectedError } from './errors.js';
 import { Transcript } from './transcript.js';
@@ -14,6 +14,7 @@ interface Pending {
 }
 
 export interface CommandOptions {
+  /** Unscaled; default DEADLINES.command. */
   timeoutMs?: number;
 }
 
@@ -52,13 +53,15 @@ export class JsonConnection {
     socket.on('close', () => closed('socket closed'));
   }
 
-  static open(path: string, vm: string, transcript: Transcript, timeoutMs: number): Promise<Socket> {
+  /** Connects to a unix socket; timeoutMs unscaled. */
+  static open(path: string, vm: string, transcript: Transcript, timeoutMs: number = DEADLINES.connect): Promise<Socket> {
+    const budget = scale(timeoutMs);
     return new Promise((resolve, reject) => {
       const s = connect(path);
       const t = setTimeout(() => {
         s.destroy();
-        reject(new DeadlineError(`${vm}: connect to ${path}`, timeoutMs, 'no connection'));
-      }, timeoutMs);
+        reject(new DeadlineError(`${vm}: connect to ${path}`, budget, 'no connection'));
+      }, budget);
       s.once('connect', () => {
         clearTimeout(t);
         resolve(s);
@@ -81,12 +84,12 @@ export class JsonConnection {
   /** Sends a message whose reply carries the given id, resolves with `return` or rejects with QEMU's error. */
   request<T>(msg: Record<string, unknown>, id: string, command: string, opts: CommandOptions = {}): Promise<T> {
     if (this.closedError) return Promise.reject(this.closedError);
-    const timeoutMs = opts.timeoutMs ?? this.defaultTimeoutMs;
+    const budget = scale(opts.timeoutMs ?? this.defaultTimeoutMs);
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new DeadlineError(`${this.vm}: reply to ${command} (id ${id})`, timeoutMs, 'no reply'));
-      }, timeoutMs);
+        reject(new DeadlineError(`${this.vm}: reply to ${command} (id ${id})`, budget, 'no reply'));
+      }, budget);
       this.pending.set(id, { command, args: msg.arguments, resolve: resolve as (v: unknown) => void, reject, timer });
       this.send(msg);
     });
@@ -120,6 +123,3 @@ export class JsonConnection {
   }
 }
 
-export function defaultCommandTimeout(): number {
-  return scaled(30_000);
-}

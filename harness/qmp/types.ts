@@ -81,5 +81,23 @@ export const migrationInfoSchema = z
 
 export type MigrationInfo = z.infer<typeof migrationInfoSchema> & { status?: MigrationStatus };
 
+/** RunState values (query-status) the harness looks at; kept open as QEMU adds states. */
+export type RunState =
+  | 'running'
+  | 'paused'
+  | 'suspended'
+  | 'inmigrate'
+  | 'postmigrate'
+  | 'finish-migrate'
+  | 'prelaunch'
+  | 'io-error'
+  | 'shutdown'
+  | 'internal-error'
+  | 'restore-vm'
+  | 'save-vm'
+  | 'debug'
+  | 'guest-panicked'
+  | (string & {});
+
 export const statusInfoSchema = z.object({ status: z.string(), running: z.boolean() }).passthrough();
 export type StatusInfo = z.infer<typeof statusInfoSchema>;

@@ -1,15 +1,17 @@
 import { mkdirSync, writeFileSync, appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { artifactsRoot } from '../util/paths.js';
+import { configureRun, runConfig } from '../util/run-config.js';
 
 /** The current run's directory; the runner exports it so every worker writes beside it. */
 export function runDir(): string {
-  if (!process.env.MIGTEST_RUN_DIR) {
-    const id = new Date().toISOString().replace(/[:.]/g, '-');
-    process.env.MIGTEST_RUN_DIR = join(artifactsRoot(), `run-${id}`);
+  let dir = runConfig().runDir;
+  if (!dir) {
+    dir = join(artifactsRoot(), `run-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+    configureRun({ runDir: dir });
   }
-  mkdirSync(process.env.MIGTEST_RUN_DIR, { recursive: true });
-  return process.env.MIGTEST_RUN_DIR;
+  mkdirSync(dir, { recursive: true });
+  return dir;
 }
 
 export function slug(s: string): string {

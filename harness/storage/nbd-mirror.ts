@@ -1,7 +1,6 @@
 import { dirname, join } from 'node:path';
 import type { QmpEvent } from '../qmp/types.js';
 import { MigtestError } from '../util/errors.js';
-import { scaled } from '../util/time.js';
 import type { StartedVm } from '../vm/started.js';
 
 export class MirrorError extends MigtestError {}
@@ -55,7 +54,7 @@ export class NbdMirror {
     const mark = src.qmp.mark();
     const jobId = jobIdOf(opts);
     await src.qmp.execute('blockdev-mirror', { 'job-id': jobId, device: opts.srcNode, target, sync: opts.sync });
-    const e = await src.qmp.waitForEvent('BLOCK_JOB_READY', (ev) => ev.data?.device === jobId, scaled(180_000), mark).catch(async (err) => {
+    const e = await src.qmp.waitForEvent('BLOCK_JOB_READY', (ev) => ev.data?.device === jobId, { timeoutMs: 180_000, since: mark }).catch(async (err) => {
       throw new MirrorError(`${src.name}: mirror ${jobId} did not become READY: ${(err as Error).message}; jobs: ${JSON.stringify(await src.qmp.execute('query-block-jobs'))}`);
     });
     return new NbdMirror(src, dst, opts, progress(e));
@@ -66,7 +65,7 @@ export class NbdMirror {
     const mark = this.src.qmp.mark();
     const started = Date.now();
     await this.src.qmp.execute('block-job-cancel', { device: this.jobId });
-    const e = await this.src.qmp.waitForEvent('BLOCK_JOB_COMPLETED', (ev) => ev.data?.device === this.jobId, scaled(120_000), mark);
+    const e = await this.src.qmp.waitForEvent('BLOCK_JOB_COMPLETED', (ev) => ev.data?.device === this.jobId, { timeoutMs: 120_000, since: mark });
     if (e.data?.error) throw new MirrorError(`${this.src.name}: mirror ${this.jobId} ended with an error: ${String(e.data.error)}`);
     // The NBD client node goes too (libvirt blockdev-dels it): nothing of the source points at the destination any more.
     await this.src.qmp.execute('blockdev-del', { 'node-name': targetOf(this.opts) });

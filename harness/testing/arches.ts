@@ -1,7 +1,7 @@
-import { ARCHES, parseArch, type Arch } from '../images/recipe.js';
+import type { Arch } from '../util/arch.js';
+import { runConfig } from '../util/run-config.js';
 
 /** The arches this run covers: MIGTEST_ARCHES (set by `migtest run --arch`), else all. */
 export function testArches(): Arch[] {
-  const env = process.env.MIGTEST_ARCHES;
-  return env ? env.split(',').map((a) => parseArch(a, 'MIGTEST_ARCHES')) : [...ARCHES];
+  return runConfig().arches;
 }

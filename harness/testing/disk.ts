@@ -1,6 +1,6 @@
 import type { FioOptions } from '../guest/fio.js';
 import { deviceWrites } from '../storage/virtio-queue.js';
-import { pollUntil, scaled } from '../util/time.js';
+import { pollUntil } from '../util/time.js';
 import type { VmBuilder } from '../vm/builder.js';
 import type { DiskSpec } from '../vm/spec.js';
 import type { StartedVm } from '../vm/started.js';
@@ -32,7 +32,7 @@ export const fioOn = (disk: DiskSpec): FioOptions => ({ device: guestDevice(disk
 
 /** Waits until the device has completed n writes: fio is under way. */
 export async function waitForWrites(vm: StartedVm, disk: Pick<DiskSpec, 'id' | 'bus'>, n: number): Promise<void> {
-  await pollUntil(`${vm.name}: ${n} writes completed by disk ${disk.id}`, scaled(60_000), async () => {
+  await pollUntil(`${vm.name}: ${n} writes completed by disk ${disk.id}`, 60_000, async () => {
     const writes = await deviceWrites(vm, disk);
     return { done: writes >= n, state: { writes } };
   }, 50);

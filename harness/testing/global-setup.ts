@@ -1,5 +1,5 @@
-import { runAccel } from '../host/accel.js';
-import { reapAtStart } from '../host/reap.js';
+import { runAccel } from '../qemu/accel.js';
+import { reapAtStart } from './reaper.js';
 import { findBinary } from '../qemu/catalog.js';
 import { runDir } from '../report/artifacts.js';
 import { testArches } from './arches.js';

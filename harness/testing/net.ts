@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
-import type { Arch } from '../images/recipe.js';
+import type { Arch } from '../util/arch.js';
 import { startPair, type Pair } from '../migration/pair.js';
 import { GuestLan } from '../net/lan.js';
 import { NetProbe } from '../net/probe.js';
 import { MigtestError } from '../util/errors.js';
 import type { QmpEvent } from '../qmp/types.js';
-import type { ScenarioContext } from './scenario.js';
+import type { Scope } from '../vm/pool.js';
 
 export const GUEST_MAC = '52:54:00:6d:74:01';
 
@@ -20,7 +20,7 @@ export const eventTimeMs = (e: QmpEvent) => e.timestamp.seconds * 1000 + e.times
  * A pair on a guest LAN: both QEMUs in the LAN's namespace, the source on tap tsrc, the
  * destination on tdst, the same MAC; the guest configured with its address; a peer pinging it.
  */
-export async function startLanPair(ctx: ScenarioContext, arch: Arch, opts: { vhost?: boolean; intervalMs?: number } = {}): Promise<Pair & { lan: GuestLan; probe: NetProbe }> {
+export async function startLanPair(ctx: Scope, arch: Arch, opts: { vhost?: boolean; intervalMs?: number } = {}): Promise<Pair & { lan: GuestLan; probe: NetProbe }> {
   const lan = ctx.track(await GuestLan.create());
   const nic = { id: 'net0', backend: 'tap' as const, mac: GUEST_MAC, vhost: opts.vhost };
   const pair = await startPair(ctx.vms, arch, {

@@ -1,6 +1,7 @@
-import type { Arch } from '../images/recipe.js';
+import type { Arch } from '../util/arch.js';
 import { compareVersions, findBinary } from '../qemu/catalog.js';
 import { probeBinary } from '../qemu/probe.js';
+import { runConfig } from '../util/run-config.js';
 
 /**
  * Why this run's QEMU for `arch` cannot test `capability`, or undefined when it can. A
@@ -8,10 +9,16 @@ import { probeBinary } from '../qemu/probe.js';
  * appeared in 7.1 and was fixed for recovery in 8.0).
  */
 export async function lacksCapability(arch: Arch, capability: string, usableSince?: string): Promise<string | undefined> {
-  const bin = await findBinary(arch, process.env.MIGTEST_QEMU || undefined);
+  const bin = await findBinary(arch, runConfig().qemu.src);
   const probe = await probeBinary(bin);
   if (!probe.capabilities.includes(capability)) return `QEMU ${bin.version} has no capability ${capability}`;
   if (usableSince && compareVersions(bin.version, usableSince) < 0)
     return `QEMU ${bin.version} has ${capability} but it is usable only from ${usableSince}`;
   return undefined;
+}
+
+/** A case expectation that skips when the capability is missing or not yet usable (else undefined: the case's own). */
+export async function skipUnless(arch: Arch, capability: string, usableSince?: string): Promise<{ kind: 'skip'; reason: string } | undefined> {
+  const lacks = await lacksCapability(arch, capability, usableSince);
+  return lacks ? { kind: 'skip', reason: lacks } : undefined;
 }

@@ -1,79 +1,103 @@
 import { test } from 'vitest';
+import { caseRow, runCase } from '../case/run.js';
+import type { CaseReport, MigrationCase } from '../case/model.js';
 import { ArtifactDir } from '../report/artifacts.js';
 import { recordResult, type ScenarioResult } from '../report/results.js';
-import { scaled } from '../util/time.js';
-import { VmPool } from './pool.js';
+import { deadline, scale } from '../util/deadlines.js';
+import { MigtestError, SkipError } from '../util/errors.js';
+import { Scope } from '../vm/pool.js';
 
-/** Raised by ctx.skip(): the host lacks something; the reason must name it. */
-class SkipSignal extends Error {}
+export type { Stoppable } from '../vm/pool.js';
 
-export interface ScenarioContext {
-  artifacts: ArtifactDir;
-  vms: VmPool;
-  /** Figures the scenario reports into results.json. */
-  result: Partial<ScenarioResult>;
-  skip(reason: string): never;
-  /** Stopped after the VMs, in reverse order, each even if an earlier one threw (bridges, namespaces). */
-  track<T extends Stoppable>(thing: T): T;
+type Row = Partial<ScenarioResult>;
+
+/** Merges figures into a row; `extra` is merged, not replaced, so nothing recorded earlier is lost. */
+export function mergeRow(into: Row, more: Row): void {
+  const extra = more.extra ? { ...into.extra, ...more.extra } : into.extra;
+  Object.assign(into, more);
+  if (extra) into.extra = extra;
 }
 
-export interface Stoppable {
-  stop(): Promise<unknown>;
+/**
+ * What a scenario's body gets: a Scope (artifacts, VMs, things to stop) to pass to the
+ * library, plus record() for its row of results.json and skip() for what the host lacks.
+ */
+export class ScenarioContext extends Scope {
+  /** @internal the row scenario() writes; only record() adds to it. */
+  readonly row: Row = {};
+
+  /** Adds figures to this scenario's row (kept even if the scenario fails later). */
+  record(row: Row): void {
+    mergeRow(this.row, row);
+  }
+
+  /** The host lacks something; the reason must name it. */
+  skip(reason: string): never {
+    throw new SkipError(reason);
+  }
 }
 
 export interface ScenarioMeta {
   suite: string;
   arch?: string;
+  /** Unscaled; default DEADLINES.scenario. */
   timeoutMs?: number;
 }
 
 /**
- * A vitest test around one scenario: a per-test artifacts directory, VMs that are always
- * stopped (every one, whatever failed first), a results.json row, and failure messages
- * that name the artifacts directory.
+ * A vitest test around one scenario: a per-test artifacts directory, VMs and tracked things
+ * that are always stopped (every one, whatever failed first), one results.json row written
+ * here and only here, and failure messages that name the artifacts directory. The body may
+ * return figures for its row; an error may carry the figures measured before it (context.row).
  */
-export function scenario(name: string, meta: ScenarioMeta, fn: (ctx: ScenarioContext) => Promise<void>): void {
-  test(name, { timeout: meta.timeoutMs ?? scaled(600_000) }, async (tctx) => {
+export function scenario(name: string, meta: ScenarioMeta, fn: (ctx: ScenarioContext) => Promise<Row | void>): void {
+  test(name, { timeout: scale(meta.timeoutMs ?? deadline(undefined, 'scenario')) }, async (tctx) => {
     const artifacts = ArtifactDir.forTest(`${meta.suite}/${meta.arch ?? 'any'}/${name}`);
-    const vms = new VmPool(artifacts);
-    const result: Partial<ScenarioResult> = {};
+    const ctx = new ScenarioContext(artifacts);
     const base = { suite: meta.suite, scenario: name, arch: meta.arch, artifacts: artifacts.path };
     const started = Date.now();
-    const tracked: Stoppable[] = [];
     let error: unknown;
     let skipped: string | undefined;
     try {
-      await fn({
-        artifacts,
-        vms,
-        result,
-        skip: (reason) => {
-          throw new SkipSignal(reason);
-        },
-        track: (thing) => {
-          tracked.push(thing);
-          return thing;
-        },
-      });
+      const returned = await fn(ctx);
+      if (returned) ctx.record(returned);
     } catch (e) {
-      if (e instanceof SkipSignal) skipped = e.message;
+      if (e instanceof SkipError) skipped = e.message;
       else error = e;
+      if (e instanceof MigtestError && e.context.row) ctx.record(e.context.row as Row);
     }
-    const stopErrors = await vms.stopAll();
-    for (const t of tracked.reverse()) await t.stop().catch((e: Error) => stopErrors.push(e));
+    const stopErrors = await ctx.close();
     const wallMs = Date.now() - started;
     if (skipped !== undefined) {
-      recordResult({ ...base, ...result, outcome: 'skipped', reason: skipped, wallMs });
+      recordResult({ ...base, ...ctx.row, outcome: 'skipped', reason: skipped, wallMs });
       tctx.skip(skipped);
       return;
     }
     if (!error && stopErrors.length) error = stopErrors[0];
     if (error) {
       const message = error instanceof Error ? error.message : String(error);
-      recordResult({ ...base, ...result, outcome: 'failed', wallMs, error: message.split('\n')[0] });
+      recordResult({ ...base, ...ctx.row, outcome: 'failed', wallMs, error: message.split('\n')[0] });
       if (error instanceof Error) error.message = `${message}\n  artifacts: ${artifacts.path}`;
       throw error;
     }
-    recordResult({ ...base, ...result, outcome: 'passed', wallMs });
+    recordResult({ ...base, ...ctx.row, outcome: 'passed', wallMs });
+  });
+}
+
+/**
+ * A scenario that is one declarative case: runCase() does the sequence and the check of
+ * its expectation; `then` adds assertions on the report. The row is the case's figures.
+ */
+export function caseScenario(
+  c: MigrationCase | (() => MigrationCase | Promise<MigrationCase>),
+  meta: ScenarioMeta & { name?: string },
+  then?: (report: CaseReport, ctx: ScenarioContext) => Promise<Row | void> | Row | void,
+): void {
+  const name = meta.name ?? (typeof c === 'function' ? undefined : c.id);
+  if (!name) throw new MigtestError('caseScenario: a case given as a function needs meta.name');
+  scenario(name, meta, async (ctx) => {
+    const report = await runCase(ctx, typeof c === 'function' ? await c() : c);
+    ctx.record(caseRow(report));
+    return (await then?.(report, ctx)) ?? undefined;
   });
 }

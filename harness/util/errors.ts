@@ -36,6 +36,9 @@ export class ConfigError extends MigtestError {
   }
 }
 
+/** The host or a binary lacks what a test needs; the message names it. The scenario reports a skip. */
+export class SkipError extends MigtestError {}
+
 /** A check on the guest or the migration failed (liveness, integrity, state). */
 export class CheckFailedError extends MigtestError {}
 

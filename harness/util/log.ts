@@ -1,6 +1,8 @@
+import { runConfig } from './run-config.js';
+
 /** Progress lines on stderr, so stdout stays for results. MIGTEST_QUIET=1 silences them. */
 export function progress(msg: string): void {
-  if (process.env.MIGTEST_QUIET === '1') return;
+  if (runConfig().quiet) return;
   process.stderr.write(`[migtest ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 }
 

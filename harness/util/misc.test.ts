@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { kvmProbeBootSector } from '../host/accel.js';
+import { kvmProbeBootSector } from '../qemu/accel.js';
 import { compareVersions, parseQemuVersion } from '../qemu/catalog.js';
 import { parseShard } from '../cli/suites.js';
 import { formatTable } from '../report/table.js';
-import { parseArch } from '../images/recipe.js';
+import { parseArch } from './arch.js';
 import { ConfigError } from './errors.js';
 
 describe('small utilities', () => {

@@ -1,20 +1,14 @@
-import { homedir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runConfig } from './run-config.js';
 
 /** Repository root (harness/util/ is two levels down). */
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Where built images, fetched QEMUs and probe results are cached. */
-export function cacheDir(): string {
-  return process.env.MIGTEST_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'migtest');
-}
+export const cacheDir = (): string => runConfig().cacheDir;
 
 /** Per-run state shared by the runner and its test workers (registry of process groups). */
-export function stateDir(): string {
-  return process.env.MIGTEST_STATE ?? join(cacheDir(), 'state');
-}
+export const stateDir = (): string => runConfig().stateDir;
 
-export function artifactsRoot(): string {
-  return process.env.MIGTEST_ARTIFACTS ?? join(repoRoot, 'artifacts');
-}
+export const artifactsRoot = (): string => runConfig().artifactsRoot ?? join(repoRoot, 'artifacts');

@@ -1,20 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { scale } from './deadlines.js';
 import { DeadlineError } from './errors.js';
 
 export { sleep };
-
-/**
- * Multiplier for every deadline. TCG on 2 shared cores is slow; CI or a laptop can
- * stretch all waits at once with MIGTEST_TIME_SCALE instead of editing tests.
- */
-export function timeScale(): number {
-  const v = Number(process.env.MIGTEST_TIME_SCALE ?? '1');
-  return Number.isFinite(v) && v > 0 ? v : 1;
-}
-
-export function scaled(ms: number): number {
-  return Math.round(ms * timeScale());
-}
 
 export interface PollResult<T> {
   done: boolean;
@@ -23,34 +11,39 @@ export interface PollResult<T> {
   state?: unknown;
 }
 
-/** Polls until done or the deadline; a DeadlineError carries the last state seen. */
+/**
+ * Polls until done or the deadline (unscaled: scaled here); a DeadlineError carries what
+ * was awaited, the time really waited and the last state seen.
+ */
 export async function pollUntil<T>(
   awaited: string,
   timeoutMs: number,
   poll: () => Promise<PollResult<T>> | PollResult<T>,
   intervalMs = 50,
 ): Promise<T> {
-  const end = Date.now() + timeoutMs;
+  const budget = scale(timeoutMs);
+  const end = Date.now() + budget;
   let last: unknown;
   for (;;) {
     const r = await poll();
     last = r.state;
     if (r.done) return r.value as T;
-    if (Date.now() >= end) throw new DeadlineError(awaited, timeoutMs, last);
+    if (Date.now() >= end) throw new DeadlineError(awaited, budget, last);
     await sleep(intervalMs);
   }
 }
 
-/** Races a promise against a deadline. */
+/** Races a promise against a deadline (unscaled: scaled here). */
 export async function withDeadline<T>(
   awaited: string,
   timeoutMs: number,
   p: Promise<T>,
   lastState?: () => unknown,
 ): Promise<T> {
+  const budget = scale(timeoutMs);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlineError(awaited, timeoutMs, lastState?.())), timeoutMs);
+    timer = setTimeout(() => reject(new DeadlineError(awaited, budget, lastState?.())), budget);
   });
   try {
     return await Promise.race([p, timeout]);

@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
 import { ConfigError } from '../util/errors.js';
-import { resolveAccel, type AccelChoice } from '../host/accel.js';
+import type { AccelChoice, Arch } from '../util/arch.js';
+import { runConfig } from '../util/run-config.js';
+import { resolveAccel } from '../qemu/accel.js';
 import { defaultImage } from '../images/default.js';
 import type { GuestImage } from '../images/build.js';
-import type { Arch } from '../images/recipe.js';
 import { findBinary, type QemuBinary } from '../qemu/catalog.js';
 import { ArtifactDir } from '../report/artifacts.js';
 import { ARCH_DEFAULTS, type DiskSpec, type NicSpec, type VmSpec } from './spec.js';
@@ -13,140 +14,140 @@ import { StartedVm } from './started.js';
 export type BootImage = Pick<GuestImage, 'kernel' | 'initrd' | 'rootDisk' | 'rootFormat'>;
 
 /**
+ * What a builder has been told, before the binary, image and accelerator are resolved:
+ * the one object every `withX()` writes into and `clone()` copies.
+ */
+export interface VmDraft extends Omit<VmSpec, 'binary' | 'firmwareDirs' | 'accel' | 'kernel' | 'initrd' | 'disks'> {
+  /** A version label ("7.2", "system"); undefined: the run's choice for this side. */
+  qemu?: string;
+  binary?: QemuBinary;
+  image?: BootImage;
+  accel: AccelChoice;
+  /** Disks besides the read-only root. */
+  disks: DiskSpec[];
+  /** Starts with -incoming defer (a destination). */
+  incoming: boolean;
+}
+
+/**
  * Fluent description of one QEMU. `start()` returns a StartedVm, the only object with stop().
  * A destination is usually `source.clone('dst').withIncoming()`.
  */
 export class VmBuilder {
-  // MIGTEST_QEMU (migtest run --qemu) picks the version for every VM that does not choose one.
-  private qemuVersion: string | undefined = process.env.MIGTEST_QEMU || undefined;
-  private binary: QemuBinary | undefined;
-  private image: BootImage | undefined;
-  private accelProps: string[] = [];
-  private accel: AccelChoice = (process.env.MIGTEST_ACCEL as AccelChoice | undefined) ?? 'auto';
-  private memoryMiB = 256;
-  private smp = 1;
-  private machine: string;
-  private cpu: string;
-  private append: string | undefined;
-  private disks: DiskSpec[] = [];
-  private nics: NicSpec[] = [];
-  private devices: string[] = [];
-  private globals: string[] = [];
-  private objects: string[] = [];
-  private extraArgs: string[] = [];
-  private agent = true;
-  private heartbeat = true;
-  private incoming = false;
-  private netns: string | undefined;
+  private readonly d: VmDraft;
   private artifacts: ArtifactDir | undefined;
 
   constructor(
     readonly name: string,
     readonly arch: Arch,
+    draft?: VmDraft,
   ) {
-    this.machine = ARCH_DEFAULTS[arch].machine;
-    this.cpu = ARCH_DEFAULTS[arch].cpu;
+    this.d = draft ?? {
+      arch,
+      accel: runConfig().accel,
+      accelProps: [],
+      memoryMiB: 256,
+      smp: 1,
+      machine: ARCH_DEFAULTS[arch].machine,
+      cpu: ARCH_DEFAULTS[arch].cpu,
+      disks: [],
+      nics: [],
+      agent: true,
+      heartbeat: true,
+      devices: [],
+      globals: [],
+      objects: [],
+      extraArgs: [],
+      incoming: false,
+    };
+  }
+
+  /** A copy of what was set so far (arrays copied too). */
+  get draft(): Readonly<VmDraft> {
+    return this.d;
+  }
+
+  private set<K extends keyof VmDraft>(key: K, value: VmDraft[K]): this {
+    this.d[key] = value;
+    return this;
   }
 
   withQemu(version: string | undefined): this {
-    this.qemuVersion = version;
-    return this;
+    return this.set('qemu', version);
   }
   withBinary(bin: QemuBinary): this {
-    this.binary = bin;
-    return this;
+    return this.set('binary', bin);
   }
   withImage(image: BootImage): this {
-    this.image = image;
-    return this;
+    return this.set('image', image);
   }
   withAccel(accel: AccelChoice): this {
-    this.accel = accel;
-    return this;
+    return this.set('accel', accel);
   }
   /** Accelerator properties, e.g. dirty-ring-size=4096 for KVM. */
   withAccelProps(...props: string[]): this {
-    this.accelProps.push(...props);
-    return this;
+    return this.set('accelProps', [...(this.d.accelProps ?? []), ...props]);
   }
   withMemory(mib: number): this {
     if (!Number.isInteger(mib) || mib < 64) throw new ConfigError('memory', `${mib} MiB`, 'an integer >= 64');
-    this.memoryMiB = mib;
-    return this;
+    return this.set('memoryMiB', mib);
   }
   withSmp(n: number): this {
     if (!Number.isInteger(n) || n < 1) throw new ConfigError('smp', String(n), 'an integer >= 1');
-    this.smp = n;
-    return this;
+    return this.set('smp', n);
   }
   withMachine(machine: string): this {
-    this.machine = machine;
-    return this;
+    return this.set('machine', machine);
   }
   withCpu(cpu: string): this {
-    this.cpu = cpu;
-    return this;
+    return this.set('cpu', cpu);
   }
   withAppend(append: string): this {
-    this.append = append;
-    return this;
+    return this.set('append', append);
   }
   withDisk(disk: DiskSpec): this {
-    this.disks.push(disk);
-    return this;
+    return this.set('disks', [...this.d.disks, disk]);
   }
   /** Drops a disk set earlier (a destination with its own copy, or without the source's fault injection). */
   withoutDisk(id: string): this {
-    this.disks = this.disks.filter((d) => d.id !== id);
-    return this;
+    return this.set('disks', this.d.disks.filter((d) => d.id !== id));
+  }
+  withNic(nic: NicSpec): this {
+    return this.set('nics', [...this.d.nics, nic]);
   }
   /** Drops a NIC set earlier (a destination on its own tap). */
   withoutNic(id: string): this {
-    this.nics = this.nics.filter((n) => n.id !== id);
-    return this;
-  }
-  withNic(nic: NicSpec): this {
-    this.nics.push(nic);
-    return this;
+    return this.set('nics', this.d.nics.filter((n) => n.id !== id));
   }
   withDevice(device: string): this {
-    this.devices.push(device);
-    return this;
+    return this.set('devices', [...this.d.devices, device]);
   }
   /** Drops a -device set earlier (a destination cloned from its source, minus one device). */
   withoutDevice(device: string): this {
-    this.devices = this.devices.filter((d) => d !== device);
-    return this;
+    return this.set('devices', this.d.devices.filter((d) => d !== device));
   }
   withGlobal(global: string): this {
-    this.globals.push(global);
-    return this;
+    return this.set('globals', [...this.d.globals, global]);
   }
   withObject(object: string): this {
-    this.objects.push(object);
-    return this;
+    return this.set('objects', [...this.d.objects, object]);
   }
   withArgs(...args: string[]): this {
-    this.extraArgs.push(...args);
-    return this;
+    return this.set('extraArgs', [...this.d.extraArgs, ...args]);
   }
   withAgent(on: boolean): this {
-    this.agent = on;
-    return this;
+    return this.set('agent', on);
   }
   withHeartbeat(on: boolean): this {
-    this.heartbeat = on;
-    return this;
+    return this.set('heartbeat', on);
   }
   /** Starts with -incoming defer; the migration layer calls migrate-incoming on port 0. */
   withIncoming(on = true): this {
-    this.incoming = on;
-    return this;
+    return this.set('incoming', on);
   }
   /** Runs QEMU inside a network namespace (see faults/netns.ts); its monitors stay unix sockets. */
   withNetns(name: string | undefined): this {
-    this.netns = name;
-    return this;
+    return this.set('netns', name);
   }
   withArtifacts(dir: ArtifactDir): this {
     this.artifacts = dir;
@@ -154,56 +155,40 @@ export class VmBuilder {
   }
 
   clone(name: string): VmBuilder {
-    const c = Object.assign(Object.create(VmBuilder.prototype) as VmBuilder, this, { name });
-    for (const k of ['disks', 'nics', 'devices', 'globals', 'objects', 'extraArgs', 'accelProps'] as const)
-      (c as unknown as Record<string, unknown[]>)[k] = [...this[k]];
+    const c = new VmBuilder(name, this.arch, { ...this.d });
+    c.artifacts = this.artifacts;
     return c;
   }
 
+  /** The binary: chosen explicitly, else by version label, else the run's choice for this side. */
   async resolveBinary(): Promise<QemuBinary> {
-    this.binary ??= await findBinary(this.arch, this.qemuVersion);
-    return this.binary;
+    const side = this.d.incoming ? runConfig().qemu.dst : runConfig().qemu.src;
+    this.d.binary ??= await findBinary(this.arch, this.d.qemu ?? side);
+    return this.d.binary;
   }
 
   async resolveSpec(): Promise<VmSpec> {
     const bin = await this.resolveBinary();
-    const image = this.image ?? (await defaultImage(this.arch));
+    const image = this.d.image ?? (await defaultImage(this.arch));
     for (const [field, f] of [['kernel', image.kernel], ['initrd', image.initrd], ['disk', image.rootDisk]] as const)
       if (!existsSync(f)) throw new ConfigError(`image ${field}`, `${f} does not exist`, 'an existing file (run: migtest images build)');
-    const accel = await resolveAccel(this.accel, bin);
+    const accel = await resolveAccel(this.d.accel, bin);
+    const { qemu: _q, binary: _b, image: _i, incoming: _in, ...rest } = this.d;
     return {
-      arch: this.arch,
+      ...rest,
       binary: bin.path,
       firmwareDirs: bin.firmwareDirs,
-      machine: this.machine,
-      cpu: this.cpu,
       accel: accel.accel,
-      accelProps: this.accelProps,
-      memoryMiB: this.memoryMiB,
-      smp: this.smp,
       kernel: image.kernel,
       initrd: image.initrd,
-      append: this.append,
       // The root disk is read-only, so source and destination can both open it.
-      disks: [{ id: 'root', file: image.rootDisk, format: image.rootFormat, readonly: true }, ...this.disks],
-      nics: this.nics,
-      agent: this.agent,
-      heartbeat: this.heartbeat,
-      devices: this.devices,
-      globals: this.globals,
-      objects: this.objects,
-      extraArgs: this.extraArgs,
-      netns: this.netns,
+      disks: [{ id: 'root', file: image.rootDisk, format: image.rootFormat, readonly: true }, ...this.d.disks],
     };
   }
 
   async start(): Promise<StartedVm> {
     const spec = await this.resolveSpec();
     const artifacts = this.artifacts ?? ArtifactDir.forTest(`adhoc-${this.name}-${Date.now()}`);
-    return StartedVm.launch(this.name, spec, {
-      incoming: this.incoming,
-      artifacts,
-      qemuVersion: this.binary!.version,
-    });
+    return StartedVm.launch(this.name, spec, { incoming: this.d.incoming, artifacts, qemuVersion: this.d.binary!.version });
   }
 }

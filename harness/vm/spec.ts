@@ -1,4 +1,4 @@
-import type { Arch } from '../images/recipe.js';
+import type { Arch } from '../util/arch.js';
 
 export const CACHE_MODES = ['none', 'writeback', 'writethrough', 'directsync', 'unsafe'] as const;
 export type CacheMode = (typeof CACHE_MODES)[number];
@@ -34,7 +34,8 @@ export interface NicSpec {
   vhost?: boolean;
 }
 
-export type Accel = 'kvm' | 'tcg';
+export type { Accel } from '../util/arch.js';
+import type { Accel } from '../util/arch.js';
 
 /** Everything that decides a QEMU command line. Source and destination share one, but for incoming. */
 export interface VmSpec {

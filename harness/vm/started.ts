@@ -4,11 +4,12 @@ import pRetry from 'p-retry';
 import { GroupProcess, type ExitInfo } from '../host/process.js';
 import { GuestAgentClient } from '../qmp/agent.js';
 import { QmpClient } from '../qmp/client.js';
-import { migrationInfoSchema, statusInfoSchema, type MigrationInfo, type StatusInfo } from '../qmp/types.js';
-import { HeartbeatStream } from '../guest/heartbeat.js';
+import { migrationInfoSchema, statusInfoSchema, type MigrationInfo, type RunState, type StatusInfo } from '../qmp/types.js';
+import { HeartbeatStream } from './heartbeat.js';
 import type { ArtifactDir } from '../report/artifacts.js';
 import { privateDir } from '../util/privdir.js';
-import { pollUntil, scaled } from '../util/time.js';
+import { DEADLINES, deadline, scale, type Wait } from '../util/deadlines.js';
+import { pollUntil } from '../util/time.js';
 import { buildArgv } from './argv.js';
 import { VmStartError } from './errors.js';
 import type { VmPaths, VmSpec } from './spec.js';
@@ -64,11 +65,11 @@ export class StartedVm implements AsyncDisposable {
     const proc = GroupProcess.spawn(file, args, { name, stderrFile });
     const stderrTail = () => (existsSync(stderrFile) ? readFileSync(stderrFile, 'utf8').trim().split('\n').slice(-5).join('\n') : '');
     try {
-      await pollUntil(`${name}: QMP socket`, scaled(15_000), () => ({
+      await pollUntil(`${name}: QMP socket`, DEADLINES.connect, () => ({
         done: existsSync(paths.qmp) || !proc.running,
         state: proc.running ? 'no socket yet' : `exited ${JSON.stringify(proc.exit)}`,
       }));
-      if (!proc.running) throw new VmStartError(`${name}: QEMU exited at start: ${stderrTail()}`);
+      if (!proc.running) throw new VmStartError(`${name}: QEMU exited at start: ${stderrTail()}`, { artifacts: art.path });
       const qmp = await QmpClient.connect(paths.qmp, { vm: name, transcriptFile: art.file(`${name}.qmp.log`) });
       const hb = spec.heartbeat
         ? await HeartbeatStream.connect(paths.heartbeat, name, art.file(`${name}.heartbeat.log`))
@@ -78,17 +79,17 @@ export class StartedVm implements AsyncDisposable {
       await proc.stop({ termMs: 2000 });
       await dir.cleanup();
       if (e instanceof VmStartError) throw e;
-      throw new VmStartError(`${name}: start failed: ${(e as Error).message}\n${stderrTail()}\nartifacts: ${art.path}`);
+      throw new VmStartError(`${name}: start failed: ${(e as Error).message}\n${stderrTail()}`, { artifacts: art.path });
     }
   }
 
   /** The guest agent; reconnects if the previous connection closed. */
-  async agent(timeoutMs = scaled(60_000)): Promise<GuestAgentClient> {
+  async agent(opts: Wait = {}): Promise<GuestAgentClient> {
     if (this.agentClient) return this.agentClient;
     const client = await GuestAgentClient.connect(this.paths.agent, this.name, this.artifacts.file(`${this.name}.qga.log`));
     // The agent may not have opened its port yet: sync until it answers.
-    const end = Date.now() + timeoutMs;
-    await pRetry(() => client.sync(scaled(2_000)), {
+    const end = Date.now() + scale(deadline(opts, 'agent'));
+    await pRetry(() => client.sync(2_000), {
       retries: 1000,
       minTimeout: 200,
       maxTimeout: 500,
@@ -99,17 +100,16 @@ export class StartedVm implements AsyncDisposable {
   }
 
   /** Ready: the heartbeat is flowing and the agent answers. Waits on the guest, not on a sleep. */
-  async waitReady(timeoutMs = scaled(120_000)): Promise<void> {
-    const end = Date.now() + timeoutMs;
+  async waitReady(opts: Wait = {}): Promise<void> {
     if (this.heartbeat) {
-      await pollUntil(`${this.name}: guest READY on the heartbeat port (see ${this.paths.serialLog})`, timeoutMs, () => ({
+      await pollUntil(`${this.name}: guest READY on the heartbeat port (see ${this.paths.serialLog})`, deadline(opts, 'boot'), () => ({
         done: this.heartbeat!.readyAt !== undefined || !this.process.running,
         state: this.process.running ? this.serialTail() : `QEMU exited ${JSON.stringify(this.process.exit)}`,
       }));
-      if (!this.process.running) throw new VmStartError(`${this.name}: QEMU exited while booting; artifacts: ${this.artifacts.path}`);
-      await this.heartbeat.waitForBeats(3, Math.max(1000, end - Date.now()));
+      if (!this.process.running) throw new VmStartError(`${this.name}: QEMU exited while booting`, { artifacts: this.artifacts.path });
+      await this.heartbeat.waitForBeats(3);
     }
-    if (this.spec.agent) await (await this.agent(Math.max(1000, end - Date.now()))).ping();
+    if (this.spec.agent) await (await this.agent()).ping();
   }
 
   serialTail(lines = 3): string {
@@ -136,12 +136,43 @@ export class StartedVm implements AsyncDisposable {
   /** A crash on purpose: SIGKILL to the group, no quit, no flush. Resolves once it is gone. */
   async kill(): Promise<ExitInfo> {
     this.process.signal('SIGKILL');
-    await this.process.waitExit(scaled(10_000));
+    await this.process.waitExit(10_000);
     return this.process.exited;
   }
 
   async status(): Promise<StatusInfo> {
     return statusInfoSchema.parse(await this.qmp.execute('query-status'));
+  }
+
+  /** Waits until query-status says `want` (a run state: running, paused, suspended, ...). */
+  async waitRunState(want: RunState, opts: Wait = {}): Promise<StatusInfo> {
+    return pollUntil(`${this.name}: run state ${want}`, deadline(opts, 'status'), async () => {
+      const s = await this.status();
+      return { done: s.status === want, value: s, state: s.status };
+    }, 50);
+  }
+
+  /**
+   * Suspends the guest to RAM through the agent (guest-suspend-ram) and waits for QEMU's
+   * SUSPEND event and run state `suspended`. The guest must support S3 (x86: ACPI S3 on).
+   */
+  async suspend(opts: Wait = {}): Promise<void> {
+    const mark = this.qmp.mark();
+    // The agent does not answer this command: the guest is gone before it could.
+    await (await this.agent()).execute('guest-suspend-ram', undefined, 5_000).catch(() => undefined);
+    await this.qmp.waitForEvent('SUSPEND', () => true, { ...opts, since: mark });
+    await this.waitRunState('suspended', opts);
+    // The agent's connection does not survive the suspend: a later agent() reconnects.
+    await this.agentClient?.close();
+    this.agentClient = undefined;
+  }
+
+  /** system_wakeup and QEMU's WAKEUP event; the guest runs again. */
+  async wakeup(opts: Wait = {}): Promise<void> {
+    const mark = this.qmp.mark();
+    await this.qmp.execute('system_wakeup');
+    await this.qmp.waitForEvent('WAKEUP', () => true, { ...opts, since: mark });
+    await this.waitRunState('running', opts);
   }
 
   async queryMigrate(): Promise<MigrationInfo> {
@@ -156,7 +187,7 @@ export class StartedVm implements AsyncDisposable {
       const stuck = /^postcopy-/.test(this.lastMigrationStatus ?? '');
       const exit = await this.process.stop({
         graceful: stuck || this.qmp.closed ? undefined : () => this.qmp.execute('quit', undefined, { timeoutMs: 3000 }),
-        graceMs: scaled(5_000),
+        graceMs: DEADLINES.teardownGrace,
         termMs: stuck ? 1000 : 5000,
       });
       this.heartbeat?.close();

@@ -6,13 +6,13 @@
  *                    (a destination there ignores SIGTERM)
  */
 import { NetnsLink } from '../../harness/faults/netns.js';
-import { when } from '../../harness/faults/trigger.js';
+import { when } from '../../harness/migration/triggers.js';
 import { migrate, startMigration } from '../../harness/migration/migrate.js';
 import { startPair } from '../../harness/migration/pair.js';
 import { marks, pauseSides, postcopySettings, switchToPostcopy, waitBothPaused } from '../../harness/migration/postcopy.js';
 import { ArtifactDir } from '../../harness/report/artifacts.js';
-import { VmPool } from '../../harness/testing/pool.js';
-import { parseArch } from '../../harness/images/recipe.js';
+import { VmPool } from '../../harness/vm/pool.js';
+import { parseArch } from '../../harness/util/arch.js';
 
 const arch = parseArch(process.argv[2] ?? 'x86_64');
 const artifacts = new ArtifactDir(process.argv[3]!);
@@ -39,7 +39,7 @@ if (link) {
   await switchToPostcopy(m, when.status('active'));
   const since = marks(m);
   await pauseSides([src]);
-  await waitBothPaused(m, since);
+  await waitBothPaused(m, { since });
   report({ namespaces: [link.a.name, link.b.name] });
 } else {
   // 1 MB/s keeps a 256 MiB guest migrating for minutes: the kill lands mid-migration.

@@ -5,15 +5,14 @@ import { ConfigError } from '../util/errors.js';
 import { progressOnce } from '../util/log.js';
 import { stateDir } from '../util/paths.js';
 import { privateDir } from '../util/privdir.js';
-import { pollUntil, scaled } from '../util/time.js';
-import type { Arch } from '../images/recipe.js';
-import type { Accel } from '../vm/spec.js';
-import { GroupProcess } from './process.js';
-import type { QemuBinary } from '../qemu/catalog.js';
+import { pollUntil } from '../util/time.js';
+import { ACCEL_CHOICES, type Accel, type AccelChoice, type Arch } from '../util/arch.js';
+import { runConfig } from '../util/run-config.js';
+import { GroupProcess } from '../host/process.js';
+import type { QemuBinary } from './catalog.js';
 import { DeadlineError } from '../util/errors.js';
 
-export const ACCEL_CHOICES = ['auto', 'kvm', 'tcg'] as const;
-export type AccelChoice = (typeof ACCEL_CHOICES)[number];
+export { ACCEL_CHOICES, type Accel, type AccelChoice };
 
 export interface AccelDecision {
   accel: Accel;
@@ -60,7 +59,7 @@ function bootId(): string {
 }
 
 /** Boots the probe sector with the given accelerator; true if it printed within the deadline. */
-export async function probeBoot(bin: QemuBinary, accel: Accel, timeoutMs = scaled(15_000)): Promise<{ ok: boolean; detail: string }> {
+export async function probeBoot(bin: QemuBinary, accel: Accel, timeoutMs = 15_000): Promise<{ ok: boolean; detail: string }> {
   const dir = await privateDir('accel');
   const img = join(dir.path, 'probe.img');
   const out = join(dir.path, 'serial.log');
@@ -97,7 +96,7 @@ const KVM_ARCH: Partial<Record<string, Arch>> = { x64: 'x86_64', arm64: 'aarch64
 
 /** The accelerator this run chose (MIGTEST_ACCEL, set by `migtest run --accel`), decided for `bin`. */
 export function runAccel(bin: QemuBinary): Promise<AccelDecision> {
-  return resolveAccel((process.env.MIGTEST_ACCEL ?? 'auto') as AccelChoice, bin);
+  return resolveAccel(runConfig().accel, bin);
 }
 
 /** Decides the accelerator. The decision is cached per host boot, so workers do not re-probe. */

@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { pollUntil, scaled } from '../util/time.js';
+import { deadline, type Wait } from '../util/deadlines.js';
+import { pollUntil } from '../util/time.js';
 
 /** One heartbeat line as the host received it. */
 export interface Beat {
@@ -53,11 +54,12 @@ export class HeartbeatStream {
     return this.closed;
   }
 
-  /** Waits until `count` beats arrived after index `since`. */
-  waitForBeats(count: number, timeoutMs = scaled(30_000), since = this.beats.length): Promise<Beat> {
+  /** Waits until `count` beats arrived after beat index `since` (default: from now). */
+  waitForBeats(count: number, opts: Wait = {}): Promise<Beat> {
+    const since = opts.since ?? this.beats.length;
     return pollUntil(
       `${count} heartbeats from ${this.vm}`,
-      timeoutMs,
+      deadline(opts, 'beats'),
       () => ({
         done: this.beats.length - since >= count,
         value: this.beats.at(-1),
@@ -68,10 +70,10 @@ export class HeartbeatStream {
   }
 
   /** Waits until no beat has arrived for `quietMs`: the guest is blocked (a postcopy page it cannot get). */
-  waitForSilence(quietMs: number, timeoutMs = scaled(30_000)): Promise<Beat | undefined> {
+  waitForSilence(quietMs: number, opts: Wait = {}): Promise<Beat | undefined> {
     return pollUntil(
       `${this.vm}: the heartbeat to stop for ${quietMs} ms`,
-      timeoutMs,
+      deadline(opts, 'beats'),
       () => {
         const quiet = Date.now() - (this.last?.hostMs ?? 0);
         return { done: quiet >= quietMs, value: this.last, state: { quietForMs: quiet, last: this.last } };

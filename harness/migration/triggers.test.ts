@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { RunningMigration } from '../migration/migrate.js';
-import type { MigrationSample } from '../migration/stats.js';
-import { TriggerMissedError, when } from './trigger.js';
+import type { RunningMigration } from './migrate.js';
+import type { MigrationSample } from './stats.js';
+import { TriggerMissedError, when } from './triggers.js';
 
 /** A stand-in for a running migration: only the sampler's series matters to triggers. */
 function fakeMigration(series: MigrationSample[]) {
@@ -24,23 +24,23 @@ const s = (t: number, status: string, transferred: number, remaining: number, di
 describe('triggers', () => {
   it('progress: fires once the share of what remained at the status start is sent', async () => {
     const m = fakeMigration([s(0, 'active', 0, 100), s(1, 'postcopy-active', 10, 80), s(2, 'postcopy-active', 20, 70), s(3, 'postcopy-active', 30, 60)]);
-    const hit = await when.progress('postcopy-active', 0.2).wait(m, 2000);
+    const hit = await when.progress('postcopy-active', 0.2).wait(m, { timeoutMs: 2000 });
     expect(hit.remaining).toBe(60);
   });
 
   it('passes: dirty-sync-count past n', async () => {
     const m = fakeMigration([s(0, 'active', 0, 100, 1), s(1, 'active', 50, 50, 2)]);
-    expect((await when.passes(1).wait(m, 2000)).dirtySyncCount).toBe(2);
+    expect((await when.passes(1).wait(m, { timeoutMs: 2000 })).dirtySyncCount).toBe(2);
   });
 
   it('stalled: the same figure for long enough', async () => {
     const m = fakeMigration([s(0, 'active', 5, 9), s(1000, 'active', 7, 9), s(2000, 'active', 7, 9), s(3100, 'active', 7, 9)]);
-    expect((await when.stalled('active', 2000).wait(m, 2000)).t).toBe(3100);
+    expect((await when.stalled('active', 2000).wait(m, { timeoutMs: 2000 })).t).toBe(3100);
   });
 
   it('a migration that ends first is a miss, not a hang', async () => {
     const m = fakeMigration([s(0, 'active', 0, 100), s(1, 'completed', 100, 0)]);
-    await expect(when.progress('postcopy-active', 0.2).wait(m, 2000)).rejects.toBeInstanceOf(TriggerMissedError);
+    await expect(when.progress('postcopy-active', 0.2).wait(m, { timeoutMs: 2000 })).rejects.toBeInstanceOf(TriggerMissedError);
   });
 
   it('a bad fraction is refused up front', () => {

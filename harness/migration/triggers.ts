@@ -1,7 +1,9 @@
-import type { RunningMigration } from '../migration/migrate.js';
-import { TERMINAL, type MigrationSample } from '../migration/stats.js';
+import type { MigrationStatus } from '../qmp/types.js';
+import { deadline, type Wait } from '../util/deadlines.js';
 import { MigtestError } from '../util/errors.js';
-import { pollUntil, scaled } from '../util/time.js';
+import { pollUntil } from '../util/time.js';
+import type { RunningMigration } from './migrate.js';
+import { TERMINAL, type MigrationSample } from './stats.js';
 
 /** The migration ended before the trigger's state came: the fault would have hit nothing. */
 export class TriggerMissedError extends MigtestError {}
@@ -12,7 +14,7 @@ export class TriggerMissedError extends MigtestError {}
  */
 export interface Trigger {
   readonly description: string;
-  wait(m: RunningMigration, timeoutMs?: number): Promise<MigrationSample>;
+  wait(m: RunningMigration, opts?: Wait): Promise<MigrationSample>;
 }
 
 /** Polls the migration's samples until `pred` holds; a terminal state first is a miss. */
@@ -20,9 +22,10 @@ abstract class SampleTrigger implements Trigger {
   abstract readonly description: string;
   protected abstract matches(s: MigrationSample, series: readonly MigrationSample[]): boolean;
 
-  async wait(m: RunningMigration, timeoutMs = scaled(120_000)): Promise<MigrationSample> {
-    const from = m.sampler.samples.length;
-    const s = await pollUntil(`${m.src.name}: ${this.description}`, timeoutMs, () => {
+  /** Looks at samples taken from now on (or from sample index `since`). */
+  async wait(m: RunningMigration, opts: Wait = {}): Promise<MigrationSample> {
+    const from = opts.since ?? m.sampler.samples.length;
+    const s = await pollUntil(`${m.src.name}: ${this.description}`, deadline(opts, 'trigger'), () => {
       const series = m.sampler.samples;
       const last = series.at(-1);
       const done = !!last && series.length > from && (this.matches(last, series) || TERMINAL.has(last.status));
@@ -36,7 +39,7 @@ abstract class SampleTrigger implements Trigger {
 
 class StatusTrigger extends SampleTrigger {
   readonly description: string;
-  constructor(private readonly statuses: string[]) {
+  constructor(private readonly statuses: MigrationStatus[]) {
     super();
     this.description = `status ${statuses.join(' or ')}`;
   }
@@ -49,7 +52,7 @@ class StatusTrigger extends SampleTrigger {
 class ProgressTrigger extends SampleTrigger {
   readonly description: string;
   constructor(
-    private readonly status: string,
+    private readonly status: MigrationStatus,
     private readonly fraction: number,
   ) {
     super();
@@ -80,7 +83,7 @@ class PassTrigger extends SampleTrigger {
 class StalledTrigger extends SampleTrigger {
   readonly description: string;
   constructor(
-    private readonly status: string,
+    private readonly status: MigrationStatus,
     private readonly ms: number,
   ) {
     super();
@@ -95,11 +98,25 @@ class StalledTrigger extends SampleTrigger {
   }
 }
 
+/** Any condition on the latest sample (four dirty syncs while still active, say). */
+class SampleMatchTrigger extends SampleTrigger {
+  constructor(
+    readonly description: string,
+    private readonly pred: (s: MigrationSample) => boolean,
+  ) {
+    super();
+  }
+  protected matches(s: MigrationSample): boolean {
+    return this.pred(s);
+  }
+}
+
 export const when = {
-  status: (...statuses: string[]): Trigger => new StatusTrigger(statuses),
-  progress: (status: string, fraction: number): Trigger => new ProgressTrigger(status, fraction),
+  status: (...statuses: MigrationStatus[]): Trigger => new StatusTrigger(statuses),
+  progress: (status: MigrationStatus, fraction: number): Trigger => new ProgressTrigger(status, fraction),
   passes: (n: number): Trigger => new PassTrigger(n),
-  stalled: (status: string, ms: number): Trigger => new StalledTrigger(status, ms),
+  stalled: (status: MigrationStatus, ms: number): Trigger => new StalledTrigger(status, ms),
+  sample: (description: string, pred: (s: MigrationSample) => boolean): Trigger => new SampleMatchTrigger(description, pred),
 };
 
 export interface FaultRecord {
@@ -110,8 +127,14 @@ export interface FaultRecord {
 }
 
 /** Waits for the trigger, fires the fault, and logs both (faults.jsonl in the artifacts). */
-export async function injectAt<T>(m: RunningMigration, trigger: Trigger, fault: string, fire: () => Promise<T> | T): Promise<{ value: T; record: FaultRecord }> {
-  const sample = await trigger.wait(m);
+export async function injectAt<T>(
+  m: RunningMigration,
+  trigger: Trigger,
+  fault: string,
+  fire: () => Promise<T> | T,
+  opts: Wait = {},
+): Promise<{ value: T; record: FaultRecord }> {
+  const sample = await trigger.wait(m, opts);
   const record: FaultRecord = { fault, trigger: trigger.description, at: Date.now(), sample };
   const value = await fire();
   m.src.artifacts.append('faults.jsonl', JSON.stringify(record));

@@ -1,6 +1,6 @@
 import { reapNetns } from '../faults/netns.js';
 import { reapNftTables } from '../faults/nft.js';
-import { formatReaped, reapOrphans, takeUnreported } from './registry.js';
+import { formatReaped, reapOrphans, takeUnreported } from '../host/registry.js';
 
 /** Removes what a killed runner left (process groups, nftables tables, namespaces) and says what it was. */
 export async function reapAtStart(): Promise<string[]> {

@@ -1,0 +1,339 @@
+import { BridgeChain } from '../faults/bridge.js';
+import { RamWorkload } from '../guest/ramcheck.js';
+import { assertSourceIntact, retryToFreshDestination } from '../migration/checks.js';
+import { GuestLostError, MigrationFailedError } from '../migration/errors.js';
+import { runHooks, startMigration, type MigrateOptions, type MigrationResult, type Side } from '../migration/migrate.js';
+import {
+  ConvergedInPrecopyError,
+  marks,
+  measureEpisode,
+  mergeSettings,
+  postcopyBlocktime,
+  postcopySettings,
+  recoverPostcopy,
+  switchToPostcopy,
+  unthrottlePostcopy,
+  waitBothPaused,
+} from '../migration/postcopy.js';
+import { TERMINAL } from '../migration/stats.js';
+import { injectAt } from '../migration/triggers.js';
+import { verifyMigration } from '../migration/verify.js';
+import { compareVersions } from '../qemu/catalog.js';
+import { QmpCommandError } from '../qmp/errors.js';
+import type { ScenarioResult } from '../report/results.js';
+import { deadline } from '../util/deadlines.js';
+import { CheckFailedError, MigtestError, SkipError } from '../util/errors.js';
+import { pollUntil } from '../util/time.js';
+import { VmBuilder } from '../vm/builder.js';
+import { VmStartError } from '../vm/errors.js';
+import type { Scope } from '../vm/pool.js';
+import type { StartedVm } from '../vm/started.js';
+import { checkOutcome, describeOutcome, outcomeLabel } from './expect.js';
+import type { CaseReport, CaseRun, Episode, Expectation, MigrationCase, MigrationSpec, Outcome, SideSetup } from './model.js';
+
+/** The RAM workload most cases want: 32 MiB dirtied at 16 MiB/s. */
+export const DEFAULT_WORKLOAD = { mib: 32, rateMiBs: 16 };
+/** Postcopy: the guest dirties 64 MiB as fast as it can, so every page it touches may be missing. */
+export const POSTCOPY_WORKLOAD = { mib: 64, rateMiBs: 0 };
+/** 4 MiB/s keeps postcopy active for several seconds: long enough to be hit by a fault. */
+export const POSTCOPY_THROTTLE = 4 << 20;
+/** A retry goes at QEMU's default speed limit, whatever throttled the attempt before it. */
+const RETRY_SPEED = { 'max-bandwidth': 134_217_728 };
+
+/** A case's outcome did not match its expectation; `row` keeps what it measured for results.json. */
+export class CaseError extends CheckFailedError {}
+
+/** Applies one side's setup to a builder. */
+export function applySide(b: VmBuilder, s: SideSetup): VmBuilder {
+  if (s.binary) b.withBinary(s.binary);
+  else if (s.qemu) b.withQemu(s.qemu);
+  if (s.machine) b.withMachine(s.machine);
+  if (s.cpu) b.withCpu(s.cpu);
+  if (s.memoryMiB) b.withMemory(s.memoryMiB);
+  for (const d of s.devices ?? []) b.withDevice(d);
+  if (s.args?.length) b.withArgs(...s.args);
+  return s.configure ? s.configure(b) : b;
+}
+
+/** The destination's setup: the source's, with what the destination sets instead. */
+export function destinationSetup(c: Pick<MigrationCase, 'source' | 'destination'>): SideSetup {
+  const s = c.source ?? {};
+  const d = c.destination ?? {};
+  const configure = s.configure && d.configure ? (b: VmBuilder) => d.configure!(s.configure!(b)) : (d.configure ?? s.configure);
+  // A version named for the destination beats a binary the source was given.
+  const binary = d.binary ?? (d.qemu ? undefined : s.binary);
+  return { ...s, ...d, binary, devices: d.devices ?? s.devices, args: d.args ?? s.args, configure };
+}
+
+class Run implements CaseRun {
+  m?: CaseRun['m'];
+  constructor(
+    readonly scope: Scope,
+    readonly c: MigrationCase,
+    readonly src: StartedVm,
+    readonly dst: StartedVm,
+    readonly ram: RamWorkload | undefined,
+    readonly bridges: BridgeChain | undefined,
+  ) {}
+  get case(): MigrationCase {
+    return this.c;
+  }
+  vm(side: Side): StartedVm {
+    return side === 'source' ? this.src : this.dst;
+  }
+}
+
+const modeOf = (c: MigrationCase) => c.migration?.mode ?? 'precopy';
+const expectationOf = (c: MigrationCase): Expectation => c.expect ?? { kind: 'migrates' };
+
+/** The MigrateOptions a spec stands for: postcopy settings merged (never dropped), hooks wired to the run. */
+function migrateOptions(run: Run, spec: MigrationSpec, expect: Expectation): MigrateOptions {
+  const mode = spec.mode ?? 'precopy';
+  const post = mode === 'precopy' ? undefined : postcopySettings({ bandwidth: POSTCOPY_THROTTLE, ...spec.postcopy });
+  const keep = spec.keepDestinationOnError === 'auto' ? compareVersions(run.dst.qemuVersion, '9.1') >= 0 : !!spec.keepDestinationOnError;
+  const hook = run.c.hooks?.beforeSwitchover;
+  return {
+    ...spec,
+    ...mergeSettings(post, spec),
+    keepDestinationOnError: keep,
+    route: run.bridges?.route,
+    expect: expect.kind === 'fails' ? expect.status : 'completed',
+    // startMigration turns on pause-before-switchover for it; runHooks calls it there.
+    beforeSwitchover: hook ? () => hook(run) : undefined,
+  };
+}
+
+const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
+
+/**
+ * Why the destination refused, in QEMU's words: the specific reason is only on its stderr
+ * (error_report); with exit-on-error false (9.1+) query-migrate adds the generic
+ * error-desc ("load of migration failed: ..."). Both, stderr first.
+ */
+async function destinationWords(dst: StartedVm, kept: boolean): Promise<string> {
+  return pollUntil(`${dst.name}: its reason for failing the incoming migration`, 30_000, async () => {
+    const desc = kept && dst.process.running ? (await dst.queryMigrate().catch(() => undefined))?.['error-desc'] : undefined;
+    const lines = dst.stderrText().trim().split('\n').filter((l) => l.trim() && !l.includes(desc ?? '\0'));
+    const done = lines.length > 0 && (kept ? desc !== undefined : !dst.process.running);
+    return { done, value: [...lines.map((l) => l.replace(/^qemu-system-\w+: /, '')), ...(desc ? [desc] : [])].join(' | '), state: { desc, lines } };
+  }, 100);
+}
+
+/** Starts the pair; a destination that cannot start is an outcome, not an error. */
+async function startPair(scope: Scope, c: MigrationCase): Promise<{ src: StartedVm; dst?: StartedVm; dstError?: VmStartError }> {
+  const srcB = applySide(new VmBuilder('src', c.arch), c.source ?? {});
+  const dstB = applySide(new VmBuilder('dst', c.arch), destinationSetup(c)).withIncoming();
+  const [sb, db] = await Promise.all([srcB.resolveBinary(), dstB.resolveBinary()]);
+  scope.artifacts.writeJson('case.json', { case: c, versions: { src: sb.version, dst: db.version }, binaries: { src: sb.path, dst: db.path } });
+  const src = await scope.vms.start(srcB);
+  const [dst] = await Promise.all([
+    scope.vms.start(dstB).catch((e: unknown) => {
+      if (e instanceof VmStartError) return e;
+      throw e;
+    }),
+    src.waitReady(),
+  ]);
+  return dst instanceof VmStartError ? { src, dstError: dst } : { src, dst };
+}
+
+/**
+ * Everything up to a migration under way: the pair, the workload, the start hook, the
+ * migration started (and in postcopy modes switched to postcopy). For scenarios that go on
+ * step by step; runCase() does the rest declaratively.
+ */
+export async function beginCase(scope: Scope, c: MigrationCase): Promise<CaseRun> {
+  const e = expectationOf(c);
+  if (e.kind === 'skip') throw new SkipError(e.reason);
+  const { src, dst, dstError } = await startPair(scope, c);
+  if (!dst) throw dstError!;
+  const run = await prepareRun(scope, c, src, dst);
+  await startRunMigration(run);
+  return run;
+}
+
+/**
+ * The workload, the bridges and the start hook. A destination that never started stands
+ * in as `dst` only so the source's checks can run; nothing migrates then.
+ */
+async function prepareRun(scope: Scope, c: MigrationCase, src: StartedVm, dst: StartedVm | undefined): Promise<Run> {
+  const mode = modeOf(c);
+  const workload = c.workload === false ? undefined : (c.workload ?? (mode === 'precopy' ? DEFAULT_WORKLOAD : POSTCOPY_WORKLOAD));
+  const ram = workload ? await RamWorkload.start(src, workload) : undefined;
+  const bridged = c.migration?.bridged ?? mode === 'recovery';
+  const run = new Run(scope, c, src, dst ?? src, ram, bridged ? scope.track(new BridgeChain(scope.artifacts)) : undefined);
+  if (dst) await c.hooks?.start?.(run);
+  return run;
+}
+
+/** Starts the migration (and in postcopy modes switches to postcopy). */
+async function startRunMigration(run: Run): Promise<void> {
+  const { c, src, dst } = run;
+  const mode = modeOf(c);
+  run.m = await startMigration(src, dst, migrateOptions(run, c.migration ?? {}, expectationOf(c)));
+  if (c.hooks?.onActive) {
+    await run.m.waitStatus((s) => s === 'active' || TERMINAL.has(s), { what: 'to become active' });
+    await c.hooks.onActive(run);
+  }
+  if (mode !== 'precopy') {
+    await c.hooks?.beforePostcopy?.(run);
+    await switchToPostcopy(run.m, c.migration?.postcopy?.switchAfter);
+    await c.hooks?.inPostcopy?.(run);
+  }
+}
+
+/** Fires the faults at their triggers; in recovery mode each one is a failure the harness recovers. */
+async function fireFaults(run: Run, report: CaseReport): Promise<void> {
+  const { episodes } = report;
+  const m = run.m!;
+  for (const f of run.c.faults ?? []) {
+    const since = marks(m);
+    const { record } = await injectAt(m, f.at, f.name, () => f.fire(run), { timeoutMs: f.timeoutMs });
+    report.faults.push(record);
+    if (modeOf(run.c) !== 'recovery') continue;
+    const pausedAt = await waitBothPaused(m, { since });
+    await f.whilePaused?.(run);
+    const rec = await recoverPostcopy(m, { ...run.c.migration?.recover, listenHost: run.c.migration?.recover?.listenHost ?? run.c.migration?.listenHost, route: run.bridges?.route });
+    const ep: Episode = { fault: f.name, uri: rec.uri, faultAt: record.at, pausedAt, recoveredAt: rec.at };
+    episodes.push({ ...ep, figures: await measureEpisode(run.dst, ep.faultAt, ep.pausedAt, ep.recoveredAt, episodes.length + 1) });
+  }
+}
+
+/** Turns what the migration ended with into an outcome; anything else is a harness or QEMU error and propagates. */
+async function outcomeOfError(run: Run, e: unknown): Promise<Outcome> {
+  if (e instanceof QmpCommandError && (e.command === 'migrate-set-capabilities' || e.command === 'migrate-set-parameters'))
+    return { kind: 'refused', side: e.vm === run.dst.name ? 'destination' : 'source', stage: 'settings', error: e.desc };
+  if (e instanceof GuestLostError) return { kind: 'guest-lost', side: e.context.side as Side, error: e.message };
+  if (e instanceof MigrationFailedError) {
+    const status = (e.context.status as 'failed' | 'cancelled' | undefined) ?? 'failed';
+    // Without faults, a failed stream is the destination refusing it: its own words say why.
+    if (status === 'failed' && !run.c.faults?.length && expectationOf(run.c).kind !== 'fails')
+      return { kind: 'refused', side: 'destination', stage: 'stream', error: await destinationWords(run.dst, !!run.m?.opts.keepDestinationOnError) };
+    return { kind: 'failed', status, error: (e.context.info as { 'error-desc'?: string } | undefined)?.['error-desc'] };
+  }
+  throw e;
+}
+
+/** Completes a migration under way: lifts a postcopy throttle, waits for the end, verifies liveness, RAM and postcopy figures. */
+async function complete(run: Run, report: CaseReport): Promise<Outcome> {
+  const m = run.m!;
+  if (modeOf(run.c) !== 'precopy' && m.src.process.running && !TERMINAL.has(m.sampler.last?.status ?? 'none')) await unthrottlePostcopy(m).catch(() => undefined);
+  const result: MigrationResult = await m.finish();
+  report.migration = result;
+  if (result.status !== 'completed') return { kind: 'failed', status: result.status as 'failed' | 'cancelled', error: result.info['error-desc'] };
+  try {
+    const v = await verifyMigration(run, result);
+    Object.assign(report.figures, v.figures);
+    report.liveness = v.liveness;
+    report.destinationRunState = (await run.dst.status()).status;
+    if (run.ram && report.destinationRunState === 'running') report.ram = await run.ram.check(run.dst);
+  } catch (e) {
+    if (!(e instanceof CheckFailedError)) throw e;
+    Object.assign(report.figures, (e.context.figures as object | undefined) ?? {});
+    // Evidence for a guest that died after a "successful" migration: where its vCPU is.
+    const regs = await run.dst.qmp.hmp('info registers', { timeoutMs: 10_000 }).catch((err: Error) => err.message);
+    run.scope.artifacts.writeJson('dst.registers.json', { 'info registers': regs.split('\n') });
+    return { kind: 'guest-died', error: firstLine(e) };
+  }
+  if (modeOf(run.c) !== 'precopy') report.figures.postcopyBlocktimeMs = (await postcopyBlocktime(run.dst)).blocktimeMs;
+  return { kind: 'migrated' };
+}
+
+/** The row a case gives results.json: figures, verdict, recovery, and what happened. */
+export function caseRow(report: Partial<CaseReport> & { outcome?: Outcome }): Partial<ScenarioResult> {
+  const last = report.episodes?.at(-1);
+  return {
+    ...report.figures,
+    ...(report.verdict ? { verdict: report.verdict } : {}),
+    ...(last ? { recovery: last.figures } : {}),
+    extra: {
+      ...(report.run ? { case: report.run.case.id, qemu: `${report.run.src.qemuVersion}->${report.run.dst.qemuVersion}` } : {}),
+      ...(report.outcome ? { outcome: outcomeLabel(report.outcome), error: 'error' in report.outcome ? report.outcome.error : undefined } : {}),
+      ...(report.outcome && 'side' in report.outcome ? { side: report.outcome.side } : {}),
+      ...(report.retry ? { retry: report.retry } : {}),
+      ...(report.episodes && report.episodes.length > 1 ? { episodes: report.episodes.map((e) => e.figures) } : {}),
+      ...(report.ram ? { ramPages: report.ram.pages, ramPasses: report.ram.passes } : {}),
+    },
+  };
+}
+
+/**
+ * Finishes a case begun with beginCase(): faults, completion, the check of the outcome
+ * against the expectation, and after a failure the source's health and a retry.
+ */
+export async function finishCase(r: CaseRun): Promise<CaseReport> {
+  const run = r as Run;
+  const report: CaseReport = { outcome: { kind: 'migrated' }, verdict: '', run, figures: {}, episodes: [], faults: [] };
+  try {
+    report.outcome = await fireFaults(run, report)
+      .then(() => runHooks(run.m!, { beforeSwitchover: run.m!.opts.beforeSwitchover }))
+      .then(() => complete(run, report))
+      .catch((e: unknown) => outcomeOfError(run, e));
+  } catch (e) {
+    throw withRow(e, report);
+  }
+  return settle(run, report);
+}
+
+/** Checks the outcome, then the source and the retry after a failure, then the end hook. */
+async function settle(run: Run, report: CaseReport): Promise<CaseReport> {
+  const c = run.c;
+  try {
+    const v = checkOutcome(expectationOf(c), report.outcome);
+    report.verdict = v.verdict;
+    if (!v.ok) throw new CaseError(`${c.id}: ${v.message}`);
+    const o = report.outcome;
+    if (o.kind === 'failed' || o.kind === 'refused' || o.kind === 'dst-start-failed') {
+      await assertSourceIntact(run.src, run.ram);
+      const wantRetry = c.retry ?? (o.kind === 'failed' || (o.kind === 'refused' && o.stage === 'stream'));
+      if (wantRetry && run.ram) {
+        await c.hooks?.beforeRetry?.(run);
+        const spec = typeof c.retry === 'object' ? c.retry : {};
+        const setup = spec.destination ?? c.source ?? {};
+        const { keepDestinationOnError: _keep, ...migration } = spec.migration ?? {};
+        const retry = await retryToFreshDestination(run.scope.vms, run.src, run.ram, {
+          ...migration,
+          parameters: { ...RETRY_SPEED, ...migration.parameters },
+          configure: (b) => applySide(b, { ...setup, qemu: setup.qemu ?? run.src.qemuVersion }),
+        });
+        report.retry = retry.figures;
+      }
+    }
+    await c.hooks?.end?.(run, report);
+    return report;
+  } catch (e) {
+    throw withRow(e, report);
+  }
+}
+
+/** Attaches what the case measured to an error, so the failed row keeps it. */
+function withRow(e: unknown, report: Partial<CaseReport>): unknown {
+  if (e instanceof MigtestError) Object.assign(e.context, { row: caseRow(report) });
+  return e;
+}
+
+/**
+ * The whole case: start, migrate (its mode's driver), faults at their triggers, verify,
+ * check the outcome against the expectation, the source's health and a retry after a
+ * failure. Returns the report; the scenario records it.
+ */
+export async function runCase(scope: Scope, c: MigrationCase): Promise<CaseReport> {
+  const e = expectationOf(c);
+  if (e.kind === 'skip') throw new SkipError(e.reason);
+  const { src, dst, dstError } = await startPair(scope, c);
+  const run = await prepareRun(scope, c, src, dst);
+  const report = (outcome: Outcome): CaseReport => ({ outcome, verdict: '', run, figures: {}, episodes: [], faults: [] });
+  if (!dst) return settle(run, report({ kind: 'dst-start-failed', error: firstLine(dstError) }));
+  try {
+    await startRunMigration(run);
+  } catch (err) {
+    if (err instanceof ConvergedInPrecopyError) throw err;
+    // Settings a side refused are an outcome: QEMU said no before anything was sent.
+    return settle(run, report(await outcomeOfError(run, err)));
+  }
+  return finishCase(run);
+}
+
+/** How long a whole case may take by default: vitest's timeout for it. */
+export const caseTimeout = () => deadline(undefined, 'scenario');
+
+export { describeOutcome };

@@ -1,0 +1,111 @@
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { ACCEL_CHOICES, ARCHES, parseArch, type AccelChoice, type Arch } from './arch.js';
+import { ConfigError } from './errors.js';
+
+/**
+ * Everything a run is configured by, parsed once from the environment (the CLI writes it
+ * there for its vitest workers). Nothing else in the harness reads a MIGTEST_* setting
+ * (two internal markers between the runner and its helpers aside: the accelerator
+ * announcement and the watchdog child).
+ */
+export interface RunConfig {
+  /** MIGTEST_ARCHES (migtest run --arch): the arches this run covers. */
+  arches: Arch[];
+  /**
+   * QEMU for a VM that names none, per side: a version label ("7.2", "system") or undefined
+   * for the system QEMU. MIGTEST_QEMU (migtest run --qemu) sets both; MIGTEST_QEMU_SRC and
+   * MIGTEST_QEMU_DST override one side.
+   */
+  qemu: { src?: string; dst?: string };
+  /** MIGTEST_ACCEL (migtest run --accel). */
+  accel: AccelChoice;
+  /** MIGTEST_TIME_SCALE: every deadline, passed or default, is multiplied by it. */
+  timeScale: number;
+  /** MIGTEST_QUIET=1: no progress lines. */
+  quiet: boolean;
+  /** MIGTEST_MATRIX: the capability matrix preset or file (default "default"). */
+  matrix: string;
+  /** MIGTEST_COMPAT: the compatibility grid preset or file (default "smoke"). */
+  compatGrid: string;
+  /** MIGTEST_KERNEL, MIGTEST_INITRD, MIGTEST_DISK: the user's own image (all three or none). */
+  image?: { kernel: string; initrd: string; disk: string };
+  /** MIGTEST_CACHE (else $XDG_CACHE_HOME/migtest): images, fetched QEMUs, probes. */
+  cacheDir: string;
+  /** MIGTEST_STATE: the registry of process groups the reaper reads. */
+  stateDir: string;
+  /** MIGTEST_ARTIFACTS: where run directories go (default: artifacts/ in the repository). */
+  artifactsRoot?: string;
+  /** MIGTEST_NO_WATCHDOG=1: no watchdog process (the reaper suite needs true orphans). */
+  watchdog: boolean;
+  /** MIGTEST_RUN_DIR: this run's artifacts directory, shared by the runner and its workers (made on first use). */
+  runDir?: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+function optional(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v === '' ? undefined : v;
+}
+
+/** Parses the environment; a bad value names the variable and what it takes. */
+export function parseRunConfig(env: Env = process.env): RunConfig {
+  const arches = optional(env, 'MIGTEST_ARCHES')?.split(',').map((a) => parseArch(a, 'MIGTEST_ARCHES')) ?? [...ARCHES];
+  const accel = optional(env, 'MIGTEST_ACCEL') ?? 'auto';
+  if (!(ACCEL_CHOICES as readonly string[]).includes(accel)) throw new ConfigError('MIGTEST_ACCEL', `'${accel}'`, ACCEL_CHOICES);
+  const scaleText = optional(env, 'MIGTEST_TIME_SCALE') ?? '1';
+  const timeScale = Number(scaleText);
+  if (!Number.isFinite(timeScale) || timeScale <= 0) throw new ConfigError('MIGTEST_TIME_SCALE', `'${scaleText}'`, 'a number > 0 (e.g. 2 on a slow machine)');
+  const both = optional(env, 'MIGTEST_QEMU');
+  const [kernel, initrd, disk] = ['MIGTEST_KERNEL', 'MIGTEST_INITRD', 'MIGTEST_DISK'].map((n) => optional(env, n));
+  if ((kernel || initrd || disk) && !(kernel && initrd && disk))
+    throw new ConfigError('MIGTEST_KERNEL/MIGTEST_INITRD/MIGTEST_DISK', 'set all three or none', 'paths to a kernel, an initrd and a root disk');
+  const cacheDir = optional(env, 'MIGTEST_CACHE') ?? join(optional(env, 'XDG_CACHE_HOME') ?? join(homedir(), '.cache'), 'migtest');
+  return {
+    arches,
+    qemu: { src: optional(env, 'MIGTEST_QEMU_SRC') ?? both, dst: optional(env, 'MIGTEST_QEMU_DST') ?? both },
+    accel: accel as AccelChoice,
+    timeScale,
+    quiet: env.MIGTEST_QUIET === '1',
+    matrix: optional(env, 'MIGTEST_MATRIX') ?? 'default',
+    compatGrid: optional(env, 'MIGTEST_COMPAT') ?? 'smoke',
+    image: kernel && initrd && disk ? { kernel, initrd, disk } : undefined,
+    cacheDir,
+    stateDir: optional(env, 'MIGTEST_STATE') ?? join(cacheDir, 'state'),
+    artifactsRoot: optional(env, 'MIGTEST_ARTIFACTS'),
+    watchdog: env.MIGTEST_NO_WATCHDOG !== '1',
+    runDir: optional(env, 'MIGTEST_RUN_DIR'),
+  };
+}
+
+let current: RunConfig | undefined;
+
+/** The run's configuration, parsed on first use. */
+export function runConfig(): RunConfig {
+  current ??= parseRunConfig();
+  return current;
+}
+
+/**
+ * Sets parts of the run's configuration for this process and the workers it starts (the
+ * CLI after parsing its options): written to the environment they inherit, then re-parsed.
+ */
+export function configureRun(settings: { arches?: Arch[]; qemu?: string; accel?: AccelChoice; matrix?: string; compatGrid?: string; runDir?: string }): RunConfig {
+  const set = (name: string, v: string | undefined) => {
+    if (v !== undefined) process.env[name] = v;
+  };
+  set('MIGTEST_ARCHES', settings.arches?.join(','));
+  set('MIGTEST_QEMU', settings.qemu);
+  set('MIGTEST_ACCEL', settings.accel);
+  set('MIGTEST_MATRIX', settings.matrix);
+  set('MIGTEST_COMPAT', settings.compatGrid);
+  set('MIGTEST_RUN_DIR', settings.runDir);
+  return reloadRunConfig();
+}
+
+/** Parses the environment again (after a tool such as the benchmark changed it on purpose). */
+export function reloadRunConfig(): RunConfig {
+  current = parseRunConfig();
+  return current;
+}

@@ -1,0 +1,52 @@
+import type { ArtifactDir } from '../report/artifacts.js';
+import type { VmBuilder } from './builder.js';
+import type { StartedVm } from './started.js';
+
+/** Something a scope stops at its end: a bridge, a namespace, a blackhole. */
+export interface Stoppable {
+  stop(): Promise<unknown>;
+}
+
+/** The VMs a test started; stopAll() stops every one even if some stop throws. */
+export class VmPool {
+  private readonly vms: StartedVm[] = [];
+
+  constructor(private readonly artifacts: ArtifactDir) {}
+
+  async start(builder: VmBuilder): Promise<StartedVm> {
+    const vm = await builder.withArtifacts(this.artifacts).start();
+    this.vms.push(vm);
+    return vm;
+  }
+
+  async stopAll(): Promise<Error[]> {
+    const results = await Promise.allSettled(this.vms.map((vm) => vm.stop()));
+    return results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as Error);
+  }
+}
+
+/**
+ * Where a case or a scenario keeps what it started: its artifacts directory, its VMs, and
+ * other things to stop after the VMs (in reverse order, each even if an earlier one threw).
+ * The testing layer makes one per test; the library takes it instead of a test context.
+ */
+export class Scope {
+  readonly vms: VmPool;
+  private readonly tracked: Stoppable[] = [];
+
+  constructor(readonly artifacts: ArtifactDir) {
+    this.vms = new VmPool(artifacts);
+  }
+
+  track<T extends Stoppable>(thing: T): T {
+    this.tracked.push(thing);
+    return thing;
+  }
+
+  /** Stops the VMs, then everything tracked; returns every error, throws none. */
+  async close(): Promise<Error[]> {
+    const errors = await this.vms.stopAll();
+    for (const t of this.tracked.splice(0).reverse()) await t.stop().catch((e: Error) => errors.push(e));
+    return errors;
+  }
+}
