@@ -37,6 +37,7 @@ program
   .option('--matrix <file>', 'run a capability matrix file')
   .option('--qemu <version>', 'QEMU version for every VM of the run, matrix cells included (e.g. 7.2; default: the system one)')
   .option('--results <file>', 'where to write results.json (default: in the run artifacts directory)')
+  .option('--fresh-boot', 'boot every VM (no snapshot start; also MIGTEST_FRESH_BOOT=1)')
   .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']))
   .option('--arch <arch>', `architecture, repeatable (${ARCHES.join(', ')})`, collect)
   .action(async (suites: string[], opts) => {
@@ -48,6 +49,7 @@ program
   .description('run a compatibility grid (QEMU versions x machine types x CPU models) and write a report')
   .option('--grid <name|file>', `grid preset (${gridPresets().join(', ')}) or file`, 'default')
   .option('--results <file>', 'where to write results.json (default: in the run artifacts directory)')
+  .option('--fresh-boot', 'boot every VM (no snapshot start)')
   .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']))
   .option('--arch <arch>', `architecture, repeatable (${ARCHES.join(', ')})`, collect)
   .action(async (opts: { grid: string } & RunOptions) => {

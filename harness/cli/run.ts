@@ -28,6 +28,7 @@ export interface RunOptions {
   preset?: string;
   matrix?: string;
   qemu?: string;
+  freshBoot?: boolean;
 }
 
 /**
@@ -59,7 +60,8 @@ export async function runSuites(names: string[], opts: RunOptions): Promise<numb
 
   for (const line of await reapAtStart()) progress(`cleaned up: ${line}`);
   const dir = runDir();
-  configureRun({ accel, arches });
+  configureRun({ accel, arches, ...(opts.freshBoot ? { freshBoot: true } : {}) });
+  if (!runConfig().snapshotStart) progress('snapshot start off: every VM boots');
   if (files.length || opts.all) {
     for (const arch of arches) {
       const img = await defaultImage(arch);

@@ -3,6 +3,7 @@ import { createServer, connect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { MigtestError } from '../util/errors.js';
 import { pollUntil } from '../util/time.js';
+import { shellQuote } from '../util/shell.js';
 import type { StartedVm } from '../vm/started.js';
 
 export const TRANSPORTS = ['tcp', 'unix', 'exec', 'fd', 'file'] as const;
@@ -13,7 +14,6 @@ export const isStreaming = (t: Transport) => t !== 'file';
 
 /** Directory private to the destination (0700): its sockets and state files go there. */
 const dstDir = (dst: StartedVm) => dirname(dst.paths.qmp);
-const quote = (p: string) => `'${p.replace(/'/g, `'\\''`)}'`;
 
 /**
  * Where the destination listens: loopback port 0, a unix socket or an exec'd socat in its
@@ -27,7 +27,7 @@ export function incomingUri(dst: StartedVm, transport: Transport, listenHost = '
       return `unix:${join(dstDir(dst), 'migrate.sock')}`;
     case 'exec':
       // QEMU runs this with /bin/sh; the path is ours (a private directory), quoted.
-      return `exec:socat UNIX-LISTEN:${quote(join(dstDir(dst), 'exec.sock'))} -`;
+      return `exec:socat UNIX-LISTEN:${shellQuote(join(dstDir(dst), 'exec.sock'))} -`;
     case 'fd':
       return 'fd:migfd';
     case 'file':
@@ -52,7 +52,7 @@ export async function outgoingUri(dst: StartedVm, transport: Transport): Promise
     case 'exec': {
       const sock = join(dstDir(dst), 'exec.sock');
       await pollUntil(`${dst.name}: exec transport's socat to listen on ${sock}`, 10_000, () => ({ done: existsSync(sock) }));
-      return `exec:socat - UNIX-CONNECT:${quote(sock)}`;
+      return `exec:socat - UNIX-CONNECT:${shellQuote(sock)}`;
     }
     case 'fd':
       return 'fd:migfd';

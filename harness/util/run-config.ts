@@ -38,6 +38,11 @@ export interface RunConfig {
   artifactsRoot?: string;
   /** MIGTEST_NO_WATCHDOG=1: no watchdog process (the reaper suite needs true orphans). */
   watchdog: boolean;
+  /**
+   * Snapshot start (default on): a VM whose configuration booted before starts from the saved
+   * ready guest instead of booting. MIGTEST_FRESH_BOOT=1 (migtest run --fresh-boot) turns it off.
+   */
+  snapshotStart: boolean;
   /** MIGTEST_RUN_DIR: this run's artifacts directory, shared by the runner and its workers (made on first use). */
   runDir?: string;
 }
@@ -75,6 +80,7 @@ export function parseRunConfig(env: Env = process.env): RunConfig {
     stateDir: optional(env, 'MIGTEST_STATE') ?? join(cacheDir, 'state'),
     artifactsRoot: optional(env, 'MIGTEST_ARTIFACTS'),
     watchdog: env.MIGTEST_NO_WATCHDOG !== '1',
+    snapshotStart: env.MIGTEST_FRESH_BOOT !== '1',
     runDir: optional(env, 'MIGTEST_RUN_DIR'),
   };
 }
@@ -91,7 +97,7 @@ export function runConfig(): RunConfig {
  * Sets parts of the run's configuration for this process and the workers it starts (the
  * CLI after parsing its options): written to the environment they inherit, then re-parsed.
  */
-export function configureRun(settings: { arches?: Arch[]; qemu?: string; accel?: AccelChoice; matrix?: string; compatGrid?: string; runDir?: string }): RunConfig {
+export function configureRun(settings: { arches?: Arch[]; qemu?: string; accel?: AccelChoice; matrix?: string; compatGrid?: string; runDir?: string; freshBoot?: boolean }): RunConfig {
   const set = (name: string, v: string | undefined) => {
     if (v !== undefined) process.env[name] = v;
   };
@@ -101,6 +107,7 @@ export function configureRun(settings: { arches?: Arch[]; qemu?: string; accel?:
   set('MIGTEST_MATRIX', settings.matrix);
   set('MIGTEST_COMPAT', settings.compatGrid);
   set('MIGTEST_RUN_DIR', settings.runDir);
+  set('MIGTEST_FRESH_BOOT', settings.freshBoot === undefined ? undefined : settings.freshBoot ? '1' : '0');
   return reloadRunConfig();
 }
 

@@ -8,7 +8,9 @@ import type { GuestImage } from '../images/build.js';
 import { findBinary, type QemuBinary } from '../qemu/catalog.js';
 import { ArtifactDir } from '../report/artifacts.js';
 import { ARCH_DEFAULTS, type DiskSpec, type NicSpec, type VmSpec } from './spec.js';
-import { StartedVm } from './started.js';
+import { SnapshotCache, snapshotIneligible, snapshotKey } from './snapshot.js';
+import { SnapshotRestoreError, StartedVm } from './started.js';
+import { progress } from '../util/log.js';
 
 /** Image files a VM boots: a built image or the user's own kernel, initrd and disk. */
 export type BootImage = Pick<GuestImage, 'kernel' | 'initrd' | 'rootDisk' | 'rootFormat'>;
@@ -27,6 +29,8 @@ export interface VmDraft extends Omit<VmSpec, 'binary' | 'firmwareDirs' | 'accel
   disks: DiskSpec[];
   /** Starts with -incoming defer (a destination). */
   incoming: boolean;
+  /** Boots for real even when a snapshot of this configuration exists. */
+  freshBoot?: boolean;
 }
 
 /**
@@ -149,6 +153,10 @@ export class VmBuilder {
   withNetns(name: string | undefined): this {
     return this.set('netns', name);
   }
+  /** Always a real boot, never a snapshot start (a scenario about booting says so). */
+  withFreshBoot(on = true): this {
+    return this.set('freshBoot', on);
+  }
   withArtifacts(dir: ArtifactDir): this {
     this.artifacts = dir;
     return this;
@@ -173,7 +181,7 @@ export class VmBuilder {
     for (const [field, f] of [['kernel', image.kernel], ['initrd', image.initrd], ['disk', image.rootDisk]] as const)
       if (!existsSync(f)) throw new ConfigError(`image ${field}`, `${f} does not exist`, 'an existing file (run: migtest images build)');
     const accel = await resolveAccel(this.d.accel, bin);
-    const { qemu: _q, binary: _b, image: _i, incoming: _in, ...rest } = this.d;
+    const { qemu: _q, binary: _b, image: _i, incoming: _in, freshBoot: _f, ...rest } = this.d;
     return {
       ...rest,
       binary: bin.path,
@@ -186,9 +194,34 @@ export class VmBuilder {
     };
   }
 
+  /**
+   * Starts QEMU. A guest-booting VM of a configuration that booted before starts from its
+   * snapshot (restored in well under a second instead of a boot); the second boot of a
+   * configuration saves one. A restore that fails drops the snapshot and boots.
+   */
   async start(): Promise<StartedVm> {
     const spec = await this.resolveSpec();
     const artifacts = this.artifacts ?? ArtifactDir.forTest(`adhoc-${this.name}-${Date.now()}`);
-    return StartedVm.launch(this.name, spec, { incoming: this.d.incoming, artifacts, qemuVersion: this.d.binary!.version });
+    const opts = { incoming: this.d.incoming, artifacts, qemuVersion: this.d.binary!.version };
+    const why = this.d.incoming ? 'it is a destination' : this.d.freshBoot ? 'it asked for a fresh boot' : !runConfig().snapshotStart ? 'snapshot start is off (--fresh-boot)' : snapshotIneligible(spec);
+    artifacts.writeJson(`${this.name}.start.json`, { snapshotStart: why === undefined, why });
+    if (why) return StartedVm.launch(this.name, spec, opts);
+    const cache = new SnapshotCache();
+    const key = snapshotKey(spec, opts.qemuVersion);
+    const file = cache.lookup(key);
+    if (file) {
+      try {
+        const vm = await StartedVm.launch(this.name, spec, { ...opts, snapshot: { restore: file } });
+        artifacts.writeJson(`${this.name}.start.json`, { snapshotStart: true, key, restoredFrom: file });
+        return vm;
+      } catch (e) {
+        if (!(e instanceof SnapshotRestoreError)) throw e;
+        progress(`snapshot start: ${e.message}; dropped it, booting instead`);
+        cache.drop(key);
+      }
+    }
+    const saveNow = cache.markSeen(key);
+    artifacts.writeJson(`${this.name}.start.json`, { snapshotStart: true, key, booted: true, savesSnapshot: saveNow });
+    return StartedVm.launch(this.name, spec, { ...opts, snapshot: saveNow ? { save: { key, cache } } : undefined });
   }
 }

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pRetry from 'p-retry';
 import { GroupProcess, type ExitInfo } from '../host/process.js';
@@ -12,6 +12,10 @@ import { DEADLINES, deadline, scale, type Wait } from '../util/deadlines.js';
 import { pollUntil } from '../util/time.js';
 import { buildArgv } from './argv.js';
 import { VmStartError } from './errors.js';
+import type { SnapshotCache } from './snapshot.js';
+import { compareVersions } from '../qemu/catalog.js';
+import { MigtestError } from '../util/errors.js';
+import { shellQuote } from '../util/shell.js';
 import type { VmPaths, VmSpec } from './spec.js';
 
 /** A VM after stop(): what it was and how it ended, nothing to stop any more. */
@@ -24,10 +28,25 @@ export class StoppedVm {
   ) {}
 }
 
+/** How a VM got to its guest: a real boot, a boot then saved as a snapshot, or restored from one. */
+export type StartMode = 'booted' | 'booted+saved' | 'restored';
+
+/** Snapshot start: restore from `file`, or (after the first ready) save to the cache under `key`. */
+export type SnapshotPlan = { restore: string } | { save: { key: string; cache: SnapshotCache } };
+
+/** A snapshot could not be restored (the caller boots instead). */
+export class SnapshotRestoreError extends VmStartError {}
+
+/** file: since 8.2; an older QEMU writes and reads a snapshot through cat. */
+const snapshotUri = (version: string, file: string, dir: 'out' | 'in') =>
+  compareVersions(version, '8.2') >= 0 ? `file:${file}` : `exec:cat ${dir === 'out' ? '>' : '<'} ${shellQuote(file)}`;
+
 /** A running QEMU with its monitor, heartbeat and (lazily) guest agent. */
 export class StartedVm implements AsyncDisposable {
   private agentClient: GuestAgentClient | undefined;
   private stopped: Promise<StoppedVm> | undefined;
+  private snapshot: SnapshotPlan | undefined;
+  startMode: StartMode = 'booted';
 
   private constructor(
     readonly name: string,
@@ -46,8 +65,9 @@ export class StartedVm implements AsyncDisposable {
   static async launch(
     name: string,
     spec: VmSpec,
-    opts: { incoming: boolean; artifacts: ArtifactDir; qemuVersion: string },
+    opts: { incoming: boolean; artifacts: ArtifactDir; qemuVersion: string; snapshot?: SnapshotPlan },
   ): Promise<StartedVm> {
+    const restore = opts.snapshot && 'restore' in opts.snapshot ? opts.snapshot.restore : undefined;
     const dir = await privateDir(name);
     const art = opts.artifacts;
     const paths: VmPaths = {
@@ -57,7 +77,8 @@ export class StartedVm implements AsyncDisposable {
       heartbeat: join(dir.path, 'hb.sock'),
       serialLog: art.file(`${name}.serial.log`),
     };
-    const argv = buildArgv(spec, paths, { incoming: opts.incoming });
+    // A restored VM starts as an incoming one and loads its guest from the snapshot file.
+    const argv = buildArgv(spec, paths, { incoming: opts.incoming || !!restore });
     // In a namespace: `ip netns exec` execs QEMU in place, so the pid and group stay QEMU's.
     const [file, args] = spec.netns ? ['ip', ['netns', 'exec', spec.netns, spec.binary, ...argv]] : [spec.binary, argv];
     art.writeJson(`${name}.argv.json`, [file, ...args]);
@@ -74,7 +95,10 @@ export class StartedVm implements AsyncDisposable {
       const hb = spec.heartbeat
         ? await HeartbeatStream.connect(paths.heartbeat, name, art.file(`${name}.heartbeat.log`))
         : undefined;
-      return new StartedVm(name, spec, [file, ...args], opts.incoming, opts.qemuVersion, proc, qmp, hb, paths, art, dir.cleanup);
+      const vm = new StartedVm(name, spec, [file, ...args], opts.incoming, opts.qemuVersion, proc, qmp, hb, paths, art, dir.cleanup);
+      vm.snapshot = opts.snapshot;
+      if (restore) await vm.restoreFrom(restore);
+      return vm;
     } catch (e) {
       await proc.stop({ termMs: 2000 });
       await dir.cleanup();
@@ -99,9 +123,64 @@ export class StartedVm implements AsyncDisposable {
     return client;
   }
 
-  /** Ready: the heartbeat is flowing and the agent answers. Waits on the guest, not on a sleep. */
+  /** Loads a saved guest (migrate-incoming from the file) and runs it; a failure is a SnapshotRestoreError. */
+  private async restoreFrom(file: string): Promise<void> {
+    try {
+      await this.qmp.execute('migrate-incoming', { uri: snapshotUri(this.qemuVersion, file, 'in') });
+      await pollUntil(`${this.name}: the snapshot ${file} to load`, 60_000, async () => {
+        const i = await this.queryMigrate();
+        if (i.status === 'failed') throw new MigtestError(`loading it failed: ${i['error-desc'] ?? this.stderrText().trim().split('\n').at(-1)}`);
+        return { done: i.status === 'completed', state: i.status };
+      }, 20);
+      await this.qmp.execute('cont');
+      this.startMode = 'restored';
+    } catch (e) {
+      throw new SnapshotRestoreError(`${this.name}: restoring ${file}: ${(e as Error).message}`, { artifacts: this.artifacts.path });
+    }
+  }
+
+  /**
+   * Saves the ready guest for later starts of the same configuration: a migration to a file,
+   * then `cont`, so this VM runs on as if nothing happened. Migration parameters are left at
+   * QEMU's defaults (a scenario may measure them); the events capability stays off, so no
+   * MIGRATION event of the save reaches a scenario's event list.
+   */
+  private async saveSnapshot(key: string, cache: SnapshotCache): Promise<void> {
+    const tmp = cache.temporary(key);
+    try {
+      await this.qmp.execute('migrate', { uri: snapshotUri(this.qemuVersion, tmp, 'out') });
+      await pollUntil(`${this.name}: its snapshot to be written to ${tmp}`, 60_000, async () => {
+        const i = await this.queryMigrate();
+        if (i.status === 'failed') throw new MigtestError(`${this.name}: saving a snapshot failed: ${i['error-desc'] ?? '(no error-desc)'}`);
+        return { done: i.status === 'completed', state: i.status };
+      }, 20);
+      await this.qmp.execute('cont');
+      await this.waitRunState('running');
+      cache.commit(tmp, key);
+      this.startMode = 'booted+saved';
+    } catch (e) {
+      rmSync(tmp, { force: true });
+      throw e;
+    }
+  }
+
+  /**
+   * Ready: the heartbeat is flowing and the agent answers. Waits on the guest, not on a sleep.
+   * A booted guest also says READY; a restored one said it before it was saved.
+   */
   async waitReady(opts: Wait = {}): Promise<void> {
-    if (this.heartbeat) {
+    await this.waitGuest(opts);
+    const plan = this.snapshot;
+    this.snapshot = undefined;
+    if (plan && 'save' in plan) {
+      await this.saveSnapshot(plan.save.key, plan.save.cache);
+      await this.waitGuest(opts);
+    }
+  }
+
+  private async waitGuest(opts: Wait): Promise<void> {
+    if (this.heartbeat && this.startMode === 'restored') await this.heartbeat.waitForBeats(3);
+    else if (this.heartbeat) {
       await pollUntil(`${this.name}: guest READY on the heartbeat port (see ${this.paths.serialLog})`, deadline(opts, 'boot'), () => ({
         done: this.heartbeat!.readyAt !== undefined || !this.process.running,
         state: this.process.running ? this.serialTail() : `QEMU exited ${JSON.stringify(this.process.exit)}`,

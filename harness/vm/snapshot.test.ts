@@ -1,0 +1,50 @@
+import { mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { SnapshotCache, snapshotIneligible, snapshotKey } from './snapshot.js';
+import type { VmSpec } from './spec.js';
+
+const dir = mkdtempSync('/tmp/migtest-snapkey-');
+const file = (n: string) => {
+  const p = join(dir, n);
+  writeFileSync(p, n);
+  return p;
+};
+const spec = (more: Partial<VmSpec> = {}): VmSpec => ({
+  arch: 'x86_64', binary: file('qemu'), firmwareDirs: [], machine: 'q35', cpu: 'qemu64', accel: 'tcg', memoryMiB: 256, smp: 1,
+  kernel: file('vmlinuz'), initrd: file('initrd'), disks: [{ id: 'root', file: file('root.qcow2'), format: 'qcow2', readonly: true }],
+  nics: [], agent: true, heartbeat: true, devices: [], globals: [], objects: [], extraArgs: [], ...more,
+});
+
+describe('snapshot start', () => {
+  it('keys on the exact argv, the binary and the image files, not on socket paths or namespaces', () => {
+    const base = spec();
+    const k = snapshotKey(base, '10.0.2');
+    expect(snapshotKey({ ...base, netns: 'migtest_1' }, '10.0.2')).toBe(k);
+    expect(snapshotKey({ ...base, memoryMiB: 512 }, '10.0.2')).not.toBe(k);
+    expect(snapshotKey({ ...base, extraArgs: ['-uuid', 'x'] }, '10.0.2')).not.toBe(k);
+    expect(snapshotKey(base, '10.0.3')).not.toBe(k);
+    // A rebuilt image (same path, new mtime) is another key: a stale snapshot is never restored.
+    utimesSync(base.initrd!, new Date(), new Date(Date.now() + 5000));
+    expect(snapshotKey(base, '10.0.2')).not.toBe(k);
+  });
+
+  it('boots instead when a snapshot cannot hold the guest', () => {
+    expect(snapshotIneligible(spec())).toBeUndefined();
+    expect(snapshotIneligible(spec({ disks: [...spec().disks, { id: 'data', file: file('d.qcow2'), format: 'qcow2' }] }))).toMatch(/writable disk/);
+    expect(snapshotIneligible(spec({ agent: false }))).toMatch(/ready/);
+  });
+
+  it('saves on the second boot of a key, and only complete files are seen', () => {
+    const cache = new SnapshotCache(mkdtempSync('/tmp/migtest-snapcache-'));
+    expect(cache.markSeen('k')).toBe(false);
+    expect(cache.markSeen('k')).toBe(true);
+    const tmp = cache.temporary('k');
+    writeFileSync(tmp, 'partial');
+    expect(cache.lookup('k')).toBeUndefined();
+    cache.commit(tmp, 'k');
+    expect(cache.lookup('k')).toBe(cache.file('k'));
+    cache.drop('k');
+    expect(cache.lookup('k')).toBeUndefined();
+  });
+});

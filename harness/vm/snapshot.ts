@@ -1,0 +1,109 @@
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { cacheDir } from '../util/paths.js';
+import { buildArgv } from './argv.js';
+import type { VmPaths, VmSpec } from './spec.js';
+
+/** Bumped when what a snapshot holds or how it is restored changes: old files are never used. */
+const FORMAT = 1;
+/** At most this many snapshots are kept (newest used first), and none unused for this long. */
+const KEEP = 32;
+const MAX_AGE_MS = 14 * 24 * 3600 * 1000;
+
+/** The argv is hashed with these in place of the per-VM socket and log paths, which do not reach the guest. */
+const PLACEHOLDER_PATHS: VmPaths = { qmp: 'QMP', fdMonitor: 'FDMON', agent: 'QGA', heartbeat: 'HB', serialLog: 'SERIAL' };
+
+/** A file's identity for the key: a rebuilt image or binary has another size, mtime or inode. */
+function fileId(f: string): string {
+  const s = statSync(f);
+  return `${f}:${s.size}:${Math.round(s.mtimeMs)}:${s.ino}`;
+}
+
+/** Why a VM cannot start from a snapshot (it boots instead), or undefined when it can. */
+export function snapshotIneligible(spec: VmSpec): string | undefined {
+  if (spec.disks.some((d) => !d.readonly)) return 'it has a writable disk, whose contents a snapshot does not hold';
+  if (!spec.heartbeat || !spec.agent) return 'without heartbeat and agent nothing tells that a restored guest is ready';
+  if (!spec.kernel) return 'it boots no kernel of ours';
+  return undefined;
+}
+
+/**
+ * The snapshot's key: the binary (path, size, mtime, inode) and its version, the exact argv
+ * (socket and log paths as placeholders), and every file the guest boots from. A changed
+ * binary, argv or image makes another key, so a stale snapshot is never restored.
+ */
+export function snapshotKey(spec: VmSpec, qemuVersion: string): string {
+  const files = [spec.binary, spec.kernel, spec.initrd, ...spec.disks.map((d) => d.file)].filter((f): f is string => !!f);
+  const h = createHash('sha256');
+  h.update(JSON.stringify({ format: FORMAT, qemuVersion, argv: buildArgv(spec, PLACEHOLDER_PATHS), files: files.map(fileId) }));
+  return h.digest('hex').slice(0, 32);
+}
+
+/**
+ * Ready guests saved to files (a migration to `file:`), shared by every run on the host. A
+ * file appears only complete (written under a temporary name, then renamed), so runs that
+ * start at once can share the directory: the worst case is two runs saving the same key.
+ */
+export class SnapshotCache {
+  readonly dir: string;
+
+  constructor(dir = join(cacheDir(), 'snapshots')) {
+    this.dir = dir;
+  }
+
+  file(key: string): string {
+    return join(this.dir, `${key}.mig`);
+  }
+
+  /** The snapshot for a key, if there is one (its mtime marks it used). */
+  lookup(key: string): string | undefined {
+    const f = this.file(key);
+    if (!existsSync(f)) return undefined;
+    const now = new Date();
+    utimesSync(f, now, now);
+    return f;
+  }
+
+  /**
+   * Notes that a key booted; true if it had booted before. A snapshot is saved on the second
+   * boot of a key, so a configuration used once (a random UUID, say) costs no save.
+   */
+  markSeen(key: string): boolean {
+    mkdirSync(this.dir, { recursive: true });
+    const marker = join(this.dir, `${key}.seen`);
+    const seen = existsSync(marker);
+    writeFileSync(marker, '');
+    return seen;
+  }
+
+  /** A name to write a snapshot to before it is complete. */
+  temporary(key: string): string {
+    mkdirSync(this.dir, { recursive: true });
+    return join(this.dir, `${key}.${process.pid}.${Date.now()}.tmp`);
+  }
+
+  /** Makes a written snapshot visible, then keeps the directory bounded. */
+  commit(tmp: string, key: string): string {
+    const f = this.file(key);
+    renameSync(tmp, f);
+    this.prune();
+    return f;
+  }
+
+  /** Forgets a key (a snapshot that failed to restore): the next starts boot, and the second saves anew. */
+  drop(key: string): void {
+    rmSync(this.file(key), { force: true });
+    rmSync(join(this.dir, `${key}.seen`), { force: true });
+  }
+
+  private prune(): void {
+    const now = Date.now();
+    const entries = readdirSync(this.dir)
+      .map((n) => ({ n, p: join(this.dir, n), s: statSync(join(this.dir, n), { throwIfNoEntry: false }) }))
+      .filter((e) => e.s !== undefined);
+    for (const e of entries) if (now - e.s!.mtimeMs > MAX_AGE_MS) rmSync(e.p, { force: true });
+    const snaps = entries.filter((e) => e.n.endsWith('.mig') && now - e.s!.mtimeMs <= MAX_AGE_MS).sort((a, b) => b.s!.mtimeMs - a.s!.mtimeMs);
+    for (const e of snaps.slice(KEEP)) rmSync(e.p, { force: true });
+  }
+}

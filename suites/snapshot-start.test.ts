@@ -1,0 +1,53 @@
+import { describe, expect } from 'vitest';
+import { RamWorkload } from '../harness/guest/ramcheck.js';
+import { DEFAULT_WORKLOAD, caseRow, runCase } from '../harness/case/run.js';
+import { testArches } from '../harness/testing/arches.js';
+import { scenario } from '../harness/testing/scenario.js';
+import { VmBuilder } from '../harness/vm/builder.js';
+import { SnapshotCache, snapshotKey } from '../harness/vm/snapshot.js';
+
+// Snapshot start: the second boot of a configuration saves the ready guest, later starts
+// restore it. A restored guest must be as good as a booted one: its heartbeat continues
+// where the saved guest's stopped, its agent answers, the RAM workload runs and checks,
+// and it migrates. A configuration that differs in its argv boots.
+describe.each(testArches())('snapshot-start %s', (arch) => {
+  // A memory size no other suite uses: this configuration's snapshot is this suite's own.
+  const mine = (name: string) => new VmBuilder(name, arch).withMemory(320);
+
+  scenario('a configuration booted twice is restored the third time, and works like a booted guest', { suite: 'snapshot-start', arch }, async (ctx) => {
+    const spec = await mine('probe').resolveSpec();
+    new SnapshotCache().drop(snapshotKey(spec, (await mine('probe').resolveBinary()).version));
+    const modes: string[] = [];
+    for (const name of ['first', 'second', 'third']) {
+      const vm = await ctx.vms.start(mine(name));
+      await vm.waitReady();
+      modes.push(vm.startMode);
+      if (name === 'third') {
+        // The saved guest had beaten and said READY; the restored one goes on from there.
+        expect(vm.heartbeat!.readyBoot).toBeUndefined();
+        expect(vm.heartbeat!.beats[0]!.n).toBeGreaterThan(1);
+        await (await vm.agent()).ping();
+        const ram = await RamWorkload.start(vm, DEFAULT_WORKLOAD);
+        await vm.heartbeat!.waitForBeats(50);
+        await ram.check(vm);
+      }
+      await vm.stop();
+    }
+    // First boot: noted; second: booted and saved; third: restored.
+    expect(modes).toEqual(['booted', 'booted+saved', 'restored']);
+    return { extra: { modes } };
+  });
+
+  scenario('a restored source migrates with liveness and RAM checked', { suite: 'snapshot-start', arch }, async (ctx) => {
+    const report = await runCase(ctx, { id: 'restored source', arch, source: { memoryMiB: 320 } });
+    expect(report.run.src.startMode).toBe('restored');
+    return caseRow(report);
+  });
+
+  scenario('--fresh-boot or withFreshBoot: a real boot, READY seen', { suite: 'snapshot-start', arch }, async (ctx) => {
+    const vm = await ctx.vms.start(mine('fresh').withFreshBoot());
+    await vm.waitReady();
+    expect(vm.startMode).toBe('booted');
+    expect(vm.heartbeat!.readyBoot).toBeDefined();
+  });
+});
