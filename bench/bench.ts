@@ -1,8 +1,11 @@
 /**
  * npm run bench: the speed figures users care about, measured, never asserted.
  * Per arch: image build cold (empty cache) and warm, boot-to-ready, and a precopy scenario's
- * wall time against QEMU's own total-time.
+ * wall time (pair up, migrate, liveness) with a fresh boot and with snapshot start, against
+ * QEMU's own total-time. BENCH_SUITES="precopy-basic postcopy-basic" also times those suites
+ * (`migtest run`) both ways; BENCH_SUITES=all times `npm test`'s whole run both ways (long).
  */
+import { execa } from 'execa';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildImage } from '../harness/images/build.js';
@@ -13,6 +16,7 @@ import { ArtifactDir, runDir } from '../harness/report/artifacts.js';
 import { VmPool } from '../harness/vm/pool.js';
 import { VmBuilder } from '../harness/vm/builder.js';
 import { reloadRunConfig } from '../harness/util/run-config.js';
+import { repoRoot } from '../harness/util/paths.js';
 
 const REPS = Number(process.env.BENCH_REPS ?? 3);
 const arches: Arch[] = process.argv.slice(2).length ? process.argv.slice(2).map((a) => parseArch(a)) : [...ARCHES];
@@ -23,6 +27,37 @@ async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
   const t0 = performance.now();
   const v = await fn();
   return [performance.now() - t0, v];
+}
+
+/** Runs fn with MIGTEST_FRESH_BOOT set or not, the run config re-read. */
+async function withFreshBoot<T>(fresh: boolean, fn: () => Promise<T>): Promise<T> {
+  const saved = process.env.MIGTEST_FRESH_BOOT;
+  process.env.MIGTEST_FRESH_BOOT = fresh ? '1' : '0';
+  reloadRunConfig();
+  try {
+    return await fn();
+  } finally {
+    if (saved === undefined) delete process.env.MIGTEST_FRESH_BOOT;
+    else process.env.MIGTEST_FRESH_BOOT = saved;
+    reloadRunConfig();
+  }
+}
+
+interface Scenario {
+  wall: number;
+  total: number;
+  down: number;
+  guestDown: number;
+  mode: string;
+}
+
+/** One precopy scenario as the suites run it: a pair, a migration, the liveness check. */
+async function scenario(arch: Arch, pool: VmPool): Promise<Scenario> {
+  const [wall, { v, mode }] = await timed(async () => {
+    const pair = await startPair(pool, arch);
+    return { v: await migrateAndVerify(pair), mode: pair.src.startMode };
+  });
+  return { wall, total: v.migration.info['total-time'] ?? NaN, down: v.migration.info.downtime ?? NaN, guestDown: v.figures.guestDowntimeMs ?? NaN, mode };
 }
 
 const rows: string[][] = [];
@@ -40,43 +75,49 @@ for (const arch of arches) {
   reloadRunConfig();
 
   const boots: number[] = [];
-  const walls: number[] = [];
-  const totals: number[] = [];
-  const downs: number[] = [];
-  const guestDowns: number[] = [];
+  const fresh: Scenario[] = [];
+  const snap: Scenario[] = [];
   for (let i = 0; i < REPS; i++) {
     const pool = new VmPool(new ArtifactDir(join(runDir(), `bench-${arch}-${i}`)));
     try {
       const [boot, vm] = await timed(async () => {
-        const v = await pool.start(new VmBuilder('boot', arch));
+        const v = await pool.start(new VmBuilder('boot', arch).withFreshBoot());
         await v.waitReady();
         return v;
       });
       boots.push(boot);
       await vm.stop();
-      const [wall, { migration, figures }] = await timed(async () => migrateAndVerify(await startPair(pool, arch)));
-      walls.push(wall);
-      totals.push(migration.info['total-time'] ?? NaN);
-      downs.push(migration.info.downtime ?? NaN);
-      guestDowns.push(figures.guestDowntimeMs ?? NaN);
+      fresh.push(await withFreshBoot(true, () => scenario(arch, pool)));
+      // Snapshot start: the configuration's snapshot exists after its second boot; the
+      // first rep may still be the one that saves it.
+      snap.push(await withFreshBoot(false, () => scenario(arch, pool)));
     } finally {
       await pool.stopAll();
     }
   }
-  rows.push([
-    arch,
-    s(cold),
-    s(warm),
-    s(median(boots)),
-    s(median(walls)),
-    s(median(totals)),
-    `${median(downs)}ms`,
-    `${median(guestDowns)}ms`,
-  ]);
+  const restored = snap.filter((x) => x.mode === 'restored');
+  const col = (xs: Scenario[], k: keyof Omit<Scenario, 'mode'>, unit: (n: number) => string) => (xs.length ? unit(median(xs.map((x) => x[k]))) : '-');
+  const ms = (n: number) => `${n}ms`;
+  rows.push([arch, s(cold), s(warm), s(median(boots)), col(fresh, 'wall', s), `${col(restored, 'wall', s)} (${restored.length}/${snap.length})`, col(fresh, 'total', s), col(fresh, 'down', ms), col(restored, 'down', ms), col(fresh, 'guestDown', ms), col(restored, 'guestDown', ms)]);
 }
 
-const header = ['arch', 'image cold', 'image warm', 'boot-to-ready', 'scenario wall', 'qemu total-time', 'qemu downtime', 'guest downtime'];
+const header = ['arch', 'image cold', 'image warm', 'boot-to-ready', 'scenario fresh boot', 'scenario snapshot start (restored)', 'qemu total-time', 'qemu downtime (fresh)', '(snapshot)', 'guest downtime (fresh)', '(snapshot)'];
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
 const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i]!)).join('  ');
-console.log(`\nmedian of ${REPS} runs (boot and scenario); scenario = boot pair + precopy + liveness check`);
+console.log(`\nmedian of ${REPS} runs; scenario = pair up + precopy + liveness check`);
 console.log([line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n'));
+
+const suites = process.env.BENCH_SUITES?.trim();
+if (suites) {
+  // Whole suites through the CLI, as CI runs them, both ways.
+  const args = suites === 'all' ? ['run', '--all'] : ['run', ...suites.split(/\s+/)];
+  const out: string[] = [];
+  for (const fresh of [true, false]) {
+    const [t, r] = await timed(() =>
+      execa(process.execPath, [join(repoRoot, 'bin/migtest.mjs'), ...args, ...(fresh ? ['--fresh-boot'] : [])], { cwd: repoRoot, reject: false, env: { MIGTEST_QUIET: '1' } }),
+    );
+    const counts = /(\d+ passed, \d+ failed, \d+ skipped)/.exec(r.stdout)?.[1] ?? `exit ${r.exitCode}`;
+    out.push(`${fresh ? 'fresh boot   ' : 'snapshot start'}  ${s(t)}  ${counts}`);
+  }
+  console.log(`\nsuites: ${suites}\n${out.join('\n')}`);
+}

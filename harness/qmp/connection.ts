@@ -1,4 +1,5 @@
-import { connect, type Socket } from 'node:net';
+import { connect, Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DeadlineError } from '../util/errors.js';
 import { DEADLINES, scale } from '../util/deadlines.js';
 import { JsonLineDecoder, encodeMessage } from './framing.js';
@@ -53,22 +54,41 @@ export class JsonConnection {
     socket.on('close', () => closed('socket closed'));
   }
 
-  /** Connects to a unix socket; timeoutMs unscaled. */
-  static open(path: string, vm: string, transcript: Transcript, timeoutMs: number = DEADLINES.connect): Promise<Socket> {
+  /**
+   * Connects to a unix socket; timeoutMs unscaled. QEMU creates the socket file (bind) a
+   * moment before it listens: a refused or missing socket is retried until the deadline.
+   */
+  static async open(path: string, vm: string, transcript: Transcript, timeoutMs: number = DEADLINES.connect): Promise<Socket> {
     const budget = scale(timeoutMs);
-    return new Promise((resolve, reject) => {
+    const end = Date.now() + budget;
+    for (;;) {
+      const r = await JsonConnection.tryOpen(path, Math.max(1, end - Date.now()));
+      if (r instanceof Socket) return r;
+      const retryable = r.code === 'ECONNREFUSED' || r.code === 'ENOENT';
+      if (!retryable || Date.now() >= end) {
+        transcript.record('!!', `connect to ${path} failed: ${r.message}`);
+        if (retryable || r.code === 'ETIMEDOUT') throw new DeadlineError(`${vm}: connect to ${path}`, budget, r.message);
+        throw r;
+      }
+      await sleep(20);
+    }
+  }
+
+  private static tryOpen(path: string, ms: number): Promise<Socket | NodeJS.ErrnoException> {
+    return new Promise((resolve) => {
       const s = connect(path);
       const t = setTimeout(() => {
         s.destroy();
-        reject(new DeadlineError(`${vm}: connect to ${path}`, budget, 'no connection'));
-      }, budget);
+        resolve(Object.assign(new Error('no connection'), { code: 'ETIMEDOUT' }));
+      }, ms);
       s.once('connect', () => {
         clearTimeout(t);
         resolve(s);
       });
-      s.once('error', (e) => {
+      s.once('error', (e: NodeJS.ErrnoException) => {
         clearTimeout(t);
-        reject(e);
+        s.destroy();
+        resolve(e);
       });
     });
   }
