@@ -16,3 +16,16 @@ describe('RAM pattern rule', () => {
     expect(frameRanges([10, 11, 12, 200, 5000, 5001], 256)).toEqual([{ start: 10, end: 201 }, { start: 5000, end: 5002 }]);
   });
 });
+
+describe('RAM as of a point', () => {
+  it('reads the pass from the byte value and compares windows mod 256', async () => {
+    const { passOfValue, withinPasses } = await import('./ramcheck.js');
+    expect(passOfValue(1)).toBe(0);
+    expect(passOfValue(4)).toBe(3);
+    expect(withinPasses(4, 2, 4)).toBe(true);
+    expect(withinPasses(9, 2, 4)).toBe(false);
+    // Across the wrap: pass 256 is byte 1 again.
+    expect(withinPasses(1, 254, 257)).toBe(true);
+    expect(withinPasses(250, 254, 257)).toBe(false);
+  });
+});

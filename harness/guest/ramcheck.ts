@@ -48,6 +48,17 @@ export function frameRanges(pfns: number[], maxGap = 256): Array<{ start: number
   return out;
 }
 
+/**
+ * The pass the pages were in: after pass k completes every page holds (1 + k) & 255 (they
+ * start at 1), and during pass k + 1 the pages after the writer still do. Mod 256.
+ */
+export const passOfValue = (value: number): number => (value - 1) & 255;
+
+/** Whether a dump's pass lies in [lo, hi] (passes counted by the guest, compared mod 256). */
+export function withinPasses(value: number, lo: number, hi: number): boolean {
+  return ((passOfValue(value) - lo) & 255) <= hi - lo;
+}
+
 export interface RamCheckReport {
   vm: string;
   pages: number;
@@ -121,6 +132,16 @@ export class RamWorkload {
   async check(vm: StartedVm): Promise<RamCheckReport> {
     const passes = await this.passes(vm);
     await this.confirmFramesUnmoved(vm);
+    return this.checkPages(vm, { passes });
+  }
+
+  /**
+   * The pattern check from the pages alone, without the guest agent: for a VM that is not
+   * running (a snapshot loaded with -S). `asOf` also requires the RAM to be from a pass in
+   * [lo, hi]: RAM as it was at a known point (a snapshot's start), not at another.
+   */
+  async checkPages(vm: StartedVm, opts: { passes?: number; asOf?: [number, number] } = {}): Promise<RamCheckReport> {
+    const passes = opts.passes ?? -1;
     const wasRunning = (await vm.status()).running;
     if (wasRunning) await vm.qmp.execute('stop');
     try {
@@ -132,6 +153,12 @@ export class RamWorkload {
           `${vm.name}: guest RAM is not consistent: ${boundaries.length} boundaries where at most one (n+1 -> n) is allowed; ` +
             `first: ${boundaries.slice(0, 5).map((b) => `page ${b.page} (frame 0x${this.pfns[b.page]!.toString(16)}) ${b.prev}->${b.cur}`).join(', ')}`,
           { report },
+        );
+      const asOf = opts.asOf;
+      if (asOf && !withinPasses(report.value, asOf[0], asOf[1]))
+        throw new RamIntegrityError(
+          `${vm.name}: guest RAM is consistent but from pass ${passOfValue(report.value)} (mod 256), not from the passes ${asOf[0]}..${asOf[1]} it should be as of`,
+          { report, asOf },
         );
       return report;
     } finally {

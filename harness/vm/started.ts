@@ -37,8 +37,8 @@ export type SnapshotPlan = { restore: string } | { save: { key: string; cache: S
 /** A snapshot could not be restored (the caller boots instead). */
 export class SnapshotRestoreError extends VmStartError {}
 
-/** file: since 8.2; an older QEMU writes and reads a snapshot through cat. */
-const snapshotUri = (version: string, file: string, dir: 'out' | 'in') =>
+/** A migration URI for a file: `file:` since 8.2; an older QEMU writes and reads it through cat. */
+export const fileUri = (version: string, file: string, dir: 'out' | 'in') =>
   compareVersions(version, '8.2') >= 0 ? `file:${file}` : `exec:cat ${dir === 'out' ? '>' : '<'} ${shellQuote(file)}`;
 
 /** A running QEMU with its monitor, heartbeat and (lazily) guest agent. */
@@ -123,15 +123,27 @@ export class StartedVm implements AsyncDisposable {
     return client;
   }
 
-  /** Loads a saved guest (migrate-incoming from the file) and runs it; a failure is a SnapshotRestoreError. */
+  /**
+   * Loads a guest's state from a file (a VM started with -incoming defer): migrate-incoming,
+   * then waits until QEMU has loaded it. Whether it then runs is the stream's and -S's say.
+   */
+  async loadStateFile(file: string, opts: Wait & { capabilities?: Record<string, boolean>; parameters?: Record<string, unknown> } = {}): Promise<void> {
+    // A file written with mapped-ram (or multifd) is read only with the same capabilities.
+    const caps = Object.entries(opts.capabilities ?? {}).map(([capability, state]) => ({ capability, state }));
+    if (caps.length) await this.qmp.execute('migrate-set-capabilities', { capabilities: caps });
+    if (opts.parameters && Object.keys(opts.parameters).length) await this.qmp.execute('migrate-set-parameters', opts.parameters);
+    await this.qmp.execute('migrate-incoming', { uri: fileUri(this.qemuVersion, file, 'in') });
+    await pollUntil(`${this.name}: the state in ${file} to load`, deadline(opts, 'status'), async () => {
+      const i = await this.queryMigrate();
+      if (i.status === 'failed') throw new MigtestError(`${this.name}: loading ${file} failed: ${i['error-desc'] ?? this.stderrText().trim().split('\n').at(-1)}`);
+      return { done: i.status === 'completed', state: i.status };
+    }, 20);
+  }
+
+  /** Loads a saved guest and runs it; a failure is a SnapshotRestoreError. */
   private async restoreFrom(file: string): Promise<void> {
     try {
-      await this.qmp.execute('migrate-incoming', { uri: snapshotUri(this.qemuVersion, file, 'in') });
-      await pollUntil(`${this.name}: the snapshot ${file} to load`, 60_000, async () => {
-        const i = await this.queryMigrate();
-        if (i.status === 'failed') throw new MigtestError(`loading it failed: ${i['error-desc'] ?? this.stderrText().trim().split('\n').at(-1)}`);
-        return { done: i.status === 'completed', state: i.status };
-      }, 20);
+      await this.loadStateFile(file);
       await this.qmp.execute('cont');
       this.startMode = 'restored';
     } catch (e) {
@@ -148,7 +160,7 @@ export class StartedVm implements AsyncDisposable {
   private async saveSnapshot(key: string, cache: SnapshotCache): Promise<void> {
     const tmp = cache.temporary(key);
     try {
-      await this.qmp.execute('migrate', { uri: snapshotUri(this.qemuVersion, tmp, 'out') });
+      await this.qmp.execute('migrate', { uri: fileUri(this.qemuVersion, tmp, 'out') });
       await pollUntil(`${this.name}: its snapshot to be written to ${tmp}`, 60_000, async () => {
         const i = await this.queryMigrate();
         if (i.status === 'failed') throw new MigtestError(`${this.name}: saving a snapshot failed: ${i['error-desc'] ?? '(no error-desc)'}`);
@@ -242,6 +254,11 @@ export class StartedVm implements AsyncDisposable {
     await this.qmp.waitForEvent('SUSPEND', () => true, { ...opts, since: mark });
     await this.waitRunState('suspended', opts);
     // The agent's connection does not survive the suspend: a later agent() reconnects.
+    await this.dropAgent();
+  }
+
+  /** Forgets the agent connection (the guest went back in time, or slept): the next agent() connects and syncs anew. */
+  async dropAgent(): Promise<void> {
     await this.agentClient?.close();
     this.agentClient = undefined;
   }

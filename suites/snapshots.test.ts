@@ -1,0 +1,124 @@
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect } from 'vitest';
+import { checkLivenessAfterMigration } from '../harness/guest/liveness.js';
+import { RamWorkload } from '../harness/guest/ramcheck.js';
+import { migrateToFile } from '../harness/migration/file.js';
+import { JobFailedError, runJob } from '../harness/qmp/jobs.js';
+import { createImage } from '../harness/storage/image.js';
+import { DEFAULT_WORKLOAD } from '../harness/case/run.js';
+import { testArches } from '../harness/testing/arches.js';
+import { dataDisk, guestDevice } from '../harness/testing/disk.js';
+import { lacksCapability } from '../harness/testing/requires.js';
+import { scenario, type ScenarioContext } from '../harness/testing/scenario.js';
+import type { Arch } from '../harness/util/arch.js';
+import { compareVersions, findBinary } from '../harness/qemu/catalog.js';
+import { VmBuilder } from '../harness/vm/builder.js';
+import type { StartedVm } from '../harness/vm/started.js';
+
+// Snapshots other than a live migration: internal snapshots of the whole VM in a qcow2
+// (savevm/loadvm as QMP jobs), and a migration to a file that a fresh QEMU loads back.
+const SUITE = 'snapshots';
+const RNG = 'virtio-rng-pci,id=rng0,bus=pcie.0,addr=0xc';
+
+/** A VM with a writable qcow2 data disk (it holds the snapshots' VM state); it boots (no snapshot start with a data disk). */
+async function withDisk(ctx: ScenarioContext, arch: Arch, name: string, file: string, devices: string[] = []): Promise<StartedVm> {
+  const b = new VmBuilder(name, arch).withDisk(dataDisk(file));
+  for (const d of devices) b.withDevice(d);
+  const vm = await ctx.vms.start(b);
+  await vm.waitReady();
+  return vm;
+}
+
+/** Writes a marker at the start of the data disk, synced to it. */
+const writeMarker = async (vm: StartedVm, dev: string, text: string) =>
+  (await vm.agent()).sh(`echo ${text} | busybox dd of=${dev} bs=512 count=1 conv=sync,fsync 2>/dev/null`);
+/** Reads the marker from the disk itself, past the guest's page cache. */
+const readMarker = async (vm: StartedVm, dev: string) =>
+  (await (await vm.agent()).sh(`sync; echo 3 > /proc/sys/vm/drop_caches; busybox dd if=${dev} bs=512 count=1 2>/dev/null | busybox head -n 1`)).stdout.trim();
+
+const save = (vm: StartedVm, tag: string) => runJob(vm.qmp, 'snapshot-save', { 'job-id': `save-${tag}`, tag, vmstate: 'data', devices: ['data'] });
+const load = (vm: StartedVm, tag: string) => runJob(vm.qmp, 'snapshot-load', { 'job-id': `load-${tag}`, tag, vmstate: 'data', devices: ['data'] });
+const remove = (vm: StartedVm, tag: string) => runJob(vm.qmp, 'snapshot-delete', { 'job-id': `delete-${tag}`, tag, devices: ['data'] });
+
+function scratch(ctx: ScenarioContext): string {
+  const dir = mkdtempSync('/tmp/migtest-file-');
+  ctx.track({ stop: async () => rmSync(dir, { recursive: true, force: true }) });
+  return join(dir, 'state.mig');
+}
+
+describe.each(testArches())(`${SUITE} %s`, (arch) => {
+  const meta = { suite: SUITE, arch };
+
+  scenario('snapshot-save then snapshot-load: the guest and its disk come back at the saved point; snapshot-delete removes it', meta, async (ctx) => {
+    const disk = await createImage(ctx.artifacts.file('data.qcow2'), { format: 'qcow2' });
+    const vm = await withDisk(ctx, arch, 'src', disk);
+    const dev = guestDevice({});
+    await writeMarker(vm, dev, 'BEFORE-SAVE');
+    const savedAt = vm.heartbeat!.last!.n;
+    const saveMs = await save(vm, 'mt1');
+    await writeMarker(vm, dev, 'AFTER-SAVE');
+    expect(await readMarker(vm, dev)).toBe('AFTER-SAVE');
+    await vm.heartbeat!.waitForBeats(50);
+    const beforeLoad = vm.heartbeat!.last!.n;
+    const since = vm.heartbeat!.beats.length;
+    const loadMs = await load(vm, 'mt1');
+    // The guest went back in time: its counter resumes from the save, and its disk is as then.
+    const first = await vm.heartbeat!.waitForBeats(1, { since });
+    expect(first.n).toBeLessThan(beforeLoad);
+    expect(first.n).toBeGreaterThanOrEqual(savedAt);
+    await vm.dropAgent();
+    expect(await readMarker(vm, dev)).toBe('BEFORE-SAVE');
+    await remove(vm, 'mt1');
+    const gone = await load(vm, 'mt1').then(() => undefined, (e: unknown) => e);
+    expect(gone).toBeInstanceOf(JobFailedError);
+    expect((gone as Error).message).toMatch(/mt1/);
+    return { extra: { saveMs, loadMs, heartbeat: { savedAt, beforeLoad, afterLoad: first.n }, afterDelete: (gone as Error).message } };
+  });
+
+  scenario('a snapshot loaded into a QEMU without one of its devices is refused with QEMU\'s words', meta, async (ctx) => {
+    const disk = await createImage(ctx.artifacts.file('data.qcow2'), { format: 'qcow2' });
+    const first = await withDisk(ctx, arch, 'src', disk, [RNG]);
+    await save(first, 'with-rng');
+    await first.stop();
+    const other = await withDisk(ctx, arch, 'other', disk);
+    const err = await load(other, 'with-rng').then(() => undefined, (e: unknown) => e);
+    expect(err).toBeInstanceOf(JobFailedError);
+    const said = `${(err as Error).message} | ${other.stderrText()}`;
+    expect(said).toContain("Unknown savevm section or instance '0000:00:0c.0/virtio-rng' 0");
+    return { extra: { refused: (err as Error).message, stderr: other.stderrText().trim().split('\n').slice(-2) } };
+  });
+
+  const variants: Array<{ name: string; capabilities: Record<string, boolean>; parameters?: Record<string, unknown>; needs: string[] }> = [
+    { name: 'plain', capabilities: {}, needs: [] },
+    { name: 'mapped-ram', capabilities: { 'mapped-ram': true }, needs: ['mapped-ram'] },
+    { name: 'mapped-ram + multifd (4 channels)', capabilities: { 'mapped-ram': true, multifd: true }, parameters: { 'multifd-channels': 4 }, needs: ['mapped-ram', 'multifd'] },
+  ];
+  for (const v of variants)
+    scenario(`migration to a file and back (${v.name}): the restored guest lives on with intact RAM`, meta, async (ctx) => {
+      const bin = await findBinary(arch);
+      if (compareVersions(bin.version, '8.2') < 0) return ctx.skip(`QEMU ${bin.version} has no file: transport (since 8.2)`);
+      for (const cap of v.needs) {
+        const lacks = await lacksCapability(arch, cap);
+        if (lacks) return ctx.skip(lacks);
+      }
+      const src = await ctx.vms.start(new VmBuilder('src', arch));
+      await src.waitReady();
+      const ram = await RamWorkload.start(src, DEFAULT_WORKLOAD);
+      const saved = await migrateToFile(src, scratch(ctx), { capabilities: v.capabilities, parameters: v.parameters });
+      expect((await src.status()).status).toBe('postmigrate');
+      const st = statSync(saved.file);
+      // A fresh QEMU of the same configuration loads the file and runs the guest on.
+      const dst = await ctx.vms.start(new VmBuilder('dst', arch).withIncoming());
+      await dst.loadStateFile(saved.file, { capabilities: v.capabilities, parameters: v.parameters });
+      await dst.waitRunState('running');
+      const live = await checkLivenessAfterMigration(src, dst);
+      const check = await ram.check(dst);
+      return {
+        qemuTotalTimeMs: saved.info['total-time'],
+        qemuDowntimeMs: saved.info.downtime,
+        guestDowntimeMs: live.guestObservedDowntimeMs,
+        extra: { fileBytes: st.size, fileAllocatedBytes: st.blocks * 512, sparse: st.blocks * 512 < st.size, ramPages: check.pages },
+      };
+    });
+});
