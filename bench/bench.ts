@@ -107,6 +107,12 @@ const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i]!)).join('  ');
 console.log(`\nmedian of ${REPS} runs; scenario = pair up + precopy + liveness check`);
 console.log([line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n'));
 
+/** The environment without this process's run directory and fresh-boot setting. */
+function childEnv(): Record<string, string> {
+  const { MIGTEST_RUN_DIR: _r, MIGTEST_FRESH_BOOT: _f, ...rest } = process.env;
+  return Object.fromEntries(Object.entries(rest).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
 const suites = process.env.BENCH_SUITES?.trim();
 if (suites) {
   // Whole suites through the CLI, as CI runs them, both ways.
@@ -114,7 +120,8 @@ if (suites) {
   const out: string[] = [];
   for (const fresh of [true, false]) {
     const [t, r] = await timed(() =>
-      execa(process.execPath, [join(repoRoot, 'bin/migtest.mjs'), ...args, ...(fresh ? ['--fresh-boot'] : [])], { cwd: repoRoot, reject: false, env: { MIGTEST_QUIET: '1' } }),
+      // Each run gets its own run directory (not the bench's, which this process exported).
+      execa(process.execPath, [join(repoRoot, 'bin/migtest.mjs'), ...args, ...(fresh ? ['--fresh-boot'] : [])], { cwd: repoRoot, reject: false, extendEnv: false, env: { ...childEnv(), MIGTEST_QUIET: '1' } }),
     );
     const counts = /(\d+ passed, \d+ failed, \d+ skipped)/.exec(r.stdout)?.[1] ?? `exit ${r.exitCode}`;
     out.push(`${fresh ? 'fresh boot   ' : 'snapshot start'}  ${s(t)}  ${counts}`);
