@@ -21,14 +21,13 @@ import { verifyMigration } from '../migration/verify.js';
 import { compareVersions } from '../qemu/catalog.js';
 import { QmpCommandError } from '../qmp/errors.js';
 import type { ScenarioResult } from '../report/results.js';
-import { deadline } from '../util/deadlines.js';
 import { CheckFailedError, MigtestError, SkipError } from '../util/errors.js';
 import { pollUntil } from '../util/time.js';
 import { VmBuilder } from '../vm/builder.js';
 import { VmStartError } from '../vm/errors.js';
 import type { Scope } from '../vm/pool.js';
 import type { StartedVm } from '../vm/started.js';
-import { checkOutcome, describeOutcome, outcomeLabel } from './expect.js';
+import { checkOutcome, outcomeLabel } from './expect.js';
 import type { CaseReport, CaseRun, Episode, Expectation, MigrationCase, MigrationSpec, Outcome, SideSetup } from './model.js';
 
 /** The RAM workload most cases want: 32 MiB dirtied at 16 MiB/s. */
@@ -332,8 +331,3 @@ export async function runCase(scope: Scope, c: MigrationCase): Promise<CaseRepor
   }
   return finishCase(run);
 }
-
-/** How long a whole case may take by default: vitest's timeout for it. */
-export const caseTimeout = () => deadline(undefined, 'scenario');
-
-export { describeOutcome };
