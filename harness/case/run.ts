@@ -261,7 +261,7 @@ export function caseRow(report: Partial<CaseReport> & { outcome?: Outcome }): Pa
  */
 export async function finishCase(r: CaseRun): Promise<CaseReport> {
   const run = r as Run;
-  const report: CaseReport = { outcome: { kind: 'migrated' }, verdict: '', run, figures: {}, episodes: [], faults: [] };
+  const report = newReport(run, { kind: 'migrated' });
   try {
     report.outcome = await fireFaults(run, report)
       .then(() => runHooks(run.m!, { beforeSwitchover: run.m!.opts.beforeSwitchover }))
@@ -292,7 +292,8 @@ async function settle(run: Run, report: CaseReport): Promise<CaseReport> {
         const retry = await retryToFreshDestination(run.scope.vms, run.src, run.ram, {
           ...migration,
           parameters: { ...RETRY_SPEED, ...migration.parameters },
-          configure: (b) => applySide(b, { ...setup, qemu: setup.qemu ?? run.src.qemuVersion }),
+          // retryToFreshDestination pins the source's QEMU version; the setup may name a binary instead.
+          configure: (b) => applySide(b, setup),
         });
         report.retry = retry.figures;
       }
@@ -302,6 +303,11 @@ async function settle(run: Run, report: CaseReport): Promise<CaseReport> {
   } catch (e) {
     throw withRow(e, report);
   }
+}
+
+/** A report with nothing measured yet. */
+function newReport(run: Run, outcome: Outcome): CaseReport {
+  return { outcome, verdict: '', run, figures: {}, episodes: [], faults: [] };
 }
 
 /** Attaches what the case measured to an error, so the failed row keeps it. */
@@ -320,14 +326,13 @@ export async function runCase(scope: Scope, c: MigrationCase): Promise<CaseRepor
   if (e.kind === 'skip') throw new SkipError(e.reason);
   const { src, dst, dstError } = await startPair(scope, c);
   const run = await prepareRun(scope, c, src, dst);
-  const report = (outcome: Outcome): CaseReport => ({ outcome, verdict: '', run, figures: {}, episodes: [], faults: [] });
-  if (!dst) return settle(run, report({ kind: 'dst-start-failed', error: firstLine(dstError) }));
+  if (!dst) return settle(run, newReport(run, { kind: 'dst-start-failed', error: firstLine(dstError) }));
   try {
     await startRunMigration(run);
   } catch (err) {
     if (err instanceof ConvergedInPrecopyError) throw err;
     // Settings a side refused are an outcome: QEMU said no before anything was sent.
-    return settle(run, report(await outcomeOfError(run, err)));
+    return settle(run, newReport(run, await outcomeOfError(run, err)));
   }
   return finishCase(run);
 }

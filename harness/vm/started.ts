@@ -133,9 +133,17 @@ export class StartedVm implements AsyncDisposable {
     if (caps.length) await this.qmp.execute('migrate-set-capabilities', { capabilities: caps });
     if (opts.parameters && Object.keys(opts.parameters).length) await this.qmp.execute('migrate-set-parameters', opts.parameters);
     await this.qmp.execute('migrate-incoming', { uri: fileUri(this.qemuVersion, file, 'in') });
-    await pollUntil(`${this.name}: the state in ${file} to load`, deadline(opts, 'status'), async () => {
+    await this.migrationDone(`loading ${file}`, deadline(opts, 'status'));
+  }
+
+  /**
+   * Polls query-migrate until this VM's own migration (a save or a load, no events needed)
+   * completed; failed throws with QEMU's error-desc, or its last stderr line.
+   */
+  private async migrationDone(what: string, timeoutMs: number): Promise<void> {
+    await pollUntil(`${this.name}: ${what}`, timeoutMs, async () => {
       const i = await this.queryMigrate();
-      if (i.status === 'failed') throw new MigtestError(`${this.name}: loading ${file} failed: ${i['error-desc'] ?? this.stderrText().trim().split('\n').at(-1)}`);
+      if (i.status === 'failed') throw new MigtestError(`${this.name}: ${what} failed: ${i['error-desc'] ?? this.stderrText().trim().split('\n').at(-1)}`);
       return { done: i.status === 'completed', state: i.status };
     }, 20);
   }
@@ -161,11 +169,7 @@ export class StartedVm implements AsyncDisposable {
     const tmp = cache.temporary(key);
     try {
       await this.qmp.execute('migrate', { uri: fileUri(this.qemuVersion, tmp, 'out') });
-      await pollUntil(`${this.name}: its snapshot to be written to ${tmp}`, 60_000, async () => {
-        const i = await this.queryMigrate();
-        if (i.status === 'failed') throw new MigtestError(`${this.name}: saving a snapshot failed: ${i['error-desc'] ?? '(no error-desc)'}`);
-        return { done: i.status === 'completed', state: i.status };
-      }, 20);
+      await this.migrationDone(`saving a snapshot to ${tmp}`, 60_000);
       await this.qmp.execute('cont');
       await this.waitRunState('running');
       cache.commit(tmp, key);
