@@ -237,6 +237,12 @@ async function complete(run: Run, report: CaseReport): Promise<Outcome> {
   return { kind: 'migrated' };
 }
 
+/** Reconnects of the harness's control channel, so a row shows where the agent stalled. */
+function agentReconnects(run: CaseReport['run'] | undefined): { agentReconnects?: Record<string, number> } {
+  const vms = run ? [run.src, run.dst].filter((vm) => vm.agentReconnects > 0) : [];
+  return vms.length ? { agentReconnects: Object.fromEntries(vms.map((vm) => [vm.name, vm.agentReconnects])) } : {};
+}
+
 /** The row a case gives results.json: figures, verdict, recovery, and what happened. */
 export function caseRow(report: Partial<CaseReport> & { outcome?: Outcome }): Partial<ScenarioResult> {
   const last = report.episodes?.at(-1);
@@ -251,6 +257,7 @@ export function caseRow(report: Partial<CaseReport> & { outcome?: Outcome }): Pa
       ...(report.retry ? { retry: report.retry } : {}),
       ...(report.episodes && report.episodes.length > 1 ? { episodes: report.episodes.map((e) => e.figures) } : {}),
       ...(report.ram ? { ramPages: report.ram.pages, ramPasses: report.ram.passes } : {}),
+      ...agentReconnects(report.run),
     },
   };
 }

@@ -3,7 +3,7 @@ import { groupMembers } from '../host/procfs.js';
 import { listeningPorts, tcpSocketsOf, type TcpSocket } from '../host/sockets.js';
 import type { ArtifactDir } from '../report/artifacts.js';
 import { MigtestError } from '../util/errors.js';
-import { deadline, scale, type Wait } from '../util/deadlines.js';
+import { deadline, type Wait } from '../util/deadlines.js';
 import { pollUntil } from '../util/time.js';
 
 export interface Endpoint {

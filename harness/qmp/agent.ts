@@ -1,6 +1,8 @@
 import { randomInt } from 'node:crypto';
+import pRetry from 'p-retry';
 import { DeadlineError, MigtestError } from '../util/errors.js';
 import { DEADLINES, deadline, scale, type Wait } from '../util/deadlines.js';
+import { progress } from '../util/log.js';
 import { JsonConnection } from './connection.js';
 import { Transcript } from './transcript.js';
 
@@ -18,12 +20,32 @@ export interface GuestExecResult {
  * flushes stale bytes (a reply meant for a previous client) before the first real command.
  */
 export class GuestAgentClient {
-  private constructor(private readonly conn: JsonConnection) {}
+  /** Times an exchange went unanswered and the connection was remade (also in the transcript). */
+  reconnects = 0;
 
-  static async connect(path: string, vm: string, transcriptFile?: string): Promise<GuestAgentClient> {
+  private constructor(
+    private readonly path: string,
+    private readonly vm: string,
+    private readonly transcript: Transcript,
+    private conn: JsonConnection,
+  ) {}
+
+  /** Connects and syncs until the agent answers: its port may open late. */
+  static async connect(path: string, vm: string, transcriptFile?: string, opts: Wait = {}): Promise<GuestAgentClient> {
     const transcript = new Transcript(`${vm}.qga`, transcriptFile);
+    const client = new GuestAgentClient(path, vm, transcript, await GuestAgentClient.dial(path, vm, transcript));
+    await client.syncUntilAnswered(deadline(opts, 'agent'));
+    return client;
+  }
+
+  private static async dial(path: string, vm: string, transcript: Transcript): Promise<JsonConnection> {
     const socket = await JsonConnection.open(path, vm, transcript, DEADLINES.connect);
-    return new GuestAgentClient(new JsonConnection(vm, socket, transcript, DEADLINES.command));
+    return new JsonConnection(vm, socket, transcript, DEADLINES.command);
+  }
+
+  private async syncUntilAnswered(timeoutMs: number): Promise<void> {
+    const end = Date.now() + scale(timeoutMs);
+    await pRetry(() => this.sync(2_000), { retries: 1000, minTimeout: 200, maxTimeout: 500, shouldRetry: () => Date.now() < end });
   }
 
   /** Syncs the stream: the agent echoes a random id back; anything before it is stale. */
@@ -38,6 +60,27 @@ export class GuestAgentClient {
     );
   }
 
+  /**
+   * Runs an exchange that is safe to repeat; left unanswered, it remakes the connection once
+   * and asks again. Seen with QEMU 7.2 (aarch64, TCG) just after an incoming migration: a
+   * sync answered, the next command never. The agent is the harness's control channel, not
+   * the device under test; the reconnect is logged, counted and in the transcript.
+   */
+  private async repeatable<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (!(e instanceof DeadlineError)) throw e;
+      this.reconnects++;
+      this.transcript.record('!!', `${what}: ${e.message}; reconnecting to ask again`);
+      progress(`${this.vm}: guest agent left ${what} unanswered; reconnecting`);
+      this.conn.close();
+      this.conn = await GuestAgentClient.dial(this.path, this.vm, this.transcript);
+      await this.syncUntilAnswered(DEADLINES.agent);
+      return fn();
+    }
+  }
+
   execute<T = unknown>(command: string, args?: Record<string, unknown>, timeoutMs?: number): Promise<T> {
     const id = this.conn.nextId('ga');
     const msg: Record<string, unknown> = { execute: command, id };
@@ -46,7 +89,7 @@ export class GuestAgentClient {
   }
 
   ping(timeoutMs?: number): Promise<unknown> {
-    return this.execute('guest-ping', undefined, timeoutMs);
+    return this.repeatable('guest-ping', () => this.execute('guest-ping', undefined, timeoutMs));
   }
 
   /** Runs a program in the guest and waits for it; returns exit code and decoded output. */
@@ -75,12 +118,12 @@ export class GuestAgentClient {
     const timeoutMs = scale(deadline(opts, 'guestExec'));
     const end = Date.now() + timeoutMs;
     for (;;) {
-      const st = await this.execute<{
+      const st = await this.repeatable(`status of ${what}`, () => this.execute<{
         exited: boolean;
         exitcode?: number;
         'out-data'?: string;
         'err-data'?: string;
-      }>('guest-exec-status', { pid });
+      }>('guest-exec-status', { pid }));
       if (st.exited)
         return {
           exitcode: st.exitcode ?? -1,
@@ -93,7 +136,11 @@ export class GuestAgentClient {
   }
 
   /** Reads a whole guest file with guest-file-open/read/close. */
-  async readFile(path: string, chunk = 1 << 20): Promise<Buffer> {
+  readFile(path: string, chunk = 1 << 20): Promise<Buffer> {
+    return this.repeatable(`reading ${path}`, () => this.readOnce(path, chunk));
+  }
+
+  private async readOnce(path: string, chunk: number): Promise<Buffer> {
     const handle = await this.execute<number>('guest-file-open', { path, mode: 'r' });
     try {
       const parts: Buffer[] = [];
@@ -119,6 +166,6 @@ export class GuestAgentClient {
 
   async close(): Promise<void> {
     this.conn.close();
-    await this.conn.transcript.close();
+    await this.transcript.close();
   }
 }

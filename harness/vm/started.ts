@@ -1,6 +1,5 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import pRetry from 'p-retry';
 import { GroupProcess, type ExitInfo } from '../host/process.js';
 import { GuestAgentClient } from '../qmp/agent.js';
 import { QmpClient } from '../qmp/client.js';
@@ -8,7 +7,7 @@ import { migrationInfoSchema, statusInfoSchema, type MigrationInfo, type RunStat
 import { HeartbeatStream } from './heartbeat.js';
 import type { ArtifactDir } from '../report/artifacts.js';
 import { privateDir } from '../util/privdir.js';
-import { DEADLINES, deadline, scale, type Wait } from '../util/deadlines.js';
+import { DEADLINES, deadline, type Wait } from '../util/deadlines.js';
 import { pollUntil } from '../util/time.js';
 import { buildArgv } from './argv.js';
 import { VmStartError } from './errors.js';
@@ -44,6 +43,7 @@ export const fileUri = (version: string, file: string, dir: 'out' | 'in') =>
 /** A running QEMU with its monitor, heartbeat and (lazily) guest agent. */
 export class StartedVm implements AsyncDisposable {
   private agentClient: GuestAgentClient | undefined;
+  private droppedAgentReconnects = 0;
   private stopped: Promise<StoppedVm> | undefined;
   private snapshot: SnapshotPlan | undefined;
   startMode: StartMode = 'booted';
@@ -110,15 +110,7 @@ export class StartedVm implements AsyncDisposable {
   /** The guest agent; reconnects if the previous connection closed. */
   async agent(opts: Wait = {}): Promise<GuestAgentClient> {
     if (this.agentClient) return this.agentClient;
-    const client = await GuestAgentClient.connect(this.paths.agent, this.name, this.artifacts.file(`${this.name}.qga.log`));
-    // The agent may not have opened its port yet: sync until it answers.
-    const end = Date.now() + scale(deadline(opts, 'agent'));
-    await pRetry(() => client.sync(2_000), {
-      retries: 1000,
-      minTimeout: 200,
-      maxTimeout: 500,
-      shouldRetry: () => Date.now() < end,
-    });
+    const client = await GuestAgentClient.connect(this.paths.agent, this.name, this.artifacts.file(`${this.name}.qga.log`), opts);
     this.agentClient = client;
     return client;
   }
@@ -263,8 +255,14 @@ export class StartedVm implements AsyncDisposable {
 
   /** Forgets the agent connection (the guest went back in time, or slept): the next agent() connects and syncs anew. */
   async dropAgent(): Promise<void> {
+    this.droppedAgentReconnects += this.agentClient?.reconnects ?? 0;
     await this.agentClient?.close();
     this.agentClient = undefined;
+  }
+
+  /** Times the guest agent left a repeatable exchange unanswered and was reconnected. */
+  get agentReconnects(): number {
+    return this.droppedAgentReconnects + (this.agentClient?.reconnects ?? 0);
   }
 
   /** system_wakeup and QEMU's WAKEUP event; the guest runs again. */
