@@ -1,4 +1,8 @@
 import { defineConfig } from 'vitest/config';
+import { runConfig } from './harness/util/run-config.js';
+
+// migtest run --jobs (MIGTEST_JOBS): suite files at once; 1 by default.
+const jobs = runConfig().jobs;
 
 export default defineConfig({
   test: {
@@ -13,8 +17,10 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['suites/**/*.test.ts'],
-          // Two cores: QEMU pairs from several files at once would starve each other under TCG.
-          fileParallelism: false,
+          // One file at a time unless asked: on 2 cores, QEMU pairs of several files at once
+          // compete for the CPU under TCG.
+          fileParallelism: jobs > 1,
+          maxWorkers: jobs,
           testTimeout: 600_000,
           hookTimeout: 300_000,
         },

@@ -38,6 +38,7 @@ program
   .option('--qemu <version>', 'QEMU version for every VM of the run, matrix cells included (e.g. 7.2; default: the system one)')
   .option('--results <file>', 'where to write results.json (default: in the run artifacts directory)')
   .option('--fresh-boot', 'boot every VM (no snapshot start; also MIGTEST_FRESH_BOOT=1)')
+  .option('--jobs <n>', 'end-to-end suite files run at once (default 1; also MIGTEST_JOBS)')
   .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']))
   .option('--arch <arch>', `architecture, repeatable (${ARCHES.join(', ')})`, collect)
   .action(async (suites: string[], opts) => {

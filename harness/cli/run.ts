@@ -12,7 +12,7 @@ import { readResults } from '../report/results.js';
 import { formatTable } from '../report/table.js';
 import { ConfigError } from '../util/errors.js';
 import { progress } from '../util/log.js';
-import { configureRun, runConfig } from '../util/run-config.js';
+import { configureRun, parseJobs, runConfig } from '../util/run-config.js';
 import { repoRoot } from '../util/paths.js';
 import { parseShard, suiteFiles, availableSuites } from './suites.js';
 import { expandMatrix } from '../matrix/expand.js';
@@ -29,6 +29,7 @@ export interface RunOptions {
   matrix?: string;
   qemu?: string;
   freshBoot?: boolean;
+  jobs?: string;
 }
 
 /**
@@ -60,7 +61,10 @@ export async function runSuites(names: string[], opts: RunOptions): Promise<numb
 
   for (const line of await reapAtStart()) progress(`cleaned up: ${line}`);
   const dir = runDir();
-  configureRun({ accel, arches, ...(opts.freshBoot ? { freshBoot: true } : {}) });
+  // Validated with the rest before any VM starts (the environment's value too).
+  const jobs = opts.jobs === undefined ? runConfig().jobs : parseJobs(opts.jobs, '--jobs');
+  configureRun({ accel, arches, jobs, ...(opts.freshBoot ? { freshBoot: true } : {}) });
+  if (jobs > 1) progress(`${jobs} suite files at once`);
   if (!runConfig().snapshotStart) progress('snapshot start off: every VM boots');
   if (files.length || opts.all) {
     for (const arch of arches) {

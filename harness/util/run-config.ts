@@ -43,6 +43,11 @@ export interface RunConfig {
    * ready guest instead of booting. MIGTEST_FRESH_BOOT=1 (migtest run --fresh-boot) turns it off.
    */
   snapshotStart: boolean;
+  /**
+   * MIGTEST_JOBS (migtest run --jobs): end-to-end suite files run at once (default 1). Each
+   * file runs its own QEMU pairs; on 2 cores under TCG more than 2 starve each other.
+   */
+  jobs: number;
   /** MIGTEST_RUN_DIR: this run's artifacts directory, shared by the runner and its workers (made on first use). */
   runDir?: string;
 }
@@ -54,6 +59,13 @@ function optional(env: Env, name: string): string | undefined {
   return v === undefined || v === '' ? undefined : v;
 }
 
+/** Suite files at once: 1 to 8. */
+export function parseJobs(text: string, field: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1 || n > 8) throw new ConfigError(field, `'${text}'`, 'an integer from 1 to 8');
+  return n;
+}
+
 /** Parses the environment; a bad value names the variable and what it takes. */
 export function parseRunConfig(env: Env = process.env): RunConfig {
   const arches = optional(env, 'MIGTEST_ARCHES')?.split(',').map((a) => parseArch(a, 'MIGTEST_ARCHES')) ?? [...ARCHES];
@@ -63,6 +75,7 @@ export function parseRunConfig(env: Env = process.env): RunConfig {
   const timeScale = Number(scaleText);
   if (!Number.isFinite(timeScale) || timeScale <= 0) throw new ConfigError('MIGTEST_TIME_SCALE', `'${scaleText}'`, 'a number > 0 (e.g. 2 on a slow machine)');
   const both = optional(env, 'MIGTEST_QEMU');
+  const jobs = parseJobs(optional(env, 'MIGTEST_JOBS') ?? '1', 'MIGTEST_JOBS');
   const [kernel, initrd, disk] = ['MIGTEST_KERNEL', 'MIGTEST_INITRD', 'MIGTEST_DISK'].map((n) => optional(env, n));
   if ((kernel || initrd || disk) && !(kernel && initrd && disk))
     throw new ConfigError('MIGTEST_KERNEL/MIGTEST_INITRD/MIGTEST_DISK', 'set all three or none', 'paths to a kernel, an initrd and a root disk');
@@ -81,6 +94,7 @@ export function parseRunConfig(env: Env = process.env): RunConfig {
     artifactsRoot: optional(env, 'MIGTEST_ARTIFACTS'),
     watchdog: env.MIGTEST_NO_WATCHDOG !== '1',
     snapshotStart: env.MIGTEST_FRESH_BOOT !== '1',
+    jobs,
     runDir: optional(env, 'MIGTEST_RUN_DIR'),
   };
 }
@@ -97,7 +111,7 @@ export function runConfig(): RunConfig {
  * Sets parts of the run's configuration for this process and the workers it starts (the
  * CLI after parsing its options): written to the environment they inherit, then re-parsed.
  */
-export function configureRun(settings: { arches?: Arch[]; qemu?: string; accel?: AccelChoice; matrix?: string; compatGrid?: string; runDir?: string; freshBoot?: boolean }): RunConfig {
+export function configureRun(settings: { arches?: Arch[]; qemu?: string; accel?: AccelChoice; matrix?: string; compatGrid?: string; runDir?: string; freshBoot?: boolean; jobs?: number }): RunConfig {
   const set = (name: string, v: string | undefined) => {
     if (v !== undefined) process.env[name] = v;
   };
@@ -108,6 +122,7 @@ export function configureRun(settings: { arches?: Arch[]; qemu?: string; accel?:
   set('MIGTEST_COMPAT', settings.compatGrid);
   set('MIGTEST_RUN_DIR', settings.runDir);
   set('MIGTEST_FRESH_BOOT', settings.freshBoot === undefined ? undefined : settings.freshBoot ? '1' : '0');
+  set('MIGTEST_JOBS', settings.jobs === undefined ? undefined : String(settings.jobs));
   return reloadRunConfig();
 }
 
