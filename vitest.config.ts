@@ -10,7 +10,8 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['harness/**/*.test.ts'], testTimeout: 60_000 },
+        // Unit tests first, then the suites: groups of their own, as their worker counts differ.
+        test: { name: 'unit', include: ['harness/**/*.test.ts'], testTimeout: 60_000, sequence: { groupOrder: 0 } },
       },
       {
         extends: true,
@@ -21,6 +22,7 @@ export default defineConfig({
           // compete for the CPU under TCG.
           fileParallelism: jobs > 1,
           maxWorkers: jobs,
+          sequence: { groupOrder: 1 },
           testTimeout: 600_000,
           hookTimeout: 300_000,
         },

@@ -125,6 +125,7 @@ async function startPair(scope: Scope, c: MigrationCase): Promise<{ src: Started
   const [sb, db] = await Promise.all([srcB.resolveBinary(), dstB.resolveBinary()]);
   scope.artifacts.writeJson('case.json', { case: c, versions: { src: sb.version, dst: db.version }, binaries: { src: sb.path, dst: db.path } });
   const src = await scope.vms.start(srcB);
+  await dstB.withMachineOf(src);
   const [dst] = await Promise.all([
     scope.vms.start(dstB).catch((e: unknown) => {
       if (e instanceof VmStartError) return e;

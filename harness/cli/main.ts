@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(',').filter(Boolean)];
 import { ARCHES, parseArch } from '../util/arch.js';
 import { buildImage, findImage } from '../images/build.js';
-import { listBinaries } from '../qemu/catalog.js';
+import { findBinary, listBinaries, type QemuBinary } from '../qemu/catalog.js';
 import { gridPresets } from '../compat/grid.js';
 import { runCompat } from './compat.js';
 import type { RunOptions } from './run.js';
@@ -35,7 +35,9 @@ program
   .option('--shard <i/n>', 'run only shard i of n')
   .option('--preset <name>', 'run the capability matrix preset (smoke, default, full)')
   .option('--matrix <file>', 'run a capability matrix file')
-  .option('--qemu <version>', 'QEMU version for every VM of the run, matrix cells included (e.g. 7.2; default: the system one)')
+  .option('--qemu <qemu>', 'QEMU for every VM of the run, matrix cells included: a version (7.2), a binary path or a build directory (default: the system one)')
+  .option('--src-qemu <qemu>', 'QEMU for sources only (as --qemu; also QTEST_QEMU_BINARY_SRC)')
+  .option('--dst-qemu <qemu>', 'QEMU for destinations only (as --qemu; also QTEST_QEMU_BINARY_DST)')
   .option('--results <file>', 'where to write results.json (default: in the run artifacts directory)')
   .option('--fresh-boot', 'boot every VM (no snapshot start; also MIGTEST_FRESH_BOOT=1)')
   .option('--jobs <n>', 'end-to-end suite files run at once (default 1; also MIGTEST_JOBS)')
@@ -74,10 +76,17 @@ images
 const qemu = program.command('qemu').description('QEMU binaries');
 qemu
   .command('list')
-  .description('installed and fetched QEMU binaries')
-  .action(async () => {
-    for (const b of await listBinaries(true))
-      process.stdout.write(`${b.arch.padEnd(8)} ${b.version.padEnd(8)} ${b.source.padEnd(6)} ${b.path}${b.firmwareDirs.length ? ` (-L ${b.firmwareDirs.join(' -L ')})` : ''}\n`);
+  .description('installed and fetched QEMU binaries, and any named by path or build directory')
+  .argument('[qemu...]', 'binaries or build directories to check as well')
+  .action(async (specs: string[]) => {
+    const line = (b: QemuBinary) =>
+      `${b.arch.padEnd(8)} ${b.version.padEnd(8)} ${b.source.padEnd(6)} ${b.path}${b.firmwareDirs.length ? ` (-L ${b.firmwareDirs.join(' -L ')})` : ''}\n`;
+    for (const b of await listBinaries(true)) process.stdout.write(line(b));
+    for (const spec of specs)
+      for (const arch of ARCHES) {
+        const b = await findBinary(arch, spec).catch((e: Error) => e);
+        process.stdout.write(b instanceof Error ? `${arch.padEnd(8)} -        -      ${spec}: ${b.message}\n` : line(b));
+      }
   });
 qemu
   .command('fetch')

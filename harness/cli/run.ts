@@ -6,7 +6,7 @@ import { resolveAccel, type AccelChoice, ACCEL_CHOICES } from '../qemu/accel.js'
 import { reapAtStart } from '../testing/reaper.js';
 import { defaultImage } from '../images/default.js';
 import { ARCHES, parseArch, type Arch } from '../util/arch.js';
-import { findBinary } from '../qemu/catalog.js';
+import { QEMU_SPEC_FORMS, findBinary } from '../qemu/catalog.js';
 import { runDir } from '../report/artifacts.js';
 import { readResults } from '../report/results.js';
 import { formatTable } from '../report/table.js';
@@ -30,6 +30,8 @@ export interface RunOptions {
   qemu?: string;
   freshBoot?: boolean;
   jobs?: string;
+  srcQemu?: string;
+  dstQemu?: string;
 }
 
 /**
@@ -49,10 +51,16 @@ export async function runSuites(names: string[], opts: RunOptions): Promise<numb
     progress(`matrix ${matrix}: ${cells.length} cells`);
     names = [...new Set([...names, ...availableSuites().filter((s) => s.startsWith('matrix-'))])];
   }
-  if (opts.qemu) {
-    for (const arch of opts.arch?.length ? opts.arch : ARCHES) await findBinary(parseArch(arch, '--arch'), opts.qemu);
-    configureRun({ qemu: opts.qemu });
-  }
+  if (opts.qemu && (opts.srcQemu || opts.dstQemu)) throw new ConfigError('--qemu/--src-qemu/--dst-qemu', '--qemu sets both sides: give it alone, or the per-side options', QEMU_SPEC_FORMS);
+  configureRun({ qemu: opts.qemu, qemuSrc: opts.srcQemu, qemuDst: opts.dstQemu });
+  // Every side's binary, for every arch of the run, found and run once before any VM starts.
+  const { src, dst } = runConfig().qemu;
+  for (const arch of opts.arch?.length ? opts.arch : ARCHES)
+    for (const [side, spec] of [['source', src], ['destination', dst]] as const) {
+      if (!spec) continue;
+      const b = await findBinary(parseArch(arch, '--arch'), spec);
+      progress(`${side} QEMU for ${arch}: ${b.version} (${b.source}) ${b.path}`);
+    }
   const files = suiteFiles(names);
   const shard = opts.shard === undefined ? undefined : parseShard(opts.shard);
   const accel = (opts.accel ?? runConfig().accel) as AccelChoice;

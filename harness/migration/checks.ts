@@ -39,7 +39,7 @@ export async function retryToFreshDestination(
   ram: RamWorkload,
   opts: MigrateOptions & { configure?: (b: VmBuilder) => VmBuilder } = {},
 ): Promise<RetryResult> {
-  const builder = (opts.configure ?? ((b) => b))(new VmBuilder('dst2', src.spec.arch).withQemu(src.qemuVersion).withIncoming());
+  const builder = (opts.configure ?? ((b) => b))(new VmBuilder('dst2', src.spec.arch).withBinary(src.binary).withIncoming());
   const dst = await vms.start(builder);
   const verified = await migrateAndVerify({ src, dst }, { parameters: { 'max-bandwidth': 134_217_728 }, ...opts });
   return { ...verified, dst, ram: await ram.check(dst) };

@@ -24,6 +24,7 @@ export async function startPair(vms: VmPool, arch: Arch, opts: PairOptions | ((b
   const srcBuilder = (o.configure ?? ((b) => b))(new VmBuilder('src', arch));
   const dstBuilder = (o.configureDst ?? ((b) => b))(srcBuilder.clone('dst').withIncoming());
   const src = await vms.start(srcBuilder);
+  await dstBuilder.withMachineOf(src);
   const [dst] = await Promise.all([vms.start(dstBuilder), src.waitReady()]);
   return { src, dst };
 }

@@ -1,6 +1,7 @@
 import { execa } from 'execa';
-import { existsSync, readdirSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, delimiter, dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../util/errors.js';
 import { cacheDir } from '../util/paths.js';
 import { ARCHES, type Arch } from '../util/arch.js';
@@ -13,8 +14,15 @@ export interface QemuBinary {
   version: string;
   /** -L directories it needs (a fetched version keeps its firmware beside it). */
   firmwareDirs: string[];
-  source: 'system' | 'cache';
+  /** On PATH, fetched into the cache, named by path, or in a QEMU build directory. */
+  source: 'system' | 'cache' | 'path' | 'build';
 }
+
+/** What a QEMU can be named by, wherever one is asked for (CLI, env, matrix, grid, API). */
+export const QEMU_SPEC_FORMS = "a version label ('system', '7.2', '10.0.2'), a qemu-system-* binary's path, or a QEMU build directory";
+
+/** A spec that names a file or folder rather than a version label. */
+export const isQemuPath = (spec: string): boolean => spec.includes('/') || spec.startsWith('.') || spec.startsWith('~');
 
 export function qemuCacheDir(): string {
   return join(cacheDir(), 'qemu');
@@ -83,10 +91,11 @@ async function scan(): Promise<QemuBinary[]> {
 }
 
 /**
- * Picks a binary for an arch: `version` may be a prefix ("7.2", "10.0"); without it (or
- * "system") the system one. The error lists what is installed.
+ * Picks a binary for an arch. `version` is a label, a prefix ("7.2", "10.0"; without it, or
+ * "system", the system one), or a path (see binaryAt). The error lists what is installed.
  */
 export async function findBinary(arch: Arch, version?: string): Promise<QemuBinary> {
+  if (version && isQemuPath(version)) return binaryAt(arch, version);
   const all = (await listBinaries()).filter((b) => b.arch === arch);
   const match = version && version !== 'system'
     ? all.find((b) => b.version === version || b.version.startsWith(`${version}.`))
@@ -98,4 +107,40 @@ export async function findBinary(arch: Arch, version?: string): Promise<QemuBina
       all.length ? all.map((b) => b.version) : 'none installed: run ci/setup.sh',
     );
   return match;
+}
+
+const atPath = new Map<string, Promise<QemuBinary>>();
+
+/**
+ * A binary named by path, or the qemu-system-<arch> of a build directory (its pc-bios/ given
+ * with -L) or beside a named binary of another arch. One that does not run says why (a
+ * missing library, another machine's binary) before any VM starts.
+ */
+export function binaryAt(arch: Arch, spec: string): Promise<QemuBinary> {
+  const key = `${arch}\0${spec}`;
+  let p = atPath.get(key);
+  if (!p) atPath.set(key, (p = locate(arch, spec)));
+  return p;
+}
+
+async function locate(arch: Arch, spec: string): Promise<QemuBinary> {
+  const field = `qemu for ${arch}`;
+  const full = resolve(spec.replace(/^~(?=\/|$)/, homedir()));
+  if (!existsSync(full)) throw new ConfigError(field, `'${spec}' does not exist`, QEMU_SPEC_FORMS);
+  const isDir = statSync(full).isDirectory();
+  let bin = isDir ? join(full, `qemu-system-${arch}`) : full;
+  const named = /^qemu-system-(\w+)$/.exec(basename(full))?.[1];
+  if (!isDir && named && named !== arch) bin = join(dirname(full), `qemu-system-${arch}`);
+  if (!existsSync(bin))
+    throw new ConfigError(field, isDir ? `'${spec}' has no qemu-system-${arch}` : `'${spec}' is a qemu-system-${named} and there is no qemu-system-${arch} beside it`, `a run limited to that arch (--arch ${named ?? '...'}), or ${QEMU_SPEC_FORMS}`);
+  const r = await execa(bin, ['--version'], { reject: false, timeout: 10_000 });
+  const version = parseQemuVersion(r.stdout);
+  if (!version) {
+    const why = (r.stderr.trim() || r.shortMessage || `exit ${r.exitCode}`).split('\n')[0];
+    throw new ConfigError(field, `${bin} does not run: ${why}`);
+  }
+  const dir = dirname(bin);
+  const pcBios = join(dir, 'pc-bios');
+  const build = existsSync(pcBios) && (existsSync(join(dir, 'build.ninja')) || existsSync(join(dir, 'config-host.mak')));
+  return { arch, path: bin, version, firmwareDirs: build ? [pcBios] : [], source: build ? 'build' : 'path' };
 }

@@ -13,9 +13,11 @@ export interface RunConfig {
   /** MIGTEST_ARCHES (migtest run --arch): the arches this run covers. */
   arches: Arch[];
   /**
-   * QEMU for a VM that names none, per side: a version label ("7.2", "system") or undefined
-   * for the system QEMU. MIGTEST_QEMU (migtest run --qemu) sets both; MIGTEST_QEMU_SRC and
-   * MIGTEST_QEMU_DST override one side.
+   * QEMU for a VM that names none, per side: a version label ("7.2", "system"), a binary's
+   * path or a build directory; undefined for the system QEMU. MIGTEST_QEMU (migtest run
+   * --qemu) sets both; MIGTEST_QEMU_SRC / MIGTEST_QEMU_DST (--src-qemu / --dst-qemu) one side.
+   * QEMU's own QTEST_QEMU_BINARY_SRC / _DST (and QTEST_QEMU_BINARY for both) are honoured
+   * below them, so a qtest habit works unchanged.
    */
   qemu: { src?: string; dst?: string };
   /** MIGTEST_ACCEL (migtest run --accel). */
@@ -82,7 +84,10 @@ export function parseRunConfig(env: Env = process.env): RunConfig {
   const cacheDir = optional(env, 'MIGTEST_CACHE') ?? join(optional(env, 'XDG_CACHE_HOME') ?? join(homedir(), '.cache'), 'migtest');
   return {
     arches,
-    qemu: { src: optional(env, 'MIGTEST_QEMU_SRC') ?? both, dst: optional(env, 'MIGTEST_QEMU_DST') ?? both },
+    qemu: {
+      src: optional(env, 'MIGTEST_QEMU_SRC') ?? both ?? optional(env, 'QTEST_QEMU_BINARY_SRC') ?? optional(env, 'QTEST_QEMU_BINARY'),
+      dst: optional(env, 'MIGTEST_QEMU_DST') ?? both ?? optional(env, 'QTEST_QEMU_BINARY_DST') ?? optional(env, 'QTEST_QEMU_BINARY'),
+    },
     accel: accel as AccelChoice,
     timeScale,
     quiet: env.MIGTEST_QUIET === '1',
@@ -111,12 +116,14 @@ export function runConfig(): RunConfig {
  * Sets parts of the run's configuration for this process and the workers it starts (the
  * CLI after parsing its options): written to the environment they inherit, then re-parsed.
  */
-export function configureRun(settings: { arches?: Arch[]; qemu?: string; accel?: AccelChoice; matrix?: string; compatGrid?: string; runDir?: string; freshBoot?: boolean; jobs?: number }): RunConfig {
+export function configureRun(settings: { arches?: Arch[]; qemu?: string; qemuSrc?: string; qemuDst?: string; accel?: AccelChoice; matrix?: string; compatGrid?: string; runDir?: string; freshBoot?: boolean; jobs?: number }): RunConfig {
   const set = (name: string, v: string | undefined) => {
     if (v !== undefined) process.env[name] = v;
   };
   set('MIGTEST_ARCHES', settings.arches?.join(','));
   set('MIGTEST_QEMU', settings.qemu);
+  set('MIGTEST_QEMU_SRC', settings.qemuSrc);
+  set('MIGTEST_QEMU_DST', settings.qemuDst);
   set('MIGTEST_ACCEL', settings.accel);
   set('MIGTEST_MATRIX', settings.matrix);
   set('MIGTEST_COMPAT', settings.compatGrid);

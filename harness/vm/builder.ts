@@ -6,6 +6,7 @@ import { resolveAccel } from '../qemu/accel.js';
 import { defaultImage } from '../images/default.js';
 import type { GuestImage } from '../images/build.js';
 import { findBinary, type QemuBinary } from '../qemu/catalog.js';
+import { probeBinary } from '../qemu/probe.js';
 import { ArtifactDir } from '../report/artifacts.js';
 import { ARCH_DEFAULTS, type DiskSpec, type NicSpec, type VmSpec } from './spec.js';
 import { SnapshotCache, snapshotIneligible, snapshotKey } from './snapshot.js';
@@ -162,6 +163,18 @@ export class VmBuilder {
     return this;
   }
 
+  /**
+   * For a destination of another QEMU than its source: the source's machine type by its
+   * versioned name. An alias (q35, virt) names each version's newest type, so the two sides
+   * would differ; libvirt pins it the same way. A machine set for this side stays.
+   */
+  async withMachineOf(src: StartedVm): Promise<this> {
+    const bin = await this.resolveBinary();
+    if (bin.path === src.binary.path || this.d.machine !== src.spec.machine) return this;
+    const machine = (await probeBinary(src.binary)).machines.find((m) => m.name === src.spec.machine || m.alias === src.spec.machine);
+    return machine ? this.withMachine(machine.name) : this;
+  }
+
   clone(name: string): VmBuilder {
     const c = new VmBuilder(name, this.arch, { ...this.d });
     c.artifacts = this.artifacts;
@@ -202,12 +215,12 @@ export class VmBuilder {
   async start(): Promise<StartedVm> {
     const spec = await this.resolveSpec();
     const artifacts = this.artifacts ?? ArtifactDir.forTest(`adhoc-${this.name}-${Date.now()}`);
-    const opts = { incoming: this.d.incoming, artifacts, qemuVersion: this.d.binary!.version };
+    const opts = { incoming: this.d.incoming, artifacts, binary: this.d.binary! };
     const why = this.d.incoming ? 'it is a destination' : this.d.freshBoot ? 'it asked for a fresh boot' : !runConfig().snapshotStart ? 'snapshot start is off (--fresh-boot)' : snapshotIneligible(spec);
     artifacts.writeJson(`${this.name}.start.json`, { snapshotStart: why === undefined, why });
     if (why) return StartedVm.launch(this.name, spec, opts);
     const cache = new SnapshotCache();
-    const key = snapshotKey(spec, opts.qemuVersion);
+    const key = snapshotKey(spec, opts.binary.version);
     const file = cache.lookup(key);
     if (file) {
       try {

@@ -12,7 +12,7 @@ import { pollUntil } from '../util/time.js';
 import { buildArgv } from './argv.js';
 import { VmStartError } from './errors.js';
 import type { SnapshotCache } from './snapshot.js';
-import { compareVersions } from '../qemu/catalog.js';
+import { compareVersions, type QemuBinary } from '../qemu/catalog.js';
 import { MigtestError } from '../util/errors.js';
 import { shellQuote } from '../util/shell.js';
 import type { VmPaths, VmSpec } from './spec.js';
@@ -53,7 +53,8 @@ export class StartedVm implements AsyncDisposable {
     readonly spec: VmSpec,
     readonly argv: readonly string[],
     readonly incoming: boolean,
-    readonly qemuVersion: string,
+    /** The QEMU it runs: a retry's destination or a pinned machine type starts from it. */
+    readonly binary: QemuBinary,
     readonly process: GroupProcess,
     readonly qmp: QmpClient,
     readonly heartbeat: HeartbeatStream | undefined,
@@ -65,7 +66,7 @@ export class StartedVm implements AsyncDisposable {
   static async launch(
     name: string,
     spec: VmSpec,
-    opts: { incoming: boolean; artifacts: ArtifactDir; qemuVersion: string; snapshot?: SnapshotPlan },
+    opts: { incoming: boolean; artifacts: ArtifactDir; binary: QemuBinary; snapshot?: SnapshotPlan },
   ): Promise<StartedVm> {
     const restore = opts.snapshot && 'restore' in opts.snapshot ? opts.snapshot.restore : undefined;
     const dir = await privateDir(name);
@@ -95,7 +96,7 @@ export class StartedVm implements AsyncDisposable {
       const hb = spec.heartbeat
         ? await HeartbeatStream.connect(paths.heartbeat, name, art.file(`${name}.heartbeat.log`))
         : undefined;
-      const vm = new StartedVm(name, spec, [file, ...args], opts.incoming, opts.qemuVersion, proc, qmp, hb, paths, art, dir.cleanup);
+      const vm = new StartedVm(name, spec, [file, ...args], opts.incoming, opts.binary, proc, qmp, hb, paths, art, dir.cleanup);
       vm.snapshot = opts.snapshot;
       if (restore) await vm.restoreFrom(restore);
       return vm;
@@ -258,6 +259,10 @@ export class StartedVm implements AsyncDisposable {
     this.droppedAgentReconnects += this.agentClient?.reconnects ?? 0;
     await this.agentClient?.close();
     this.agentClient = undefined;
+  }
+
+  get qemuVersion(): string {
+    return this.binary.version;
   }
 
   /** Times the guest agent left a repeatable exchange unanswered and was reconnected. */
