@@ -1,9 +1,9 @@
 import { describe } from 'vitest';
 import { expectedLabel } from '../harness/case/expect.js';
-import { expandGrid, loadGrid, type Version } from '../harness/compat/grid.js';
+import { expandGrid, loadGrid } from '../harness/compat/grid.js';
+import { gridVersions } from '../harness/compat/versions.js';
 import { findBinary } from '../harness/qemu/catalog.js';
 import { runAccel } from '../harness/qemu/accel.js';
-import { probeBinary } from '../harness/qemu/probe.js';
 import { testArches } from '../harness/testing/arches.js';
 import { caseRow, runCase } from '../harness/case/run.js';
 import { scenario } from '../harness/testing/scenario.js';
@@ -16,15 +16,9 @@ const grid = loadGrid(runConfig().compatGrid);
 
 for (const arch of testArches().filter((a) => grid.arches.includes(a))) {
   const accel = (await runAccel(await findBinary(arch))).accel;
-  const versions: Version[] = [];
-  for (const label of grid.versions) {
-    const bin = await findBinary(arch, label).catch(() => undefined);
-    if (bin) versions.push({ label, version: bin.version, probe: await probeBinary(bin) });
-  }
+  const { versions, missing } = await gridVersions(grid, arch);
   describe(`compat ${grid.name} ${arch}`, () => {
-    const missing = grid.versions.filter((l) => !versions.some((v) => v.label === l));
-    for (const l of missing)
-      scenario(`QEMU ${l} for ${arch}`, { suite: 'compat', arch }, async (ctx) => ctx.skip(`QEMU ${l} for ${arch} is not installed (run: migtest qemu fetch ${l})`));
+    for (const m of missing) scenario(`QEMU ${m.label} for ${arch}`, { suite: 'compat', arch }, async (ctx) => ctx.skip(m.why));
     for (const c of expandGrid(grid, arch, versions, accel))
       scenario(c.id, { suite: 'compat', arch }, async (ctx) => {
         ctx.record({ extra: { expected: expectedLabel(c.expect ?? { kind: 'migrates' }) } });

@@ -31,7 +31,8 @@ const grid = parseGrid({
 
 describe('compatibility grid', () => {
   it('refuses a bad grid naming the field', () => {
-    expect(() => parseGrid({ ...grid, versions: ['seven'] })).toThrow(/versions\[0\].*QEMU version/);
+    expect(() => parseGrid({ ...grid, versions: ['seven'] })).toThrow(/versions\[0\].*installed.*a version label/);
+    expect(parseGrid({ ...grid, versions: ['installed', '~/qemu/build', '7.2'] }).versions).toHaveLength(3);
     expect(() => parseGrid({ ...grid, arches: ['sparc'] })).toThrow(ConfigError);
     expect(() => parseGrid({ ...grid, arches: ['x86_64', 'aarch64'] })).toThrow(/machines.aarch64: missing/);
     expect(() => parseGrid({ ...grid, cpu: [] })).toThrow(/unrecognized/i);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ARCHES, type Arch } from '../util/arch.js';
-import { compareVersions } from '../qemu/catalog.js';
+import { compareVersions, isQemuPath, QEMU_SPEC_FORMS } from '../qemu/catalog.js';
 import type { QemuProbe } from '../qemu/probe.js';
 import type { Accel } from '../util/arch.js';
 import type { Expectation, MigrationCase } from '../case/model.js';
@@ -24,7 +24,9 @@ export const gridSchema = z
     name: z.string().min(1),
     description: z.string().optional(),
     arches: z.array(z.enum(ARCHES)).min(1),
-    versions: z.array(z.string().regex(/^(system|\d+\.\d+(\.\d+)?)$/, 'a QEMU version like 7.2, or system')).min(1),
+    versions: z
+      .array(z.string().refine((v) => /^(system|installed|\d+\.\d+(\.\d+)?)$/.test(v) || isQemuPath(v), `installed (every installed and fetched QEMU), or ${QEMU_SPEC_FORMS}`))
+      .min(1),
     machines: perArch,
     cpus: perArch,
   })

@@ -1,7 +1,7 @@
 import type { Arch } from '../util/arch.js';
-import { listBinaries, type QemuBinary } from '../qemu/catalog.js';
+import { findBinary, listBinaries, type QemuBinary } from '../qemu/catalog.js';
 import { probeBinary } from '../qemu/probe.js';
-import { expectMachine, FAMILY, resolveMachine, versionedMachines } from './grid.js';
+import { expectMachine, FAMILY, resolveMachine, versionedMachines, type Grid, type Version } from './grid.js';
 import type { MigrationCase } from '../case/model.js';
 import type { Accel } from '../util/arch.js';
 import { pairCase } from './model.js';
@@ -40,4 +40,21 @@ export async function crossVersionCases(arch: Arch, accel: Accel): Promise<{ cas
         );
     }
   return { cases };
+}
+
+/**
+ * A grid's versions for one arch, probed: `installed` stands for every installed and fetched
+ * QEMU; a label or path that is not there is listed as missing, with why.
+ */
+export async function gridVersions(grid: Grid, arch: Arch): Promise<{ versions: Version[]; missing: Array<{ label: string; why: string }> }> {
+  const installed = (await listBinaries()).filter((b) => b.arch === arch).map((b) => (b.source === 'system' ? 'system' : b.version));
+  const labels = [...new Set(grid.versions.flatMap((l) => (l === 'installed' ? installed : [l])))];
+  const versions: Version[] = [];
+  const missing: Array<{ label: string; why: string }> = [];
+  for (const label of labels) {
+    const bin = await findBinary(arch, label).catch((e: Error) => e);
+    if (bin instanceof Error) missing.push({ label, why: bin.message });
+    else versions.push({ label, version: bin.version, probe: await probeBinary(bin) });
+  }
+  return { versions, missing };
 }

@@ -15,6 +15,14 @@ describe('run config', () => {
     expect(c).toMatchObject({ arches: ['aarch64'], qemu: { src: '7.2', dst: '10.0' }, accel: 'tcg', cacheDir: '/c', stateDir: '/c/state', timeScale: 1, matrix: 'default' });
   });
 
+  it("honours QEMU's qtest variables below migtest's own, per side", () => {
+    expect(parseRunConfig({ QTEST_QEMU_BINARY_SRC: '/b/qemu-system-x86_64' }).qemu).toEqual({ src: '/b/qemu-system-x86_64', dst: undefined });
+    expect(parseRunConfig({ QTEST_QEMU_BINARY: '/b', QTEST_QEMU_BINARY_DST: '/d' }).qemu).toEqual({ src: '/b', dst: '/d' });
+    expect(parseRunConfig({ QTEST_QEMU_BINARY_SRC: '/b', MIGTEST_QEMU_SRC: '7.2' }).qemu.src).toBe('7.2');
+    expect(parseRunConfig({ MIGTEST_JOBS: '2' }).jobs).toBe(2);
+    expect(() => parseRunConfig({ MIGTEST_JOBS: '0' })).toThrow(/MIGTEST_JOBS.*'0'.*1 to 8/);
+  });
+
   it('names the variable and the allowed values for a bad one', () => {
     expect(() => parseRunConfig({ MIGTEST_ACCEL: 'hvf' })).toThrow(/MIGTEST_ACCEL.*'hvf'.*allowed: auto, kvm, tcg/);
     expect(() => parseRunConfig({ MIGTEST_ARCHES: 'x86_64,sparc' })).toThrow(/MIGTEST_ARCHES.*sparc.*x86_64, aarch64/);
