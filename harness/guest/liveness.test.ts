@@ -24,6 +24,8 @@ describe('continuityProblems', () => {
   it('flags silence on either side', () => {
     expect(continuityProblems([], [], undefined, undefined)).toEqual(['no heartbeat from the source before migration']);
     expect(continuityProblems(src, [], undefined, undefined)).toEqual(['no heartbeat from the destination']);
+    // A reset seen by its READY line before any beat arrived (the liveness wait ends on it at once).
+    expect(continuityProblems(src, [], 'b2', 'b1')).toEqual(['destination guest booted again (READY boot=b2, source boot=b1)', 'no heartbeat from the destination']);
   });
   it('measures the largest host-observed gap', () => {
     expect(largestGap([...src, ...beats('dst', 101, 110, 2000, 7)]).gapMs).toBe(2000 - 99 * 15);

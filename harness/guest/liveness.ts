@@ -24,9 +24,10 @@ export function continuityProblems(src: Beat[], dst: Beat[], dstReadyBoot: strin
   const problems: string[] = [];
   const last = src.at(-1);
   if (!last) return ['no heartbeat from the source before migration'];
-  if (dst.length === 0) return ['no heartbeat from the destination'];
   if (dstReadyBoot !== undefined)
     problems.push(`destination guest booted again (READY boot=${dstReadyBoot}${srcBoot ? `, source boot=${srcBoot}` : ''})`);
+  // A reboot can be seen (READY) before its first beat: say both.
+  if (dst.length === 0) return [...problems, 'no heartbeat from the destination'];
   if (dst[0]!.n !== last.n + 1)
     problems.push(
       dst[0]!.n <= last.n

@@ -22,7 +22,7 @@ export const guestDevice = (d: Pick<DiskSpec, 'bus'>) => (d.bus === 'virtio-scsi
  * flight in QEMU (the throttle holds them), and 8 MiB takes about 10 s, longer than a
  * migration under TCG. Reads (the verify pass) are not slowed.
  */
-export const WRITE_THROTTLE = 'throttle-group,id=tg0,x-iops-write=400';
+export const WRITE_THROTTLE = 'throttle-group,id=tg0,x-iops-write=200';
 
 export function throttledDataDisk(b: VmBuilder, disk: DiskSpec): VmBuilder {
   return b.withObject(WRITE_THROTTLE).withDisk({ ...disk, throttleGroup: 'tg0' });
