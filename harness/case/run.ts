@@ -17,6 +17,7 @@ import {
 } from '../migration/postcopy.js';
 import { TERMINAL } from '../migration/stats.js';
 import { injectAt } from '../migration/triggers.js';
+import { lacksTransport } from '../migration/transport.js';
 import { verifyMigration } from '../migration/verify.js';
 import { compareVersions } from '../qemu/catalog.js';
 import { QmpCommandError } from '../qmp/errors.js';
@@ -124,6 +125,10 @@ async function startPair(scope: Scope, c: MigrationCase): Promise<{ src: Started
   const dstB = applySide(new VmBuilder('dst', c.arch), destinationSetup(c)).withIncoming();
   const [sb, db] = await Promise.all([srcB.resolveBinary(), dstB.resolveBinary()]);
   scope.artifacts.writeJson('case.json', { case: c, versions: { src: sb.version, dst: db.version }, binaries: { src: sb.path, dst: db.path } });
+  // A side's QEMU too old for the transport (a per-side choice can make it so): a skip naming it.
+  const transport = c.migration?.transport ?? 'tcp';
+  const lacks = lacksTransport(transport, sb.version, 'source') ?? lacksTransport(transport, db.version, 'destination');
+  if (lacks) throw new SkipError(lacks);
   const src = await scope.vms.start(srcB);
   await dstB.withMachineOf(src);
   const [dst] = await Promise.all([

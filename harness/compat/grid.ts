@@ -97,6 +97,9 @@ export interface Version {
   probe: QemuProbe;
 }
 
+/** A version in a cell's name; one named by path says which binary (an installed one may share its version). */
+const shown = (v: Version) => (isQemuPath(v.label) ? `${v.version}@${v.label}` : v.version);
+
 /** Cells for one arch: ordered pairs of versions x machines x CPU models, each with its rule-made expectation. */
 export function expandGrid(grid: Grid, arch: Arch, versions: Version[], accel: Accel): MigrationCase[] {
   const cases: MigrationCase[] = [];
@@ -108,7 +111,7 @@ export function expandGrid(grid: Grid, arch: Arch, versions: Version[], accel: A
       for (const machine of machines) {
         const isNewest = machine === newest;
         for (const cpu of grid.cpus[arch] ?? []) {
-          const id = `${arch} ${src.version}->${dst.version} ${isNewest ? `${machine} (newest)` : machine} ${cpu}`;
+          const id = `${arch} ${shown(src)}->${shown(dst)} ${isNewest ? `${machine} (newest)` : machine} ${cpu}`;
           let expect: Expectation;
           if (!resolveMachine(src.probe, machine)) expect = { kind: 'skip', reason: `QEMU ${src.version} has no machine type ${machine}` };
           else if (!src.probe.cpuModels.includes(cpu)) expect = { kind: 'skip', reason: `QEMU ${src.version} has no CPU model ${cpu}` };

@@ -1,10 +1,10 @@
-import { compareVersions } from '../qemu/catalog.js';
 import type { QemuProbe } from '../qemu/probe.js';
 import type { Expectation } from '../case/model.js';
 import type { Side } from '../migration/migrate.js';
 import type { Accel } from '../util/arch.js';
 import type { MatrixCell } from './model.js';
-import { RULES, TRANSPORT_SINCE, ruleEnforced } from './rules.js';
+import { RULES, ruleEnforced } from './rules.js';
+import { lacksTransport } from '../migration/transport.js';
 
 /**
  * What a cell must do, computed: a binary that lacks a capability, parameter or transport
@@ -14,9 +14,8 @@ import { RULES, TRANSPORT_SINCE, ruleEnforced } from './rules.js';
 export function expectCell(cell: MatrixCell, probes: { src: QemuProbe; dst: QemuProbe }, accel: Accel): Expectation {
   const sides: Array<[Side, QemuProbe]> = [['source', probes.src], ['destination', probes.dst]];
   for (const [side, probe] of sides) {
-    const since = TRANSPORT_SINCE[cell.transport] ?? '0';
-    if (compareVersions(probe.version, since) < 0)
-      return { kind: 'skip', reason: `QEMU ${probe.version} (${side}) has no ${cell.transport}: transport (since ${since})` };
+    const lacks = lacksTransport(cell.transport, probe.version, side);
+    if (lacks) return { kind: 'skip', reason: lacks };
     for (const [cap, on] of Object.entries(cell.capabilities))
       if (on && !probe.capabilities.includes(cap))
         return { kind: 'skip', reason: `QEMU ${probe.version} (${side}) has no capability ${cap}` };

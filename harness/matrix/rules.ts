@@ -79,15 +79,6 @@ export const RULES: CapabilityRule[] = [
   },
 ];
 
-/** First QEMU release with a transport (not probeable through QMP before use). */
-export const TRANSPORT_SINCE: Record<string, string> = {
-  tcp: '0',
-  unix: '0',
-  exec: '0',
-  fd: '0',
-  file: '8.2',
-};
-
 export function ruleEnforced(rule: CapabilityRule, version: string): boolean {
   if (rule.since && compareVersions(version, rule.since) < 0) return false;
   if (rule.before && compareVersions(version, rule.before) >= 0) return false;
