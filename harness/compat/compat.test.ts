@@ -3,7 +3,7 @@ import type { QemuProbe } from '../qemu/probe.js';
 import { ConfigError } from '../util/errors.js';
 import { expandGrid, expectMachine, parseGrid, type Version } from './grid.js';
 import { destinationSetup } from '../case/run.js';
-import { compatMarkdown } from './report.js';
+import { compatMarkdown, versionSummary } from './report.js';
 
 const probe = (version: string, machines: Array<[string, string?]>, cpuModels = ['qemu64', 'max']): QemuProbe => ({
   path: `/q/${version}`,
@@ -67,5 +67,13 @@ describe('compatibility grid', () => {
   it('formats the report as markdown, escaping pipes', () => {
     const md = compatMarkdown([{ cell: 'c', arch: 'x86_64', expected: 'refused', outcome: 'refused', error: 'a | b', downtimeMs: undefined }], 'T');
     expect(md).toContain('| c | refused | refused | a \\| b | - | - |');
+  });
+
+  it('summarises outcomes per source version x destination version', () => {
+    const row = (versions: string, outcome: string) => ({ cell: versions, arch: 'x86_64', expected: '-', outcome, versions });
+    const lines = versionSummary([row('7.2.22->10.0.2', 'migrated'), row('7.2.22->10.0.2', 'refused'), row('10.0.2->7.2.22', 'dst-start-failed'), row('10.0.2->10.0.2', 'skipped: no cpu')]);
+    expect(lines).toContain('| source | 7.2.22 | 10.0.2 |');
+    expect(lines).toContain('| 10.0.2 | 1 dst-start-failed | 1 skipped |');
+    expect(lines).toContain('| 7.2.22 | - | 1 migrated, 1 refused |');
   });
 });

@@ -1,3 +1,4 @@
+import { compareVersions } from '../qemu/catalog.js';
 import type { ScenarioResult } from '../report/results.js';
 
 /** One row of the compatibility report. */
@@ -9,13 +10,15 @@ export interface CompatRow {
   error?: string;
   downtimeMs?: number;
   guestDowntimeMs?: number;
+  /** "7.2.22->10.0.2": the versions that ran. */
+  versions?: string;
 }
 
 export function compatRows(results: ScenarioResult[]): CompatRow[] {
   return results
     .filter((r) => r.suite === 'compat')
     .map((r) => {
-      const x = (r.extra ?? {}) as { expected?: string; outcome?: string; error?: string };
+      const x = (r.extra ?? {}) as { expected?: string; outcome?: string; error?: string; qemu?: string };
       return {
         cell: r.scenario,
         arch: r.arch ?? '-',
@@ -24,6 +27,7 @@ export function compatRows(results: ScenarioResult[]): CompatRow[] {
         error: x.error,
         downtimeMs: r.qemuDowntimeMs,
         guestDowntimeMs: r.guestDowntimeMs,
+        versions: x.qemu ?? /^\S+ (\S+->\S+) /.exec(r.scenario)?.[1],
       };
     });
 }
@@ -37,5 +41,33 @@ export function compatMarkdown(rows: CompatRow[], title: string): string {
     (r) =>
       `| ${cell(r.cell)} | ${cell(r.expected)} | ${cell(r.outcome)} | ${cell(r.error)} | ${r.downtimeMs === undefined ? '-' : `${r.downtimeMs} ms`} | ${r.guestDowntimeMs === undefined ? '-' : `${r.guestDowntimeMs} ms`} |`,
   );
-  return [`## ${title}`, '', head, ...body, ''].join('\n');
+  return [`## ${title}`, '', head, ...body, '', ...versionSummary(rows), ''].join('\n');
+}
+
+/** The kind of an outcome label ("refused", "skipped: ..."): what a summary counts. */
+const kind = (outcome: string) => outcome.split(/[:\s]/)[0]!;
+
+/**
+ * Per arch, source version x destination version: how many cells of each outcome
+ * (migrated / refused / dst-start-failed / guest-died / skipped / failed).
+ */
+export function versionSummary(rows: CompatRow[]): string[] {
+  const out: string[] = [];
+  for (const arch of [...new Set(rows.map((r) => r.arch))]) {
+    const mine = rows.filter((r) => r.arch === arch && r.versions);
+    const pairs = mine.map((r) => r.versions!.split('->') as [string, string]);
+    const versions = [...new Set(pairs.flat())].sort(compareVersions);
+    if (!versions.length) continue;
+    out.push(`### ${arch}: source (rows) x destination (columns)`, '', `| source | ${versions.join(' | ')} |`, `|---|${versions.map(() => '---').join('|')}|`);
+    for (const src of versions) {
+      const cells = versions.map((dst) => {
+        const counts = new Map<string, number>();
+        mine.filter((r) => r.versions === `${src}->${dst}`).forEach((r) => counts.set(kind(r.outcome), (counts.get(kind(r.outcome)) ?? 0) + 1));
+        return counts.size ? [...counts].map(([k, n]) => `${n} ${k}`).join(', ') : '-';
+      });
+      out.push(`| ${src} | ${cells.join(' | ')} |`);
+    }
+    out.push('');
+  }
+  return out;
 }
