@@ -57,6 +57,8 @@ export interface CaseRun {
   readonly src: StartedVm;
   readonly dst: StartedVm;
   readonly ram?: RamWorkload;
+  /** The QEMU versions of the two sides, known even when the destination could not start. */
+  readonly versions: { src: string; dst: string };
   /** The migration, once started. */
   m?: RunningMigration;
   /** The bridges, when the migration goes through them. */

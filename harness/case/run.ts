@@ -74,6 +74,7 @@ class Run implements CaseRun {
     readonly dst: StartedVm,
     readonly ram: RamWorkload | undefined,
     readonly bridges: BridgeChain | undefined,
+    readonly versions: { src: string; dst: string },
   ) {}
   get case(): MigrationCase {
     return this.c;
@@ -120,7 +121,14 @@ async function destinationWords(dst: StartedVm, kept: boolean): Promise<string> 
 }
 
 /** Starts the pair; a destination that cannot start is an outcome, not an error. */
-async function startPair(scope: Scope, c: MigrationCase): Promise<{ src: StartedVm; dst?: StartedVm; dstError?: VmStartError }> {
+interface StartedPair {
+  src: StartedVm;
+  dst?: StartedVm;
+  dstError?: VmStartError;
+  versions: { src: string; dst: string };
+}
+
+async function startPair(scope: Scope, c: MigrationCase): Promise<StartedPair> {
   const srcB = applySide(new VmBuilder('src', c.arch), c.source ?? {});
   const dstB = applySide(new VmBuilder('dst', c.arch), destinationSetup(c)).withIncoming();
   const [sb, db] = await Promise.all([srcB.resolveBinary(), dstB.resolveBinary()]);
@@ -138,7 +146,8 @@ async function startPair(scope: Scope, c: MigrationCase): Promise<{ src: Started
     }),
     src.waitReady(),
   ]);
-  return dst instanceof VmStartError ? { src, dstError: dst } : { src, dst };
+  const versions = { src: sb.version, dst: db.version };
+  return dst instanceof VmStartError ? { src, dstError: dst, versions } : { src, dst, versions };
 }
 
 /**
@@ -149,9 +158,9 @@ async function startPair(scope: Scope, c: MigrationCase): Promise<{ src: Started
 export async function beginCase(scope: Scope, c: MigrationCase): Promise<CaseRun> {
   const e = expectationOf(c);
   if (e.kind === 'skip') throw new SkipError(e.reason);
-  const { src, dst, dstError } = await startPair(scope, c);
-  if (!dst) throw dstError!;
-  const run = await prepareRun(scope, c, src, dst);
+  const pair = await startPair(scope, c);
+  if (!pair.dst) throw pair.dstError!;
+  const run = await prepareRun(scope, c, pair);
   await startRunMigration(run);
   return run;
 }
@@ -160,12 +169,12 @@ export async function beginCase(scope: Scope, c: MigrationCase): Promise<CaseRun
  * The workload, the bridges and the start hook. A destination that never started stands
  * in as `dst` only so the source's checks can run; nothing migrates then.
  */
-async function prepareRun(scope: Scope, c: MigrationCase, src: StartedVm, dst: StartedVm | undefined): Promise<Run> {
+async function prepareRun(scope: Scope, c: MigrationCase, { src, dst, versions }: StartedPair): Promise<Run> {
   const mode = modeOf(c);
   const workload = c.workload === false ? undefined : (c.workload ?? (mode === 'precopy' ? DEFAULT_WORKLOAD : POSTCOPY_WORKLOAD));
   const ram = workload ? await RamWorkload.start(src, workload) : undefined;
   const bridged = c.migration?.bridged ?? mode === 'recovery';
-  const run = new Run(scope, c, src, dst ?? src, ram, bridged ? scope.track(new BridgeChain(scope.artifacts)) : undefined);
+  const run = new Run(scope, c, src, dst ?? src, ram, bridged ? scope.track(new BridgeChain(scope.artifacts)) : undefined, versions);
   if (dst) await c.hooks?.start?.(run);
   return run;
 }
@@ -257,7 +266,7 @@ export function caseRow(report: Partial<CaseReport> & { outcome?: Outcome }): Pa
     ...(report.verdict ? { verdict: report.verdict } : {}),
     ...(last ? { recovery: last.figures } : {}),
     extra: {
-      ...(report.run ? { case: report.run.case.id, qemu: `${report.run.src.qemuVersion}->${report.run.dst.qemuVersion}` } : {}),
+      ...(report.run ? { case: report.run.case.id, qemu: `${report.run.versions.src}->${report.run.versions.dst}` } : {}),
       ...(report.outcome ? { outcome: outcomeLabel(report.outcome), error: 'error' in report.outcome ? report.outcome.error : undefined } : {}),
       ...(report.outcome && 'side' in report.outcome ? { side: report.outcome.side } : {}),
       ...(report.retry ? { retry: report.retry } : {}),
@@ -337,9 +346,9 @@ function withRow(e: unknown, report: Partial<CaseReport>): unknown {
 export async function runCase(scope: Scope, c: MigrationCase): Promise<CaseReport> {
   const e = expectationOf(c);
   if (e.kind === 'skip') throw new SkipError(e.reason);
-  const { src, dst, dstError } = await startPair(scope, c);
-  const run = await prepareRun(scope, c, src, dst);
-  if (!dst) return settle(run, newReport(run, { kind: 'dst-start-failed', error: firstLine(dstError) }));
+  const pair = await startPair(scope, c);
+  const run = await prepareRun(scope, c, pair);
+  if (!pair.dst) return settle(run, newReport(run, { kind: 'dst-start-failed', error: firstLine(pair.dstError) }));
   try {
     await startRunMigration(run);
   } catch (err) {

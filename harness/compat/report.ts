@@ -27,7 +27,7 @@ export function compatRows(results: ScenarioResult[]): CompatRow[] {
         error: x.error,
         downtimeMs: r.qemuDowntimeMs,
         guestDowntimeMs: r.guestDowntimeMs,
-        versions: x.qemu ?? /^\S+ (\S+->\S+) /.exec(r.scenario)?.[1],
+        versions: x.qemu,
       };
     });
 }
