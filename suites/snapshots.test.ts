@@ -13,7 +13,8 @@ import { dataDisk, guestDevice } from '../harness/testing/disk.js';
 import { lacksCapability } from '../harness/testing/requires.js';
 import { scenario, type ScenarioContext } from '../harness/testing/scenario.js';
 import type { Arch } from '../harness/util/arch.js';
-import { compareVersions, findBinary } from '../harness/qemu/catalog.js';
+import { findBinary } from '../harness/qemu/catalog.js';
+import { lacksTransport } from '../harness/qemu/transports.js';
 import { VmBuilder } from '../harness/vm/builder.js';
 import type { StartedVm } from '../harness/vm/started.js';
 import { DEADLINES } from '../harness/util/deadlines.js';
@@ -104,7 +105,8 @@ describe.each(testArches())(`${SUITE} %s`, (arch) => {
   for (const v of variants)
     scenario(`migration to a file and back (${v.name}): the restored guest lives on with intact RAM`, meta, async (ctx) => {
       const bin = await findBinary(arch);
-      if (compareVersions(bin.version, '8.2') < 0) return ctx.skip(`QEMU ${bin.version} has no file: transport (since 8.2)`);
+      const noFile = lacksTransport('file', bin.version, 'source');
+      if (noFile) return ctx.skip(noFile);
       for (const cap of v.needs) {
         const lacks = await lacksCapability(arch, cap);
         if (lacks) return ctx.skip(lacks);

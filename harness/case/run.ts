@@ -17,7 +17,7 @@ import {
 } from '../migration/postcopy.js';
 import { TERMINAL } from '../migration/stats.js';
 import { injectAt } from '../migration/triggers.js';
-import { lacksTransport } from '../migration/transport.js';
+import { lacksTransport } from '../qemu/transports.js';
 import { verifyMigration } from '../migration/verify.js';
 import { compareVersions } from '../qemu/catalog.js';
 import { QmpCommandError } from '../qmp/errors.js';

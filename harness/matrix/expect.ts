@@ -4,7 +4,7 @@ import type { Side } from '../migration/migrate.js';
 import type { Accel } from '../util/arch.js';
 import type { MatrixCell } from './model.js';
 import { RULES, ruleEnforced } from './rules.js';
-import { lacksTransport } from '../migration/transport.js';
+import { lacksTransport } from '../qemu/transports.js';
 
 /**
  * What a cell must do, computed: a binary that lacks a capability, parameter or transport

@@ -1,22 +1,12 @@
 import { existsSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
-import { compareVersions } from '../qemu/catalog.js';
 import { MigtestError } from '../util/errors.js';
 import { pollUntil } from '../util/time.js';
 import { shellQuote } from '../util/shell.js';
 import type { StartedVm } from '../vm/started.js';
 
 export const TRANSPORTS = ['tcp', 'unix', 'exec', 'fd', 'file'] as const;
-
-/** First QEMU release with a transport (not probeable through QMP before use). */
-const TRANSPORT_SINCE: Record<string, string> = { file: '8.2' };
-
-/** Why a QEMU of this version cannot use the transport on that side, or undefined if it can. */
-export function lacksTransport(transport: string, version: string, side: string): string | undefined {
-  const since = TRANSPORT_SINCE[transport];
-  return since && compareVersions(version, since) < 0 ? `QEMU ${version} (${side}) has no ${transport}: transport (since ${since})` : undefined;
-}
 export type Transport = (typeof TRANSPORTS)[number];
 
 /** Streaming transports: the destination listens before the source sends. `file` is not one. */

@@ -12,7 +12,8 @@ import { pollUntil } from '../util/time.js';
 import { buildArgv } from './argv.js';
 import { VmStartError } from './errors.js';
 import type { SnapshotCache } from './snapshot.js';
-import { compareVersions, type QemuBinary } from '../qemu/catalog.js';
+import type { QemuBinary } from '../qemu/catalog.js';
+import { hasTransport } from '../qemu/transports.js';
 import { MigtestError } from '../util/errors.js';
 import { shellQuote } from '../util/shell.js';
 import type { VmPaths, VmSpec } from './spec.js';
@@ -38,7 +39,7 @@ export class SnapshotRestoreError extends VmStartError {}
 
 /** A migration URI for a file: `file:` since 8.2; an older QEMU writes and reads it through cat. */
 export const fileUri = (version: string, file: string, dir: 'out' | 'in') =>
-  compareVersions(version, '8.2') >= 0 ? `file:${file}` : `exec:cat ${dir === 'out' ? '>' : '<'} ${shellQuote(file)}`;
+  hasTransport('file', version) ? `file:${file}` : `exec:cat ${dir === 'out' ? '>' : '<'} ${shellQuote(file)}`;
 
 /** A running QEMU with its monitor, heartbeat and (lazily) guest agent. */
 export class StartedVm implements AsyncDisposable {
