@@ -120,7 +120,6 @@ async function destinationWords(dst: StartedVm, kept: boolean): Promise<string> 
   }, 100);
 }
 
-/** Starts the pair; a destination that cannot start is an outcome, not an error. */
 interface StartedPair {
   src: StartedVm;
   dst?: StartedVm;
@@ -128,11 +127,13 @@ interface StartedPair {
   versions: { src: string; dst: string };
 }
 
+/** Starts the pair; a destination that cannot start is an outcome, not an error. */
 async function startPair(scope: Scope, c: MigrationCase): Promise<StartedPair> {
   const srcB = applySide(new VmBuilder('src', c.arch), c.source ?? {});
   const dstB = applySide(new VmBuilder('dst', c.arch), destinationSetup(c)).withIncoming();
   const [sb, db] = await Promise.all([srcB.resolveBinary(), dstB.resolveBinary()]);
-  scope.artifacts.writeJson('case.json', { case: c, versions: { src: sb.version, dst: db.version }, binaries: { src: sb.path, dst: db.path } });
+  const versions = { src: sb.version, dst: db.version };
+  scope.artifacts.writeJson('case.json', { case: c, versions, binaries: { src: sb.path, dst: db.path } });
   // A side's QEMU too old for the transport (a per-side choice can make it so): a skip naming it.
   const transport = c.migration?.transport ?? 'tcp';
   const lacks = lacksTransport(transport, sb.version, 'source') ?? lacksTransport(transport, db.version, 'destination');
@@ -146,7 +147,6 @@ async function startPair(scope: Scope, c: MigrationCase): Promise<StartedPair> {
     }),
     src.waitReady(),
   ]);
-  const versions = { src: sb.version, dst: db.version };
   return dst instanceof VmStartError ? { src, dstError: dst, versions } : { src, dst, versions };
 }
 

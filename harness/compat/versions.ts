@@ -6,6 +6,9 @@ import type { MigrationCase } from '../case/model.js';
 import type { Accel } from '../util/arch.js';
 import { pairCase } from './model.js';
 
+/** The label a grid or case names an installed binary by: `system`, or its version. */
+const label = (b: QemuBinary) => (b.source === 'system' ? 'system' : b.version);
+
 /** The newest versioned machine type of the family that both probes know ("pc-q35-7.2"). */
 function newestCommon(a: string[], b: string[], family: string): string | undefined {
   return versionedMachines(a.filter((n) => b.includes(n)), family === 'q35' ? 'pc-q35-' : 'virt-').at(-1);
@@ -22,7 +25,6 @@ export async function crossVersionCases(arch: Arch, accel: Accel): Promise<{ cas
   const others = bins.filter((b) => b.source === 'cache');
   if (!system || !others.length) return { cases: [], missing: `only one QEMU for ${arch} is installed (run: migtest qemu fetch 7.2)` };
   const cases: MigrationCase[] = [];
-  const label = (b: QemuBinary) => (b.source === 'system' ? 'system' : b.version);
   for (const other of others)
     for (const [src, dst] of [[other, system], [system, other]] as const) {
       const [sp, dp] = [await probeBinary(src), await probeBinary(dst)];
@@ -47,7 +49,7 @@ export async function crossVersionCases(arch: Arch, accel: Accel): Promise<{ cas
  * QEMU; a label or path that is not there is listed as missing, with why.
  */
 export async function gridVersions(grid: Grid, arch: Arch): Promise<{ versions: Version[]; missing: Array<{ label: string; why: string }> }> {
-  const installed = (await listBinaries()).filter((b) => b.arch === arch).map((b) => (b.source === 'system' ? 'system' : b.version));
+  const installed = (await listBinaries()).filter((b) => b.arch === arch).map(label);
   const labels = [...new Set(grid.versions.flatMap((l) => (l === 'installed' ? installed : [l])))];
   const versions: Version[] = [];
   const missing: Array<{ label: string; why: string }> = [];

@@ -43,10 +43,13 @@ export function compareVersions(a: string, b: string): number {
   return 0;
 }
 
-async function versionOf(path: string): Promise<string | undefined> {
+/** `<path> --version`: its text, the version in it, or why the binary did not run. */
+export async function versionText(path: string): Promise<{ text: string; version?: string; why: string }> {
   const r = await execa(path, ['--version'], { reject: false, timeout: 10_000 });
-  return parseQemuVersion(r.stdout);
+  return { text: r.stdout, version: parseQemuVersion(r.stdout), why: (r.stderr.trim() || r.shortMessage || `exit ${r.exitCode}`).split('\n')[0]! };
 }
+
+const versionOf = async (path: string) => (await versionText(path)).version;
 
 function onPath(name: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
@@ -133,12 +136,8 @@ async function locate(arch: Arch, spec: string): Promise<QemuBinary> {
   if (!isDir && named && named !== arch) bin = join(dirname(full), `qemu-system-${arch}`);
   if (!existsSync(bin))
     throw new ConfigError(field, isDir ? `'${spec}' has no qemu-system-${arch}` : `'${spec}' is a qemu-system-${named} and there is no qemu-system-${arch} beside it`, `a run limited to that arch (--arch ${named ?? '...'}), or ${QEMU_SPEC_FORMS}`);
-  const r = await execa(bin, ['--version'], { reject: false, timeout: 10_000 });
-  const version = parseQemuVersion(r.stdout);
-  if (!version) {
-    const why = (r.stderr.trim() || r.shortMessage || `exit ${r.exitCode}`).split('\n')[0];
-    throw new ConfigError(field, `${bin} does not run: ${why}`);
-  }
+  const { version, why } = await versionText(bin);
+  if (!version) throw new ConfigError(field, `${bin} does not run: ${why}`);
   const dir = dirname(bin);
   const pcBios = join(dir, 'pc-bios');
   const build = existsSync(pcBios) && (existsSync(join(dir, 'build.ninja')) || existsSync(join(dir, 'config-host.mak')));

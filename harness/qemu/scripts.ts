@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { execa } from 'execa';
 import { progress } from '../util/log.js';
 import { cacheDir } from '../util/paths.js';
-import type { QemuBinary } from './catalog.js';
+import { versionText, type QemuBinary } from './catalog.js';
 
 /** Where QEMU's own analyze-migration.py for a binary was found, or why it was not. */
 export type ScriptLookup = { path: string; from: string } | { missing: string };
@@ -35,8 +35,7 @@ export function debianSourceVersion(packageVersion: string): string {
 export async function analyzeMigrationScript(bin: QemuBinary): Promise<ScriptLookup> {
   const inTree = join(dirname(bin.path), '..', SCRIPT);
   if (existsSync(inTree)) return { path: inTree, from: 'the source tree the binary was built in' };
-  const versionText = (await execa(bin.path, ['--version'], { reject: false })).stdout;
-  const pkg = debianPackageVersion(versionText);
+  const pkg = debianPackageVersion((await versionText(bin.path)).text);
   if (!pkg) return { missing: `${bin.path} is not a Debian build and has no ${SCRIPT} beside it` };
   const version = debianSourceVersion(pkg);
   const cached = join(cacheDir(), 'tools', `analyze-migration-${version.replace(/[^\w.+~-]/g, '_')}.py`);
