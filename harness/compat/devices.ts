@@ -1,7 +1,8 @@
 import type { Arch } from '../util/arch.js';
 import { findBinary } from '../qemu/catalog.js';
 import { probeBinary } from '../qemu/probe.js';
-import { FAMILY, resolveMachine, versionedMachines } from './grid.js';
+import { FAMILY, versionedMachines } from './grid.js';
+import { resolveMachine } from '../qemu/probe.js';
 import type { MigrationCase } from '../case/model.js';
 import { runConfig } from '../util/run-config.js';
 import { asPair, refusedStream } from './model.js';

@@ -4,7 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ARCHES, type Arch } from '../util/arch.js';
 import { compareVersions, isQemuPath, QEMU_SPEC_FORMS } from '../qemu/catalog.js';
-import type { QemuProbe } from '../qemu/probe.js';
+import { resolveMachine, type QemuProbe } from '../qemu/probe.js';
 import type { Accel } from '../util/arch.js';
 import type { Expectation, MigrationCase } from '../case/model.js';
 import { ConfigError } from '../util/errors.js';
@@ -61,11 +61,6 @@ export function versionedMachines(names: string[], prefix: string): string[] {
     .sort((a, b) => compareVersions(a.slice(prefix.length), b.slice(prefix.length)));
 }
 
-/** The concrete type behind an alias or a name ("q35" -> "pc-q35-10.0"); undefined if unknown. */
-export function resolveMachine(probe: QemuProbe, name: string): string | undefined {
-  const m = probe.machines.find((x) => x.name === name || x.alias === name);
-  return m?.name;
-}
 
 /**
  * Rules for a pair of versions on one machine type:

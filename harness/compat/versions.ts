@@ -1,7 +1,7 @@
 import type { Arch } from '../util/arch.js';
 import { findBinary, listBinaries, type QemuBinary } from '../qemu/catalog.js';
-import { probeBinary } from '../qemu/probe.js';
-import { expectMachine, FAMILY, resolveMachine, versionedMachines, type Grid, type Version } from './grid.js';
+import { probeBinary, resolveMachine } from '../qemu/probe.js';
+import { expectMachine, FAMILY, versionedMachines, type Grid, type Version } from './grid.js';
 import type { MigrationCase } from '../case/model.js';
 import type { Accel } from '../util/arch.js';
 import { pairCase } from './model.js';

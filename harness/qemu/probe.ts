@@ -20,6 +20,11 @@ export interface QemuProbe {
   commands: string[];
 }
 
+/** The concrete type behind an alias or a name ("q35" -> "pc-q35-10.0"); undefined if unknown. */
+export function resolveMachine(probe: Pick<QemuProbe, 'machines'>, name: string): string | undefined {
+  return probe.machines.find((x) => x.name === name || x.alias === name)?.name;
+}
+
 function probeCacheFile(bin: QemuBinary): string {
   const st = statSync(bin.path);
   const key = createHash('sha256').update(`${bin.path}\0${st.size}\0${st.mtimeMs}`).digest('hex').slice(0, 16);

@@ -6,7 +6,7 @@ import { resolveAccel } from '../qemu/accel.js';
 import { defaultImage } from '../images/default.js';
 import type { GuestImage } from '../images/build.js';
 import { findBinary, type QemuBinary } from '../qemu/catalog.js';
-import { probeBinary } from '../qemu/probe.js';
+import { probeBinary, resolveMachine } from '../qemu/probe.js';
 import { ArtifactDir } from '../report/artifacts.js';
 import { ARCH_DEFAULTS, type DiskSpec, type NicSpec, type VmSpec } from './spec.js';
 import { SnapshotCache, snapshotIneligible, snapshotKey } from './snapshot.js';
@@ -171,8 +171,8 @@ export class VmBuilder {
   async withMachineOf(src: StartedVm): Promise<this> {
     const bin = await this.resolveBinary();
     if (bin.path === src.binary.path || this.d.machine !== src.spec.machine) return this;
-    const machine = (await probeBinary(src.binary)).machines.find((m) => m.name === src.spec.machine || m.alias === src.spec.machine);
-    return machine ? this.withMachine(machine.name) : this;
+    const machine = resolveMachine(await probeBinary(src.binary), src.spec.machine);
+    return machine ? this.withMachine(machine) : this;
   }
 
   clone(name: string): VmBuilder {
