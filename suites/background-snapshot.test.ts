@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
 import { describe, expect } from 'vitest';
 import { largestGap } from '../harness/guest/liveness.js';
 import { RamIntegrityError, RamWorkload } from '../harness/guest/ramcheck.js';
@@ -33,13 +32,6 @@ interface Snapshot extends FileMigration {
   ram: RamWorkload;
 }
 
-/** A scratch directory for the snapshot file, removed when the scenario ends. */
-function scratch(ctx: ScenarioContext): string {
-  const dir = mkdtempSync('/tmp/migtest-bgsnap-');
-  ctx.track({ stop: async () => rmSync(dir, { recursive: true, force: true }) });
-  return join(dir, 'snapshot.mig');
-}
-
 /** Boots the source with the RAM workload and saves it to a file, background or plain. */
 async function snapshotTo(ctx: ScenarioContext, arch: Arch, background: boolean): Promise<Snapshot> {
   const src = await ctx.vms.start(new VmBuilder('src', arch));
@@ -48,7 +40,7 @@ async function snapshotTo(ctx: ScenarioContext, arch: Arch, background: boolean)
   const before = await ram.passes(src);
   let after = before;
   let raisedAt: number | undefined;
-  const m = await migrateToFile(src, scratch(ctx), {
+  const m = await migrateToFile(src, ctx.scratchFile('snapshot.mig'), {
     capabilities: background ? { 'background-snapshot': true } : {},
     parameters: SLOW,
     onActive: async () => {

@@ -1,5 +1,4 @@
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
 import { describe, expect } from 'vitest';
 import { checkLivenessAfterMigration } from '../harness/guest/liveness.js';
 import { RamWorkload } from '../harness/guest/ramcheck.js';
@@ -44,12 +43,6 @@ const readMarker = async (vm: StartedVm, dev: string) =>
 const save = (vm: StartedVm, tag: string) => runJob(vm.qmp, 'snapshot-save', { 'job-id': `save-${tag}`, tag, vmstate: 'data', devices: ['data'] });
 const load = (vm: StartedVm, tag: string) => runJob(vm.qmp, 'snapshot-load', { 'job-id': `load-${tag}`, tag, vmstate: 'data', devices: ['data'] });
 const remove = (vm: StartedVm, tag: string) => runJob(vm.qmp, 'snapshot-delete', { 'job-id': `delete-${tag}`, tag, devices: ['data'] });
-
-function scratch(ctx: ScenarioContext): string {
-  const dir = mkdtempSync('/tmp/migtest-file-');
-  ctx.track({ stop: async () => rmSync(dir, { recursive: true, force: true }) });
-  return join(dir, 'state.mig');
-}
 
 describe.each(testArches())(`${SUITE} %s`, (arch) => {
   const meta = { suite: SUITE, arch };
@@ -114,7 +107,7 @@ describe.each(testArches())(`${SUITE} %s`, (arch) => {
       const src = await ctx.vms.start(new VmBuilder('src', arch));
       await src.waitReady();
       const ram = await RamWorkload.start(src, DEFAULT_WORKLOAD);
-      const saved = await migrateToFile(src, scratch(ctx), { capabilities: v.capabilities, parameters: v.parameters });
+      const saved = await migrateToFile(src, ctx.scratchFile('state.mig'), { capabilities: v.capabilities, parameters: v.parameters });
       expect((await src.status()).status).toBe('postmigrate');
       const st = statSync(saved.file);
       // The stream's sections, read by QEMU's own analyze-migration.py where it can be had.

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'vitest';
 import { caseRow, runCase } from '../case/run.js';
 import type { CaseReport, MigrationCase } from '../case/model.js';
@@ -29,6 +32,16 @@ export class ScenarioContext extends Scope {
   /** Adds figures to this scenario's row (kept even if the scenario fails later). */
   record(row: Row): void {
     mergeRow(this.row, row);
+  }
+
+  /**
+   * A path in a fresh private directory under /tmp, removed when the scenario ends: for big
+   * files (a saved stream) that do not belong in the artifacts.
+   */
+  scratchFile(name: string): string {
+    const dir = mkdtempSync(join(tmpdir(), 'migtest-scratch-'));
+    this.track({ stop: async () => rmSync(dir, { recursive: true, force: true }) });
+    return join(dir, name);
   }
 
   /** The host lacks something; the reason must name it. */
