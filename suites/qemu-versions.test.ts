@@ -3,9 +3,9 @@ import { runCase, caseRow } from '../harness/case/run.js';
 import { probeBinary } from '../harness/qemu/probe.js';
 import { listBinaries } from '../harness/qemu/catalog.js';
 import { runAccel } from '../harness/qemu/accel.js';
+import { ARCH_DEFAULTS } from '../harness/vm/spec.js';
 import { testArches } from '../harness/testing/arches.js';
 import { scenario } from '../harness/testing/scenario.js';
-
 
 // The catalog's second QEMU (Debian bookworm's 7.2, placed by `migtest qemu fetch 7.2`)
 // really runs from its own directory with its own firmware, and its probe matches its age.
@@ -38,7 +38,7 @@ describe.each(testArches())('qemu-versions %s', (arch) => {
       return ctx.skip(`aarch64 under TCG: ${older.version} -> ${system.version} is refused by the destination's CPU register list (see cross-version); a path run needs a pair that migrates`);
     const report = await runCase(ctx, { id: 'source by path', arch, source: { qemu: older.path }, destination: { qemu: 'system' } });
     const machineOf = (argv: readonly string[]) => argv[argv.indexOf('-machine') + 1]!.split(',')[0];
-    const family = arch === 'x86_64' ? 'q35' : 'virt';
+    const family = ARCH_DEFAULTS[arch].machine;
     expect(report.run.src.binary).toMatchObject({ source: 'path', path: older.path });
     expect(report.run.dst.binary.path).toBe(system.path);
     expect(machineOf(report.run.src.argv)).toBe(family);
