@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Host setup for migtest on Debian bookworm. Idempotent: safe to run again.
 # Installs QEMU 10.0 (bookworm-backports) as the default, the tools the harness drives,
-# the npm dependencies, Debian's QEMU 7.2 beside the default, and the default guest images.
+# the npm dependencies and the default guest images, then places Debian's QEMU 5.2
+# (bullseye), 7.2 (bookworm), 10.0 (trixie) and 11.1 (sid) beside the default, each with
+# its own libraries, and checks that each boots the default image and migrates to itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +38,6 @@ apt-get install -y -q socat mmdebstrap e2fsprogs cpio busybox-static kmod nftabl
   openssh-server openssh-client python3
 
 npm ci --no-audit --no-fund
-node bin/migtest.mjs qemu fetch 7.2
 node bin/migtest.mjs images build
+node bin/migtest.mjs qemu fetch 5.2 7.2 10.0 11.1
 node bin/migtest.mjs doctor

@@ -2,6 +2,8 @@ import { describe } from 'vitest';
 import { expectedLabel } from '../harness/case/expect.js';
 import { expandGrid, loadGrid } from '../harness/compat/grid.js';
 import { gridVersions } from '../harness/compat/versions.js';
+import { withStaticCheck } from '../harness/compat/static.js';
+import type { MigtestError } from '../harness/util/errors.js';
 import { findBinary } from '../harness/qemu/catalog.js';
 import { runAccel } from '../harness/qemu/accel.js';
 import { testArches } from '../harness/testing/arches.js';
@@ -22,7 +24,21 @@ for (const arch of testArches().filter((a) => grid.arches.includes(a))) {
     for (const c of expandGrid(grid, arch, versions, accel))
       scenario(c.id, { suite: 'compat', arch }, async (ctx) => {
         ctx.record({ extra: { expected: expectedLabel(c.expect ?? { kind: 'migrates' }) } });
-        return caseRow(await runCase(ctx, { ...c, retry: false }));
+        // The two sides' -dump-vmstate compared before migrating; recorded whatever happens next.
+        const check = withStaticCheck({ ...c, retry: false });
+        let outcome: string | undefined;
+        try {
+          const row = caseRow(await runCase(ctx, check.case));
+          outcome = row.extra?.outcome as string | undefined;
+          return row;
+        } catch (e) {
+          outcome = ((e as MigtestError).context?.row as { extra?: { outcome?: string } } | undefined)?.extra?.outcome;
+          throw e;
+        } finally {
+          // A cell skipped or broken before it had an outcome has nothing to compare against.
+          const v = outcome && (await check.verdict(outcome).catch((e: Error) => e));
+          if (v) ctx.record({ extra: { static: v instanceof Error ? { error: v.message } : v && { ...v, issues: v.issues.slice(0, 5), issueCount: v.issues.length } } });
+        }
       });
   });
 }

@@ -31,9 +31,9 @@ describe.each(testArches())('qemu-versions %s', (arch) => {
   // source's versioned machine type, so the pair agrees on it; liveness and RAM are checked.
   scenario('a source QEMU named by path, on one side only: the destination takes its versioned machine type', { suite: 'qemu-versions', arch }, async (ctx) => {
     const bins = (await listBinaries(true)).filter((b) => b.arch === arch);
-    const older = bins.find((b) => b.source === 'cache');
+    const older = bins.find((b) => b.source === 'cache' && b.version.startsWith('7.2.'));
     const system = bins.find((b) => b.source === 'system');
-    if (!older || !system) return ctx.skip(`a second QEMU for ${arch} is not fetched (run: migtest qemu fetch 7.2)`);
+    if (!older || !system) return ctx.skip(`QEMU 7.2 for ${arch} is not fetched (run: migtest qemu fetch 7.2)`);
     if (arch === 'aarch64' && (await runAccel(system)).accel === 'tcg')
       return ctx.skip(`aarch64 under TCG: ${older.version} -> ${system.version} is refused by the destination's CPU register list (see cross-version); a path run needs a pair that migrates`);
     const report = await runCase(ctx, { id: 'source by path', arch, source: { qemu: older.path }, destination: { qemu: 'system' } });

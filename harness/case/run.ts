@@ -114,8 +114,9 @@ const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).s
 async function destinationWords(dst: StartedVm, kept: boolean): Promise<string> {
   return pollUntil(`${dst.name}: its reason for failing the incoming migration`, 30_000, async () => {
     const desc = kept && dst.process.running ? (await dst.queryMigrate().catch(() => undefined))?.['error-desc'] : undefined;
-    const lines = dst.stderrText().trim().split('\n').filter((l) => l.trim() && !l.includes(desc ?? '\0'));
-    const done = lines.length > 0 && (kept ? desc !== undefined : !dst.process.running);
+    const lines = dst.stderrErrors().filter((l) => !l.includes(desc ?? '\0'));
+    // A destination that aborted (an assertion) says nothing more: its stderr is all there is.
+    const done = lines.length > 0 && ((kept && desc !== undefined) || !dst.process.running);
     return { done, value: [...lines.map((l) => l.replace(/^qemu-system-\w+: /, '')), ...(desc ? [desc] : [])].join(' | '), state: { desc, lines } };
   }, 100);
 }

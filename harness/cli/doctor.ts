@@ -4,6 +4,7 @@ import { resolveAccel } from '../qemu/accel.js';
 import { findImage } from '../images/build.js';
 import { ARCHES } from '../util/arch.js';
 import { listBinaries } from '../qemu/catalog.js';
+import { FETCHABLE } from '../qemu/fetch.js';
 
 export interface Check {
   name: string;
@@ -44,6 +45,13 @@ export async function doctor(): Promise<Check[]> {
           },
     );
   }
+  // Cross-version suites and compat grids use every fetched version; a missing one is a warning, not a failure.
+  const missing = Object.keys(FETCHABLE).filter((v) => !bins.some((b) => b.source === 'cache' && b.version.startsWith(`${v}.`)));
+  checks.push(
+    missing.length
+      ? { name: 'fetched QEMUs', status: 'warn', detail: `not fetched: ${missing.join(', ')}`, fix: `node bin/migtest.mjs qemu fetch ${missing.join(' ')}` }
+      : { name: 'fetched QEMUs', status: 'ok', detail: Object.entries(FETCHABLE).map(([v, s]) => `${v} (${s})`).join(', ') },
+  );
   checks.push(await tool('qemu-img', ['--version'], 'qemu-utils'));
   checks.push(await tool('qemu-io', ['--version'], 'qemu-utils'));
   checks.push(await tool('bridge', ['-V'], 'iproute2'));
@@ -68,7 +76,7 @@ export async function doctor(): Promise<Check[]> {
     checks.push({
       name: 'kvm',
       status: d.accel === 'kvm' ? 'ok' : 'warn',
-      detail: d.accel === 'kvm' ? 'usable (probe boot succeeded)' : `not usable, TCG will be used: ${d.reason}`,
+      detail: d.accel === 'kvm' ? `usable (${d.reason})` : `not usable, TCG will be used: ${d.reason}`,
       fix: d.accel === 'kvm' ? undefined : 'enable virtualization / nested KVM on this host; tests run (slower) under TCG',
     });
   }

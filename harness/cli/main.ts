@@ -8,8 +8,9 @@ import { findBinary, listBinaries, type QemuBinary } from '../qemu/catalog.js';
 import { gridPresets } from '../compat/grid.js';
 import { runCompat } from './compat.js';
 import type { RunOptions } from './run.js';
-import { fetchQemu, FETCHABLE } from '../qemu/fetch.js';
-import { MigtestError } from '../util/errors.js';
+import { FETCHABLE } from '../qemu/fetch.js';
+import { ConfigError, MigtestError } from '../util/errors.js';
+import { fetchAndVerify } from './qemu.js';
 import { doctor, formatChecks } from './doctor.js';
 import { runSuites } from './run.js';
 import { reapAtStart } from '../testing/reaper.js';
@@ -90,10 +91,14 @@ qemu
   });
 qemu
   .command('fetch')
-  .description(`place another Debian QEMU beside the default (${Object.keys(FETCHABLE).join(', ')})`)
-  .argument('<version>')
-  .action(async (version: string) => {
-    for (const b of await fetchQemu(version)) process.stdout.write(`${b.arch} ${b.version} ${b.path}\n`);
+  .description(
+    `place Debian's QEMU of another suite, with its own libraries, in the cache (${Object.entries(FETCHABLE).map(([v, s]) => `${v}: ${s}`).join(', ')}), and check that it boots the default image and migrates to itself`,
+  )
+  .argument('<version...>', Object.keys(FETCHABLE).join(', '))
+  .option('--no-verify', 'skip the boot and self-migration')
+  .action(async (versions: string[], opts: { verify: boolean }) => {
+    for (const v of versions) if (!FETCHABLE[v]) throw new ConfigError('qemu fetch version', `'${v}' cannot be fetched`, Object.keys(FETCHABLE));
+    for (const v of versions) for (const line of await fetchAndVerify(v, opts)) process.stdout.write(`${line}\n`);
   });
 
 program

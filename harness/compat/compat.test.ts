@@ -55,6 +55,29 @@ describe('compatibility grid', () => {
     expect(destinationSetup(back)).toMatchObject({ qemu: '7.2', machine: 'pc-q35-10.0', cpu: 'qemu64' });
   });
 
+  it("resolves 'oldest' and 'common' per ordered pair: the oldest and newest versioned type both know", () => {
+    const v52 = probe('5.2.0', [['pc-q35-5.2', 'q35'], ['pc-q35-4.2']]);
+    const v11 = probe('11.1.3', [['pc-q35-11.1', 'q35'], ['pc-q35-10.0'], ['pc-q35-7.2'], ['pc-q35-5.2']]);
+    const g = parseGrid({ ...grid, versions: ['5.2', '11.1'], machines: { x86_64: ['oldest', 'common', 'newest'] }, cpus: { x86_64: ['qemu64'] } });
+    const ids = expandGrid(g, 'x86_64', [{ label: '5.2', version: '5.2.0', probe: v52 }, { label: '11.1', version: '11.1.3', probe: v11 }], 'tcg').map((c) => c.id);
+    expect(ids).toEqual([
+      'x86_64 5.2.0->5.2.0 pc-q35-4.2 (oldest both know) qemu64',
+      'x86_64 5.2.0->5.2.0 pc-q35-5.2 (newest both know) qemu64',
+      'x86_64 5.2.0->11.1.3 pc-q35-5.2 (oldest both know) qemu64',
+      'x86_64 11.1.3->5.2.0 pc-q35-5.2 (oldest both know) qemu64',
+      'x86_64 11.1.3->5.2.0 pc-q35-11.1 (newest) qemu64',
+      'x86_64 11.1.3->11.1.3 pc-q35-5.2 (oldest both know) qemu64',
+      'x86_64 11.1.3->11.1.3 pc-q35-11.1 (newest both know) qemu64',
+    ]);
+  });
+
+  it('a known break between two builds is a refusal in its words; the builds around it migrate', () => {
+    const d = probe('11.1.3', [['pc-q35-11.1', 'q35'], ['pc-q35-10.0']]);
+    const ctx = (src: string) => ({ arch: 'x86_64' as const, accel: 'tcg' as const, src: probe(src, [['pc-q35-10.0', 'q35']]) });
+    expect(expectMachine('pc-q35-10.0', d, ctx('10.0.13'))).toMatchObject({ kind: 'refused', message: 'vring.num 1024 exceeds allocated max 256' });
+    expect(expectMachine('pc-q35-10.0', d, ctx('10.0.2')).kind).toBe('migrates');
+  });
+
   it('Arm under TCG across versions is refused by the CPU; same version or KVM migrates', () => {
     const a10 = probe('10.0.2', [['virt-10.0', 'virt'], ['virt-7.2']]);
     const a72 = probe('7.2.22', [['virt-7.2', 'virt']]);

@@ -1,7 +1,7 @@
 import type { Arch } from '../util/arch.js';
 import { findBinary, listBinaries, type QemuBinary } from '../qemu/catalog.js';
 import { probeBinary, resolveMachine } from '../qemu/probe.js';
-import { expectMachine, FAMILY, versionedMachines, type Grid, type Version } from './grid.js';
+import { commonMachines, expectMachine, FAMILY, type Grid, type Version } from './grid.js';
 import type { MigrationCase } from '../case/model.js';
 import type { Accel } from '../util/arch.js';
 import { pairCase } from './model.js';
@@ -9,37 +9,39 @@ import { pairCase } from './model.js';
 /** The label a grid or case names an installed binary by: `system`, or its version. */
 const label = (b: QemuBinary) => (b.source === 'system' ? 'system' : b.version);
 
-/** The newest versioned machine type of the family that both probes know ("pc-q35-7.2"). */
-function newestCommon(a: string[], b: string[], family: string): string | undefined {
-  return versionedMachines(a.filter((n) => b.includes(n)), family === 'q35' ? 'pc-q35-' : 'virt-').at(-1);
-}
 
 /**
- * Cross-version pairs between the system QEMU and every fetched one, both directions: with
- * the newest machine type both know, and with the source's own newest type. Expectations
- * come from the machine-type rule (expectMachine).
+ * Cross-version pairs between every two installed QEMUs (the system one and each fetched),
+ * both directions. Precopy on the newest machine type both know and on the source's own
+ * newest type; postcopy on the type both know. Expectations come from the machine-type rule
+ * (expectMachine); postcopy where precopy is refused under TCG on Arm is not tried: the
+ * refusal is the precopy case's, and a postcopy that loses its device state loses the guest.
  */
 export async function crossVersionCases(arch: Arch, accel: Accel): Promise<{ cases: MigrationCase[]; missing?: string }> {
   const bins = (await listBinaries()).filter((b) => b.arch === arch);
-  const system = bins.find((b) => b.source === 'system');
-  const others = bins.filter((b) => b.source === 'cache');
-  if (!system || !others.length) return { cases: [], missing: `only one QEMU for ${arch} is installed (run: migtest qemu fetch 7.2)` };
+  if (bins.length < 2) return { cases: [], missing: `only one QEMU for ${arch} is installed (run: migtest qemu fetch 5.2 7.2 11.1)` };
   const cases: MigrationCase[] = [];
-  for (const other of others)
-    for (const [src, dst] of [[other, system], [system, other]] as const) {
+  for (const src of bins)
+    for (const dst of bins) {
+      if (src === dst) continue;
       const [sp, dp] = [await probeBinary(src), await probeBinary(dst)];
-      const common = newestCommon(sp.machines.map((m) => m.name), dp.machines.map((m) => m.name), FAMILY[arch]);
+      const common = commonMachines(sp, dp, arch).at(-1);
       const newest = resolveMachine(sp, FAMILY[arch]);
+      const pair = `${src.version} -> ${dst.version}`;
       for (const machine of [...new Set([common, newest])].filter((m): m is string => !!m))
         cases.push(
           pairCase(
-            `${src.version} -> ${dst.version} on ${machine}${machine === newest ? " (the source's newest)" : ''}`,
+            `${pair} on ${machine}${machine === newest ? " (the source's newest)" : ''}`,
             arch,
             { qemu: label(src), machine },
             { qemu: label(dst) },
             expectMachine(machine, dp, { arch, accel, src: sp }),
           ),
         );
+      if (!common) continue;
+      const e = expectMachine(common, dp, { arch, accel, src: sp });
+      const c = pairCase(`${pair} postcopy on ${common}`, arch, { qemu: label(src), machine: common }, { qemu: label(dst) }, e.kind === 'migrates' ? e : { kind: 'skip', reason: `precopy is already refused (${e.kind}): ${'why' in e ? e.why : ''}` });
+      cases.push({ ...c, migration: { ...c.migration, mode: 'postcopy' } });
     }
   return { cases };
 }

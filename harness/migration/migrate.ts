@@ -87,7 +87,7 @@ function destinationSettings(opts: MigrateOptions): MigrationSettings {
 export async function exitedWhileWaiting(vm: StartedVm, what: string, lastEvent: unknown): Promise<QemuExitedError> {
   const exit = await vm.process.exited;
   const how = exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
-  const said = vm.stderrText().trim().split('\n').slice(-3).join(' | ');
+  const said = vm.stderrErrors().slice(-3).join(' | ');
   return new QemuExitedError(
     `${vm.name}: QEMU exited (${how}) while the harness waited for ${what}; last event: ${describe(lastEvent)}; stderr: ${said || '(empty)'}`,
     { exit, lastEvent },

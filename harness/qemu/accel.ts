@@ -6,7 +6,8 @@ import { progressOnce } from '../util/log.js';
 import { stateDir } from '../util/paths.js';
 import { privateDir } from '../util/privdir.js';
 import { pollUntil } from '../util/time.js';
-import { ACCEL_CHOICES, type Accel, type AccelChoice, type Arch } from '../util/arch.js';
+import { ACCEL_CHOICES, ARCH_DEFAULTS, type Accel, type AccelChoice, type Arch } from '../util/arch.js';
+import { findImage } from '../images/build.js';
 import { runConfig } from '../util/run-config.js';
 import { GroupProcess } from '../host/process.js';
 import type { QemuBinary } from './catalog.js';
@@ -58,53 +59,103 @@ function bootId(): string {
   }
 }
 
-/** Boots the probe sector with the given accelerator; true if it printed within the deadline. */
-export async function probeBoot(bin: QemuBinary, accel: Accel, timeoutMs = 15_000): Promise<{ ok: boolean; detail: string }> {
+/** One step of the accelerator probe: what it boots and what proves it ran. */
+export interface ProbeStep {
+  name: string;
+  args: string[];
+  /** Printed on the serial console when the step got far enough. */
+  marker: RegExp;
+  timeoutMs: number;
+}
+
+/**
+ * What the KVM probe boots: the boot sector (x86: KVM runs at all with this CPU model), then
+ * the default image's kernel to its first console line with the same CPU model, since a
+ * boot sector can pass where Linux then hangs before printing anything.
+ */
+export function probeSteps(bin: QemuBinary, cpu: string, kernel?: string, sectorImg?: string): ProbeStep[] {
+  const { machine, console } = ARCH_DEFAULTS[bin.arch];
+  const steps: ProbeStep[] = [];
+  if (bin.arch === 'x86_64' && sectorImg)
+    steps.push({ name: `a boot sector with -cpu ${cpu}`, args: ['-machine', 'pc', '-cpu', cpu, '-m', '16M', '-drive', `file=${sectorImg},format=raw,if=ide`], marker: new RegExp(PROBE_OK), timeoutMs: 15_000 });
+  if (kernel)
+    steps.push({
+      name: `the default kernel to its first console line with -cpu ${cpu}`,
+      // No initrd: the first line comes long before the root is wanted.
+      args: ['-machine', machine, '-cpu', cpu, '-m', '256M', '-kernel', kernel, '-append', `console=${console} loglevel=8 panic=-1`],
+      marker: /Linux version/,
+      timeoutMs: 30_000,
+    });
+  return steps;
+}
+
+/**
+ * Boots the probe steps in turn with the given accelerator; ok when each printed its marker
+ * within its deadline, else which step failed and how (QEMU's words, or a hang).
+ */
+export async function probeBoot(
+  bin: QemuBinary,
+  accel: Accel,
+  opts: { cpu?: string; kernel?: string; timeoutMs?: number } = {},
+): Promise<{ ok: boolean; detail: string }> {
+  const { cpu = ARCH_DEFAULTS[bin.arch].cpu, kernel = findImage(bin.arch)?.kernel } = opts;
   const dir = await privateDir('accel');
-  const img = join(dir.path, 'probe.img');
-  const out = join(dir.path, 'serial.log');
-  const err = join(dir.path, 'stderr.log');
-  writeFileSync(img, kvmProbeBootSector());
+  try {
+    const img = join(dir.path, 'probe.img');
+    writeFileSync(img, kvmProbeBootSector());
+    const steps = probeSteps(bin, cpu, kernel, img).map((s) => ({ ...s, timeoutMs: opts.timeoutMs ?? s.timeoutMs }));
+    if (!steps.length) return { ok: false, detail: `nothing to boot for ${bin.arch} (no default image: run migtest images build)` };
+    const done: string[] = [];
+    for (const [i, step] of steps.entries()) {
+      const r = await bootStep(bin, accel, step, join(dir.path, `step${i}`));
+      if (!r.ok) return { ok: false, detail: `${step.name}: ${r.detail}${done.length ? ` (${done.join(', ')} passed)` : ''}` };
+      done.push(step.name);
+    }
+    return { ok: true, detail: `booted ${done.join(', then ')}${kernel ? '' : ' (no default image yet: the kernel was not tried)'}` };
+  } finally {
+    await dir.cleanup();
+  }
+}
+
+async function bootStep(bin: QemuBinary, accel: Accel, step: ProbeStep, base: string): Promise<{ ok: boolean; detail: string }> {
+  const out = `${base}.serial.log`;
+  const err = `${base}.stderr.log`;
   writeFileSync(out, '');
-  const cpu = accel === 'kvm' ? ['-cpu', 'host'] : [];
   const proc = GroupProcess.spawn(
     bin.path,
-    [
-      ...bin.firmwareDirs.flatMap((d) => ['-L', d]),
-      '-machine', 'pc', '-accel', accel, ...cpu, '-nodefaults', '-display', 'none', '-m', '16M',
-      '-serial', `file:${out}`, '-drive', `file=${img},format=raw,if=ide`,
-    ],
+    [...bin.firmwareDirs.flatMap((d) => ['-L', d]), '-accel', accel, '-nodefaults', '-display', 'none', '-serial', `file:${out}`, ...step.args],
     { name: `accel-probe-${accel}`, stderrFile: err },
   );
+  const serial = () => readFileSync(out, 'latin1');
   try {
-    await pollUntil(`${PROBE_OK} on the probe's serial`, timeoutMs, () => ({
-      done: readFileSync(out, 'latin1').includes(PROBE_OK) || !proc.running,
-      state: readFileSync(out, 'latin1').slice(-100) || '(serial empty)',
+    await pollUntil(`${step.name}: ${step.marker.source} on the serial console`, step.timeoutMs, () => ({
+      done: step.marker.test(serial()) || !proc.running,
+      state: serial().slice(-100) || '(serial empty)',
     }));
-    if (readFileSync(out, 'latin1').includes(PROBE_OK)) return { ok: true, detail: 'probe boot printed its marker' };
+    if (step.marker.test(serial())) return { ok: true, detail: 'printed its marker' };
     return { ok: false, detail: `QEMU exited: ${readFileSync(err, 'utf8').trim().split('\n').slice(-2).join(' ')}` };
   } catch (e) {
-    if (e instanceof DeadlineError) return { ok: false, detail: `probe boot hung (${(timeoutMs / 1000).toFixed(0)}s)` };
+    if (e instanceof DeadlineError)
+      return { ok: false, detail: `hung, nothing on the console after ${(step.timeoutMs / 1000).toFixed(0)}s${serial() ? ` (last: ${JSON.stringify(serial().slice(-80))})` : ''}` };
     throw e;
   } finally {
     await proc.stop({ termMs: 2000 });
-    await dir.cleanup();
   }
 }
 
 const KVM_ARCH: Partial<Record<string, Arch>> = { x64: 'x86_64', arm64: 'aarch64' };
 
 /** The accelerator this run chose (MIGTEST_ACCEL, set by `migtest run --accel`), decided for `bin`. */
-export function runAccel(bin: QemuBinary): Promise<AccelDecision> {
-  return resolveAccel(runConfig().accel, bin);
+export function runAccel(bin: QemuBinary, cpu?: string): Promise<AccelDecision> {
+  return resolveAccel(runConfig().accel, bin, cpu);
 }
 
 /** Decides the accelerator. The decision is cached per host boot, so workers do not re-probe. */
-export async function resolveAccel(choice: AccelChoice, bin: QemuBinary): Promise<AccelDecision> {
+export async function resolveAccel(choice: AccelChoice, bin: QemuBinary, cpu = ARCH_DEFAULTS[bin.arch].cpu): Promise<AccelDecision> {
   if (!(ACCEL_CHOICES as readonly string[]).includes(choice))
     throw new ConfigError('accel', `'${choice}'`, ACCEL_CHOICES);
   if (choice === 'tcg') return { accel: 'tcg', reason: 'requested' };
-  const decision = await decideKvm(bin);
+  const decision = await decideKvm(bin, cpu);
   if (choice === 'kvm') {
     if (decision.accel !== 'kvm') throw new ConfigError('accel', `kvm requested but not usable: ${decision.reason}`, ACCEL_CHOICES);
     return decision;
@@ -118,7 +169,7 @@ export async function resolveAccel(choice: AccelChoice, bin: QemuBinary): Promis
   return decision;
 }
 
-async function decideKvm(bin: QemuBinary): Promise<AccelDecision> {
+async function decideKvm(bin: QemuBinary, cpu: string): Promise<AccelDecision> {
   if (KVM_ARCH[hostArch()] !== bin.arch) return { accel: 'tcg', reason: `host is ${hostArch()}, guest is ${bin.arch}` };
   if (!existsSync('/dev/kvm')) return { accel: 'tcg', reason: '/dev/kvm does not exist' };
   try {
@@ -126,17 +177,17 @@ async function decideKvm(bin: QemuBinary): Promise<AccelDecision> {
   } catch {
     return { accel: 'tcg', reason: '/dev/kvm is not readable and writable by this user' };
   }
-  const cacheFile = join(stateDir(), `accel-${bin.arch}-${bin.version}.json`);
+  const cacheFile = join(stateDir(), `accel-${bin.arch}-${bin.version}-${cpu.replace(/[^\w.-]/g, '_')}.json`);
   try {
     const c = JSON.parse(readFileSync(cacheFile, 'utf8')) as AccelDecision & { bootId: string };
     if (c.bootId === bootId()) return { accel: c.accel, reason: c.reason };
   } catch {
     /* not probed on this boot */
   }
-  const r = await probeBoot(bin, 'kvm');
+  const r = await probeBoot(bin, 'kvm', { cpu });
   const decision: AccelDecision = r.ok
-    ? { accel: 'kvm', reason: 'probe boot succeeded' }
-    : { accel: 'tcg', reason: `/dev/kvm exists but a KVM probe boot failed: ${r.detail}` };
+    ? { accel: 'kvm', reason: `KVM probe ${r.detail}` }
+    : { accel: 'tcg', reason: `/dev/kvm exists but the KVM probe failed at ${r.detail}` };
   mkdirSync(stateDir(), { recursive: true });
   writeFileSync(cacheFile, JSON.stringify({ ...decision, bootId: bootId() }));
   return decision;

@@ -79,13 +79,14 @@ async function scan(): Promise<QemuBinary[]> {
     for (const ver of readdirSync(root)) {
       const base = join(root, ver);
       for (const arch of ARCHES) {
-        const p = join(base, 'usr/bin', `qemu-system-${arch}`);
+        // bin/: the launcher `qemu fetch` writes (the suite's own loader and libraries).
+        const p = join(base, 'bin', `qemu-system-${arch}`);
         if (!existsSync(p)) continue;
         const v = await versionOf(p);
         if (!v) continue;
-        // -L replaces the compiled-in firmware path, so Debian's option ROMs (ipxe-qemu, which
-        // every qemu-system package depends on) must be named too, or a NIC cannot start.
-        const fw = [join(base, 'usr/share/qemu'), join(base, 'usr/share/seabios'), '/usr/lib/ipxe/qemu'].filter(existsSync);
+        // -L replaces the compiled-in firmware path, so the option ROMs of the NICs
+        // (ipxe-qemu, fetched with it) must be named too, or a NIC cannot start.
+        const fw = ['usr/share/qemu', 'usr/share/seabios', 'usr/lib/ipxe/qemu'].map((d) => join(base, d)).filter(existsSync);
         out.push({ arch, path: p, version: v, firmwareDirs: fw, source: 'cache' });
       }
     }

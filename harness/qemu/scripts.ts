@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -7,15 +7,14 @@ import { execa } from 'execa';
 import { progress } from '../util/log.js';
 import { cacheDir } from '../util/paths.js';
 import { versionText, type QemuBinary } from './catalog.js';
+import { aptUpdate } from './debian.js';
 
 /** Where QEMU's own analyze-migration.py for a binary was found, or why it was not. */
 export type ScriptLookup = { path: string; from: string } | { missing: string };
 
 const SCRIPT = 'scripts/analyze-migration.py';
-const MIRROR = 'http://deb.debian.org/debian';
 /** Suites searched for the source package, in order; their Sources lists are cached a day. */
-const SUITES = ['bookworm-backports', 'bookworm', 'trixie'];
-const DAY_MS = 86_400_000;
+const SUITES = ['bookworm-backports', 'bookworm', 'trixie', 'bullseye', 'sid'];
 
 /** "1:7.2+dfsg-7+deb12u18+b3" from `--version`: Debian's package version of the binary. */
 export function debianPackageVersion(versionText: string): string | undefined {
@@ -48,26 +47,6 @@ export async function analyzeMigrationScript(bin: QemuBinary): Promise<ScriptLoo
   }
 }
 
-/** apt, on a private list of deb-src lines, with its own state: the host's apt is left alone. */
-function aptOptions(suite: string): string[] {
-  const root = join(cacheDir(), 'apt', suite);
-  for (const d of ['lists/partial', 'cache/archives/partial']) mkdirSync(join(root, d), { recursive: true });
-  const list = join(root, 'sources.list');
-  if (!existsSync(list)) writeText(list, `deb-src ${MIRROR} ${suite} main\n`);
-  return [
-    '-o', `Dir::Etc::SourceList=${list}`, '-o', 'Dir::Etc::SourceParts=/nonexistent',
-    '-o', `Dir::State::Lists=${join(root, 'lists')}`, '-o', `Dir::Cache=${join(root, 'cache')}`, '-o', 'Debug::NoLocking=1',
-  ];
-}
-
-/** Cache writes go tmp + rename: a concurrent run sees the whole file or none. */
-function writeText(file: string, text: string): void {
-  const tmp = `${file}.${process.pid}`;
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
-}
-
 /**
  * apt verifies the suite's signed index; `source --print-uris` then names the orig tarball
  * with its SHA256, which this checks on the download before it extracts one file.
@@ -75,15 +54,7 @@ function writeText(file: string, text: string): void {
 async function fetchFromSourcePackage(version: string, dest: string): Promise<void> {
   let uri: { url: string; name: string; sha256: string } | undefined;
   for (const suite of SUITES) {
-    const opts = aptOptions(suite);
-    const stamp = join(cacheDir(), 'apt', suite, 'updated');
-    const fresh = existsSync(stamp) && Date.now() - statSync(stamp).mtimeMs < DAY_MS;
-    if (!fresh) {
-      progress(`analyze-migration.py: reading the ${suite} source index`);
-      const up = await execa('apt-get', [...opts, '-q', 'update'], { reject: false, all: true });
-      if (up.exitCode !== 0) throw new Error(`apt-get update (${suite}) failed: ${up.all}`);
-      writeText(stamp, '');
-    }
+    const opts = await aptUpdate(suite, 'deb-src', 'analyze-migration.py');
     const p = await execa('apt-get', [...opts, 'source', '--print-uris', `qemu=${version}`], { reject: false, all: true });
     const line = p.exitCode === 0 ? p.stdout.split('\n').find((l) => /\.orig\.tar\.\w+ /.test(l)) : undefined;
     const m = line && /^'([^']+)' (\S+) \d+ SHA256:([0-9a-f]{64})$/.exec(line.trim());

@@ -13,3 +13,10 @@ export function parseArch(value: string, field = 'arch'): Arch {
 export const ACCEL_CHOICES = ['auto', 'kvm', 'tcg'] as const;
 export type AccelChoice = (typeof ACCEL_CHOICES)[number];
 export type Accel = Exclude<AccelChoice, 'auto'>;
+
+/** What a VM gets unless told otherwise; the KVM probe boots with the same CPU model. */
+export const ARCH_DEFAULTS: Record<Arch, { machine: string; cpu: string; console: string }> = {
+  x86_64: { machine: 'q35', cpu: 'qemu64', console: 'ttyS0' },
+  // cortex-a57 rather than max: max turns on pointer authentication, slow under TCG.
+  aarch64: { machine: 'virt', cpu: 'cortex-a57', console: 'ttyAMA0' },
+};

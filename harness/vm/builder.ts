@@ -193,7 +193,7 @@ export class VmBuilder {
     const image = this.d.image ?? (await defaultImage(this.arch));
     for (const [field, f] of [['kernel', image.kernel], ['initrd', image.initrd], ['disk', image.rootDisk]] as const)
       if (!existsSync(f)) throw new ConfigError(`image ${field}`, `${f} does not exist`, 'an existing file (run: migtest images build)');
-    const accel = await resolveAccel(this.d.accel, bin);
+    const accel = await resolveAccel(this.d.accel, bin, this.d.cpu);
     const { qemu: _q, binary: _b, image: _i, incoming: _in, freshBoot: _f, ...rest } = this.d;
     return {
       ...rest,

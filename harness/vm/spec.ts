@@ -77,8 +77,4 @@ export interface VmPaths {
   serialLog: string;
 }
 
-export const ARCH_DEFAULTS: Record<Arch, { machine: string; cpu: string; console: string }> = {
-  x86_64: { machine: 'q35', cpu: 'qemu64', console: 'ttyS0' },
-  // cortex-a57 rather than max: max turns on pointer authentication, slow under TCG.
-  aarch64: { machine: 'virt', cpu: 'cortex-a57', console: 'ttyAMA0' },
-};
+export { ARCH_DEFAULTS } from '../util/arch.js';
