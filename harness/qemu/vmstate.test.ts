@@ -11,7 +11,7 @@ const serial = (over: Partial<VmsdDesc> = {}): VmsdDesc => ({ name: 'serial', ve
 
 describe('static -dump-vmstate comparison', () => {
   it('finds nothing between equal descriptions, and ignores struct sizes (C layout, not the wire)', () => {
-    const a = { 'isa-serial': dev({ ...serial(), Fields: [f('state', 640, 0, serial())] }) };
+    const a = { 'isa-serial': dev({ ...serial(), Fields: [f('state', 640, 0, serial())] }), vmschkmachine: { Name: 'pc-q35-10.0' } as VmstateDump[string] };
     const b = { 'isa-serial': dev({ ...serial(), Fields: [f('state', 656, 0, serial())] }) };
     expect(compareVmstate(a, b)).toEqual({ predicted: 'compatible', issues: [], compared: 1 });
   });

@@ -17,6 +17,7 @@ export interface VmsdDesc {
 /** `-dump-vmstate` output: device type -> its description (only types that have one). */
 export type VmstateDump = Record<string, { Name: string; version_id: number; minimum_version_id: number; Description: VmsdDesc }>;
 
+
 /**
  * A binary's `-dump-vmstate` for a machine type, cached by binary and machine. QEMU writes it
  * and exits before creating the machine; a machine type it does not know is the error.
@@ -69,7 +70,10 @@ export interface StaticVerdict {
  * the wire, and are not compared. `types`: the device types the source instantiated (others
  * are never sent); without it, every type the source has.
  */
-export function compareVmstate(src: VmstateDump, dst: VmstateDump, types?: Iterable<string>): StaticVerdict {
+export function compareVmstate(srcDump: VmstateDump, dstDump: VmstateDump, types?: Iterable<string>): StaticVerdict {
+  // Entries without a description are not devices (`vmschkmachine` names the machine type).
+  const devices = (d: VmstateDump) => Object.fromEntries(Object.entries(d).filter(([, e]) => e.Description)) as VmstateDump;
+  const [src, dst] = [devices(srcDump), devices(dstDump)];
   const issues: StaticIssue[] = [];
   const names = types ? [...new Set(types)].filter((t) => src[t]) : Object.keys(src);
   const byVmsd = new Map<string, VmstateDump[string][]>();
