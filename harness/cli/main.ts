@@ -15,6 +15,7 @@ import { doctor, formatChecks } from './doctor.js';
 import { runSuites } from './run.js';
 import { reapAtStart } from '../testing/reaper.js';
 import { availableSuites } from './suites.js';
+import { hostsDown, hostsUp } from '../net/topology.js';
 
 const program = new Command('migtest').description('End-to-end tests of QEMU live migration on real QEMU pairs');
 
@@ -99,6 +100,19 @@ qemu
   .action(async (versions: string[], opts: { verify: boolean }) => {
     for (const v of versions) if (!FETCHABLE[v]) throw new ConfigError('qemu fetch version', `'${v}' cannot be fetched`, Object.keys(FETCHABLE));
     for (const v of versions) for (const line of await fetchAndVerify(v, opts)) process.stdout.write(`${line}\n`);
+  });
+
+const hosts = program.command('hosts').description('two hosts on this machine (network namespaces with their own sshd), for two-host runs');
+hosts
+  .command('up')
+  .description('start the two-host topology (root): prints the hosts file that reaches it')
+  .action(async () => void process.stdout.write(`${await hostsUp()}\n`));
+hosts
+  .command('down')
+  .description('stop the two-host topology: its sshds, what runs in it, its namespaces and links')
+  .action(async () => {
+    const done = await hostsDown();
+    process.stdout.write(done.length ? `${done.join('\n')}\n` : 'no topology was up\n');
   });
 
 program

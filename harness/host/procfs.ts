@@ -17,6 +17,11 @@ export function procStat(pid: number): ProcStat | undefined {
   } catch {
     return undefined;
   }
+  return parseStat(pid, text);
+}
+
+/** One /proc/<pid>/stat line, read here or on another host. */
+export function parseStat(pid: number, text: string): ProcStat {
   // comm may contain spaces and parentheses: split after the last ')'.
   const close = text.lastIndexOf(')');
   const comm = text.slice(text.indexOf('(') + 1, close);

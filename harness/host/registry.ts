@@ -11,6 +11,8 @@ export interface RegistryEntry {
   argv: string[];
   owner: { pid: number; startTime: number };
   createdAt: string;
+  /** Started on another host (ssh): its name and the hosts file to reconnect with. */
+  host?: { name: string; hostsFile?: string };
 }
 
 export interface ReapedGroup {
@@ -32,12 +34,15 @@ export function selfIdentity(): { pid: number; startTime: number } {
   return { pid: process.pid, startTime: procStat(process.pid)?.startTime ?? 0 };
 }
 
+const entryFile = (pgid: number, host?: string) => join(registryDir(), `${host ? `${host.replace(/[^\w.-]/g, '_')}@` : ''}${pgid}.json`);
+
 export function register(entry: RegistryEntry): void {
-  writeFileSync(join(registryDir(), `${entry.pgid}.json`), JSON.stringify(entry));
+  writeFileSync(entryFile(entry.pgid, entry.host?.name), JSON.stringify(entry));
 }
 
-export function unregister(pgid: number): void {
-  rmSync(join(registryDir(), `${pgid}.json`), { force: true });
+/** Forgets a group; `host` for one started on another host. */
+export function unregister(pgid: number, host?: string): void {
+  rmSync(entryFile(pgid, host), { force: true });
 }
 
 export function listEntries(): RegistryEntry[] {
@@ -54,15 +59,25 @@ export function listEntries(): RegistryEntry[] {
   return out;
 }
 
+/** Entries whose owner (the runner that started them) is gone; `owner` limits it to one runner. */
+export function orphanEntries(owner?: number): RegistryEntry[] {
+  return listEntries().filter((e) => (owner === undefined || e.owner.pid === owner) && !isAlive(e.owner.pid, e.owner.startTime));
+}
+
+/** Writes a reaped group to the log a later run reports from. */
+export function logReaped(r: ReapedGroup): void {
+  appendFileSync(reapedLog(), `${JSON.stringify(r)}\n`);
+}
+
 /**
- * Kills the groups whose owner (the runner that started them) is gone, by pid and with
+ * Kills the local groups whose owner (the runner that started them) is gone, by pid and with
  * start times checked so a reused pid is never hit. `owner` limits it to one runner.
  */
 export function reapOrphans(by: ReapedGroup['by'], owner?: number): ReapedGroup[] {
   // Snapshot every orphaned group before killing any: killing a source QEMU makes its
   // destination exit on its own (failed load), and it must still be reported as left behind.
-  const orphans = listEntries()
-    .filter((e) => (owner === undefined || e.owner.pid === owner) && !isAlive(e.owner.pid, e.owner.startTime))
+  const orphans = orphanEntries(owner)
+    .filter((e) => !e.host)
     .map((entry) => ({ entry, members: groupMembers(entry.pgid, entry.startTime) }));
   for (const { members } of orphans)
     for (const m of members) {
@@ -77,7 +92,7 @@ export function reapOrphans(by: ReapedGroup['by'], owner?: number): ReapedGroup[
     unregister(entry.pgid);
     if (!members.length) continue;
     const r: ReapedGroup = { entry, killed: members.map((m) => m.pid), by, at: new Date().toISOString() };
-    appendFileSync(reapedLog(), `${JSON.stringify(r)}\n`);
+    logReaped(r);
     reaped.push(r);
   }
   return reaped;
@@ -95,5 +110,5 @@ export function takeUnreported(): ReapedGroup[] {
 }
 
 export function formatReaped(r: ReapedGroup): string {
-  return `${r.by} killed ${r.entry.name} (pgid ${r.entry.pgid}, pids ${r.killed.join(',')}) left by runner pid ${r.entry.owner.pid} started ${r.entry.createdAt}: ${r.entry.argv.slice(0, 3).join(' ')} …`;
+  return `${r.by} killed ${r.entry.name}${r.entry.host ? ` on host ${r.entry.host.name}` : ''} (pgid ${r.entry.pgid}, pids ${r.killed.join(',')}) left by runner pid ${r.entry.owner.pid} started ${r.entry.createdAt}: ${r.entry.argv.slice(0, 3).join(' ')} …`;
 }

@@ -1,6 +1,6 @@
 import { DeadlineError } from '../util/errors.js';
 import { DEADLINES, deadline, scale, type Wait } from '../util/deadlines.js';
-import { JsonConnection, type CommandOptions } from './connection.js';
+import { JsonConnection, type CommandOptions, type SocketTarget } from './connection.js';
 import { Transcript } from './transcript.js';
 import type { QmpEvent, QmpGreeting, QemuVersion } from './types.js';
 
@@ -35,7 +35,7 @@ export class QmpClient {
     };
   }
 
-  static async connect(path: string, opts: QmpConnectOptions): Promise<QmpClient> {
+  static async connect(path: SocketTarget, opts: QmpConnectOptions): Promise<QmpClient> {
     const timeoutMs = opts.timeoutMs ?? DEADLINES.connect;
     const transcript = new Transcript(`${opts.vm}.qmp`, opts.transcriptFile);
     const socket = await JsonConnection.open(path, opts.vm, transcript, timeoutMs);

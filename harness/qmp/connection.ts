@@ -1,4 +1,5 @@
 import { connect, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DeadlineError } from '../util/errors.js';
 import { DEADLINES, scale } from '../util/deadlines.js';
@@ -19,6 +20,9 @@ export interface CommandOptions {
   timeoutMs?: number;
 }
 
+/** A unix socket: a path on this machine, or one reached through another host (host/ssh.ts). */
+export type SocketTarget = string | { path: string; open: () => Promise<Duplex> };
+
 /**
  * One JSON line protocol connection with ids on every command and replies matched by id.
  * Shared by the QMP client and the guest-agent client.
@@ -34,7 +38,7 @@ export class JsonConnection {
 
   constructor(
     readonly vm: string,
-    private readonly socket: Socket,
+    private readonly socket: Duplex,
     readonly transcript: Transcript,
     readonly defaultTimeoutMs: number,
   ) {
@@ -58,12 +62,13 @@ export class JsonConnection {
    * Connects to a unix socket; timeoutMs unscaled. QEMU creates the socket file (bind) a
    * moment before it listens: a refused or missing socket is retried until the deadline.
    */
-  static async open(path: string, vm: string, transcript: Transcript, timeoutMs: number = DEADLINES.connect): Promise<Socket> {
+  static async open(target: SocketTarget, vm: string, transcript: Transcript, timeoutMs: number = DEADLINES.connect): Promise<Duplex> {
     const budget = scale(timeoutMs);
     const end = Date.now() + budget;
+    const path = typeof target === 'string' ? target : target.path;
     for (;;) {
-      const r = await JsonConnection.tryOpen(path, Math.max(1, end - Date.now()));
-      if (r instanceof Socket) return r;
+      const r = typeof target === 'string' ? await JsonConnection.tryOpen(target, Math.max(1, end - Date.now())) : await JsonConnection.tryRemote(target);
+      if (!(r instanceof Error)) return r;
       const retryable = r.code === 'ECONNREFUSED' || r.code === 'ENOENT';
       if (!retryable || Date.now() >= end) {
         transcript.record('!!', `connect to ${path} failed: ${r.message}`);
@@ -71,6 +76,15 @@ export class JsonConnection {
         throw r;
       }
       await sleep(20);
+    }
+  }
+
+  /** Through another host's connection (ssh streamlocal): its refusals are plain errors, retried alike. */
+  private static async tryRemote(target: Exclude<SocketTarget, string>): Promise<Duplex | NodeJS.ErrnoException> {
+    try {
+      return await target.open();
+    } catch (e) {
+      return Object.assign(e as Error, { code: 'ENOENT' });
     }
   }
 

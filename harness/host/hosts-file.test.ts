@@ -1,0 +1,36 @@
+import { createHmac } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { parseHostsFile, sshTarget } from './hosts-file.js';
+import { knownHostKeys } from './ssh.js';
+
+const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDJ1oQUUy1iJsw7AGTpk34kLH47qc1EWL1h99X17MFD/';
+const side = (address: string) => ({ ssh: { address, identity: '/k/id', hostKey: KEY }, migrationAddress: '10.0.0.1' });
+
+describe('hosts file', () => {
+  it('takes a source and a destination, each local or over ssh', () => {
+    const f = parseHostsFile({ hosts: { src: { local: true, migrationAddress: '127.0.0.1' }, dst: side('192.0.2.7') } });
+    expect(sshTarget(f, 'src')).toBeUndefined();
+    expect(sshTarget(f, 'dst')).toMatchObject({ name: 'dst', address: '192.0.2.7', identityFile: '/k/id', hostKey: KEY });
+  });
+
+  it('names the bad field, before anything starts', () => {
+    expect(() => parseHostsFile({ hosts: { src: side('a') } })).toThrow(/hosts\.dst/);
+    expect(() => parseHostsFile({ hosts: { src: side('a'), dst: side('b'), third: side('c') } })).toThrow(/hosts: .*third|Unrecognized key/);
+    expect(() => parseHostsFile({ hosts: { src: side('a'), dst: { ...side('b'), ssh: { address: 'b', identity: '/k' } } } })).toThrow(/hosts\.dst\.ssh.*exactly one of hostKey \(pinned\) and knownHosts/);
+    expect(() => parseHostsFile({ hosts: { src: side('a'), dst: { ...side('b'), local: true } } })).toThrow(/hosts\.dst.*exactly one of local: true and ssh/);
+    expect(() => parseHostsFile({ hosts: { src: side('a'), dst: { ...side('b'), ssh: { ...side('b').ssh, port: 70000 } } } })).toThrow(/hosts\.dst\.ssh\.port/);
+  });
+});
+
+describe('known_hosts', () => {
+  const blob = Buffer.from(KEY.split(' ')[1]!, 'base64');
+  it('finds a plain entry, a [host]:port entry and a hashed one', () => {
+    expect(knownHostKeys(`other ${KEY}\n10.1.1.2,h2 ${KEY}\n`, '10.1.1.2')).toEqual([blob]);
+    expect(knownHostKeys(`10.1.1.2 ${KEY}\n`, '10.1.1.2', 2222)).toEqual([]);
+    expect(knownHostKeys(`[10.1.1.2]:2222 ${KEY}\n`, '10.1.1.2', 2222)).toEqual([blob]);
+    const salt = Buffer.from('0123456789abcdefghij');
+    const hash = createHmac('sha1', salt).update('10.1.1.2').digest('base64');
+    expect(knownHostKeys(`|1|${salt.toString('base64')}|${hash} ${KEY}\n# comment\n`, '10.1.1.2')).toEqual([blob]);
+    expect(knownHostKeys(`|1|${salt.toString('base64')}|${hash} ${KEY}\n`, '10.1.1.3')).toEqual([]);
+  });
+});

@@ -1,0 +1,73 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from '../util/errors.js';
+import { configErrorFrom } from '../util/zod.js';
+import type { SshTarget } from './ssh.js';
+
+const ssh = z
+  .object({
+    address: z.string().min(1),
+    port: z.number().int().min(1).max(65535).optional(),
+    user: z.string().min(1).optional(),
+    identity: z.string().min(1),
+    hostKey: z.string().regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp\d+) [A-Za-z0-9+/=]+/, 'a public key line: "ssh-ed25519 AAAA..."').optional(),
+    knownHosts: z.string().min(1).optional(),
+    keepaliveMs: z.number().int().min(200).optional(),
+    keepaliveCountMax: z.number().int().min(1).optional(),
+    maxSessions: z.number().int().min(1).max(64).optional(),
+  })
+  .strict()
+  .refine((s) => !!s.hostKey !== !!s.knownHosts, 'exactly one of hostKey (pinned) and knownHosts: a host key is always verified');
+
+const host = z
+  .object({
+    /** On this machine (no ssh); or reached over ssh. */
+    local: z.literal(true).optional(),
+    ssh: ssh.optional(),
+    /** The address the other host reaches this one's migration listener on. */
+    migrationAddress: z.string().min(1),
+    dirs: z.object({ images: z.string().min(1).optional(), artifacts: z.string().min(1).optional(), qemu: z.string().min(1).optional() }).strict().optional(),
+    /** Whether both hosts see the same image files (NFS and the like); else images are copied. */
+    sharedStorage: z.boolean().optional(),
+  })
+  .strict()
+  .refine((h) => !!h.local !== !!h.ssh, 'exactly one of local: true and ssh: {...}');
+
+export const hostsFileSchema = z.object({ hosts: z.object({ src: host, dst: host }).strict() }).strict();
+
+export type HostsFile = z.infer<typeof hostsFileSchema>;
+export type HostEntry = HostsFile['hosts']['src'];
+export type Role = keyof HostsFile['hosts'];
+
+/** Reads and checks a hosts file; a bad field is named with what it allows, before anything starts. */
+export function loadHostsFile(file: string): HostsFile & { file: string } {
+  const full = resolve(file);
+  if (!existsSync(full)) throw new ConfigError('--hosts', `'${file}' does not exist`, 'a hosts file (YAML; `migtest hosts up` writes one)');
+  return { ...parseHostsFile(parseYaml(readFileSync(full, 'utf8')), full), file: full };
+}
+
+export function parseHostsFile(raw: unknown, source = 'hosts file'): HostsFile {
+  const r = hostsFileSchema.safeParse(raw);
+  if (!r.success) throw configErrorFrom(r.error.issues[0]!, source, () => ['hosts.src', 'hosts.dst']);
+  return r.data;
+}
+
+/** The ssh target of one role, for SshHost.connect. */
+export function sshTarget(f: HostsFile & { file?: string }, role: Role): SshTarget | undefined {
+  const s = f.hosts[role].ssh;
+  if (!s) return undefined;
+  return {
+    name: role,
+    address: s.address,
+    port: s.port,
+    user: s.user,
+    identityFile: s.identity,
+    hostKey: s.hostKey,
+    knownHosts: s.knownHosts,
+    keepalive: s.keepaliveMs ? { intervalMs: s.keepaliveMs, countMax: s.keepaliveCountMax ?? 3 } : undefined,
+    maxSessions: s.maxSessions,
+    hostsFile: f.file,
+  };
+}

@@ -1,0 +1,375 @@
+import { createHash, createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Duplex } from 'node:stream';
+import { Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
+import { scale } from '../util/deadlines.js';
+import { MigtestError } from '../util/errors.js';
+import { shellQuote } from '../util/shell.js';
+import { sleep } from '../util/time.js';
+import type { ExecResult, Host, HostProcess, HostSpawnOptions } from './host.js';
+import type { ExitInfo, StopOptions } from './process.js';
+import { ProcessStopError } from './process.js';
+import { parseStat } from './procfs.js';
+import { register, selfIdentity, unregister } from './registry.js';
+
+/** How to reach a host over ssh, and how its key is known. */
+export interface SshTarget {
+  /** The host's name in the hosts file ("src", "dst"). */
+  name: string;
+  address: string;
+  port?: number;
+  user?: string;
+  /** Private key file for public-key authentication. */
+  identityFile: string;
+  /** The host's public key, pinned ("ssh-ed25519 AAAA..."); or: */
+  hostKey?: string;
+  /** A known_hosts file to look the host up in (hashed entries too). */
+  knownHosts?: string;
+  /** Keepalive: a probe every intervalMs; after countMax unanswered the link counts as lost. */
+  keepalive?: { intervalMs: number; countMax: number };
+  /** Channels at once on the connection (sshd's MaxSessions, 10 by default). */
+  maxSessions?: number;
+  /** The hosts file this target came from: the reaper reconnects with it. */
+  hostsFile?: string;
+}
+
+export class HostKeyError extends MigtestError {}
+export class ControlLinkError extends MigtestError {}
+
+const fingerprint = (blob: Buffer) => `SHA256:${createHash('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+
+/** The key blobs known for `host[:port]` in a known_hosts text (plain and hashed names). */
+export function knownHostKeys(text: string, address: string, port = 22): Buffer[] {
+  const name = port === 22 ? address : `[${address}]:${port}`;
+  const out: Buffer[] = [];
+  for (const line of text.split('\n')) {
+    const words = line.trim().split(/\s+/);
+    if (words.length < 3 || words[0]!.startsWith('#') || words[0]!.startsWith('@')) continue;
+    const [hosts, , b64] = words as [string, string, string];
+    const matches = hosts.startsWith('|1|')
+      ? (() => {
+          const [, , salt, hash] = hosts.split('|');
+          return createHmac('sha1', Buffer.from(salt!, 'base64')).update(name).digest('base64') === hash;
+        })()
+      : hosts.split(',').includes(name);
+    if (matches) out.push(Buffer.from(b64, 'base64'));
+  }
+  return out;
+}
+
+/** A counting semaphore: sshd refuses channels beyond its MaxSessions. */
+class Sessions {
+  private free: number;
+  private waiting: Array<() => void> = [];
+  constructor(n: number) {
+    this.free = n;
+  }
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((r) => this.waiting.push(r));
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    }
+  }
+}
+
+/**
+ * A host reached over ssh (ssh2). Its key must match the pinned key or known_hosts; a
+ * mismatch is refused. Keepalives notice a silent partition of the control link: every
+ * pending and later operation then fails with ControlLinkError until reconnect(). Closing a
+ * channel does not kill a remote process, so processes are killed by their recorded pid
+ * and group, after checking their start time.
+ */
+export class SshHost implements Host {
+  readonly kind = 'ssh' as const;
+  private lost: Error | undefined;
+  private sftpChannel: Promise<SFTPWrapper> | undefined;
+  private readonly sessions: Sessions;
+
+  private constructor(
+    readonly target: SshTarget,
+    private client: Client,
+  ) {
+    this.sessions = new Sessions(target.maxSessions ?? 8);
+    this.watch(client);
+  }
+
+  get name(): string {
+    return this.target.name;
+  }
+
+  /** Why the control link is down, if it is. */
+  get linkLost(): Error | undefined {
+    return this.lost;
+  }
+
+  static async connect(target: SshTarget, timeoutMs = 15_000): Promise<SshHost> {
+    return new SshHost(target, await open(target, timeoutMs));
+  }
+
+  /** A new connection after the control link was lost (remote processes ran on). */
+  async reconnect(timeoutMs = 15_000): Promise<void> {
+    this.client.end();
+    this.client = await open(this.target, timeoutMs);
+    this.lost = undefined;
+    this.sftpChannel = undefined;
+    this.watch(this.client);
+  }
+
+  private watch(c: Client): void {
+    const down = (why: string) => {
+      if (c === this.client) this.lost ??= new ControlLinkError(`control link to host ${this.name} (${this.target.address}) lost: ${why}`, { host: this.name });
+    };
+    c.on('error', (e: Error) => down(e.message));
+    c.on('close', () => down('connection closed'));
+  }
+
+  private check(): void {
+    if (this.lost) throw this.lost;
+  }
+
+  private channel(command: string): Promise<ClientChannel> {
+    this.check();
+    return new Promise((resolve, reject) => this.client.exec(command, (err, ch) => (err ? reject(this.lost ?? err) : resolve(ch))));
+  }
+
+  async exec(argv: readonly string[], opts: { timeoutMs?: number } = {}): Promise<ExecResult> {
+    return this.sessions.run(async () => {
+      const ch = await this.channel(argv.map(shellQuote).join(' '));
+      return new Promise<ExecResult>((resolve, reject) => {
+        let stdout = '';
+        let stderr = '';
+        let code: number | undefined;
+        const timer = opts.timeoutMs
+          ? setTimeout(() => {
+              ch.close();
+              reject(new MigtestError(`host ${this.name}: ${argv.join(' ')}: no answer within ${opts.timeoutMs} ms`));
+            }, scale(opts.timeoutMs))
+          : undefined;
+        ch.on('data', (d: Buffer) => (stdout += d.toString()));
+        ch.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        ch.on('exit', (c: number | null) => (code = c ?? undefined));
+        ch.on('close', () => {
+          clearTimeout(timer);
+          if (this.lost && code === undefined) reject(this.lost);
+          else resolve({ code, stdout, stderr });
+        });
+      });
+    });
+  }
+
+  /**
+   * Starts argv in its own session (setsid) on the host, output appended to files there.
+   * A small sh waits for it and reports its exit on the channel; if the channel goes, the
+   * process runs on and its state is asked for by pid and start time.
+   */
+  async spawn(argv: readonly string[], opts: HostSpawnOptions): Promise<HostProcess> {
+    const script =
+      'out=$1; err=$2; shift 2; setsid "$@" </dev/null >>"$out" 2>>"$err" & pid=$!; ' +
+      'echo "stat $(cat /proc/$pid/stat)"; wait $pid; echo "exit $?"';
+    const words = ['sh', '-c', script, 'sh', opts.stdoutFile ?? '/dev/null', opts.stderrFile ?? '/dev/null', ...argv];
+    // The waiter holds a channel for the process's life: it is not counted against the
+    // sessions exec and file operations share, or long-running QEMUs would starve them.
+    const ch = await this.channel(words.map(shellQuote).join(' '));
+    return new Promise<HostProcess>((resolve, reject) => {
+      let buf = '';
+      let proc: SshProcess | undefined;
+      ch.on('data', (d: Buffer) => {
+        buf += d.toString();
+        for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          if (line.startsWith('stat ') && !proc) {
+            const pid = Number(/^stat (\d+)/.exec(line)?.[1]);
+            const st = parseStat(pid, line.slice(5));
+            proc = new SshProcess(this, opts.name, pid, st.startTime, argv);
+            register({ pgid: pid, startTime: st.startTime, name: opts.name, argv: [...argv], owner: selfIdentity(), createdAt: new Date().toISOString(), host: this.registryHost() });
+            resolve(proc);
+          } else if (line.startsWith('exit ')) proc?.ended({ code: Number(line.slice(5)), signal: undefined });
+        }
+      });
+      ch.on('close', () => {
+        if (!proc) reject(this.lost ?? new MigtestError(`host ${this.name}: could not start ${opts.name}: ${argv[0]}`));
+        else proc.channelClosed();
+      });
+    });
+  }
+
+  /** What the registry keeps so a later run can reconnect and kill what this one left. */
+  registryHost(): { name: string; hostsFile?: string } {
+    return { name: this.name, hostsFile: this.target.hostsFile };
+  }
+
+  /** pid's stat on the host, or undefined when it is gone. */
+  async procStat(pid: number): Promise<ReturnType<typeof parseStat> | undefined> {
+    const r = await this.exec(['cat', `/proc/${pid}/stat`], { timeoutMs: 10_000 });
+    return r.code === 0 ? parseStat(pid, r.stdout.trim()) : undefined;
+  }
+
+  /**
+   * Kills a group this harness recorded (by a lost connection's process, or the reaper's):
+   * only if its leader is still the process that started at `startTime`. Returns whether it was.
+   */
+  async killGroup(pid: number, startTime: number, sig: 'TERM' | 'KILL' = 'KILL'): Promise<boolean> {
+    const st = await this.procStat(pid);
+    if (!st || st.startTime !== startTime || st.state === 'Z') return false;
+    await this.exec(['kill', `-${sig}`, '--', `-${pid}`]);
+    return true;
+  }
+
+  private sftp(): Promise<SFTPWrapper> {
+    this.check();
+    this.sftpChannel ??= new Promise((resolve, reject) => this.client.sftp((err, s) => (err ? reject(err) : resolve(s))));
+    return this.sftpChannel;
+  }
+
+  async readFile(path: string): Promise<Buffer> {
+    const s = await this.sftp();
+    return new Promise((resolve, reject) => s.readFile(path, (err: Error | null | undefined, data: Buffer) => (err ? reject(new MigtestError(`host ${this.name}: read ${path}: ${err.message}`)) : resolve(data))));
+  }
+
+  async writeFile(path: string, data: string | Buffer, mode = 0o600): Promise<void> {
+    const s = await this.sftp();
+    await new Promise<void>((resolve, reject) => s.writeFile(path, data, { mode }, (err) => (err ? reject(new MigtestError(`host ${this.name}: write ${path}: ${err.message}`)) : resolve())));
+  }
+
+  async privateDir(prefix: string): Promise<{ path: string; cleanup: () => Promise<void> }> {
+    const r = await this.exec(['mktemp', '-d', `/tmp/migtest-${prefix}-XXXXXX`]);
+    const path = r.stdout.trim();
+    if (r.code !== 0 || !path) throw new MigtestError(`host ${this.name}: mktemp failed: ${r.stderr}`);
+    return { path, cleanup: async () => void (await this.exec(['rm', '-rf', '--', path]).catch(() => undefined)) };
+  }
+
+  /** The socket through sshd's streamlocal forwarding (direct-streamlocal@openssh.com). */
+  async connectUnix(path: string): Promise<Duplex> {
+    this.check();
+    return new Promise((resolve, reject) =>
+      this.client.openssh_forwardOutStreamLocal(path, (err, stream) => (err ? reject(new MigtestError(`host ${this.name}: connect ${path}: ${err.message}`)) : resolve(stream))),
+    );
+  }
+
+  async close(): Promise<void> {
+    this.client.end();
+  }
+}
+
+/** A process group on an ssh host. */
+class SshProcess implements HostProcess {
+  readonly exited: Promise<ExitInfo>;
+  private exitInfo: ExitInfo | undefined;
+  private resolveExit!: (e: ExitInfo) => void;
+  private waiterGone = false;
+
+  constructor(
+    private readonly host: SshHost,
+    readonly name: string,
+    readonly pid: number,
+    readonly startTime: number,
+    readonly argv: readonly string[],
+  ) {
+    this.exited = new Promise((r) => (this.resolveExit = r));
+  }
+
+  get running(): boolean {
+    return this.exitInfo === undefined;
+  }
+
+  ended(e: ExitInfo): void {
+    if (this.exitInfo) return;
+    this.exitInfo = e;
+    unregister(this.pid, this.host.name);
+    this.resolveExit(e);
+  }
+
+  /** The waiter's channel closed: the process may still run (a lost link) or may have ended. */
+  channelClosed(): void {
+    this.waiterGone = true;
+  }
+
+  /** Alive on the host with the same start time (a reused pid is not ours). */
+  async alive(): Promise<boolean> {
+    if (!this.running) return false;
+    const st = await this.host.procStat(this.pid);
+    const alive = !!st && st.startTime === this.startTime && st.state !== 'Z';
+    if (!alive && this.waiterGone) this.ended({ code: undefined, signal: 'unknown (ended while the control link was down)' });
+    return alive;
+  }
+
+  private async signal(sig: 'TERM' | 'KILL'): Promise<void> {
+    await this.host.killGroup(this.pid, this.startTime, sig).catch(() => undefined);
+  }
+
+  private async waitExit(ms: number): Promise<boolean> {
+    const until = Date.now() + scale(ms);
+    while (Date.now() < until) {
+      if (!this.running) return true;
+      if (this.waiterGone && !(await this.alive())) return true;
+      await Promise.race([this.exited, sleep(200)]);
+    }
+    return !this.running;
+  }
+
+  async stop(opts: StopOptions = {}): Promise<ExitInfo> {
+    const { graceMs = 5000, termMs = 5000, killMs = 5000 } = opts;
+    if (this.running && opts.graceful) {
+      await Promise.race([opts.graceful().catch(() => undefined), sleep(scale(graceMs))]);
+      await this.waitExit(graceMs);
+    }
+    if (this.running) {
+      await this.signal('TERM');
+      await this.waitExit(termMs);
+    }
+    if (this.running) {
+      await this.signal('KILL');
+      if (!(await this.waitExit(killMs))) throw new ProcessStopError(`${this.name} (pid ${this.pid} on host ${this.host.name}) survived SIGKILL for ${killMs} ms`);
+    }
+    return this.exited;
+  }
+}
+
+function open(t: SshTarget, timeoutMs: number): Promise<Client> {
+  const known = t.hostKey
+    ? [Buffer.from(t.hostKey.trim().split(/\s+/)[1] ?? '', 'base64')]
+    : t.knownHosts
+      ? knownHostKeys(readFileSync(t.knownHosts, 'utf8'), t.address, t.port)
+      : [];
+  if (!known.length)
+    throw new HostKeyError(`host ${t.name}: no key to verify ${t.address} against`, { field: 'hostKey or knownHosts', allowed: 'the host key pinned, or a known_hosts file that lists it' });
+  let offered: Buffer | undefined;
+  const c = new Client();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      c.end();
+      reject(new ControlLinkError(`host ${t.name}: no ssh connection to ${t.address}:${t.port ?? 22} within ${timeoutMs} ms`));
+    }, scale(timeoutMs));
+    c.once('ready', () => {
+      clearTimeout(timer);
+      resolve(c);
+    });
+    c.once('error', (e: Error) => {
+      clearTimeout(timer);
+      reject(
+        offered && !known.some((k) => k.equals(offered!))
+          ? new HostKeyError(`host ${t.name}: ${t.address} offered host key ${fingerprint(offered)}, not the one on record (${known.map(fingerprint).join(', ')}): refused`)
+          : new ControlLinkError(`host ${t.name}: ssh to ${t.address}:${t.port ?? 22}: ${e.message}`),
+      );
+    });
+    c.connect({
+      host: t.address,
+      port: t.port ?? 22,
+      username: t.user ?? 'root',
+      privateKey: readFileSync(t.identityFile),
+      hostVerifier: (key: Buffer) => {
+        offered = key;
+        return known.some((k) => k.equals(key));
+      },
+      keepaliveInterval: t.keepalive?.intervalMs ?? 2000,
+      keepaliveCountMax: t.keepalive?.countMax ?? 3,
+      readyTimeout: timeoutMs,
+    });
+  });
+}

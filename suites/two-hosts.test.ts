@@ -1,0 +1,124 @@
+import { execa } from 'execa';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect } from 'vitest';
+import { loadHostsFile, sshTarget, type HostsFile } from '../harness/host/hosts-file.js';
+import { ControlLinkError, HostKeyError, SshHost } from '../harness/host/ssh.js';
+import { hostsDown, hostsUp, setControlLink, topologyUp } from '../harness/net/topology.js';
+import { findBinary } from '../harness/qemu/catalog.js';
+import { QmpClient } from '../harness/qmp/client.js';
+import { scenario } from '../harness/testing/scenario.js';
+import { repoRoot } from '../harness/util/paths.js';
+import { pollUntil } from '../harness/util/time.js';
+
+// The host layer over ssh, on two hosts that `migtest hosts up` makes on this machine:
+// network namespaces with their own sshd, host key, /root, /tmp and hostname. What runs
+// there is reached only through ssh: processes by pid and group, files over sftp, unix
+// sockets through sshd's streamlocal forwarding.
+const meta = { suite: 'two-hosts' };
+let file: HostsFile & { file: string };
+let wasUp = false;
+
+describe('two-hosts', () => {
+  beforeAll(async () => {
+    wasUp = topologyUp();
+    file = loadHostsFile(await hostsUp());
+  }, 60_000);
+  afterAll(async () => {
+    if (!wasUp) await hostsDown();
+  }, 60_000);
+
+  const connect = (role: 'src' | 'dst', over: Partial<ReturnType<typeof sshTarget>> = {}) => SshHost.connect({ ...sshTarget(file, role)!, ...over });
+
+  scenario("host keys are verified: the pinned key and a hashed known_hosts entry connect, another host's key is refused", meta, async (ctx) => {
+    const dst = await connect('dst');
+    ctx.track({ stop: () => dst.close() });
+    expect((await dst.exec(['hostname'])).stdout.trim()).toBe('dst');
+    // A known_hosts line with a hashed name, as `ssh-keygen -H` writes it.
+    const kh = ctx.scratchFile('known_hosts');
+    writeFileSync(kh, `${file.hosts.dst.ssh!.address} ${file.hosts.dst.ssh!.hostKey}\n`);
+    await execa('ssh-keygen', ['-H', '-f', kh]);
+    expect(readFileSync(kh, 'utf8')).toMatch(/^\|1\|/);
+    const viaKnown = await connect('dst', { hostKey: undefined, knownHosts: kh });
+    await viaKnown.close();
+    // src's key pinned for dst: a man in the middle, as far as the client can tell.
+    const wrong = await connect('dst', { hostKey: file.hosts.src.ssh!.hostKey }).catch((e: Error) => e);
+    expect(wrong).toBeInstanceOf(HostKeyError);
+    expect((wrong as Error).message).toMatch(/offered host key SHA256:\S+, not the one on record \(SHA256:\S+\): refused/);
+    return { extra: { refused: (wrong as Error).message } };
+  });
+
+  scenario("a QEMU on the destination host: its own group, QMP through the forwarded socket, files that are that host's own, killed by its group", meta, async (ctx) => {
+    const dst = await connect('dst');
+    ctx.track({ stop: () => dst.close() });
+    const dir = await dst.privateDir('qemu');
+    // The host's /tmp is its own: this machine does not see the directory.
+    expect(existsSync(dir.path)).toBe(false);
+    expect((await dst.exec(['stat', '-c', '%a', dir.path])).stdout.trim()).toBe('700');
+    const bin = await findBinary('x86_64', 'system');
+    const qmpPath = join(dir.path, 'qmp.sock');
+    const proc = await dst.spawn([bin.path, '-machine', 'none', '-nodefaults', '-display', 'none', '-S', '-qmp', `unix:${qmpPath},server=on,wait=off`], {
+      name: 'dst-qemu',
+      stderrFile: join(dir.path, 'stderr.log'),
+    });
+    ctx.track({ stop: async () => void (await proc.stop({ termMs: 2000 }), await dir.cleanup()) });
+    const qmp = await QmpClient.connect({ path: qmpPath, open: () => dst.connectUnix(qmpPath) }, { vm: 'dst', transcriptFile: ctx.artifacts.file('dst.qmp.log') });
+    expect((await qmp.execute<{ status: string }>('query-status')).status).toBe('prelaunch');
+    // The leader is its own group, on that host.
+    const st = await dst.procStat(proc.pid);
+    expect(st).toMatchObject({ pgrp: proc.pid, startTime: proc.startTime });
+    await proc.stop({ termMs: 3000 });
+    expect(await dst.procStat(proc.pid)).toBeUndefined();
+    return { extra: { qemu: qmp.version, pid: proc.pid } };
+  });
+
+  scenario('closing the connection does not kill a remote process: a new connection finds it by pid and start time, and kills its group', meta, async (ctx) => {
+    const src = await connect('src');
+    const p = await src.spawn(['sleep', '600'], { name: 'sleeper' });
+    await src.close();
+    const again = await connect('src');
+    ctx.track({ stop: async () => void (await again.killGroup(p.pid, p.startTime), await again.close()) });
+    expect(await again.procStat(p.pid)).toMatchObject({ startTime: p.startTime });
+    // A reused pid would have another start time: never killed.
+    expect(await again.killGroup(p.pid, p.startTime + 1)).toBe(false);
+    expect(await again.killGroup(p.pid, p.startTime)).toBe(true);
+    await pollUntil('the killed group to be gone', 5000, async () => ({ done: !(await again.procStat(p.pid)) }));
+  });
+
+  scenario('a silent partition of the control link is noticed by the keepalive; after it heals, a reconnect finds the remote process running', meta, async (ctx) => {
+    const dst = await connect('dst');
+    ctx.track({ stop: () => dst.close() });
+    const p = await dst.spawn(['sleep', '600'], { name: 'sleeper' });
+    ctx.track({ stop: () => setControlLink('dst', true) });
+    const cut = Date.now();
+    await setControlLink('dst', false);
+    // keepalive 1 s x 3 in the hosts file: noticed within a few seconds, not at a TCP timeout.
+    await pollUntil('the keepalive to declare the control link lost', 20_000, () => ({ done: !!dst.linkLost, state: 'link still believed up' }));
+    const noticedMs = Date.now() - cut;
+    expect(await dst.exec(['true']).catch((e: Error) => e)).toBeInstanceOf(ControlLinkError);
+    await setControlLink('dst', true);
+    await dst.reconnect();
+    expect(await dst.procStat(p.pid)).toMatchObject({ startTime: p.startTime });
+    expect(await dst.killGroup(p.pid, p.startTime)).toBe(true);
+    return { extra: { controlLinkLossNoticedMs: noticedMs } };
+  });
+
+  scenario('the reaper cleans remote hosts: a runner SIGKILLed after starting a group on dst leaves nothing there after the next reap', meta, async (ctx) => {
+    const child = execa(process.execPath, ['--import', 'tsx', join(repoRoot, 'suites/helpers/remote-orphan.ts'), file.file], { cwd: repoRoot, reject: false });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const spawned = await pollUntil('the runner to start its remote group', 30_000, () => {
+      const m = /SPAWNED (\{.*\})/.exec(out);
+      return { done: !!m || child.exitCode !== null, value: m ? (JSON.parse(m[1]!) as { pid: number; startTime: number }) : undefined, state: out || '(no output)' };
+    });
+    child.kill('SIGKILL');
+    await child;
+    const dst = await connect('dst');
+    ctx.track({ stop: () => dst.close() });
+    expect(await dst.procStat(spawned!.pid)).toMatchObject({ startTime: spawned!.startTime });
+    const reap = await execa(process.execPath, [join(repoRoot, 'bin/migtest.mjs'), 'reap'], { cwd: repoRoot, reject: false });
+    expect(reap.stdout).toMatch(new RegExp(`killed remote-orphan on host dst \\(pgid ${spawned!.pid}`));
+    expect(await dst.procStat(spawned!.pid)).toBeUndefined();
+    return { extra: { reaper: reap.stdout.trim() } };
+  });
+});
