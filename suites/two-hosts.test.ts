@@ -18,19 +18,23 @@ import { pollUntil } from '../harness/util/time.js';
 const meta = { suite: 'two-hosts' };
 let file: HostsFile & { file: string };
 let wasUp = false;
+// Network namespaces and sshd on port 22 of their own addresses need root.
+const root = process.getuid?.() === 0;
+const scenarioAsRoot: typeof scenario = (name, m, fn) => scenario(name, m, async (ctx) => (root ? fn(ctx) : ctx.skip('two hosts on this machine need root (network namespaces, sshd): run as root')));
 
 describe('two-hosts', () => {
   beforeAll(async () => {
+    if (!root) return;
     wasUp = topologyUp();
     file = loadHostsFile(await hostsUp());
   }, 60_000);
   afterAll(async () => {
-    if (!wasUp) await hostsDown();
+    if (root && !wasUp) await hostsDown();
   }, 60_000);
 
   const connect = (role: 'src' | 'dst', over: Partial<ReturnType<typeof sshTarget>> = {}) => SshHost.connect({ ...sshTarget(file, role)!, ...over });
 
-  scenario("host keys are verified: the pinned key and a hashed known_hosts entry connect, another host's key is refused", meta, async (ctx) => {
+  scenarioAsRoot("host keys are verified: the pinned key and a hashed known_hosts entry connect, another host's key is refused", meta, async (ctx) => {
     const dst = await connect('dst');
     ctx.track({ stop: () => dst.close() });
     expect((await dst.exec(['hostname'])).stdout.trim()).toBe('dst');
@@ -48,7 +52,7 @@ describe('two-hosts', () => {
     return { extra: { refused: (wrong as Error).message } };
   });
 
-  scenario("a QEMU on the destination host: its own group, QMP through the forwarded socket, files that are that host's own, killed by its group", meta, async (ctx) => {
+  scenarioAsRoot("a QEMU on the destination host: its own group, QMP through the forwarded socket, files that are that host's own, killed by its group", meta, async (ctx) => {
     const dst = await connect('dst');
     ctx.track({ stop: () => dst.close() });
     const dir = await dst.privateDir('qemu');
@@ -72,7 +76,7 @@ describe('two-hosts', () => {
     return { extra: { qemu: qmp.version, pid: proc.pid } };
   });
 
-  scenario('closing the connection does not kill a remote process: a new connection finds it by pid and start time, and kills its group', meta, async (ctx) => {
+  scenarioAsRoot('closing the connection does not kill a remote process: a new connection finds it by pid and start time, and kills its group', meta, async (ctx) => {
     const src = await connect('src');
     const p = await src.spawn(['sleep', '600'], { name: 'sleeper' });
     await src.close();
@@ -85,7 +89,7 @@ describe('two-hosts', () => {
     await pollUntil('the killed group to be gone', 5000, async () => ({ done: !(await again.procStat(p.pid)) }));
   });
 
-  scenario('a silent partition of the control link is noticed by the keepalive; after it heals, a reconnect finds the remote process running', meta, async (ctx) => {
+  scenarioAsRoot('a silent partition of the control link is noticed by the keepalive; after it heals, a reconnect finds the remote process running', meta, async (ctx) => {
     const dst = await connect('dst');
     ctx.track({ stop: () => dst.close() });
     const p = await dst.spawn(['sleep', '600'], { name: 'sleeper' });
@@ -103,7 +107,7 @@ describe('two-hosts', () => {
     return { extra: { controlLinkLossNoticedMs: noticedMs } };
   });
 
-  scenario('the reaper cleans remote hosts: a runner SIGKILLed after starting a group on dst leaves nothing there after the next reap', meta, async (ctx) => {
+  scenarioAsRoot('the reaper cleans remote hosts: a runner SIGKILLed after starting a group on dst leaves nothing there after the next reap', meta, async (ctx) => {
     const child = execa(process.execPath, ['--import', 'tsx', join(repoRoot, 'suites/helpers/remote-orphan.ts'), file.file], { cwd: repoRoot, reject: false });
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
