@@ -3,7 +3,7 @@ import pRetry from 'p-retry';
 import { DeadlineError, MigtestError } from '../util/errors.js';
 import { DEADLINES, deadline, scale, type Wait } from '../util/deadlines.js';
 import { progress } from '../util/log.js';
-import { JsonConnection } from './connection.js';
+import { JsonConnection, type SocketTarget } from './connection.js';
 import { Transcript } from './transcript.js';
 
 /** A guest command ended non-zero. */
@@ -24,21 +24,21 @@ export class GuestAgentClient {
   reconnects = 0;
 
   private constructor(
-    private readonly path: string,
+    private readonly path: SocketTarget,
     private readonly vm: string,
     private readonly transcript: Transcript,
     private conn: JsonConnection,
   ) {}
 
   /** Connects and syncs until the agent answers: its port may open late. */
-  static async connect(path: string, vm: string, transcriptFile?: string, opts: Wait = {}): Promise<GuestAgentClient> {
+  static async connect(path: SocketTarget, vm: string, transcriptFile?: string, opts: Wait = {}): Promise<GuestAgentClient> {
     const transcript = new Transcript(`${vm}.qga`, transcriptFile);
     const client = new GuestAgentClient(path, vm, transcript, await GuestAgentClient.dial(path, vm, transcript));
     await client.syncUntilAnswered(deadline(opts, 'agent'));
     return client;
   }
 
-  private static async dial(path: string, vm: string, transcript: Transcript): Promise<JsonConnection> {
+  private static async dial(path: SocketTarget, vm: string, transcript: Transcript): Promise<JsonConnection> {
     const socket = await JsonConnection.open(path, vm, transcript, DEADLINES.connect);
     return new JsonConnection(vm, socket, transcript, DEADLINES.command);
   }

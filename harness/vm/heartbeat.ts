@@ -1,4 +1,6 @@
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { SocketTarget } from '../qmp/connection.js';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { deadline, type Wait } from '../util/deadlines.js';
 import { pollUntil } from '../util/time.js';
@@ -29,7 +31,7 @@ export class HeartbeatStream {
 
   private constructor(
     readonly vm: string,
-    private readonly socket: Socket,
+    private readonly socket: Duplex,
     logFile?: string,
   ) {
     this.log = logFile ? createWriteStream(logFile, { flags: 'a' }) : undefined;
@@ -38,7 +40,8 @@ export class HeartbeatStream {
     socket.on('error', () => (this.closed = true));
   }
 
-  static connect(path: string, vm: string, logFile?: string): Promise<HeartbeatStream> {
+  static async connect(path: SocketTarget, vm: string, logFile?: string): Promise<HeartbeatStream> {
+    if (typeof path !== 'string') return new HeartbeatStream(vm, await path.open(), logFile);
     return new Promise((resolve, reject) => {
       const s = connect(path);
       s.once('connect', () => resolve(new HeartbeatStream(vm, s, logFile)));
