@@ -3,10 +3,11 @@ import { TRANSPORTS } from '../harness/migration/transport.js';
 import { testArches } from '../harness/testing/arches.js';
 import { caseScenario } from '../harness/testing/scenario.js';
 
-// Live precopy of a running guest: the foundation every other suite builds on.
+// Live precopy of a running guest: the foundation every other suite builds on. With
+// --hosts it runs across two hosts (tcp; the other transports need one host and skip).
 describe.each(testArches())('precopy-basic %s', (arch) => {
   for (const transport of TRANSPORTS)
-    caseScenario({ id: `live precopy over ${transport}`, arch, workload: false, migration: { transport } }, { suite: 'precopy-basic', arch }, async ({ migration, liveness, run }) => {
+    caseScenario({ id: `live precopy over ${transport}`, arch, workload: false, migration: { transport } }, { suite: 'precopy-basic', arch, twoHosts: true }, async ({ migration, liveness, run }) => {
       expect(migration!.status).toBe('completed');
       expect(migration!.uri.startsWith(`${transport}:`)).toBe(true);
       expect(migration!.info.downtime).toBeGreaterThan(0);

@@ -7,7 +7,11 @@ import { ControlLinkError, HostKeyError, SshHost } from '../harness/host/ssh.js'
 import { hostsDown, hostsUp, setControlLink, topologyUp } from '../harness/net/topology.js';
 import { findBinary } from '../harness/qemu/catalog.js';
 import { QmpClient } from '../harness/qmp/client.js';
-import { scenario } from '../harness/testing/scenario.js';
+import { caseScenario, scenario } from '../harness/testing/scenario.js';
+import { fault } from '../harness/case/faults.js';
+import type { MigrationCase } from '../harness/case/model.js';
+import { HostPartition } from '../harness/faults/host-partition.js';
+import { when } from '../harness/migration/triggers.js';
 import { repoRoot } from '../harness/util/paths.js';
 import { pollUntil } from '../harness/util/time.js';
 
@@ -106,6 +110,51 @@ describe('two-hosts', () => {
     expect(await dst.killGroup(p.pid, p.startTime)).toBe(true);
     return { extra: { controlLinkLossNoticedMs: noticedMs } };
   });
+
+  // The declarative case, across the two hosts (`hosts` names the hosts file): the source on
+  // src, the destination on dst, the migration over the link between them.
+  const SLOW = { 'max-bandwidth': 32 << 20 };
+  const across = (c: Omit<MigrationCase, 'hosts' | 'arch'>): (() => MigrationCase) => () => ({ ...c, arch: 'x86_64', hosts: file.file });
+  const twoHostMeta = { suite: 'two-hosts', arch: 'x86_64', twoHosts: true };
+  const caseAsRoot: typeof caseScenario = (c, m, then) => (root ? caseScenario(c, m, then) : scenarioAsRoot(m.name ?? 'case', m, async () => undefined));
+
+  caseAsRoot(across({ id: 'precopy from host src to host dst over tcp: liveness and RAM checked' }), { ...twoHostMeta, name: 'precopy from host src to host dst over tcp: liveness and RAM checked' }, ({ run, migration, liveness, ram }) => {
+    expect(run.src.host?.name).toBe('src');
+    expect(run.dst.host?.name).toBe('dst');
+    expect(migration!.uri).toMatch(new RegExp(`^tcp:${file.hosts.dst.migrationAddress.replace(/\./g, '\\.')}:\d+$`));
+    expect(liveness!.dstFirst.n).toBe(liveness!.srcLast.n + 1);
+    expect(ram!.pages).toBeGreaterThan(0);
+  });
+
+  let cut: HostPartition | undefined;
+  caseAsRoot(
+    across({
+      id: 'the migration connection partitioned on host src mid-precopy: cancelled, the source runs on, a healed retry to a fresh destination on dst succeeds',
+      migration: { parameters: SLOW },
+      faults: [
+        fault.custom('partition', when.progress('active', 0.2), async (run) => {
+          cut = run.scope.track(new HostPartition(run.src.host!, file.hosts.dst.migrationAddress, Number(run.m!.uri.split(':').at(-1))));
+          await cut.partition();
+        }),
+        fault.cancel(when.stalled('active', 2000)),
+      ],
+      expect: { kind: 'fails', status: 'cancelled' },
+      hooks: { beforeRetry: async () => void (await cut?.heal()) },
+    }),
+    { ...twoHostMeta, name: 'the migration connection partitioned on host src mid-precopy: cancelled, source intact, healed retry succeeds' },
+    ({ retry }) => void expect(retry).toBeDefined(),
+  );
+
+  caseAsRoot(
+    across({
+      id: "host dst's QEMU killed mid-precopy: failed, the source runs on, a retry to a fresh destination on dst succeeds",
+      migration: { parameters: SLOW },
+      faults: [fault.kill('destination', when.progress('active', 0.2))],
+      expect: { kind: 'fails', status: 'failed' },
+    }),
+    { ...twoHostMeta, name: "host dst's QEMU killed mid-precopy: failed, source intact, retry succeeds" },
+    ({ retry, run }) => void (expect(retry).toBeDefined(), expect(run.dst.process.exit?.code).toBe(137)),
+  );
 
   scenarioAsRoot('the reaper cleans remote hosts: a runner SIGKILLed after starting a group on dst leaves nothing there after the next reap', meta, async (ctx) => {
     const child = execa(process.execPath, ['--import', 'tsx', join(repoRoot, 'suites/helpers/remote-orphan.ts'), file.file], { cwd: repoRoot, reject: false });

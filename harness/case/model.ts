@@ -141,6 +141,8 @@ export interface MigrationCase {
   hooks?: CaseHooks;
   /** Default: migrates. */
   expect?: Expectation;
+  /** A hosts file: the source on its src host, the destination on its dst host (default: the run's --hosts, else this machine). */
+  hosts?: string;
   /**
    * After a failure or a stream refusal that the source survived: migrate it again to a
    * fresh destination set up like the source (or like `destination`). Default on for those.

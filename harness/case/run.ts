@@ -96,6 +96,8 @@ function migrateOptions(run: Run, spec: MigrationSpec, expect: Expectation): Mig
   return {
     ...spec,
     ...mergeSettings(post, spec),
+    // Across two hosts the destination listens on its migration address, not loopback.
+    listenHost: spec.listenHost ?? run.dst.listenAddress,
     keepDestinationOnError: keep,
     route: run.bridges?.route,
     expect: expect.kind === 'fails' ? expect.status : 'completed',
@@ -139,6 +141,13 @@ async function startPair(scope: Scope, c: MigrationCase): Promise<StartedPair> {
   const transport = c.migration?.transport ?? 'tcp';
   const lacks = lacksTransport(transport, sb.version, 'source') ?? lacksTransport(transport, db.version, 'destination');
   if (lacks) throw new SkipError(lacks);
+  // Across two hosts (MIGTEST_HOSTS): each side on its host; only tcp crosses between them.
+  const hosts = await scope.runHosts(c.hosts);
+  if (hosts) {
+    if (transport !== 'tcp') throw new SkipError(`transport ${transport} needs both sides on one host; this run has two (${hosts.file.file})`);
+    for (const [b, role] of [[srcB, 'src'], [dstB, 'dst']] as const)
+      b.onHost(hosts[role], { imageDir: hosts.file.hosts[role].dirs?.images, migrationAddress: hosts.file.hosts[role].migrationAddress });
+  }
   const src = await scope.vms.start(srcB);
   await dstB.withMachineOf(src);
   const [dst] = await Promise.all([
@@ -148,6 +157,8 @@ async function startPair(scope: Scope, c: MigrationCase): Promise<StartedPair> {
     }),
     src.waitReady(),
   ]);
+  // A destination on this machine in a two-host run listens on its own migration address.
+  if (hosts && !(dst instanceof VmStartError)) dst.listenAddress ??= hosts.file.hosts.dst.migrationAddress;
   return dst instanceof VmStartError ? { src, dstError: dst, versions } : { src, dst, versions };
 }
 
@@ -312,11 +323,14 @@ async function settle(run: Run, report: CaseReport): Promise<CaseReport> {
         const spec = typeof c.retry === 'object' ? c.retry : {};
         const setup = spec.destination ?? c.source ?? {};
         const { keepDestinationOnError: _keep, ...migration } = spec.migration ?? {};
+        // Across two hosts the fresh destination is on the destination's host too.
+        const hosts = await run.scope.runHosts(c.hosts);
         const retry = await retryToFreshDestination(run.scope.vms, run.src, run.ram, {
           ...migration,
           parameters: { ...RETRY_SPEED, ...migration.parameters },
+          listenHost: migration.listenHost ?? hosts?.file.hosts.dst.migrationAddress,
           // retryToFreshDestination pins the source's QEMU version; the setup may name a binary instead.
-          configure: (b) => applySide(b, setup),
+          configure: (b) => applySide(b, setup).onHost(hosts?.dst, { imageDir: hosts?.file.hosts.dst.dirs?.images, migrationAddress: hosts?.file.hosts.dst.migrationAddress }),
         });
         report.retry = retry.figures;
       }

@@ -43,6 +43,7 @@ program
   .option('--results <file>', 'where to write results.json (default: in the run artifacts directory)')
   .option('--fresh-boot', 'boot every VM (no snapshot start; also MIGTEST_FRESH_BOOT=1)')
   .option('--jobs <n>', 'end-to-end suite files run at once (default 1; also MIGTEST_JOBS)')
+  .option('--hosts <file>', 'a hosts file: sources on its src host, destinations on its dst host (also MIGTEST_HOSTS; `migtest hosts up` writes one)')
   .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']))
   .option('--arch <arch>', `architecture, repeatable (${ARCHES.join(', ')})`, collect)
   .action(async (suites: string[], opts) => {
@@ -53,6 +54,7 @@ program
   .command('compat')
   .description('run a compatibility grid (QEMU versions x machine types x CPU models) and write a report')
   .option('--grid <name|file>', `grid preset (${gridPresets().join(', ')}) or file`, 'default')
+  .option('--hosts <file>', 'a hosts file: sources on its src host, destinations on its dst host')
   .option('--results <file>', 'where to write results.json (default: in the run artifacts directory)')
   .option('--fresh-boot', 'boot every VM (no snapshot start)')
   .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']))

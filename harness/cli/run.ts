@@ -13,6 +13,8 @@ import { formatTable } from '../report/table.js';
 import { ConfigError } from '../util/errors.js';
 import { progress } from '../util/log.js';
 import { configureRun, parseJobs, runConfig } from '../util/run-config.js';
+import { loadHostsFile } from '../host/hosts-file.js';
+import { checkHosts } from '../host/run-hosts.js';
 import { repoRoot } from '../util/paths.js';
 import { parseShard, suiteFiles, availableSuites } from './suites.js';
 import { expandMatrix } from '../matrix/expand.js';
@@ -32,6 +34,7 @@ export interface RunOptions {
   jobs?: string;
   srcQemu?: string;
   dstQemu?: string;
+  hosts?: string;
 }
 
 /**
@@ -53,6 +56,12 @@ export async function runSuites(names: string[], opts: RunOptions): Promise<numb
   }
   if (opts.qemu && (opts.srcQemu || opts.dstQemu)) throw new ConfigError('--qemu/--src-qemu/--dst-qemu', '--qemu sets both sides: give it alone, or the per-side options', QEMU_SPEC_FORMS);
   configureRun({ qemu: opts.qemu, qemuSrc: opts.srcQemu, qemuDst: opts.dstQemu });
+  if (opts.hosts ?? runConfig().hosts) {
+    // Checked and both hosts reached (keys verified) before any VM starts.
+    const file = loadHostsFile(opts.hosts ?? runConfig().hosts!);
+    configureRun({ hosts: file.file });
+    for (const line of await checkHosts(file)) progress(line);
+  }
   // Every side's binary, for every arch of the run, found and run once before any VM starts.
   const { src, dst } = runConfig().qemu;
   for (const arch of opts.arch?.length ? opts.arch : ARCHES)

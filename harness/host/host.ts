@@ -17,6 +17,12 @@ export interface HostProcess {
   /** Resolves when the harness learns how it ended. */
   readonly exited: Promise<ExitInfo>;
   readonly running: boolean;
+  /** How it ended, once known. */
+  readonly exit: ExitInfo | undefined;
+  /** Signals the whole group (on its host). */
+  signal(sig: 'SIGTERM' | 'SIGKILL' | 'SIGSTOP' | 'SIGCONT'): void;
+  /** Whether it exits within `ms` (unscaled). */
+  waitExit(ms: number): Promise<boolean>;
   stop(opts?: StopOptions): Promise<ExitInfo>;
 }
 
@@ -40,9 +46,13 @@ export interface Host {
   spawn(argv: readonly string[], opts: HostSpawnOptions): Promise<HostProcess>;
   readFile(path: string): Promise<Buffer>;
   writeFile(path: string, data: string | Buffer, mode?: number): Promise<void>;
+  /** Copies a local file there (images, QEMU builds). */
+  putFile(localPath: string, path: string): Promise<void>;
   /** A fresh 0700 directory for sockets and scratch files, removed by cleanup(). */
   privateDir(prefix: string): Promise<{ path: string; cleanup: () => Promise<void> }>;
   /** A stream to a unix socket on that host (QMP, the guest agent, the heartbeat). */
   connectUnix(path: string): Promise<Duplex>;
+  /** Appends what a file on that host gets, as it grows, to a local file (stderr, the serial console). */
+  follow(path: string, localFile: string): Promise<{ stop(): Promise<void> }>;
   close(): Promise<void>;
 }

@@ -5,6 +5,7 @@ import { sleep } from '../util/time.js';
 import { groupMembers, procStat } from './procfs.js';
 import { register, selfIdentity, unregister } from './registry.js';
 import { ensureWatchdog } from './watchdog.js';
+import type { HostProcess } from './host.js';
 
 export interface ExitInfo {
   code: number | undefined;
@@ -35,10 +36,10 @@ export class ProcessStopError extends MigtestError {}
  * A helper process (QEMU, socat) in its own process group, registered on disk so that the
  * reaper or the watchdog can remove it if this runner dies. Killed by its group, never by name.
  */
-export class GroupProcess {
+export class GroupProcess implements HostProcess {
   readonly exited: Promise<ExitInfo>;
   private exitInfo: ExitInfo | undefined;
-  private readonly startTime: number;
+  readonly startTime: number;
 
   private constructor(
     readonly name: string,

@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
 import { scale } from '../util/deadlines.js';
@@ -214,7 +214,7 @@ export class SshHost implements Host {
    * Kills a group this harness recorded (by a lost connection's process, or the reaper's):
    * only if its leader is still the process that started at `startTime`. Returns whether it was.
    */
-  async killGroup(pid: number, startTime: number, sig: 'TERM' | 'KILL' = 'KILL'): Promise<boolean> {
+  async killGroup(pid: number, startTime: number, sig: 'TERM' | 'KILL' | 'STOP' | 'CONT' = 'KILL'): Promise<boolean> {
     const st = await this.procStat(pid);
     if (!st || st.startTime !== startTime || st.state === 'Z') return false;
     await this.exec(['kill', `-${sig}`, '--', `-${pid}`]);
@@ -237,6 +237,13 @@ export class SshHost implements Host {
     await new Promise<void>((resolve, reject) => s.writeFile(path, data, { mode }, (err) => (err ? reject(new MigtestError(`host ${this.name}: write ${path}: ${err.message}`)) : resolve())));
   }
 
+  async putFile(localPath: string, path: string): Promise<void> {
+    const s = await this.sftp();
+    await new Promise<void>((resolve, reject) =>
+      s.fastPut(localPath, path, { concurrency: 16, chunkSize: 1 << 17 }, (err) => (err ? reject(new MigtestError(`host ${this.name}: copy ${localPath} to ${path}: ${err.message}`)) : resolve())),
+    );
+  }
+
   async privateDir(prefix: string): Promise<{ path: string; cleanup: () => Promise<void> }> {
     const r = await this.exec(['mktemp', '-d', `/tmp/migtest-${prefix}-XXXXXX`]);
     const path = r.stdout.trim();
@@ -250,6 +257,24 @@ export class SshHost implements Host {
     return new Promise((resolve, reject) =>
       this.client.openssh_forwardOutStreamLocal(path, (err, stream) => (err ? reject(new MigtestError(`host ${this.name}: connect ${path}: ${err.message}`)) : resolve(stream))),
     );
+  }
+
+  /** `tail -F` on a channel of its own, appended locally: the artifacts stay current while the run goes on. */
+  async follow(path: string, localFile: string): Promise<{ stop(): Promise<void> }> {
+    const ch = await this.channel(['tail', '-c', '+1', '-F', path].map(shellQuote).join(' '));
+    const out = createWriteStream(localFile, { flags: 'a' });
+    ch.on('data', (d: Buffer) => out.write(d));
+    ch.stderr.on('data', () => {}); // "file truncated", "has appeared": tail's own notes
+    const closed = new Promise<void>((r) => ch.on('close', () => r()));
+    return {
+      stop: async () => {
+        // A last look: what was written just before the stop is in the file by now.
+        await sleep(100);
+        ch.close();
+        await Promise.race([closed, sleep(2000)]);
+        await new Promise<void>((r) => out.end(r));
+      },
+    };
   }
 
   async close(): Promise<void> {
@@ -278,6 +303,14 @@ class SshProcess implements HostProcess {
     return this.exitInfo === undefined;
   }
 
+  get exit(): ExitInfo | undefined {
+    return this.exitInfo;
+  }
+
+  signal(sig: 'SIGTERM' | 'SIGKILL' | 'SIGSTOP' | 'SIGCONT'): void {
+    void this.host.killGroup(this.pid, this.startTime, sig.slice(3) as 'TERM').catch(() => undefined);
+  }
+
   ended(e: ExitInfo): void {
     if (this.exitInfo) return;
     this.exitInfo = e;
@@ -299,11 +332,11 @@ class SshProcess implements HostProcess {
     return alive;
   }
 
-  private async signal(sig: 'TERM' | 'KILL'): Promise<void> {
+  private async kill(sig: 'TERM' | 'KILL'): Promise<void> {
     await this.host.killGroup(this.pid, this.startTime, sig).catch(() => undefined);
   }
 
-  private async waitExit(ms: number): Promise<boolean> {
+  async waitExit(ms: number): Promise<boolean> {
     const until = Date.now() + scale(ms);
     while (Date.now() < until) {
       if (!this.running) return true;
@@ -320,11 +353,11 @@ class SshProcess implements HostProcess {
       await this.waitExit(graceMs);
     }
     if (this.running) {
-      await this.signal('TERM');
+      await this.kill('TERM');
       await this.waitExit(termMs);
     }
     if (this.running) {
-      await this.signal('KILL');
+      await this.kill('KILL');
       if (!(await this.waitExit(killMs))) throw new ProcessStopError(`${this.name} (pid ${this.pid} on host ${this.host.name}) survived SIGKILL for ${killMs} ms`);
     }
     return this.exited;

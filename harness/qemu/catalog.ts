@@ -139,6 +139,10 @@ async function locate(arch: Arch, spec: string): Promise<QemuBinary> {
     throw new ConfigError(field, isDir ? `'${spec}' has no qemu-system-${arch}` : `'${spec}' is a qemu-system-${named} and there is no qemu-system-${arch} beside it`, `a run limited to that arch (--arch ${named ?? '...'}), or ${QEMU_SPEC_FORMS}`);
   const { version, why } = await versionText(bin);
   if (!version) throw new ConfigError(field, `${bin} does not run: ${why}`);
+  // A fetched QEMU's launcher named by its path: it needs the firmware the catalog gives it
+  // (run through its own loader, QEMU cannot find its data folder by itself).
+  const fetched = (await listBinaries()).find((b) => b.source === 'cache' && b.path === bin);
+  if (fetched) return { ...fetched, source: 'path' };
   const dir = dirname(bin);
   const pcBios = join(dir, 'pc-bios');
   const build = existsSync(pcBios) && (existsSync(join(dir, 'build.ninja')) || existsSync(join(dir, 'config-host.mak')));

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { test } from 'vitest';
 import { caseRow, runCase } from '../case/run.js';
 import type { CaseReport, MigrationCase } from '../case/model.js';
+import { runConfig } from '../util/run-config.js';
 import { ArtifactDir } from '../report/artifacts.js';
 import { recordResult, type ScenarioResult } from '../report/results.js';
 import { deadline, scale } from '../util/deadlines.js';
@@ -53,6 +54,8 @@ export class ScenarioContext extends Scope {
 export interface ScenarioMeta {
   suite: string;
   arch?: string;
+  /** Runs across two hosts (migtest run --hosts); other scenarios skip there, saying so. */
+  twoHosts?: boolean;
   /** Unscaled; default DEADLINES.scenario. */
   timeoutMs?: number;
 }
@@ -72,6 +75,7 @@ export function scenario(name: string, meta: ScenarioMeta, fn: (ctx: ScenarioCon
     let error: unknown;
     let skipped: string | undefined;
     try {
+      if (runConfig().hosts && !meta.twoHosts) ctx.skip(`${meta.suite} runs on one host only so far; this run has two (${runConfig().hosts})`);
       const returned = await fn(ctx);
       if (returned) ctx.record(returned);
     } catch (e) {

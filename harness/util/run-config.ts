@@ -50,6 +50,8 @@ export interface RunConfig {
    * file runs its own QEMU pairs; on 2 cores under TCG more than 2 starve each other.
    */
   jobs: number;
+  /** MIGTEST_HOSTS (migtest run --hosts): a hosts file; sources and destinations run on its hosts. */
+  hosts?: string;
   /** MIGTEST_RUN_DIR: this run's artifacts directory, shared by the runner and its workers (made on first use). */
   runDir?: string;
 }
@@ -101,6 +103,7 @@ export function parseRunConfig(env: Env = process.env): RunConfig {
     snapshotStart: env.MIGTEST_FRESH_BOOT !== '1',
     jobs,
     runDir: optional(env, 'MIGTEST_RUN_DIR'),
+    hosts: optional(env, 'MIGTEST_HOSTS'),
   };
 }
 
@@ -116,7 +119,7 @@ export function runConfig(): RunConfig {
  * Sets parts of the run's configuration for this process and the workers it starts (the
  * CLI after parsing its options): written to the environment they inherit, then re-parsed.
  */
-export function configureRun(settings: { arches?: Arch[]; qemu?: string; qemuSrc?: string; qemuDst?: string; accel?: AccelChoice; matrix?: string; compatGrid?: string; runDir?: string; freshBoot?: boolean; jobs?: number }): RunConfig {
+export function configureRun(settings: { arches?: Arch[]; qemu?: string; qemuSrc?: string; qemuDst?: string; accel?: AccelChoice; matrix?: string; compatGrid?: string; runDir?: string; freshBoot?: boolean; jobs?: number; hosts?: string }): RunConfig {
   const set = (name: string, v: string | undefined) => {
     if (v !== undefined) process.env[name] = v;
   };
@@ -130,6 +133,7 @@ export function configureRun(settings: { arches?: Arch[]; qemu?: string; qemuSrc
   set('MIGTEST_RUN_DIR', settings.runDir);
   set('MIGTEST_FRESH_BOOT', settings.freshBoot === undefined ? undefined : settings.freshBoot ? '1' : '0');
   set('MIGTEST_JOBS', settings.jobs === undefined ? undefined : String(settings.jobs));
+  set('MIGTEST_HOSTS', settings.hosts);
   return reloadRunConfig();
 }
 

@@ -3,6 +3,9 @@ import { ConfigError } from '../util/errors.js';
 import type { AccelChoice, Arch } from '../util/arch.js';
 import { runConfig } from '../util/run-config.js';
 import { resolveAccel } from '../qemu/accel.js';
+import type { Host } from '../host/host.js';
+import { placeImage } from '../images/remote.js';
+import { VmStartError } from './errors.js';
 import { defaultImage } from '../images/default.js';
 import type { GuestImage } from '../images/build.js';
 import { findBinary, type QemuBinary } from '../qemu/catalog.js';
@@ -41,6 +44,7 @@ export interface VmDraft extends Omit<VmSpec, 'binary' | 'firmwareDirs' | 'accel
 export class VmBuilder {
   private readonly d: VmDraft;
   private artifacts: ArtifactDir | undefined;
+  private place: { host: Host; imageDir: string; migrationAddress?: string } | undefined;
 
   constructor(
     readonly name: string,
@@ -162,6 +166,14 @@ export class VmBuilder {
     this.artifacts = dir;
     return this;
   }
+  /**
+   * Runs this VM on another host (host/ssh.ts): its image copied under `imageDir` there,
+   * its sockets reached through the host, its stderr and console followed into the artifacts.
+   */
+  onHost(host: Host | undefined, place: { imageDir?: string; migrationAddress?: string } = {}): this {
+    this.place = host ? { host, imageDir: place.imageDir ?? '/var/tmp/migtest/images', migrationAddress: place.migrationAddress } : undefined;
+    return this;
+  }
 
   /**
    * For a destination of another QEMU than its source: the source's machine type by its
@@ -178,6 +190,7 @@ export class VmBuilder {
   clone(name: string): VmBuilder {
     const c = new VmBuilder(name, this.arch, { ...this.d });
     c.artifacts = this.artifacts;
+    c.place = this.place;
     return c;
   }
 
@@ -216,6 +229,7 @@ export class VmBuilder {
     const spec = await this.resolveSpec();
     const artifacts = this.artifacts ?? ArtifactDir.forTest(`adhoc-${this.name}-${Date.now()}`);
     const opts = { incoming: this.d.incoming, artifacts, binary: this.d.binary! };
+    if (this.place) return this.startOn(this.place, spec, opts);
     const why = this.d.incoming ? 'it is a destination' : this.d.freshBoot ? 'it asked for a fresh boot' : !runConfig().snapshotStart ? 'snapshot start is off (--fresh-boot)' : snapshotIneligible(spec);
     artifacts.writeJson(`${this.name}.start.json`, { snapshotStart: why === undefined, why });
     if (why) return StartedVm.launch(this.name, spec, opts);
@@ -236,5 +250,19 @@ export class VmBuilder {
     const saveNow = cache.markSeen(key);
     artifacts.writeJson(`${this.name}.start.json`, { snapshotStart: true, key, booted: true, savesSnapshot: saveNow });
     return StartedVm.launch(this.name, spec, { ...opts, snapshot: saveNow ? { save: { key, cache } } : undefined });
+  }
+
+  /** On another host: a real boot (the snapshot cache is this machine's), its image placed there first. */
+  private async startOn({ host, imageDir, migrationAddress }: NonNullable<VmBuilder['place']>, spec: VmSpec, opts: { incoming: boolean; artifacts: ArtifactDir; binary: QemuBinary }): Promise<StartedVm> {
+    opts.artifacts.writeJson(`${this.name}.start.json`, { snapshotStart: false, why: `it runs on host ${host.name}`, host: host.name });
+    if ((await host.exec(['test', '-x', spec.binary])).code !== 0)
+      throw new VmStartError(`${this.name}: ${spec.binary} is not on host ${host.name} (QEMU builds are not copied to a host yet: give a QEMU both hosts have, such as the system one)`, { artifacts: opts.artifacts.path });
+    const local = this.d.image ?? (await defaultImage(this.arch));
+    const there = await placeImage(host, local, imageDir);
+    const moved = (f: string): string => (f === local.kernel ? there.kernel : f === local.initrd && there.initrd ? there.initrd : f === local.rootDisk ? there.rootDisk : f);
+    const remoteSpec: VmSpec = { ...spec, kernel: spec.kernel && moved(spec.kernel), initrd: spec.initrd && moved(spec.initrd!), disks: spec.disks.map((d) => ({ ...d, file: moved(d.file) })) };
+    const vm = await StartedVm.launchOn(host, this.name, remoteSpec, opts);
+    vm.listenAddress = migrationAddress;
+    return vm;
   }
 }

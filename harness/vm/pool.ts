@@ -1,4 +1,6 @@
 import type { ArtifactDir } from '../report/artifacts.js';
+import { connectRunHosts, type RunHosts } from '../host/run-hosts.js';
+import { runConfig } from '../util/run-config.js';
 import type { VmBuilder } from './builder.js';
 import type { StartedVm } from './started.js';
 
@@ -43,10 +45,23 @@ export class Scope {
     return thing;
   }
 
-  /** Stops the VMs, then everything tracked; returns every error, throws none. */
+  private hostsConn: Promise<RunHosts> | undefined;
+
+  /**
+   * The hosts of a hosts file (default: the run's, MIGTEST_HOSTS), connected once for this
+   * scope and closed after its VMs; undefined when everything runs on this machine.
+   */
+  runHosts(file = runConfig().hosts): Promise<RunHosts> | undefined {
+    if (!file) return undefined;
+    this.hostsConn ??= connectRunHosts(file);
+    return this.hostsConn;
+  }
+
+  /** Stops the VMs, then everything tracked, then the hosts' connections; returns every error, throws none. */
   async close(): Promise<Error[]> {
     const errors = await this.vms.stopAll();
     for (const t of this.tracked.splice(0).reverse()) await t.stop().catch((e: Error) => errors.push(e));
+    if (this.hostsConn) await (await this.hostsConn.catch(() => undefined))?.close().catch((e: Error) => errors.push(e));
     return errors;
   }
 }

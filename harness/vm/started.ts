@@ -1,6 +1,8 @@
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { GroupProcess, type ExitInfo } from '../host/process.js';
+import type { Host, HostProcess } from '../host/host.js';
+import type { SocketTarget } from '../qmp/connection.js';
 import { GuestAgentClient } from '../qmp/agent.js';
 import { QmpClient } from '../qmp/client.js';
 import { migrationInfoSchema, statusInfoSchema, type MigrationInfo, type RunState, type StatusInfo } from '../qmp/types.js';
@@ -48,6 +50,8 @@ export class StartedVm implements AsyncDisposable {
   private stopped: Promise<StoppedVm> | undefined;
   private snapshot: SnapshotPlan | undefined;
   startMode: StartMode = 'booted';
+  /** Where it listens for an incoming migration (its host's migration address); loopback when unset. */
+  listenAddress: string | undefined;
 
   private constructor(
     readonly name: string,
@@ -56,12 +60,16 @@ export class StartedVm implements AsyncDisposable {
     readonly incoming: boolean,
     /** The QEMU it runs: a retry's destination or a pinned machine type starts from it. */
     readonly binary: QemuBinary,
-    readonly process: GroupProcess,
+    readonly process: HostProcess,
     readonly qmp: QmpClient,
     readonly heartbeat: HeartbeatStream | undefined,
     readonly paths: VmPaths,
     readonly artifacts: ArtifactDir,
     private readonly cleanupDir: () => Promise<void>,
+    /** How its unix sockets are reached: directly, or through the host it runs on. */
+    private readonly reach: (path: string) => SocketTarget = (p) => p,
+    /** The host it runs on, when not this machine. */
+    readonly host?: Host,
   ) {}
 
   static async launch(
@@ -109,10 +117,54 @@ export class StartedVm implements AsyncDisposable {
     }
   }
 
+  /**
+   * On another host (VmBuilder.onHost): the same start, through the host. Sockets and the
+   * files QEMU writes live in a private directory there; stderr and the console are followed
+   * into this machine's artifacts as they grow, so every check and failure reads them here.
+   */
+  static async launchOn(host: Host, name: string, spec: VmSpec, opts: { incoming: boolean; artifacts: ArtifactDir; binary: QemuBinary }): Promise<StartedVm> {
+    const dir = await host.privateDir(name);
+    const art = opts.artifacts;
+    const there: VmPaths = {
+      qmp: join(dir.path, 'qmp.sock'),
+      fdMonitor: join(dir.path, 'qmp-fd.sock'),
+      agent: join(dir.path, 'qga.sock'),
+      heartbeat: join(dir.path, 'hb.sock'),
+      serialLog: join(dir.path, `${name}.serial.log`),
+    };
+    const stderrThere = join(dir.path, `${name}.stderr.log`);
+    const argv = buildArgv(spec, there, { incoming: opts.incoming });
+    art.writeJson(`${name}.argv.json`, [spec.binary, ...argv]);
+    art.writeJson(`${name}.host.json`, { host: host.name, dir: dir.path });
+    const followers: Array<{ stop(): Promise<void> }> = [];
+    const reach = (p: string): SocketTarget => ({ path: `${host.name}:${p}`, open: () => host.connectUnix(p) });
+    let proc: HostProcess | undefined;
+    const cleanup = async () => {
+      for (const f of followers.splice(0)) await f.stop().catch(() => undefined);
+      await dir.cleanup();
+    };
+    try {
+      for (const [remote, local] of [[stderrThere, art.file(`${name}.stderr.log`)], [there.serialLog, art.file(`${name}.serial.log`)]] as const) {
+        await host.writeFile(remote, '');
+        followers.push(await host.follow(remote, local));
+      }
+      proc = await host.spawn([spec.binary, ...argv], { name, stderrFile: stderrThere });
+      const qmp = await QmpClient.connect(reach(there.qmp), { vm: name, transcriptFile: art.file(`${name}.qmp.log`) });
+      const hb = spec.heartbeat ? await HeartbeatStream.connect(reach(there.heartbeat), name, art.file(`${name}.heartbeat.log`)) : undefined;
+      const here: VmPaths = { ...there, serialLog: art.file(`${name}.serial.log`) };
+      return new StartedVm(name, spec, [spec.binary, ...argv], opts.incoming, opts.binary, proc, qmp, hb, here, art, cleanup, reach, host);
+    } catch (e) {
+      await proc?.stop({ termMs: 2000 }).catch(() => undefined);
+      const said = existsSync(art.file(`${name}.stderr.log`)) ? readFileSync(art.file(`${name}.stderr.log`), 'utf8').trim().split('\n').slice(-5).join('\n') : '';
+      await cleanup();
+      throw new VmStartError(`${name}: start on host ${host.name} failed: ${(e as Error).message}\n${said}`, { artifacts: art.path });
+    }
+  }
+
   /** The guest agent; reconnects if the previous connection closed. */
   async agent(opts: Wait = {}): Promise<GuestAgentClient> {
     if (this.agentClient) return this.agentClient;
-    const client = await GuestAgentClient.connect(this.paths.agent, this.name, this.artifacts.file(`${this.name}.qga.log`), opts);
+    const client = await GuestAgentClient.connect(this.reach(this.paths.agent), this.name, this.artifacts.file(`${this.name}.qga.log`), opts);
     this.agentClient = client;
     return client;
   }
