@@ -121,7 +121,7 @@ describe('two-hosts', () => {
   caseAsRoot(across({ id: 'precopy from host src to host dst over tcp: liveness and RAM checked' }), { ...twoHostMeta, name: 'precopy from host src to host dst over tcp: liveness and RAM checked' }, ({ run, migration, liveness, ram }) => {
     expect(run.src.host?.name).toBe('src');
     expect(run.dst.host?.name).toBe('dst');
-    expect(migration!.uri).toMatch(new RegExp(`^tcp:${file.hosts.dst.migrationAddress.replace(/\./g, '\\.')}:\d+$`));
+    expect(migration!.uri.startsWith(`tcp:${file.hosts.dst.migrationAddress}:`)).toBe(true);
     expect(liveness!.dstFirst.n).toBe(liveness!.srcLast.n + 1);
     expect(ram!.pages).toBeGreaterThan(0);
   });

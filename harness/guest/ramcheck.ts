@@ -1,4 +1,3 @@
-import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { CheckFailedError } from '../util/errors.js';
 import { DEADLINES } from '../util/deadlines.js';
@@ -179,8 +178,7 @@ export class RamWorkload {
     for (const r of frameRanges(this.pfns)) {
       const file = `${scratchPrefix}.${n++}.bin`;
       await vm.qmp.execute('pmemsave', { val: r.start * PAGE, size: (r.end - r.start) * PAGE, filename: file });
-      const data = readFileSync(file);
-      rmSync(file, { force: true });
+      const data = await vm.takeFile(file);
       for (let p = r.start; p < r.end; p++) byFrame.set(p, data[(p - r.start) * PAGE]!);
     }
     return Uint8Array.from(this.pfns.map((p) => byFrame.get(p)!));

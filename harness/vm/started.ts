@@ -268,6 +268,18 @@ export class StartedVm implements AsyncDisposable {
     return undefined;
   }
 
+  /** Reads and removes a file QEMU wrote (a memory dump into its private directory), on the host it runs on. */
+  async takeFile(path: string): Promise<Buffer> {
+    if (!this.host) {
+      const data = readFileSync(path);
+      rmSync(path, { force: true });
+      return data;
+    }
+    const data = await this.host.readFile(path);
+    await this.host.exec(['rm', '-f', '--', path]);
+    return data;
+  }
+
   /** Everything QEMU wrote to stderr so far (its error_report lines). */
   stderrText(): string {
     const f = this.artifacts.file(`${this.name}.stderr.log`);
