@@ -110,23 +110,8 @@ export class GroupProcess implements HostProcess {
   }
 
   /** Escalates: graceful request, SIGTERM, SIGKILL, each with a deadline (unscaled). */
-  async stop(opts: StopOptions = {}): Promise<ExitInfo> {
-    const { graceMs = 5000, termMs = 5000, killMs = 5000 } = opts;
-    if (this.running && opts.graceful) {
-      await Promise.race([opts.graceful().catch(() => undefined), sleep(scale(graceMs))]);
-      await this.waitExit(graceMs);
-    }
-    if (this.running) {
-      this.signal('SIGTERM');
-      await this.waitExit(termMs);
-    }
-    if (this.running) {
-      // A QEMU in postcopy-paused ignores SIGTERM.
-      this.signal('SIGKILL');
-      if (!(await this.waitExit(killMs)))
-        throw new ProcessStopError(`${this.name} (pid ${this.pid}) survived SIGKILL for ${killMs} ms`);
-    }
-    return this.exited;
+  stop(opts: StopOptions = {}): Promise<ExitInfo> {
+    return escalateStop(this, (sig) => this.signal(sig), opts, `${this.name} (pid ${this.pid})`);
   }
 
   /** After the leader exits, kill what is left of its group, then forget it. */
@@ -140,4 +125,30 @@ export class GroupProcess implements HostProcess {
     }
     unregister(this.pid);
   }
+}
+
+/**
+ * The escalation every process group gets, wherever it runs: a graceful request, SIGTERM,
+ * SIGKILL (a QEMU in postcopy-paused ignores SIGTERM), each with a deadline (unscaled).
+ */
+export async function escalateStop(
+  p: Pick<HostProcess, 'running' | 'waitExit' | 'exited'>,
+  kill: (sig: 'SIGTERM' | 'SIGKILL') => unknown,
+  opts: StopOptions,
+  who: string,
+): Promise<ExitInfo> {
+  const { graceMs = 5000, termMs = 5000, killMs = 5000 } = opts;
+  if (p.running && opts.graceful) {
+    await Promise.race([opts.graceful().catch(() => undefined), sleep(scale(graceMs))]);
+    await p.waitExit(graceMs);
+  }
+  if (p.running) {
+    await kill('SIGTERM');
+    await p.waitExit(termMs);
+  }
+  if (p.running) {
+    await kill('SIGKILL');
+    if (!(await p.waitExit(killMs))) throw new ProcessStopError(`${who} survived SIGKILL for ${killMs} ms`);
+  }
+  return p.exited;
 }

@@ -8,7 +8,7 @@ import { shellQuote } from '../util/shell.js';
 import { sleep } from '../util/time.js';
 import type { ExecResult, Host, HostProcess, HostSpawnOptions } from './host.js';
 import type { ExitInfo, StopOptions } from './process.js';
-import { ProcessStopError } from './process.js';
+import { escalateStop } from './process.js';
 import { parseStat } from './procfs.js';
 import { register, selfIdentity, unregister } from './registry.js';
 
@@ -346,21 +346,8 @@ class SshProcess implements HostProcess {
     return !this.running;
   }
 
-  async stop(opts: StopOptions = {}): Promise<ExitInfo> {
-    const { graceMs = 5000, termMs = 5000, killMs = 5000 } = opts;
-    if (this.running && opts.graceful) {
-      await Promise.race([opts.graceful().catch(() => undefined), sleep(scale(graceMs))]);
-      await this.waitExit(graceMs);
-    }
-    if (this.running) {
-      await this.kill('TERM');
-      await this.waitExit(termMs);
-    }
-    if (this.running) {
-      await this.kill('KILL');
-      if (!(await this.waitExit(killMs))) throw new ProcessStopError(`${this.name} (pid ${this.pid} on host ${this.host.name}) survived SIGKILL for ${killMs} ms`);
-    }
-    return this.exited;
+  stop(opts: StopOptions = {}): Promise<ExitInfo> {
+    return escalateStop(this, (sig) => this.kill(sig === 'SIGTERM' ? 'TERM' : 'KILL'), opts, `${this.name} (pid ${this.pid} on host ${this.host.name})`);
   }
 }
 

@@ -20,6 +20,15 @@ import { MigtestError } from '../util/errors.js';
 import { shellQuote } from '../util/shell.js';
 import type { VmPaths, VmSpec } from './spec.js';
 
+/** A VM's sockets in its private directory, and where its console goes. */
+const vmPaths = (dir: string, serialLog: string): VmPaths => ({
+  qmp: join(dir, 'qmp.sock'),
+  fdMonitor: join(dir, 'qmp-fd.sock'),
+  agent: join(dir, 'qga.sock'),
+  heartbeat: join(dir, 'hb.sock'),
+  serialLog,
+});
+
 /** A VM after stop(): what it was and how it ended, nothing to stop any more. */
 export class StoppedVm {
   constructor(
@@ -80,13 +89,7 @@ export class StartedVm implements AsyncDisposable {
     const restore = opts.snapshot && 'restore' in opts.snapshot ? opts.snapshot.restore : undefined;
     const dir = await privateDir(name);
     const art = opts.artifacts;
-    const paths: VmPaths = {
-      qmp: join(dir.path, 'qmp.sock'),
-      fdMonitor: join(dir.path, 'qmp-fd.sock'),
-      agent: join(dir.path, 'qga.sock'),
-      heartbeat: join(dir.path, 'hb.sock'),
-      serialLog: art.file(`${name}.serial.log`),
-    };
+    const paths = vmPaths(dir.path, art.file(`${name}.serial.log`));
     // A restored VM starts as an incoming one and loads its guest from the snapshot file.
     const argv = buildArgv(spec, paths, { incoming: opts.incoming || !!restore });
     // In a namespace: `ip netns exec` execs QEMU in place, so the pid and group stay QEMU's.
@@ -125,13 +128,7 @@ export class StartedVm implements AsyncDisposable {
   static async launchOn(host: Host, name: string, spec: VmSpec, opts: { incoming: boolean; artifacts: ArtifactDir; binary: QemuBinary }): Promise<StartedVm> {
     const dir = await host.privateDir(name);
     const art = opts.artifacts;
-    const there: VmPaths = {
-      qmp: join(dir.path, 'qmp.sock'),
-      fdMonitor: join(dir.path, 'qmp-fd.sock'),
-      agent: join(dir.path, 'qga.sock'),
-      heartbeat: join(dir.path, 'hb.sock'),
-      serialLog: join(dir.path, `${name}.serial.log`),
-    };
+    const there = vmPaths(dir.path, join(dir.path, `${name}.serial.log`));
     const stderrThere = join(dir.path, `${name}.stderr.log`);
     const argv = buildArgv(spec, there, { incoming: opts.incoming });
     art.writeJson(`${name}.argv.json`, [spec.binary, ...argv]);
