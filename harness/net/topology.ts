@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import { runChecked } from '../host/command.js';
 import { isAlive, procStat } from '../host/procfs.js';
+import { listEntries, unregister } from '../host/registry.js';
 import { MigtestError } from '../util/errors.js';
 import { progress } from '../util/log.js';
 import { pollUntil } from '../util/time.js';
@@ -170,6 +171,8 @@ export async function hostsDown(): Promise<string[]> {
     if ((await execa('ip', ['netns', 'del', NS(r)], { reject: false })).exitCode === 0) done.push(`removed namespace ${NS(r)}`);
   }
   rmSync(stateFile(), { force: true });
+  // Groups recorded on these hosts died with them: a later reap need not look for them.
+  for (const e of listEntries().filter((x) => x.host?.hostsFile === topologyHostsFile())) unregister(e.pgid, e.host!.name);
   return done;
 }
 
