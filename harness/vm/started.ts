@@ -197,7 +197,12 @@ export class StartedVm implements AsyncDisposable {
       await this.loadStateFile(file);
       await this.qmp.execute('cont');
       this.startMode = 'restored';
+      // As good as a booted guest before anyone gets it: beating, and its agent answering
+      // (a snapshot saved at a bad moment can restore a virtio-serial that never talks again).
+      await this.heartbeat?.waitForBeats(3, { timeoutMs: 15_000 });
+      if (this.spec.agent) await (await this.agent({ timeoutMs: 15_000 })).ping();
     } catch (e) {
+      await this.dropAgent().catch(() => undefined);
       throw new SnapshotRestoreError(`${this.name}: restoring ${file}: ${(e as Error).message}`, { artifacts: this.artifacts.path });
     }
   }
