@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolveAccel } from '../qemu/accel.js';
 import { findImage } from '../images/build.js';
 import { ARCHES } from '../util/arch.js';
-import { listBinaries } from '../qemu/catalog.js';
+import { listBinaries, versionMatches } from '../qemu/catalog.js';
 import { FETCHABLE } from '../qemu/fetch.js';
 
 export interface Check {
@@ -46,7 +46,7 @@ export async function doctor(): Promise<Check[]> {
     );
   }
   // Cross-version suites and compat grids use every fetched version; a missing one is a warning, not a failure.
-  const missing = Object.keys(FETCHABLE).filter((v) => !bins.some((b) => b.source === 'cache' && b.version.startsWith(`${v}.`)));
+  const missing = Object.keys(FETCHABLE).filter((v) => !bins.some((b) => b.source === 'cache' && versionMatches(b.version, v)));
   checks.push(
     missing.length
       ? { name: 'fetched QEMUs', status: 'warn', detail: `not fetched: ${missing.join(', ')}`, fix: `node bin/migtest.mjs qemu fetch ${missing.join(' ')}` }

@@ -8,8 +8,8 @@ import { findBinary, listBinaries, type QemuBinary } from '../qemu/catalog.js';
 import { gridPresets } from '../compat/grid.js';
 import { runCompat } from './compat.js';
 import type { RunOptions } from './run.js';
-import { FETCHABLE } from '../qemu/fetch.js';
-import { ConfigError, MigtestError } from '../util/errors.js';
+import { FETCHABLE, fetchableSuite } from '../qemu/fetch.js';
+import { MigtestError } from '../util/errors.js';
 import { fetchAndVerify } from './qemu.js';
 import { doctor, formatChecks } from './doctor.js';
 import { runSuites } from './run.js';
@@ -100,7 +100,7 @@ qemu
   .argument('<version...>', Object.keys(FETCHABLE).join(', '))
   .option('--no-verify', 'skip the boot and self-migration')
   .action(async (versions: string[], opts: { verify: boolean }) => {
-    for (const v of versions) if (!FETCHABLE[v]) throw new ConfigError('qemu fetch version', `'${v}' cannot be fetched`, Object.keys(FETCHABLE));
+    versions.forEach(fetchableSuite); // every one checked before any is fetched
     for (const v of versions) for (const line of await fetchAndVerify(v, opts)) process.stdout.write(`${line}\n`);
   });
 

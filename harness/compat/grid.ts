@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ARCHES, type Arch } from '../util/arch.js';
-import { compareVersions, isQemuPath, QEMU_SPEC_FORMS } from '../qemu/catalog.js';
+import { compareVersions, isQemuPath, QEMU_SPEC_FORMS, versionMatches } from '../qemu/catalog.js';
 import { resolveMachine, type QemuProbe } from '../qemu/probe.js';
 import type { Accel } from '../util/arch.js';
 import type { Expectation, MigrationCase } from '../case/model.js';
@@ -90,8 +90,6 @@ export function expectMachine(machine: string, dst: QemuProbe, ctx?: { arch: Arc
   return { kind: 'migrates', why: `QEMU ${dst.version} keeps ${machine}'s device layout and defaults` };
 }
 
-/** A version or its prefix ("11.1" matches 11.1.3). */
-const isVersion = (v: string, spec: string) => v === spec || v.startsWith(`${spec}.`);
 
 /**
  * Breaks between real builds that no general rule explains, found by this harness and kept
@@ -116,7 +114,7 @@ export const KNOWN_BREAKS: Array<{ arch: Arch; accel?: Accel; src: string; dst: 
 ];
 
 export function knownBreak(arch: Arch, accel: Accel, src: string, dst: string) {
-  return KNOWN_BREAKS.find((k) => k.arch === arch && (!k.accel || k.accel === accel) && isVersion(src, k.src) && isVersion(dst, k.dst));
+  return KNOWN_BREAKS.find((k) => k.arch === arch && (!k.accel || k.accel === accel) && versionMatches(src, k.src) && versionMatches(dst, k.dst));
 }
 
 export interface Version {

@@ -32,6 +32,9 @@ export function parseQemuVersion(text: string): string | undefined {
   return /QEMU emulator version (\d+\.\d+\.\d+)/.exec(text)?.[1];
 }
 
+/** A version matches a label that is itself or its prefix ("7.2" matches 7.2.22, not 7.20.1). */
+export const versionMatches = (version: string, label: string): boolean => version === label || version.startsWith(`${label}.`);
+
 /** Compares dotted versions numerically: -1, 0, 1. */
 export function compareVersions(a: string, b: string): number {
   const pa = a.split('.').map(Number);
@@ -102,7 +105,7 @@ export async function findBinary(arch: Arch, version?: string): Promise<QemuBina
   if (version && isQemuPath(version)) return binaryAt(arch, version);
   const all = (await listBinaries()).filter((b) => b.arch === arch);
   const match = version && version !== 'system'
-    ? all.find((b) => b.version === version || b.version.startsWith(`${version}.`))
+    ? all.find((b) => versionMatches(b.version, version))
     : (all.find((b) => b.source === 'system') ?? all[0]);
   if (!match)
     throw new ConfigError(

@@ -11,6 +11,13 @@ import { aptUpdate, writeAtomic } from './debian.js';
 /** The Debian suite each fetchable QEMU version comes from. 8.x and 9.x are in no suite. */
 export const FETCHABLE: Record<string, string> = { '5.2': 'bullseye', '7.2': 'bookworm', '10.0': 'trixie', '11.1': 'sid' };
 
+/** The suite of a version that can be fetched; a ConfigError naming the ones that can, else. */
+export function fetchableSuite(version: string): string {
+  const suite = FETCHABLE[version];
+  if (!suite) throw new ConfigError('qemu fetch version', `'${version}' cannot be fetched`, Object.keys(FETCHABLE));
+  return suite;
+}
+
 const ROOTS = ['qemu-system-x86', 'qemu-system-arm'];
 /**
  * What of the dependency closure is placed: the libraries, the QEMU packages and the
@@ -29,8 +36,7 @@ const MULTIARCH: Record<string, string> = { amd64: 'x86_64-linux-gnu', arm64: 'a
  * module folder. It is `exec`ed, so the pid the harness records is QEMU's.
  */
 export async function fetchQemu(version: string): Promise<QemuBinary[]> {
-  const suite = FETCHABLE[version];
-  if (!suite) throw new ConfigError('qemu fetch version', `'${version}' cannot be fetched`, Object.keys(FETCHABLE));
+  const suite = fetchableSuite(version);
   const dest = join(qemuCacheDir(), version);
   const placed = async () => (await listBinaries(true)).filter((b) => b.source === 'cache' && b.path.startsWith(`${dest}/`));
   const have = await placed();

@@ -25,11 +25,14 @@ export function resolveMachine(probe: Pick<QemuProbe, 'machines'>, name: string)
   return probe.machines.find((x) => x.name === name || x.alias === name)?.name;
 }
 
-function probeCacheFile(bin: QemuBinary): string {
+/** A cache file for what a binary reports (its probe, a dump): keyed by its path, size and mtime, and `extra`. */
+export function binaryCacheFile(bin: QemuBinary, folder: string, ...extra: string[]): string {
   const st = statSync(bin.path);
-  const key = createHash('sha256').update(`${bin.path}\0${st.size}\0${st.mtimeMs}`).digest('hex').slice(0, 16);
-  return join(cacheDir(), 'probe', `${key}.json`);
+  const key = createHash('sha256').update([bin.path, st.size, st.mtimeMs, ...extra].join('\0')).digest('hex').slice(0, 16);
+  return join(cacheDir(), folder, `${key}.json`);
 }
+
+const probeCacheFile = (bin: QemuBinary) => binaryCacheFile(bin, 'probe');
 
 export async function probeBinary(bin: QemuBinary): Promise<QemuProbe> {
   const file = probeCacheFile(bin);

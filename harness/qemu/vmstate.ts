@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { cacheDir } from '../util/paths.js';
 import type { QemuBinary } from './catalog.js';
+import { binaryCacheFile } from './probe.js';
 
 /** One VMStateDescription as `-dump-vmstate` writes it. */
 export interface VmsdDesc {
@@ -23,9 +23,7 @@ export type VmstateDump = Record<string, { Name: string; version_id: number; min
  * and exits before creating the machine; a machine type it does not know is the error.
  */
 export async function dumpVmstate(bin: QemuBinary, machine: string): Promise<{ dump: VmstateDump } | { error: string }> {
-  const st = statSync(bin.path);
-  const key = createHash('sha256').update(`${bin.path}\0${st.size}\0${st.mtimeMs}\0${machine}`).digest('hex').slice(0, 16);
-  const file = join(cacheDir(), 'vmstate', `${key}.json`);
+  const file = binaryCacheFile(bin, 'vmstate', machine);
   if (!existsSync(file)) {
     mkdirSync(join(cacheDir(), 'vmstate'), { recursive: true });
     const tmp = `${file}.${process.pid}`;
