@@ -4,7 +4,7 @@ import { migrate } from '../harness/migration/migrate.js';
 import { startPair } from '../harness/migration/pair.js';
 import { migrationFigures } from '../harness/migration/verify.js';
 import { testArches } from '../harness/testing/arches.js';
-import { scenario } from '../harness/testing/scenario.js';
+import { caseScenario, scenario } from '../harness/testing/scenario.js';
 import { VmBuilder } from '../harness/vm/builder.js';
 
 // The liveness checker must be able to fail: real faults injected on the destination right
@@ -42,4 +42,23 @@ describe.each(testArches())('liveness-checker %s', (arch) => {
     expect(String((err as Error).message)).toMatch(/not alive.*status: paused/);
     return { extra: { caught: (err as Error).message } };
   });
+
+  // A guest kernel that dies on the destination takes its agent with it: the case says
+  // guest-died and quotes the console, instead of timing out on an agent that never answers.
+  caseScenario(
+    {
+      id: 'fault: the guest kernel crashes on the destination in postcopy (sysrq c): guest-died, the console quoted',
+      arch,
+      migration: { mode: 'postcopy' },
+      hooks: { inPostcopy: async (run) => void (await (await run.dst.agent()).spawn('/bin/busybox', ['sh', '-c', 'echo c > /proc/sysrq-trigger'])) },
+      expect: { kind: 'guest-dies', why: 'the guest kernel was made to crash (sysrq c) once it ran on the destination' },
+    },
+    { suite: 'liveness-checker', arch },
+    ({ outcome, run }) => {
+      expect(outcome.kind).toBe('guest-died');
+      expect('error' in outcome && outcome.error).toMatch(/the guest kernel crashed on the destination: .*(sysrq|Kernel panic)/);
+      expect(run.dst.kernelCrash()).toBeDefined();
+      return { extra: { caught: 'error' in outcome ? outcome.error : undefined } };
+    },
+  );
 });

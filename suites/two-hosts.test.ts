@@ -94,7 +94,8 @@ describe('two-hosts', () => {
   });
 
   scenarioAsRoot('a silent partition of the control link is noticed by the keepalive; after it heals, a reconnect finds the remote process running', meta, async (ctx) => {
-    const dst = await connect('dst');
+    // relinkMs 0: operations fail at once while the link is down instead of waiting for it.
+    const dst = await connect('dst', { relinkMs: 0 });
     ctx.track({ stop: () => dst.close() });
     const p = await dst.spawn(['sleep', '600'], { name: 'sleeper' });
     ctx.track({ stop: () => setControlLink('dst', true) });
@@ -125,6 +126,63 @@ describe('two-hosts', () => {
     expect(liveness!.dstFirst.n).toBe(liveness!.srcLast.n + 1);
     expect(ram!.pages).toBeGreaterThan(0);
   });
+
+  // Postcopy through a socat bridge on host src (the source reaches it on its loopback), killed
+  // mid-postcopy: both sides pause; the destination listens again on its migration address,
+  // found from its sockets through ssh (its monitor may be blocked), and a new bridge carries on.
+  caseAsRoot(
+    across({
+      id: 'postcopy from host src to host dst: the bridge on host src killed mid-postcopy, both pause, OOB recover over a new bridge',
+      migration: { mode: 'recovery' },
+      faults: [fault.killBridge(when.progress('postcopy-active', 0.2), (run) => run.dst.heartbeat!.waitForSilence(1000))],
+    }),
+    { ...twoHostMeta, name: 'postcopy across two hosts: bridge on host src killed mid-postcopy, recovered' },
+    ({ run, episodes }) => {
+      expect(run.bridges!.bridges.map((b) => b.host.name)).toEqual(['src', 'src']);
+      expect(episodes[0]!.uri.startsWith('tcp:127.0.0.1:')).toBe(true);
+      expect(run.bridges!.bridges[1]!.target.host).toBe(file.hosts.dst.migrationAddress);
+      expect(episodes[0]!.figures.heartbeatGapMs).toBeGreaterThanOrEqual(1000);
+    },
+  );
+
+  // The control link (ssh) to host dst cut while the migration runs over its own link: the
+  // harness notices (keepalive), the migration carries on, and once the link is back the
+  // harness reconnects (ssh, then QMP, heartbeat and console) and verifies the guest there.
+  let cutAt = 0;
+  caseAsRoot(
+    across({
+      id: 'the control link to host dst cut mid-precopy: the migration carries on over its own link, the harness reconnects and verifies the guest',
+      migration: { parameters: { 'max-bandwidth': 16 << 20 } },
+      faults: [
+        fault.custom('control link to host dst cut until the keepalive notices, then healed', when.progress('active', 0.1), async (run) => {
+          const host = run.dst.host as SshHost;
+          cutAt = Date.now();
+          await setControlLink('dst', false);
+          try {
+            await pollUntil('the keepalive to declare the control link to dst lost', 20_000, () => ({ done: !!host.linkLost, state: 'link still believed up' }));
+          } finally {
+            await setControlLink('dst', true);
+          }
+          // Still migrating: the destination's monitor is reopened now, mid-migration.
+          expect((await run.dst.status()).status).toBe('inmigrate');
+          // The throttle only kept the migration going through the outage: lifted, it converges.
+          await run.src.qmp.execute('migrate-set-parameters', { 'max-bandwidth': 8 * 2 ** 30 });
+        }),
+      ],
+    }),
+    { ...twoHostMeta, name: 'control link to host dst cut mid-precopy: migration carries on, harness reconnects, guest verified' },
+    ({ run, liveness, ram }) => {
+      const host = run.dst.host as SshHost;
+      expect(host.outages).toHaveLength(1);
+      const o = host.outages[0]!;
+      expect(o.backAt).toBeDefined();
+      // QMP was reopened once; the guest answered there, live and with its RAM intact.
+      expect(run.dst.qmp.gaps).toHaveLength(1);
+      expect(liveness!.dstFirst.n).toBe(liveness!.srcLast.n + 1);
+      expect(ram!.pages).toBeGreaterThan(0);
+      return { extra: { controlLinkLossNoticedMs: o.lostAt - cutAt, controlLinkBackMs: o.backAt! - o.lostAt } };
+    },
+  );
 
   let cut: HostPartition | undefined;
   caseAsRoot(

@@ -186,7 +186,7 @@ async function prepareRun(scope: Scope, c: MigrationCase, { src, dst, versions }
   const workload = c.workload === false ? undefined : (c.workload ?? (mode === 'precopy' ? DEFAULT_WORKLOAD : POSTCOPY_WORKLOAD));
   const ram = workload ? await RamWorkload.start(src, workload) : undefined;
   const bridged = c.migration?.bridged ?? mode === 'recovery';
-  const run = new Run(scope, c, src, dst ?? src, ram, bridged ? scope.track(new BridgeChain(scope.artifacts)) : undefined, versions);
+  const run = new Run(scope, c, src, dst ?? src, ram, bridged ? scope.track(new BridgeChain(scope.artifacts, src.host)) : undefined, versions);
   if (dst) await c.hooks?.start?.(run);
   return run;
 }
@@ -253,12 +253,15 @@ async function complete(run: Run, report: CaseReport): Promise<Outcome> {
     report.destinationRunState = (await run.dst.status()).status;
     if (run.ram && report.destinationRunState === 'running') report.ram = await run.ram.check(run.dst);
   } catch (e) {
-    if (!(e instanceof CheckFailedError)) throw e;
-    Object.assign(report.figures, (e.context.figures as object | undefined) ?? {});
+    // A guest kernel that oopsed on the destination takes its agent with it: what failed
+    // then is the guest, whatever check noticed first, and its console says how.
+    const crash = run.dst.kernelCrash();
+    if (!(e instanceof CheckFailedError) && !crash) throw e;
+    if (e instanceof CheckFailedError) Object.assign(report.figures, (e.context.figures as object | undefined) ?? {});
     // Evidence for a guest that died after a "successful" migration: where its vCPU is.
     const regs = await run.dst.qmp.hmp('info registers', { timeoutMs: 10_000 }).catch((err: Error) => err.message);
-    run.scope.artifacts.writeJson('dst.registers.json', { 'info registers': regs.split('\n') });
-    return { kind: 'guest-died', error: firstLine(e) };
+    run.scope.artifacts.writeJson('dst.registers.json', { 'info registers': regs.split('\n'), ...(crash ? { console: crash.excerpt } : {}) });
+    return { kind: 'guest-died', error: crash ? `the guest kernel crashed on the destination: ${crash.excerpt.slice(0, 3).join(' | ')} (then: ${firstLine(e)})` : firstLine(e) };
   }
   if (modeOf(run.c) !== 'precopy') report.figures.postcopyBlocktimeMs = (await postcopyBlocktime(run.dst)).blocktimeMs;
   return { kind: 'migrated' };

@@ -65,10 +65,10 @@ describe('socat bridge', () => {
     bridges.push(b);
     const c = await open(b.port);
     expect(await roundTrip(c, 'one')).toBe('one');
-    b.stall();
+    await b.stall();
     await pollUntil('bridge stopped', 5000, () => ({ done: groupMembers(b.process.pid).every((m) => m.state === 'T') }));
     expect(await roundTrip(c, 'two', 500)).toBeUndefined();
-    b.unstall();
+    await b.unstall();
     // The echo of "two" was only held back, not lost.
     expect(await new Promise((r) => c.once('data', (d) => r(d.toString())))).toBe('two');
     c.destroy();
@@ -76,7 +76,7 @@ describe('socat bridge', () => {
 
   it('a stalled bridge is still removed by stop()', async () => {
     const b = await new SocatBridge({ host: '127.0.0.1', port: await echoServer() }).start();
-    b.stall();
+    await b.stall();
     await b.stop();
     expect(groupMembers(b.process.pid)).toEqual([]);
   });

@@ -1,6 +1,7 @@
-import { GroupProcess } from '../host/process.js';
-import { groupMembers } from '../host/procfs.js';
-import { listeningPorts, tcpSocketsOf, type TcpSocket } from '../host/sockets.js';
+import { listening, type Host, type HostProcess } from '../host/host.js';
+import { localHost } from '../host/local.js';
+import { spawnLogged } from '../host/logged.js';
+import type { TcpSocket } from '../host/sockets.js';
 import type { ArtifactDir } from '../report/artifacts.js';
 import { MigtestError } from '../util/errors.js';
 import { deadline, type Wait } from '../util/deadlines.js';
@@ -25,9 +26,11 @@ let counter = 0;
 /**
  * A socat TCP bridge the migration URI points at, so the link can be broken on purpose
  * (qemu-devel's postcopy recovery tests did exactly this). Fluent; start() gives a
- * StartedBridge, the only state that can be stalled or killed.
+ * StartedBridge, the only state that can be stalled or killed. It runs on a Host: this
+ * machine by default, the source's host across two hosts.
  */
 export class SocatBridge {
+  private host: Host = localHost;
   private listenHost = '127.0.0.1';
   private listenPort = 0;
   private artifacts: ArtifactDir | undefined;
@@ -54,10 +57,15 @@ export class SocatBridge {
     this.artifacts = dir;
     return this;
   }
+  /** The host socat runs on (its listener is that host's). */
+  withHost(host: Host): this {
+    this.host = host;
+    return this;
+  }
 
   /** A builder for the same bridge toward `target`, named `name`, listening on `port`. */
   derive(target: Endpoint, name: string, port: number): SocatBridge {
-    const b = new SocatBridge(target).withName(name).withListenHost(this.listenHost).withListenPort(port);
+    const b = new SocatBridge(target).withName(name).withListenHost(this.listenHost).withListenPort(port).withHost(this.host);
     if (this.artifacts) b.withArtifacts(this.artifacts);
     return b;
   }
@@ -71,16 +79,17 @@ export class SocatBridge {
       `TCP-LISTEN:${this.listenPort},bind=${this.listenHost},reuseaddr,fork`,
       `TCP:${this.target.host}:${this.target.port}`,
     ];
-    const proc = GroupProcess.spawn('socat', args, {
-      name: this.name,
-      stderrFile: this.artifacts?.file(`${this.name}.socat.log`),
-    });
-    const port = await pollUntil(`${this.name}: socat to listen on ${this.listenHost}:${this.listenPort}`, 10_000, () => {
-      const ports = listeningPorts(proc.pid);
+    const { proc, release } = await spawnLogged(this.host, ['socat', ...args], { name: this.name, log: this.artifacts?.file(`${this.name}.socat.log`) });
+    const where = this.host.kind === 'local' ? '' : ` on host ${this.host.name}`;
+    const port = await pollUntil(`${this.name}: socat to listen on ${this.listenHost}:${this.listenPort}${where}`, 10_000, async () => {
+      const ports = listening(await this.host.groupSockets(proc.pid));
       return { done: ports.length > 0 || !proc.running, value: ports[0], state: proc.running ? 'not listening yet' : proc.exit };
     });
-    if (port === undefined) throw new BridgeError(`${this.name}: socat exited before listening: ${JSON.stringify(proc.exit)} (argv: socat ${args.join(' ')})`);
-    return new StartedBridge(this.name, proc, { host: this.listenHost, port }, this.target, this);
+    if (port === undefined) {
+      await release();
+      throw new BridgeError(`${this.name}: socat exited before listening${where}: ${JSON.stringify(proc.exit)} (argv: socat ${args.join(' ')})`);
+    }
+    return new StartedBridge(this.name, this.host, proc, release, { host: this.listenHost, port }, this.target, this);
   }
 }
 
@@ -90,7 +99,9 @@ export class StartedBridge {
 
   constructor(
     readonly name: string,
-    readonly process: GroupProcess,
+    readonly host: Host,
+    readonly process: HostProcess,
+    private readonly release: () => Promise<void>,
     readonly listen: Endpoint,
     readonly target: Endpoint,
     private readonly builder: SocatBridge,
@@ -106,27 +117,26 @@ export class StartedBridge {
   }
 
   /** Connections the bridge's children hold to the target (one per migration channel). */
-  targetConnections(): TcpSocket[] {
-    return groupMembers(this.process.pid)
-      .flatMap((m) => tcpSocketsOf(m.pid))
-      .filter((s) => s.state === 'ESTABLISHED' && s.remotePort === this.target.port);
+  async targetConnections(): Promise<TcpSocket[]> {
+    const { sockets } = await this.host.groupSockets(this.process.pid);
+    return sockets.filter((s) => s.state === 'ESTABLISHED' && s.remotePort === this.target.port);
   }
 
   async waitForConnections(n: number, opts: Wait = {}): Promise<void> {
-    await pollUntil(`${this.name}: ${n} connection(s) through the bridge to port ${this.target.port}`, deadline(opts, 'helper'), () => {
-      const c = this.targetConnections().length;
+    await pollUntil(`${this.name}: ${n} connection(s) through the bridge to port ${this.target.port}`, deadline(opts, 'helper'), async () => {
+      const c = (await this.targetConnections()).length;
       return { done: c >= n, state: `${c} connection(s)` };
     }, 50);
   }
 
   /** SIGSTOP to the whole group: connections stay open and nothing moves (a silent hang). */
-  stall(): void {
-    this.process.signal('SIGSTOP');
+  async stall(): Promise<void> {
+    await this.process.signal('SIGSTOP');
     this.stalled = true;
   }
 
-  unstall(): void {
-    this.process.signal('SIGCONT');
+  async unstall(): Promise<void> {
+    await this.process.signal('SIGCONT');
     this.stalled = false;
   }
 
@@ -140,18 +150,20 @@ export class StartedBridge {
    */
   async kill(): Promise<DeadBridge> {
     const pgid = this.process.pid;
-    this.process.signal('SIGKILL');
+    await this.process.signal('SIGKILL');
     await this.process.waitExit(10_000);
-    await pollUntil(`${this.name}: every process of group ${pgid} gone after SIGKILL`, 10_000, () => {
-      const left = groupMembers(pgid);
-      return { done: left.length === 0, state: left.map((m) => `${m.pid} ${m.comm} ${m.state}`) };
+    await pollUntil(`${this.name}: every process of group ${pgid} gone after SIGKILL`, 10_000, async () => {
+      const left = (await this.host.groupSockets(pgid)).members;
+      return { done: left.length === 0, state: `left: ${left.join(' ')}` };
     });
+    await this.release();
     return new DeadBridge(this.name, this.listen, this.target, this.builder);
   }
 
   /** Teardown: same as kill, idempotent. */
   async stop(): Promise<void> {
-    if (this.process.running || groupMembers(this.process.pid).length) await this.kill();
+    if (this.process.running || (await this.host.groupSockets(this.process.pid)).members.length) await this.kill();
+    else await this.release();
   }
 }
 
@@ -177,10 +189,14 @@ export class DeadBridge {
 export class BridgeChain {
   readonly bridges: StartedBridge[] = [];
 
-  constructor(private readonly artifacts?: ArtifactDir) {}
+  /** `host`: where the bridges run (the source's, so that the source reaches them on loopback). */
+  constructor(
+    private readonly artifacts?: ArtifactDir,
+    private readonly host: Host = localHost,
+  ) {}
 
   readonly route = async (dstUri: string): Promise<string> => {
-    const b = new SocatBridge(parseTcpUri(dstUri)).withName(`bridge${this.bridges.length + 1}`);
+    const b = new SocatBridge(parseTcpUri(dstUri)).withName(`bridge${this.bridges.length + 1}`).withHost(this.host);
     if (this.artifacts) b.withArtifacts(this.artifacts);
     const started = await b.start();
     this.bridges.push(started);

@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { ExitInfo, StopOptions } from './process.js';
+import type { TcpSocket } from './sockets.js';
 
 /** A command's result, wherever it ran. */
 export interface ExecResult {
@@ -19,8 +20,8 @@ export interface HostProcess {
   readonly running: boolean;
   /** How it ended, once known. */
   readonly exit: ExitInfo | undefined;
-  /** Signals the whole group (on its host). */
-  signal(sig: 'SIGTERM' | 'SIGKILL' | 'SIGSTOP' | 'SIGCONT'): void;
+  /** Signals the whole group (on its host); another host's settles when the signal was sent. */
+  signal(sig: 'SIGTERM' | 'SIGKILL' | 'SIGSTOP' | 'SIGCONT'): void | Promise<void>;
   /** Whether it exits within `ms` (unscaled). */
   waitExit(ms: number): Promise<boolean>;
   stop(opts?: StopOptions): Promise<ExitInfo>;
@@ -41,6 +42,8 @@ export interface HostSpawnOptions {
 export interface Host {
   readonly name: string;
   readonly kind: 'local' | 'ssh';
+  /** The control link, where there is one to lose. */
+  readonly link?: LinkState;
   /** Runs argv to completion (each word quoted for the remote shell, never a built string). */
   exec(argv: readonly string[], opts?: { timeoutMs?: number }): Promise<ExecResult>;
   spawn(argv: readonly string[], opts: HostSpawnOptions): Promise<HostProcess>;
@@ -54,5 +57,31 @@ export interface Host {
   connectUnix(path: string): Promise<Duplex>;
   /** Appends what a file on that host gets, as it grows, to a local file (stderr, the serial console). */
   follow(path: string, localFile: string): Promise<{ stop(): Promise<void> }>;
+  /**
+   * The live members of a process group there and the TCP sockets they hold: how a port the
+   * kernel chose (port 0) is read back from a process that cannot be asked (socat, a
+   * destination whose monitor is blocked in postcopy).
+   */
+  groupSockets(pgid: number): Promise<GroupSockets>;
   close(): Promise<void>;
 }
+
+/**
+ * The control link to a host, for what streams through it (QMP, the heartbeat): after a
+ * loss, a stream opened in an earlier generation is dead and is opened again once the link
+ * is restored. This machine has none.
+ */
+export interface LinkState {
+  generation(): number;
+  down(): boolean;
+  /** Waits until the link is back (reconnecting), or throws saying why not. */
+  restore(): Promise<void>;
+}
+
+export interface GroupSockets {
+  members: number[];
+  sockets: TcpSocket[];
+}
+
+/** The ports a group listens on. */
+export const listening = (g: GroupSockets): number[] => g.sockets.filter((s) => s.state === 'LISTEN').map((s) => s.localPort);

@@ -1,6 +1,10 @@
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { listeningPorts, parseProcAddress, parseProcNetTcp } from './sockets.js';
+import { execa } from 'execa';
+import { GROUP_SOCKETS_SCRIPT, listeningPorts, parseGroupSockets, parseProcAddress, parseProcNetTcp } from './sockets.js';
+import { localHost } from './local.js';
+import { listening } from './host.js';
+import { pollUntil } from '../util/time.js';
 
 describe('/proc/net/tcp', () => {
   it('parses addresses and states', () => {
@@ -22,5 +26,23 @@ describe('/proc/net/tcp', () => {
     const { port } = server.address() as { port: number };
     expect(listeningPorts(process.pid)).toContain(port);
     await new Promise((r) => server.close(r));
+  });
+});
+
+describe('a group\'s sockets', () => {
+  it('the script another host runs reads the same members and listening port as /proc here', async () => {
+    const p = await localHost.spawn(['socat', 'TCP-LISTEN:0,bind=127.0.0.1,fork', 'SYSTEM:true'], { name: 'sockets-test' });
+    try {
+      const here = await pollUntil('socat to listen', 10_000, async () => {
+        const g = await localHost.groupSockets(p.pid);
+        return { done: listening(g).length > 0, value: g };
+      });
+      const there = parseGroupSockets((await execa('sh', ['-c', GROUP_SOCKETS_SCRIPT, 'sh', String(p.pid)])).stdout);
+      expect(there.members).toEqual(here!.members);
+      expect(listening(there)).toEqual(listening(here!));
+      expect(there.members).toContain(p.pid);
+    } finally {
+      await p.stop({ termMs: 2000 });
+    }
   });
 });

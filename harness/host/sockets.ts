@@ -83,3 +83,38 @@ export function listeningPorts(pid: number): number[] {
     .filter((s) => s.state === 'LISTEN')
     .map((s) => s.localPort);
 }
+
+/**
+ * Lists a process group's members and socket inodes, then the host's TCP tables: run on
+ * another host with the group id as $1 (a fixed script, the id an argument). One read per
+ * /proc entry, no fork per process.
+ */
+export const GROUP_SOCKETS_SCRIPT = `pg=$1
+for d in /proc/[0-9]*; do
+  read -r s < "$d/stat" 2>/dev/null || continue
+  set -- \${s##*) }
+  [ "$3" = "$pg" ] && [ "$1" != Z ] || continue
+  echo "member \${d#/proc/}"
+  for f in "$d"/fd/*; do
+    l=$(readlink "$f" 2>/dev/null) || continue
+    case $l in socket:*) l=\${l#socket:[}; echo "inode \${l%]}";; esac
+  done
+done
+echo "table tcp"; cat /proc/net/tcp 2>/dev/null
+echo "table tcp6"; cat /proc/net/tcp6 2>/dev/null
+`;
+
+/** What GROUP_SOCKETS_SCRIPT printed -> the members and their TCP sockets. Pure. */
+export function parseGroupSockets(text: string): { members: number[]; sockets: TcpSocket[] } {
+  const members: number[] = [];
+  const inodes = new Set<number>();
+  const tables: string[][] = [];
+  for (const line of text.split('\n')) {
+    const m = /^(member|inode) (\d+)$/.exec(line);
+    if (m) (m[1] === 'member' ? members.push(Number(m[2])) : inodes.add(Number(m[2])));
+    else if (line.startsWith('table ')) tables.push([]);
+    else tables.at(-1)?.push(line);
+  }
+  const sockets = tables.flatMap((t) => parseProcNetTcp(t.join('\n'))).filter((s) => inodes.has(s.inode));
+  return { members, sockets };
+}

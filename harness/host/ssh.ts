@@ -6,7 +6,9 @@ import { scale } from '../util/deadlines.js';
 import { MigtestError } from '../util/errors.js';
 import { shellQuote } from '../util/shell.js';
 import { sleep } from '../util/time.js';
-import type { ExecResult, Host, HostProcess, HostSpawnOptions } from './host.js';
+import type { ExecResult, GroupSockets, Host, HostProcess, HostSpawnOptions, LinkState } from './host.js';
+import { progress } from '../util/log.js';
+import { GROUP_SOCKETS_SCRIPT, parseGroupSockets } from './sockets.js';
 import type { ExitInfo, StopOptions } from './process.js';
 import { escalateStop } from './process.js';
 import { parseStat } from './procfs.js';
@@ -31,6 +33,8 @@ export interface SshTarget {
   maxSessions?: number;
   /** The hosts file this target came from: the reaper reconnects with it. */
   hostsFile?: string;
+  /** After the control link was lost, how long an operation waits for it, reconnecting, before it fails (0: at once). Default 60 s. */
+  relinkMs?: number;
 }
 
 export class HostKeyError extends MigtestError {}
@@ -87,6 +91,19 @@ class Sessions {
 export class SshHost implements Host {
   readonly kind = 'ssh' as const;
   private lost: Error | undefined;
+  private lostAt: number | undefined;
+  private relinking: Promise<void> | undefined;
+  private closedByUs = false;
+  /** Connections made so far after the first: a stream opened before a reconnect is a dead one. */
+  generation = 0;
+  /** Each loss of the control link and how long it took to come back. */
+  readonly outages: Array<{ why: string; lostAt: number; backAt?: number }> = [];
+  /** What sockets opened through this host need to reopen after a loss (LinkState). */
+  readonly link: LinkState = {
+    generation: () => this.generation,
+    down: () => !!this.lost,
+    restore: () => this.restore(),
+  };
   private sftpChannel: Promise<SFTPWrapper> | undefined;
   private readonly sessions: Sessions;
 
@@ -117,23 +134,61 @@ export class SshHost implements Host {
     this.client = await open(this.target, timeoutMs);
     this.lost = undefined;
     this.sftpChannel = undefined;
+    this.generation++;
+    const o = this.outages.at(-1);
+    if (o && o.backAt === undefined) {
+      o.backAt = Date.now();
+      progress(`host ${this.name}: control link back after ${o.backAt - o.lostAt} ms`);
+    }
     this.watch(this.client);
+  }
+
+  /**
+   * Waits for a lost control link to come back, reconnecting, for up to relinkMs: what runs
+   * on the host runs on meanwhile (the migration crosses its own link). Concurrent callers
+   * share one attempt; fails with ControlLinkError naming the loss and the wait.
+   */
+  async restore(): Promise<void> {
+    if (!this.lost) return;
+    const lost = this.lost;
+    const ms = this.closedByUs ? 0 : (this.target.relinkMs ?? 60_000);
+    if (ms <= 0) throw lost;
+    this.relinking ??= (async () => {
+      const end = Date.now() + scale(ms);
+      for (;;) {
+        try {
+          return await this.reconnect(5000);
+        } catch (e) {
+          if (this.closedByUs || Date.now() >= end)
+            throw new ControlLinkError(`${lost.message}; not back within ${ms} ms (last attempt: ${(e as Error).message})`, { host: this.name, lostAt: this.lostAt });
+          await sleep(500);
+        }
+      }
+    })().finally(() => (this.relinking = undefined));
+    await this.relinking;
   }
 
   private watch(c: Client): void {
     const down = (why: string) => {
-      if (c === this.client) this.lost ??= new ControlLinkError(`control link to host ${this.name} (${this.target.address}) lost: ${why}`, { host: this.name });
+      if (c !== this.client || this.lost) return;
+      this.lost = new ControlLinkError(`control link to host ${this.name} (${this.target.address}) lost: ${why}`, { host: this.name });
+      this.lostAt = Date.now();
+      if (!this.closedByUs) {
+        this.outages.push({ why, lostAt: this.lostAt });
+        progress(`host ${this.name}: control link lost (${why}); what runs there runs on`);
+      }
     };
     c.on('error', (e: Error) => down(e.message));
     c.on('close', () => down('connection closed'));
   }
 
-  private check(): void {
-    if (this.lost) throw this.lost;
+  /** The link, restored first if it was lost (within relinkMs). */
+  private async ready(): Promise<void> {
+    if (this.lost) await this.restore();
   }
 
-  private channel(command: string): Promise<ClientChannel> {
-    this.check();
+  private async channel(command: string): Promise<ClientChannel> {
+    await this.ready();
     return new Promise((resolve, reject) => this.client.exec(command, (err, ch) => (err ? reject(this.lost ?? err) : resolve(ch))));
   }
 
@@ -221,8 +276,8 @@ export class SshHost implements Host {
     return true;
   }
 
-  private sftp(): Promise<SFTPWrapper> {
-    this.check();
+  private async sftp(): Promise<SFTPWrapper> {
+    await this.ready();
     this.sftpChannel ??= new Promise((resolve, reject) => this.client.sftp((err, s) => (err ? reject(err) : resolve(s))));
     return this.sftpChannel;
   }
@@ -253,31 +308,57 @@ export class SshHost implements Host {
 
   /** The socket through sshd's streamlocal forwarding (direct-streamlocal@openssh.com). */
   async connectUnix(path: string): Promise<Duplex> {
-    this.check();
+    await this.ready();
     return new Promise((resolve, reject) =>
       this.client.openssh_forwardOutStreamLocal(path, (err, stream) => (err ? reject(new MigtestError(`host ${this.name}: connect ${path}: ${err.message}`)) : resolve(stream))),
     );
   }
 
-  /** `tail -F` on a channel of its own, appended locally: the artifacts stay current while the run goes on. */
+  /**
+   * `tail -F` on a channel of its own, appended locally: the artifacts stay current while the
+   * run goes on. A lost control link ends the channel; once it is back, tail starts again
+   * from the bytes already here, so nothing is doubled or skipped.
+   */
   async follow(path: string, localFile: string): Promise<{ stop(): Promise<void> }> {
-    const ch = await this.channel(['tail', '-c', '+1', '-F', path].map(shellQuote).join(' '));
     const out = createWriteStream(localFile, { flags: 'a' });
-    ch.on('data', (d: Buffer) => out.write(d));
-    ch.stderr.on('data', () => {}); // "file truncated", "has appeared": tail's own notes
-    const closed = new Promise<void>((r) => ch.on('close', () => r()));
+    // Bytes of the remote file received so far (the local file may hold more before them).
+    let written = 0;
+    let stopped = false;
+    let ch: ClientChannel | undefined;
+    let closed = Promise.resolve();
+    const start = async (): Promise<void> => {
+      const c = await this.channel(['tail', '-c', `+${written + 1}`, '-F', path].map(shellQuote).join(' '));
+      ch = c;
+      c.on('data', (d: Buffer) => void ((written += d.length), out.write(d)));
+      c.stderr.on('data', () => {}); // "file truncated", "has appeared": tail's own notes
+      closed = new Promise<void>((r) =>
+        c.on('close', () => {
+          r();
+          // Gone with the link: follow again once it is back (or give up with it).
+          if (!stopped && this.lost) void this.restore().then(() => (stopped ? undefined : start()), () => undefined);
+        }),
+      );
+    };
+    await start();
     return {
       stop: async () => {
         // A last look: what was written just before the stop is in the file by now.
         await sleep(100);
-        ch.close();
+        stopped = true;
+        ch?.close();
         await Promise.race([closed, sleep(2000)]);
         await new Promise<void>((r) => out.end(r));
       },
     };
   }
 
+  async groupSockets(pgid: number): Promise<GroupSockets> {
+    const r = await this.exec(['sh', '-c', GROUP_SOCKETS_SCRIPT, 'sh', String(pgid)], { timeoutMs: 15_000 });
+    return parseGroupSockets(r.stdout);
+  }
+
   async close(): Promise<void> {
+    this.closedByUs = true;
     this.client.end();
   }
 }
@@ -307,8 +388,8 @@ class SshProcess implements HostProcess {
     return this.exitInfo;
   }
 
-  signal(sig: 'SIGTERM' | 'SIGKILL' | 'SIGSTOP' | 'SIGCONT'): void {
-    void this.host.killGroup(this.pid, this.startTime, sig.slice(3) as 'TERM').catch(() => undefined);
+  signal(sig: 'SIGTERM' | 'SIGKILL' | 'SIGSTOP' | 'SIGCONT'): Promise<void> {
+    return this.host.killGroup(this.pid, this.startTime, sig.slice(3) as 'TERM').then(() => undefined, () => undefined);
   }
 
   ended(e: ExitInfo): void {

@@ -233,7 +233,10 @@ export class RunningMigration {
       this.sourceRunState === 'running'
         ? ['RESUME', () => true, 'it to run the guest after the source reported completed']
         : ['MIGRATION', (e: QmpEvent) => e.data?.status === 'completed', 'it to load the state of a stopped source'];
-    await this.dst.qmp.waitForEvent(event, want, { timeoutMs: deadline(undefined, 'switchover'), since: this.dstMark }).catch(async (e) => {
+    // Over a monitor reopened after a lost control link the event may have come unseen: ask.
+    const missed = async () =>
+      this.sourceRunState === 'running' ? (await this.dst.status()).status === 'running' : (await this.dst.queryMigrate()).status === 'completed';
+    await this.dst.qmp.waitForEvent(event, want, { timeoutMs: deadline(undefined, 'switchover'), since: this.dstMark, missed }).catch(async (e) => {
       if (e instanceof DeadlineError && this.dst.qmp.closed) throw await exitedWhileWaiting(this.dst, what, e.lastState);
       throw e;
     });

@@ -1,5 +1,6 @@
 import { largestGap } from '../guest/liveness.js';
-import { listeningPorts } from '../host/sockets.js';
+import { listening } from '../host/host.js';
+import { localHost } from '../host/local.js';
 import type { RecoveryFigures } from '../report/results.js';
 import type { MigrationInfo, MigrationStatus, QmpEvent } from '../qmp/types.js';
 import { deadline, type Wait } from '../util/deadlines.js';
@@ -142,12 +143,14 @@ export class RecoveryError extends MigtestError {}
  */
 export async function beginRecovery(m: RunningMigration, opts: RecoverOptions = {}): Promise<PendingRecovery> {
   const [src, dst] = [m.src, m.dst];
-  const before = new Set(listeningPorts(dst.process.pid));
-  const host = opts.listenHost ?? '127.0.0.1';
+  const on = dst.host ?? localHost;
+  const ports = async () => listening(await on.groupSockets(dst.process.pid));
+  const before = new Set(await ports());
+  const host = opts.listenHost ?? dst.listenAddress ?? '127.0.0.1';
   const since = marks(m);
   await dst.qmp.executeOob('migrate-recover', { uri: `tcp:${host}:${opts.listenPort ?? 0}` });
-  const port = await pollUntil(`${dst.name}: listening for the recovery on ${host}:${opts.listenPort ?? '(a new port)'}`, 15_000, () => {
-    const now = listeningPorts(dst.process.pid);
+  const port = await pollUntil(`${dst.name}: listening for the recovery on ${host}:${opts.listenPort ?? '(a new port)'}`, 15_000, async () => {
+    const now = await ports();
     const fresh = opts.listenPort ? now.filter((p) => p === opts.listenPort) : now.filter((p) => !before.has(p));
     return { done: fresh.length > 0, value: fresh[0], state: { listening: now, before: [...before] } };
   });

@@ -114,7 +114,10 @@ async function startSshd(r: Role, clientKey: string): Promise<{ proc: { pid: num
     'MaxSessions 10',
     'MaxStartups 32:30:64',
     'AllowStreamLocalForwarding yes',
-    'ClientAliveInterval 5',
+    // A session whose client is gone is dropped within seconds, so the monitor it held (QEMU
+    // serves one QMP client at a time) is free for the reconnect after a control-link outage.
+    'ClientAliveInterval 1',
+    'ClientAliveCountMax 3',
     'Subsystem sftp internal-sftp',
     '',
   ].join('\n');

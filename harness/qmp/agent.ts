@@ -9,6 +9,12 @@ import { Transcript } from './transcript.js';
 /** A guest command ended non-zero. */
 export class GuestCommandError extends MigtestError {}
 
+/** The agent went unanswered and the guest's console says its kernel died: no use asking again. */
+export class GuestCrashedError extends MigtestError {}
+
+/** Reads the guest's console for a kernel crash; the line that says so, or undefined. */
+export type CrashProbe = () => string | undefined;
+
 export interface GuestExecResult {
   exitcode: number;
   stdout: string;
@@ -28,12 +34,13 @@ export class GuestAgentClient {
     private readonly vm: string,
     private readonly transcript: Transcript,
     private conn: JsonConnection,
+    private readonly crashed: CrashProbe,
   ) {}
 
   /** Connects and syncs until the agent answers: its port may open late. */
-  static async connect(path: SocketTarget, vm: string, transcriptFile?: string, opts: Wait = {}): Promise<GuestAgentClient> {
+  static async connect(path: SocketTarget, vm: string, transcriptFile?: string, opts: Wait & { crashed?: CrashProbe } = {}): Promise<GuestAgentClient> {
     const transcript = new Transcript(`${vm}.qga`, transcriptFile);
-    const client = new GuestAgentClient(path, vm, transcript, await GuestAgentClient.dial(path, vm, transcript));
+    const client = new GuestAgentClient(path, vm, transcript, await GuestAgentClient.dial(path, vm, transcript), opts.crashed ?? (() => undefined));
     await client.syncUntilAnswered(deadline(opts, 'agent'));
     return client;
   }
@@ -45,7 +52,17 @@ export class GuestAgentClient {
 
   private async syncUntilAnswered(timeoutMs: number): Promise<void> {
     const end = Date.now() + scale(timeoutMs);
-    await pRetry(() => this.sync(2_000), { retries: 1000, minTimeout: 200, maxTimeout: 500, shouldRetry: () => Date.now() < end });
+    try {
+      await pRetry(() => this.sync(2_000), { retries: 1000, minTimeout: 200, maxTimeout: 500, shouldRetry: () => Date.now() < end && !this.crashed() });
+    } catch (e) {
+      this.throwIfCrashed('guest-sync-delimited');
+      throw e;
+    }
+  }
+
+  private throwIfCrashed(what: string): void {
+    const why = this.crashed();
+    if (why) throw new GuestCrashedError(`${this.vm}: guest agent left ${what} unanswered: the guest kernel crashed (console: ${why})`, { vm: this.vm });
   }
 
   /** Syncs the stream: the agent echoes a random id back; anything before it is stale. */
@@ -71,6 +88,7 @@ export class GuestAgentClient {
       return await fn();
     } catch (e) {
       if (!(e instanceof DeadlineError)) throw e;
+      this.throwIfCrashed(what);
       this.reconnects++;
       this.transcript.record('!!', `${what}: ${e.message}; reconnecting to ask again`);
       progress(`${this.vm}: guest agent left ${what} unanswered; reconnecting`);

@@ -1,6 +1,8 @@
 import { DeadlineError } from '../util/errors.js';
 import { DEADLINES, deadline, scale, type Wait } from '../util/deadlines.js';
-import { JsonConnection, type CommandOptions, type SocketTarget } from './connection.js';
+import { JsonConnection, linkGeneration, lostWithLink, type CommandOptions, type SocketTarget } from './connection.js';
+import { QmpDisconnectedError } from './errors.js';
+import { progress } from '../util/log.js';
 import { Transcript } from './transcript.js';
 import type { QmpEvent, QmpGreeting, QemuVersion } from './types.js';
 
@@ -18,12 +20,21 @@ export interface QmpConnectOptions {
 export class QmpClient {
   readonly events: QmpEvent[] = [];
   private waiters = new Set<() => void>();
+  /** Event counts at which the monitor was reopened after its host's control link was lost. */
+  readonly gaps: number[] = [];
+  private reopening: Promise<void> | undefined;
 
   private constructor(
-    private readonly conn: JsonConnection,
+    private conn: JsonConnection,
     readonly greeting: QmpGreeting,
     readonly oob: boolean,
+    private readonly target: SocketTarget,
+    private gen: number,
   ) {
+    this.attach(conn);
+  }
+
+  private attach(conn: JsonConnection): void {
     conn.onUnsolicited = (msg) => {
       if (typeof msg.event === 'string') {
         this.events.push({ ...(msg as unknown as QmpEvent), receivedAt: Date.now() });
@@ -35,17 +46,13 @@ export class QmpClient {
     };
   }
 
-  static async connect(path: SocketTarget, opts: QmpConnectOptions): Promise<QmpClient> {
-    const timeoutMs = opts.timeoutMs ?? DEADLINES.connect;
-    const transcript = new Transcript(`${opts.vm}.qmp`, opts.transcriptFile);
-    const socket = await JsonConnection.open(path, opts.vm, transcript, timeoutMs);
-    const conn = new JsonConnection(opts.vm, socket, transcript, DEADLINES.command);
+  /** A connection and QEMU's greeting. */
+  private static async open(path: SocketTarget, vm: string, transcript: Transcript, timeoutMs: number): Promise<{ conn: JsonConnection; greeting: QmpGreeting }> {
+    const socket = await JsonConnection.open(path, vm, transcript, timeoutMs);
+    const conn = new JsonConnection(vm, socket, transcript, DEADLINES.command);
     const budget = scale(timeoutMs);
     const greeting = await new Promise<QmpGreeting>((resolve, reject) => {
-      const t = setTimeout(
-        () => reject(new DeadlineError(`${opts.vm}: QMP greeting`, budget, 'nothing received')),
-        budget,
-      );
+      const t = setTimeout(() => reject(new DeadlineError(`${vm}: QMP greeting`, budget, 'nothing received')), budget);
       conn.onUnsolicited = (msg) => {
         if (msg.QMP) {
           clearTimeout(t);
@@ -53,10 +60,62 @@ export class QmpClient {
         }
       };
     });
+    return { conn, greeting };
+  }
+
+  static async connect(path: SocketTarget, opts: QmpConnectOptions): Promise<QmpClient> {
+    const transcript = new Transcript(`${opts.vm}.qmp`, opts.transcriptFile);
+    const gen = linkGeneration(path);
+    const { conn, greeting } = await QmpClient.open(path, opts.vm, transcript, opts.timeoutMs ?? DEADLINES.connect);
     const oob = greeting.capabilities.includes('oob');
-    const client = new QmpClient(conn, greeting, oob);
+    const client = new QmpClient(conn, greeting, oob, path, gen);
     await client.execute('qmp_capabilities', oob ? { enable: ['oob'] } : undefined);
     return client;
+  }
+
+  /** Whether the connection died with its host's control link (and can be opened again). */
+  private get lostWithLink(): boolean {
+    return this.conn.closed && lostWithLink(this.target, this.gen);
+  }
+
+  /**
+   * Opens the monitor again once the control link to its host is back. QEMU ran on; the
+   * events it sent meanwhile were lost, which gaps records for the waits that need to know.
+   */
+  private reopen(): Promise<void> {
+    this.reopening ??= (async () => {
+      const link = typeof this.target === 'string' ? undefined : this.target.link;
+      this.transcript.record('!!', 'the control link to this host was lost: reopening the monitor once it is back');
+      await link!.restore();
+      this.gen = link!.generation();
+      // The old client may hold QEMU's monitor until the host's sshd drops its session.
+      const { conn } = await QmpClient.open(this.target, this.vm, this.transcript, 30_000);
+      this.conn = conn;
+      this.attach(conn);
+      await conn.request({ execute: 'qmp_capabilities', ...(this.oob ? { arguments: { enable: ['oob'] } } : {}), id: 'reopen' }, 'reopen', 'qmp_capabilities', {});
+      this.gaps.push(this.events.length);
+      this.transcript.record('!!', 'monitor reopened; events sent while it was closed were not seen');
+      progress(`${this.vm}: QMP reopened after the control link came back`);
+      for (const w of this.waiters) w();
+    })().finally(() => (this.reopening = undefined));
+    return this.reopening;
+  }
+
+  /** Whether events from index `since` on may be missing (the monitor was reopened since). */
+  missedSince(since: number): boolean {
+    return this.gaps.some((g) => g >= since);
+  }
+
+  /** A request; over a link that was lost, after the monitor is reopened (a query lost in flight is asked again). */
+  private async request<T>(msg: Record<string, unknown>, id: string, command: string, opts?: CommandOptions): Promise<T> {
+    if (this.lostWithLink) await this.reopen();
+    try {
+      return await this.conn.request<T>(msg, id, command, opts);
+    } catch (e) {
+      if (!(e instanceof QmpDisconnectedError) || !command.startsWith('query-') || !this.lostWithLink) throw e;
+      await this.reopen();
+      return this.conn.request<T>(msg, id, command, opts);
+    }
   }
 
   get vm(): string {
@@ -71,15 +130,16 @@ export class QmpClient {
     return this.conn.transcript;
   }
 
+  /** QEMU closed its monitor (it exited); not a monitor lost with its host's control link. */
   get closed(): boolean {
-    return this.conn.closed;
+    return this.conn.closed && !lostWithLink(this.target, this.gen);
   }
 
   execute<T = unknown>(command: string, args?: Record<string, unknown>, opts?: CommandOptions): Promise<T> {
     const id = this.conn.nextId('mt');
     const msg: Record<string, unknown> = { execute: command, id };
     if (args !== undefined) msg.arguments = args;
-    return this.conn.request<T>(msg, id, command, opts);
+    return this.request<T>(msg, id, command, opts);
   }
 
   /**
@@ -91,7 +151,7 @@ export class QmpClient {
     const id = this.conn.nextId('oob');
     const msg: Record<string, unknown> = { 'exec-oob': command, id };
     if (args !== undefined) msg.arguments = args;
-    return this.conn.request<T>(msg, id, command, opts);
+    return this.request<T>(msg, id, command, opts);
   }
 
   hmp(commandLine: string, opts?: CommandOptions): Promise<string> {
@@ -103,19 +163,27 @@ export class QmpClient {
     return this.events.length;
   }
 
-  /** Waits for an event from index `since` (default: from now; see mark()), with a deadline. */
-  async waitForEvent(name: string, predicate: (e: QmpEvent) => boolean = () => true, opts: Wait = {}): Promise<QmpEvent> {
+  /**
+   * Waits for an event from index `since` (default: from now; see mark()), with a deadline.
+   * Across a reopened monitor the event may have come while it was closed: `missed` then
+   * asks QEMU for the state the event would have announced (polled), and a yes ends the wait.
+   */
+  async waitForEvent(name: string, predicate: (e: QmpEvent) => boolean = () => true, opts: Wait & { missed?: () => Promise<boolean> } = {}): Promise<QmpEvent> {
     const timeoutMs = scale(deadline(opts, 'event'));
     const end = Date.now() + timeoutMs;
-    let i = opts.since ?? this.events.length;
+    const since = opts.since ?? this.events.length;
+    let i = since;
     for (;;) {
       for (; i < this.events.length; i++) {
         const e = this.events[i]!;
         if (e.event === name && predicate(e)) return e;
       }
-      const left = end - Date.now();
+      if (this.lostWithLink) await this.reopen();
+      const gap = this.missedSince(since) && !!opts.missed;
+      if (gap && (await opts.missed!())) return { event: name, data: { missed: true }, timestamp: { seconds: 0, microseconds: 0 }, receivedAt: Date.now() } as QmpEvent;
+      const left = Math.min(end - Date.now(), gap ? 500 : Infinity);
       const last = this.events.at(-1);
-      if (left <= 0 || this.closed)
+      if (end - Date.now() <= 0 || this.closed)
         throw new DeadlineError(
           `${this.vm}: event ${name}${this.closed ? ' (monitor closed)' : ''}`,
           timeoutMs,

@@ -6,6 +6,7 @@ import { DEADLINES, scale } from '../util/deadlines.js';
 import { JsonLineDecoder, encodeMessage } from './framing.js';
 import { QmpCommandError, QmpDisconnectedError } from './errors.js';
 import { Transcript } from './transcript.js';
+import type { LinkState } from '../host/host.js';
 
 interface Pending {
   command: string;
@@ -21,7 +22,18 @@ export interface CommandOptions {
 }
 
 /** A unix socket: a path on this machine, or one reached through another host (host/ssh.ts). */
-export type SocketTarget = string | { path: string; open: () => Promise<Duplex> };
+export type SocketTarget = string | { path: string; open: () => Promise<Duplex>; link?: LinkState };
+
+/**
+ * Whether a stream opened at link generation `gen` died with the control link and is to be
+ * opened again (after LinkState.restore()). A socket on this machine never is.
+ */
+export function lostWithLink(target: SocketTarget, gen: number): boolean {
+  const link = typeof target === 'string' ? undefined : target.link;
+  return !!link && (link.down() || link.generation() !== gen);
+}
+
+export const linkGeneration = (target: SocketTarget): number => (typeof target === 'string' ? 0 : (target.link?.generation() ?? 0));
 
 /**
  * One JSON line protocol connection with ids on every command and replies matched by id.

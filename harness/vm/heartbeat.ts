@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { SocketTarget } from '../qmp/connection.js';
+import { linkGeneration, lostWithLink, type SocketTarget } from '../qmp/connection.js';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { deadline, type Wait } from '../util/deadlines.js';
 import { pollUntil } from '../util/time.js';
@@ -25,26 +25,61 @@ export class HeartbeatStream {
   readonly beats: Beat[] = [];
   readyBoot: string | undefined;
   readyAt: number | undefined;
+  /** Times the stream was opened again after its host's control link came back. */
+  reopens = 0;
   private buf = '';
   private closed = false;
+  private stopped = false;
   private log: WriteStream | undefined;
+  private socket!: Duplex;
 
   private constructor(
     readonly vm: string,
-    private readonly socket: Duplex,
+    socket: Duplex,
+    private readonly target: SocketTarget,
+    private gen: number,
     logFile?: string,
   ) {
     this.log = logFile ? createWriteStream(logFile, { flags: 'a' }) : undefined;
+    this.attach(socket);
+  }
+
+  private attach(socket: Duplex): void {
+    this.socket = socket;
+    this.buf = '';
+    const gone = () => {
+      if (socket !== this.socket) return;
+      // Lost with the control link: the guest's writes wait in its port until a reader is
+      // back (no beat is dropped), so read on once the link is restored.
+      if (!this.stopped && lostWithLink(this.target, this.gen)) void this.reopen();
+      else this.closed = true;
+    };
     socket.on('data', (d) => this.onData(d.toString('utf8')));
-    socket.on('close', () => (this.closed = true));
-    socket.on('error', () => (this.closed = true));
+    socket.on('close', gone);
+    socket.on('error', gone);
+  }
+
+  private async reopen(): Promise<void> {
+    const link = typeof this.target === 'string' ? undefined : this.target.link;
+    try {
+      await link!.restore();
+      this.gen = link!.generation();
+      const s = await (this.target as { open: () => Promise<Duplex> }).open();
+      if (this.stopped) return void s.destroy();
+      this.reopens++;
+      this.log?.write(`${Date.now()} # reopened after the control link came back\n`);
+      this.attach(s);
+    } catch {
+      this.closed = true;
+    }
   }
 
   static async connect(path: SocketTarget, vm: string, logFile?: string): Promise<HeartbeatStream> {
-    if (typeof path !== 'string') return new HeartbeatStream(vm, await path.open(), logFile);
+    const gen = linkGeneration(path);
+    if (typeof path !== 'string') return new HeartbeatStream(vm, await path.open(), path, gen, logFile);
     return new Promise((resolve, reject) => {
       const s = connect(path);
-      s.once('connect', () => resolve(new HeartbeatStream(vm, s, logFile)));
+      s.once('connect', () => resolve(new HeartbeatStream(vm, s, path, gen, logFile)));
       s.once('error', reject);
     });
   }
@@ -86,6 +121,7 @@ export class HeartbeatStream {
   }
 
   close(): void {
+    this.stopped = true;
     this.socket.destroy();
     this.log?.end();
   }

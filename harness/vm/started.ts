@@ -1,3 +1,4 @@
+import { kernelCrash, type KernelCrash } from './crash.js';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { GroupProcess, type ExitInfo } from '../host/process.js';
@@ -134,7 +135,7 @@ export class StartedVm implements AsyncDisposable {
     art.writeJson(`${name}.argv.json`, [spec.binary, ...argv]);
     art.writeJson(`${name}.host.json`, { host: host.name, dir: dir.path });
     const followers: Array<{ stop(): Promise<void> }> = [];
-    const reach = (p: string): SocketTarget => ({ path: `${host.name}:${p}`, open: () => host.connectUnix(p) });
+    const reach = (p: string): SocketTarget => ({ path: `${host.name}:${p}`, open: () => host.connectUnix(p), link: host.link });
     let proc: HostProcess | undefined;
     const cleanup = async () => {
       for (const f of followers.splice(0)) await f.stop().catch(() => undefined);
@@ -161,7 +162,10 @@ export class StartedVm implements AsyncDisposable {
   /** The guest agent; reconnects if the previous connection closed. */
   async agent(opts: Wait = {}): Promise<GuestAgentClient> {
     if (this.agentClient) return this.agentClient;
-    const client = await GuestAgentClient.connect(this.reach(this.paths.agent), this.name, this.artifacts.file(`${this.name}.qga.log`), opts);
+    const client = await GuestAgentClient.connect(this.reach(this.paths.agent), this.name, this.artifacts.file(`${this.name}.qga.log`), {
+      ...opts,
+      crashed: () => this.kernelCrash()?.line,
+    });
     this.agentClient = client;
     return client;
   }
@@ -253,6 +257,11 @@ export class StartedVm implements AsyncDisposable {
       await this.heartbeat.waitForBeats(3);
     }
     if (this.spec.agent) await (await this.agent()).ping();
+  }
+
+  /** The guest kernel's crash report on this VM's console, if it printed one. */
+  kernelCrash(): KernelCrash | undefined {
+    return existsSync(this.paths.serialLog) ? kernelCrash(readFileSync(this.paths.serialLog, 'utf8')) : undefined;
   }
 
   serialTail(lines = 3): string {

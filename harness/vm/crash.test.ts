@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { kernelCrash } from './crash.js';
+
+describe('kernelCrash', () => {
+  it('finds an x86 oops and quotes it without the time stamp', () => {
+    const log = [
+      '[    1.000000] Run /init as init process',
+      'READY',
+      '[    8.512345] BUG: unable to handle page fault for address: ffff888012345678',
+      '[    8.512400] #PF: supervisor read access in kernel mode',
+      '[    8.512500] Oops: 0000 [#1] PREEMPT SMP NOPTI',
+      '[    8.512600] RIP: 0010:kmem_cache_alloc_lru+0x8f/0x2a0',
+    ].join('\n');
+    const c = kernelCrash(log)!;
+    expect(c.line).toBe('BUG: unable to handle page fault for address: ffff888012345678');
+    expect(c.excerpt).toContain('RIP: 0010:kmem_cache_alloc_lru+0x8f/0x2a0');
+  });
+  it('finds an arm64 one', () => {
+    expect(kernelCrash('[ 3.1] Unable to handle kernel paging request at virtual address 0000dead\n[ 3.2] Internal error: Oops: 96000004 [#1] SMP')!.line).toMatch(/^Unable to handle kernel paging request/);
+  });
+  it('leaves a healthy console alone', () => {
+    expect(kernelCrash('[    0.000000] Linux version 6.1.0\nREADY\nmigtest: heartbeat 1\n')).toBeUndefined();
+  });
+});
