@@ -1,12 +1,11 @@
 import { describe, expect } from 'vitest';
-import { tcpSocketsOf } from '../harness/host/sockets.js';
 import { when } from '../harness/migration/triggers.js';
 import { testArches } from '../harness/testing/arches.js';
 import { skipUnless } from '../harness/testing/requires.js';
 import { caseScenario } from '../harness/testing/scenario.js';
 
 describe.each(testArches())('postcopy-basic %s', (arch) => {
-  const meta = { suite: 'postcopy-basic', arch };
+  const meta = { suite: 'postcopy-basic', arch, twoHosts: true };
   // The guest runs on the destination before its memory has all arrived: it beats there
   // while the source still reports postcopy-active, its missing pages fetched on demand.
   caseScenario({
@@ -23,7 +22,7 @@ describe.each(testArches())('postcopy-basic %s', (arch) => {
   const name = 'postcopy-preempt: urgent pages on a second channel, RAM intact';
   caseScenario(async () => ({
     id: name, arch, migration: { mode: 'postcopy', postcopy: { preempt: true } }, expect: await skipUnless(arch, 'postcopy-preempt', '8.0'),
-    hooks: { inPostcopy: async ({ dst, m }) => void (await when.progress('postcopy-active', 0.2).wait(m!), (channels = tcpSocketsOf(dst.process.pid).filter((s) => s.state === 'ESTABLISHED').length)) },
+    hooks: { inPostcopy: async ({ dst, m }) => void (await when.progress('postcopy-active', 0.2).wait(m!), (channels = (await dst.group()).sockets.filter((s) => s.state === 'ESTABLISHED').length)) },
   }), { ...meta, name }, () => {
     expect(channels).toBeGreaterThanOrEqual(2);
     return { extra: { destinationConnections: channels } };

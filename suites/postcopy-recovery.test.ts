@@ -6,7 +6,6 @@ import { parseTcpUri } from '../harness/faults/bridge.js';
 import { NetnsLink } from '../harness/faults/netns.js';
 import { PortBlackhole } from '../harness/faults/nft.js';
 import { loopbackListener } from '../harness/host/ports.js';
-import { tcpSocketsOf } from '../harness/host/sockets.js';
 import { beginRecovery, marks, measureEpisode, pauseSides, recoverPostcopy, waitBothPaused } from '../harness/migration/postcopy.js';
 import { injectAt, when } from '../harness/migration/triggers.js';
 import { testArches } from '../harness/testing/arches.js';
@@ -26,18 +25,21 @@ async function killBridgeInPostcopy(run: CaseRun, fraction = 0.2) {
 
 describe.each(testArches())(`${SUITE} %s`, (arch) => {
   const meta = { suite: SUITE, arch };
+  // Across two hosts too (--hosts): the bridges run on the source's host. Not the scenarios
+  // that use this machine's network namespaces or nftables, or loopback ports of their own.
+  const across = { ...meta, twoHosts: true };
   /** Postcopy through a bridge, driven step by step by the scenario. */
   const bridged = (id: string, more: Partial<MigrationCase> = {}): MigrationCase => ({ id, arch, migration: { mode: 'postcopy', bridged: true }, ...more });
 
   // While paused the guest blocks on the first page it lacks: its heartbeat goes silent.
   const silent = (run: CaseRun) => run.dst.heartbeat!.waitForSilence(1000);
-  caseScenario({ id: 'bridge killed in postcopy: both pause, OOB recover over a second bridge; stall measured', arch, migration: { mode: 'recovery' }, faults: [fault.killBridge(at(0.2), silent)] }, meta, ({ run, episodes }) => {
+  caseScenario({ id: 'bridge killed in postcopy: both pause, OOB recover over a second bridge; stall measured', arch, migration: { mode: 'recovery' }, faults: [fault.killBridge(at(0.2), silent)] }, across, ({ run, episodes }) => {
     expect(episodes[0]!.uri).not.toBe(run.m!.uri);
     expect(run.bridges!.bridges).toHaveLength(2);
     expect(episodes[0]!.figures.heartbeatGapMs).toBeGreaterThanOrEqual(1000);
   });
 
-  scenario('bridge restarted on the same port: the source resumes to its first URI', meta, async (ctx) => {
+  scenario('bridge restarted on the same port: the source resumes to its first URI', across, async (ctx) => {
     const run = await beginCase(ctx, bridged('restart'));
     const { dead, faultAt, pausedAt } = await killBridgeInPostcopy(run);
     // The destination listens on a new port; the bridge comes back on the old one, toward it.
@@ -49,9 +51,9 @@ describe.each(testArches())(`${SUITE} %s`, (arch) => {
     return { ...caseRow(await finishCase(run)), recovery };
   });
 
-  caseScenario({ id: 'migrate-pause on the source (qtest style), then recovery', arch, migration: { mode: 'recovery', bridged: false }, faults: [fault.pause(['source'])] }, meta);
+  caseScenario({ id: 'migrate-pause on the source (qtest style), then recovery', arch, migration: { mode: 'recovery', bridged: false }, faults: [fault.pause(['source'])] }, across);
 
-  scenario('silent partition (netns + nftables drop): migrate-pause on both sides, heal, recover', meta, async (ctx) => {
+  scenario('silent partition (netns + nftables drop): migrate-pause on both sides, heal, recover', { ...meta, oneHost: 'puts both sides in network namespaces of this machine (two-hosts has the partition across hosts)' }, async (ctx) => {
     const link = ctx.track(await NetnsLink.create());
     const run = await beginCase(ctx, {
       id: 'partition', arch, migration: { mode: 'postcopy', listenHost: link.b.addr },
@@ -70,7 +72,7 @@ describe.each(testArches())(`${SUITE} %s`, (arch) => {
     return { ...caseRow(await finishCase(run)), recovery };
   });
 
-  scenario('failure during the recovery handshake, then a second recovery', meta, async (ctx) => {
+  scenario('failure during the recovery handshake, then a second recovery', { ...meta, oneHost: "drops the destination's replies with nftables on this machine" }, async (ctx) => {
     const run = await beginCase(ctx, bridged('handshake'));
     const { faultAt } = await killBridgeInPostcopy(run);
     // The destination's replies are dropped (all but its SYN-ACK): both sides connect and
@@ -93,13 +95,13 @@ describe.each(testArches())(`${SUITE} %s`, (arch) => {
     return { ...caseRow(await finishCase(run)), recovery };
   });
 
-  caseScenario({ id: 'second failure after resuming: recovered twice', arch, migration: { mode: 'recovery' }, faults: [fault.killBridge(at(0.1)), fault.killBridge(at(0.4))] }, meta, ({ run, episodes }) => {
+  caseScenario({ id: 'second failure after resuming: recovered twice', arch, migration: { mode: 'recovery' }, faults: [fault.killBridge(at(0.1)), fault.killBridge(at(0.4))] }, across, ({ run, episodes }) => {
     const pausedEvents = run.src.qmp.events.filter((e) => e.event === 'MIGRATION' && e.data?.status === 'postcopy-paused');
     expect(pausedEvents).toHaveLength(2);
     return { extra: { firstFailureToPausedMs: episodes[0]!.figures.failureToPausedMs } };
   });
 
-  scenario('postcopy-preempt: both channels cut, recovered', meta, async (ctx) => {
+  scenario('postcopy-preempt: both channels cut, recovered', across, async (ctx) => {
     const lacks = await lacksCapability(arch, 'postcopy-preempt', '8.0');
     if (lacks) return ctx.skip(lacks);
     const run = await beginCase(ctx, bridged('preempt', { migration: { mode: 'postcopy', bridged: true, postcopy: { preempt: true } } }));
@@ -108,7 +110,7 @@ describe.each(testArches())(`${SUITE} %s`, (arch) => {
     const { faultAt, pausedAt } = await killBridgeInPostcopy(run);
     const rec = await recoverPostcopy(run.m!, { route: run.bridges!.route });
     await run.bridges!.current.waitForConnections(2);
-    expect(tcpSocketsOf(run.dst.process.pid).filter((s) => s.state === 'ESTABLISHED').length).toBeGreaterThanOrEqual(2);
+    expect((await run.dst.group()).sockets.filter((s) => s.state === 'ESTABLISHED').length).toBeGreaterThanOrEqual(2);
     const recovery = await measureEpisode(run.dst, faultAt, pausedAt, rec.at, 1);
     return { ...caseRow(await finishCase(run)), recovery };
   });
@@ -116,7 +118,7 @@ describe.each(testArches())(`${SUITE} %s`, (arch) => {
   // The recovery API's own promises: a side already paused counts as paused; a resume to a
   // closed port fails as soon as QEMU says so (10.0: an event; 7.2: only its stderr), not at
   // a deadline; the destination can listen on a port the harness chose.
-  scenario('a failed resume is reported at once; recovery on a chosen port then succeeds', meta, async (ctx) => {
+  scenario('a failed resume is reported at once; recovery on a chosen port then succeeds', { ...meta, oneHost: "resumes to loopback ports of this machine" }, async (ctx) => {
     const run = await beginCase(ctx, { id: 'failed resume', arch, migration: { mode: 'postcopy' } });
     const m = run.m!;
     const { record } = await injectAt(m, at(0.2), 'migrate-pause (OOB) on the source', () => pauseSides([run.src]));

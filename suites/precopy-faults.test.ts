@@ -18,18 +18,20 @@ const cancelWhenStuck = () => fault.cancel(when.stalled('active', 2000));
 // migrates (the case's default after a failure).
 describe.each(testArches())(`${SUITE} %s`, (arch) => {
   const meta = { suite: SUITE, arch };
+  // The bridge cases run across two hosts too (the bridge on the source's host).
+  const across = { ...meta, twoHosts: true };
   const bridged = { parameters: SLOW, bridged: true };
   caseScenario({
     id: 'bridge killed during precopy: failed, source intact, retry succeeds', arch, migration: bridged,
     faults: [fault.killBridge(hit())], expect: { kind: 'fails', status: 'failed' },
-  }, meta, ({ outcome }) => void expect(outcome.kind === 'failed' && outcome.error).toBeTruthy());
+  }, across, ({ outcome }) => void expect(outcome.kind === 'failed' && outcome.error).toBeTruthy());
 
   caseScenario({
     id: 'bridge stalled (SIGSTOP): no progress, cancelled, source intact, retry succeeds', arch, migration: bridged,
     faults: [fault.stallBridge(hit()), cancelWhenStuck()], expect: { kind: 'fails', status: 'cancelled' },
-  }, meta, ({ faults }) => ({ extra: { stuckAtBytes: faults[1]!.sample.transferred } }));
+  }, across, ({ faults }) => ({ extra: { stuckAtBytes: faults[1]!.sample.transferred } }));
 
-  scenario('silent partition (netns + nftables drop) during precopy: cancelled, source intact, healed retry succeeds', meta, async (ctx) => {
+  scenario('silent partition (netns + nftables drop) during precopy: cancelled, source intact, healed retry succeeds', { ...meta, oneHost: 'puts both sides in network namespaces of this machine (two-hosts has the partition across hosts)' }, async (ctx) => {
     const link = ctx.track(await NetnsLink.create());
     const inB = { configure: (b: VmBuilder) => b.withNetns(link.b.name) };
     const report = await runCase(ctx, {

@@ -44,6 +44,8 @@ program
   .option('--fresh-boot', 'boot every VM (no snapshot start; also MIGTEST_FRESH_BOOT=1)')
   .option('--jobs <n>', 'end-to-end suite files run at once (default 1; also MIGTEST_JOBS)')
   .option('--hosts <file>', 'a hosts file: sources on its src host, destinations on its dst host (also MIGTEST_HOSTS; `migtest hosts up` writes one)')
+  .option('-t, --test-name-pattern <pattern>', 'only the scenarios whose name matches (a regular expression, as vitest -t)')
+  .option('--repeat <n>', 'run the selection n times; reports each scenario\'s pass rate and the spread of its figures')
   .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']))
   .option('--arch <arch>', `architecture, repeatable (${ARCHES.join(', ')})`, collect)
   .action(async (suites: string[], opts) => {

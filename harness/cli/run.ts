@@ -8,7 +8,8 @@ import { defaultImage } from '../images/default.js';
 import { ARCHES, parseArch, type Arch } from '../util/arch.js';
 import { QEMU_SPEC_FORMS, findBinary } from '../qemu/catalog.js';
 import { runDir } from '../report/artifacts.js';
-import { readResults } from '../report/results.js';
+import { readResults, type ScenarioResult } from '../report/results.js';
+import { formatRepeats, summarizeRepeats } from '../report/repeat.js';
 import { formatTable } from '../report/table.js';
 import { ConfigError } from '../util/errors.js';
 import { progress } from '../util/log.js';
@@ -35,6 +36,27 @@ export interface RunOptions {
   srcQemu?: string;
   dstQemu?: string;
   hosts?: string;
+  testNamePattern?: string;
+  repeat?: string;
+}
+
+/** --repeat: a whole number from 1 to 1000. */
+export function parseRepeat(value: string | undefined): number {
+  if (value === undefined) return 1;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 1000) throw new ConfigError('--repeat', `'${value}'`, ['a whole number from 1 to 1000']);
+  return n;
+}
+
+/** -t: a regular expression vitest can use. */
+export function parsePattern(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  try {
+    new RegExp(value);
+  } catch (e) {
+    throw new ConfigError('-t/--test-name-pattern', `'${value}' is not a regular expression (${(e as Error).message})`, ['a regular expression matched against "suite > scenario" names']);
+  }
+  return value;
 }
 
 /**
@@ -71,6 +93,8 @@ export async function runSuites(names: string[], opts: RunOptions): Promise<numb
       progress(`${side} QEMU for ${arch}: ${b.version} (${b.source}) ${b.path}`);
     }
   const files = suiteFiles(names);
+  const repeat = parseRepeat(opts.repeat);
+  const pattern = parsePattern(opts.testNamePattern);
   const shard = opts.shard === undefined ? undefined : parseShard(opts.shard);
   const accel = (opts.accel ?? runConfig().accel) as AccelChoice;
   if (!(ACCEL_CHOICES as readonly string[]).includes(accel)) throw new ConfigError('--accel', `'${accel}'`, ACCEL_CHOICES);
@@ -98,13 +122,33 @@ export async function runSuites(names: string[], opts: RunOptions): Promise<numb
   else if (opts.unit && !files.length) args.push('--project', 'unit');
   else args.push('--project', 'e2e', ...files);
   if (shard) args.push(`--shard=${shard}`);
+  if (pattern) args.push('-t', pattern);
   args.push('--reporter=default', `--reporter=${join(repoRoot, 'harness/report/progress-reporter.ts')}`);
-  const r = await execa(process.execPath, args, { cwd: repoRoot, stdio: 'inherit', reject: false, env: { FORCE_COLOR: '0' } });
-
-  const rows = readResults(dir);
   const out = resolve(opts.results ?? join(dir, 'results.json'));
-  writeFileSync(out, `${JSON.stringify({ runDir: dir, accel, arches, results: rows }, null, 2)}\n`);
-  if (rows.length) process.stdout.write(`\n${formatTable(rows)}\n`);
+
+  if (repeat === 1) {
+    const r = await execa(process.execPath, args, { cwd: repoRoot, stdio: 'inherit', reject: false, env: { FORCE_COLOR: '0' } });
+    const rows = readResults(dir);
+    writeFileSync(out, `${JSON.stringify({ runDir: dir, accel, arches, results: rows }, null, 2)}\n`);
+    if (rows.length) process.stdout.write(`\n${formatTable(rows)}\n`);
+    process.stdout.write(`results: ${out}\n`);
+    return r.exitCode ?? 1;
+  }
+
+  // --repeat: each repetition in a directory of its own (its artifacts and rows kept apart).
+  const repetitions: ScenarioResult[][] = [];
+  let worst = 0;
+  for (let i = 1; i <= repeat; i++) {
+    const sub = join(dir, `repeat-${i}`);
+    progress(`repetition ${i}/${repeat}: ${sub}`);
+    const r = await execa(process.execPath, args, { cwd: repoRoot, stdio: 'inherit', reject: false, env: { FORCE_COLOR: '0', MIGTEST_RUN_DIR: sub } });
+    worst = Math.max(worst, r.exitCode ?? 1);
+    repetitions.push(readResults(sub));
+  }
+  const summary = summarizeRepeats(repetitions);
+  const rows = repetitions.flatMap((rs, i) => rs.map((r) => ({ ...r, extra: { ...r.extra, repetition: i + 1 } })));
+  writeFileSync(out, `${JSON.stringify({ runDir: dir, accel, arches, repeat, summary, results: rows }, null, 2)}\n`);
+  process.stdout.write(`\n${repeat} repetitions\n${formatRepeats(summary)}\n`);
   process.stdout.write(`results: ${out}\n`);
-  return r.exitCode ?? 1;
+  return worst;
 }

@@ -1,6 +1,5 @@
 import { largestGap } from '../guest/liveness.js';
 import { listening } from '../host/host.js';
-import { localHost } from '../host/local.js';
 import type { RecoveryFigures } from '../report/results.js';
 import type { MigrationInfo, MigrationStatus, QmpEvent } from '../qmp/types.js';
 import { deadline, type Wait } from '../util/deadlines.js';
@@ -32,7 +31,13 @@ export function postcopySettings(opts: PostcopyOptions = {}): Required<Migration
       ...(opts.blocktime !== false ? { 'postcopy-blocktime': true } : {}),
       ...(opts.preempt ? { 'postcopy-preempt': true } : {}),
     },
-    parameters: opts.bandwidth ? { 'max-postcopy-bandwidth': opts.bandwidth } : {},
+    parameters: {
+      // Precopy must not finish before the switch: under a 1 ms limit it cannot converge (a
+      // guest dirties more than a millisecond's worth of pages per pass), whatever the
+      // machine's load or speed. Postcopy's own switchover is not bound by the limit.
+      'downtime-limit': 1,
+      ...(opts.bandwidth ? { 'max-postcopy-bandwidth': opts.bandwidth } : {}),
+    },
   };
 }
 
@@ -143,8 +148,7 @@ export class RecoveryError extends MigtestError {}
  */
 export async function beginRecovery(m: RunningMigration, opts: RecoverOptions = {}): Promise<PendingRecovery> {
   const [src, dst] = [m.src, m.dst];
-  const on = dst.host ?? localHost;
-  const ports = async () => listening(await on.groupSockets(dst.process.pid));
+  const ports = async () => listening(await dst.group());
   const before = new Set(await ports());
   const host = opts.listenHost ?? dst.listenAddress ?? '127.0.0.1';
   const since = marks(m);

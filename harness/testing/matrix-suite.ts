@@ -39,7 +39,7 @@ export function matrixSuite(part: number): void {
   const mine = shardCells(cells, part - 1, MATRIX_PARTS);
   describe.skipIf(mine.length === 0)(`matrix ${name} part ${part}/${MATRIX_PARTS}`, () => {
     for (const cell of mine)
-      scenario(cell.id, { suite: `matrix-${name}`, arch: cell.arch }, async (ctx) => {
+      scenario(cell.id, { suite: `matrix-${name}`, arch: cell.arch, twoHosts: true }, async (ctx) => {
         const version = (v: string) => (v === 'default' ? undefined : v);
         const [srcBin, dstBin] = await Promise.all([findBinary(cell.arch, version(cell.qemu.src)), findBinary(cell.arch, version(cell.qemu.dst))]);
         const probes = { src: await probeBinary(srcBin), dst: await probeBinary(dstBin) };

@@ -56,6 +56,8 @@ export interface ScenarioMeta {
   arch?: string;
   /** Runs across two hosts (migtest run --hosts); other scenarios skip there, saying so. */
   twoHosts?: boolean;
+  /** Why it needs one host (its skip reason in a two-host run). */
+  oneHost?: string;
   /** Unscaled; default DEADLINES.scenario. */
   timeoutMs?: number;
 }
@@ -75,7 +77,8 @@ export function scenario(name: string, meta: ScenarioMeta, fn: (ctx: ScenarioCon
     let error: unknown;
     let skipped: string | undefined;
     try {
-      if (runConfig().hosts && !meta.twoHosts) ctx.skip(`${meta.suite} runs on one host only so far; this run has two (${runConfig().hosts})`);
+      if (runConfig().hosts && !meta.twoHosts)
+        ctx.skip(`${meta.oneHost ?? `${meta.suite} runs on one host only so far`}; this run has two (${runConfig().hosts})`);
       const returned = await fn(ctx);
       if (returned) ctx.record(returned);
     } catch (e) {

@@ -2,7 +2,8 @@ import { kernelCrash, type KernelCrash } from './crash.js';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { GroupProcess, type ExitInfo } from '../host/process.js';
-import type { Host, HostProcess } from '../host/host.js';
+import type { GroupSockets, Host, HostProcess } from '../host/host.js';
+import { localHost } from '../host/local.js';
 import type { SocketTarget } from '../qmp/connection.js';
 import { GuestAgentClient } from '../qmp/agent.js';
 import { QmpClient } from '../qmp/client.js';
@@ -257,6 +258,16 @@ export class StartedVm implements AsyncDisposable {
       await this.heartbeat.waitForBeats(3);
     }
     if (this.spec.agent) await (await this.agent()).ping();
+  }
+
+  /** The host it runs on: this machine unless onHost() put it elsewhere. */
+  get on(): Host {
+    return this.host ?? localHost;
+  }
+
+  /** Its process group's live members and TCP sockets, read on its host. */
+  group(): Promise<GroupSockets> {
+    return this.on.groupSockets(this.process.pid);
   }
 
   /** The guest kernel's crash report on this VM's console, if it printed one. */
