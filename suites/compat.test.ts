@@ -22,7 +22,7 @@ for (const arch of testArches().filter((a) => grid.arches.includes(a))) {
   describe(`compat ${grid.name} ${arch}`, () => {
     for (const m of missing) scenario(`QEMU ${m.label} for ${arch}`, { suite: 'compat', arch }, async (ctx) => ctx.skip(m.why));
     for (const c of expandGrid(grid, arch, versions, accel))
-      scenario(c.id, { suite: 'compat', arch }, async (ctx) => {
+      scenario(c.id, { suite: 'compat', arch, twoHosts: true }, async (ctx) => {
         ctx.record({ extra: { expected: expectedLabel(c.expect ?? { kind: 'migrates' }) } });
         // The two sides' -dump-vmstate compared before migrating; recorded whatever happens next.
         const check = withStaticCheck({ ...c, retry: false });

@@ -14,6 +14,6 @@ for (const arch of testArches()) {
   const { cases, missing } = await crossVersionCases(arch, accel);
   describe(`cross-version ${arch}`, () => {
     if (missing) scenario('QEMU versions', { suite: 'cross-version', arch }, async (ctx) => ctx.skip(missing));
-    for (const c of cases) caseScenario(c, { suite: 'cross-version', arch });
+    for (const c of cases) caseScenario(c, { suite: 'cross-version', arch, twoHosts: true });
   });
 }

@@ -34,3 +34,13 @@ describe('known_hosts', () => {
     expect(knownHostKeys(`|1|${salt.toString('base64')}|${hash} ${KEY}\n`, '10.1.1.3')).toEqual([]);
   });
 });
+
+describe('a remote exit status', () => {
+  it("sh's 128 + n is the signal n, as a local exit says it; others are exit codes", async () => {
+    const { shellExit } = await import('./ssh.js');
+    expect(shellExit(137)).toEqual({ code: undefined, signal: 'SIGKILL' });
+    expect(shellExit(143)).toEqual({ code: undefined, signal: 'SIGTERM' });
+    expect(shellExit(1)).toEqual({ code: 1, signal: undefined });
+    expect(shellExit(0)).toEqual({ code: 0, signal: undefined });
+  });
+});

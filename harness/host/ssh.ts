@@ -1,5 +1,6 @@
 import { createHash, createHmac } from 'node:crypto';
 import { createWriteStream, readFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import type { Duplex } from 'node:stream';
 import { Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
 import { scale } from '../util/deadlines.js';
@@ -244,7 +245,7 @@ export class SshHost implements Host {
             proc = new SshProcess(this, opts.name, pid, st.startTime, argv);
             register({ pgid: pid, startTime: st.startTime, name: opts.name, argv: [...argv], owner: selfIdentity(), createdAt: new Date().toISOString(), host: this.registryHost() });
             resolve(proc);
-          } else if (line.startsWith('exit ')) proc?.ended({ code: Number(line.slice(5)), signal: undefined });
+          } else if (line.startsWith('exit ')) proc?.ended(shellExit(Number(line.slice(5))));
         }
       });
       ch.on('close', () => {
@@ -361,6 +362,14 @@ export class SshHost implements Host {
     this.closedByUs = true;
     this.client.end();
   }
+}
+
+const SIGNALS = Object.fromEntries(Object.entries(constants.signals).map(([name, n]) => [n, name]));
+
+/** `wait`'s status as sh reports it: 128 + n for a process killed by signal n (as a local exit says it). */
+export function shellExit(status: number): ExitInfo {
+  const sig = status > 128 ? SIGNALS[status - 128] : undefined;
+  return sig ? { code: undefined, signal: sig } : { code: status, signal: undefined };
 }
 
 /** A process group on an ssh host. */

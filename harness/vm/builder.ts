@@ -5,6 +5,7 @@ import { runConfig } from '../util/run-config.js';
 import { resolveAccel } from '../qemu/accel.js';
 import type { Host } from '../host/host.js';
 import { placeImage } from '../images/remote.js';
+import { placeQemu } from '../qemu/remote.js';
 import { VmStartError } from './errors.js';
 import { defaultImage } from '../images/default.js';
 import type { GuestImage } from '../images/build.js';
@@ -255,8 +256,9 @@ export class VmBuilder {
   /** On another host: a real boot (the snapshot cache is this machine's), its image placed there first. */
   private async startOn({ host, imageDir, migrationAddress }: NonNullable<VmBuilder['place']>, spec: VmSpec, opts: { incoming: boolean; artifacts: ArtifactDir; binary: QemuBinary }): Promise<StartedVm> {
     opts.artifacts.writeJson(`${this.name}.start.json`, { snapshotStart: false, why: `it runs on host ${host.name}`, host: host.name });
+    await placeQemu(host, opts.binary);
     if ((await host.exec(['test', '-x', spec.binary])).code !== 0)
-      throw new VmStartError(`${this.name}: ${spec.binary} is not on host ${host.name} (QEMU builds are not copied to a host yet: give a QEMU both hosts have, such as the system one)`, { artifacts: opts.artifacts.path });
+      throw new VmStartError(`${this.name}: ${spec.binary} is not on host ${host.name} (fetched QEMUs are copied there; a system QEMU or a build directory must be at the same path on both hosts)`, { artifacts: opts.artifacts.path });
     const local = this.d.image ?? (await defaultImage(this.arch));
     const there = await placeImage(host, local, imageDir);
     const moved = (f: string): string => (f === local.kernel ? there.kernel : f === local.initrd && there.initrd ? there.initrd : f === local.rootDisk ? there.rootDisk : f);
