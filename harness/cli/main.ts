@@ -1,3 +1,4 @@
+import { mergeCommand } from './report.js';
 import { Command, Option } from 'commander';
 
 /** Repeatable option: --arch x86_64 --arch aarch64 (or comma separated). */
@@ -44,6 +45,7 @@ program
   .option('--fresh-boot', 'boot every VM (no snapshot start; also MIGTEST_FRESH_BOOT=1)')
   .option('--jobs <n>', 'end-to-end suite files run at once (default 1; also MIGTEST_JOBS)')
   .option('--hosts <file>', 'a hosts file: sources on its src host, destinations on its dst host (also MIGTEST_HOSTS; `migtest hosts up` writes one)')
+  .option('--blob <file>', "also write vitest's blob report there (shards' blobs merge with vitest --merge-reports)")
   .option('-t, --test-name-pattern <pattern>', 'only the scenarios whose name matches (a regular expression, as vitest -t)')
   .option('--repeat <n>', 'run the selection n times; reports each scenario\'s pass rate and the spread of its figures')
   .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']))
@@ -117,6 +119,16 @@ hosts
   .action(async () => {
     const done = await hostsDown();
     process.stdout.write(done.length ? `${done.join('\n')}\n` : 'no topology was up\n');
+  });
+
+const report = program.command('report').description('results of runs');
+report
+  .command('merge')
+  .description("merge shards' results (results.json files or directories) into one results.json, junit.xml and summary.md")
+  .argument('<paths...>', 'results.json files, or directories holding one')
+  .option('--out <dir>', 'where to write them (default: the current directory)')
+  .action((paths: string[], opts: { out?: string }) => {
+    process.exitCode = mergeCommand(paths, opts);
   });
 
 program

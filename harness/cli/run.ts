@@ -10,6 +10,7 @@ import { QEMU_SPEC_FORMS, findBinary } from '../qemu/catalog.js';
 import { runDir } from '../report/artifacts.js';
 import { readResults, type ScenarioResult } from '../report/results.js';
 import { formatRepeats, summarizeRepeats } from '../report/repeat.js';
+import { writeReports } from './report.js';
 import { formatTable } from '../report/table.js';
 import { ConfigError } from '../util/errors.js';
 import { progress } from '../util/log.js';
@@ -38,6 +39,7 @@ export interface RunOptions {
   hosts?: string;
   testNamePattern?: string;
   repeat?: string;
+  blob?: string;
 }
 
 /** --repeat: a whole number from 1 to 1000. */
@@ -124,14 +126,16 @@ export async function runSuites(names: string[], opts: RunOptions): Promise<numb
   if (shard) args.push(`--shard=${shard}`);
   if (pattern) args.push('-t', pattern);
   args.push('--reporter=default', `--reporter=${join(repoRoot, 'harness/report/progress-reporter.ts')}`);
+  if (opts.blob) args.push('--reporter=blob', `--outputFile.blob=${resolve(opts.blob)}`);
   const out = resolve(opts.results ?? join(dir, 'results.json'));
 
   if (repeat === 1) {
     const r = await execa(process.execPath, args, { cwd: repoRoot, stdio: 'inherit', reject: false, env: { FORCE_COLOR: '0' } });
     const rows = readResults(dir);
     writeFileSync(out, `${JSON.stringify({ runDir: dir, accel, arches, results: rows }, null, 2)}\n`);
+    const reports = writeReports(out, rows);
     if (rows.length) process.stdout.write(`\n${formatTable(rows)}\n`);
-    process.stdout.write(`results: ${out}\n`);
+    process.stdout.write(`results: ${out}\njunit: ${reports.junit}\nsummary: ${reports.summary}\n`);
     return r.exitCode ?? 1;
   }
 
@@ -148,6 +152,7 @@ export async function runSuites(names: string[], opts: RunOptions): Promise<numb
   const summary = summarizeRepeats(repetitions);
   const rows = repetitions.flatMap((rs, i) => rs.map((r) => ({ ...r, extra: { ...r.extra, repetition: i + 1 } })));
   writeFileSync(out, `${JSON.stringify({ runDir: dir, accel, arches, repeat, summary, results: rows }, null, 2)}\n`);
+  writeReports(out, rows);
   process.stdout.write(`\n${repeat} repetitions\n${formatRepeats(summary)}\n`);
   process.stdout.write(`results: ${out}\n`);
   return worst;

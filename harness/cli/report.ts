@@ -1,0 +1,30 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { toJUnit } from '../report/junit.js';
+import { toMarkdown } from '../report/markdown.js';
+import { mergeShards } from '../report/merge.js';
+import type { ScenarioResult } from '../report/results.js';
+import { formatTable } from '../report/table.js';
+
+/** Next to a results.json: junit.xml and summary.md (failures first, under 1 MiB for a CI step summary). */
+export function writeReports(resultsFile: string, rows: ScenarioResult[], title = 'migtest'): { junit: string; summary: string } {
+  const dir = dirname(resultsFile);
+  const junit = join(dir, 'junit.xml');
+  const summary = join(dir, 'summary.md');
+  writeFileSync(junit, toJUnit(rows, title));
+  writeFileSync(summary, toMarkdown(rows, { title }));
+  return { junit, summary };
+}
+
+/** `migtest report merge`: shards' results in one results.json, with its JUnit and summary; exit 1 if any failed. */
+export function mergeCommand(paths: string[], opts: { out?: string }): number {
+  const merged = mergeShards(paths);
+  const out = resolve(opts.out ?? '.');
+  mkdirSync(out, { recursive: true });
+  const file = join(out, 'results.json');
+  writeFileSync(file, `${JSON.stringify(merged, null, 2)}\n`);
+  const { junit, summary } = writeReports(file, merged.results, `migtest (${merged.shards.length} shards)`);
+  const failed = merged.results.filter((r) => r.outcome === 'failed').length;
+  process.stdout.write(`${formatTable(merged.results)}\n\nmerged ${merged.shards.length} shards: ${merged.results.length} rows, ${failed} failed\n${file}\n${junit}\n${summary}\n`);
+  return failed ? 1 : 0;
+}
