@@ -1,3 +1,4 @@
+import { reproCommand } from './repro.js';
 import { mergeCommand } from './report.js';
 import { Command, Option } from 'commander';
 
@@ -129,6 +130,15 @@ report
   .option('--out <dir>', 'where to write them (default: the current directory)')
   .action((paths: string[], opts: { out?: string }) => {
     process.exitCode = mergeCommand(paths, opts);
+  });
+
+program
+  .command('repro')
+  .description("write a standalone script (python3) that replays a scenario from its artifacts directory without migtest: both QEMU command lines and the run's QMP commands, in order, on the same states")
+  .argument('<artifacts-dir>', "the scenario's artifacts directory (the one a failure names)")
+  .option('--out <file>', 'where to write the script (default: <artifacts-dir>/repro.py)')
+  .action((dir: string, opts: { out?: string }) => {
+    process.stdout.write(`${reproCommand(dir, opts)}\n`);
   });
 
 program

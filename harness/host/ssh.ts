@@ -208,7 +208,8 @@ export class SshHost implements Host {
           : undefined;
         ch.on('data', (d: Buffer) => (stdout += d.toString()));
         ch.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        ch.on('exit', (c: number | null) => (code = c ?? undefined));
+        // A command killed by a signal has no code: 128 + n, as sh would say it.
+        ch.on('exit', (c: number | null, sig?: string) => (code = c ?? (sig ? 128 + (constants.signals[`SIG${sig}` as keyof typeof constants.signals] ?? 0) : undefined)));
         ch.on('close', () => {
           clearTimeout(timer);
           if (this.lost && code === undefined) reject(this.lost);

@@ -257,11 +257,15 @@ export class VmBuilder {
   private async startOn({ host, imageDir, migrationAddress }: NonNullable<VmBuilder['place']>, spec: VmSpec, opts: { incoming: boolean; artifacts: ArtifactDir; binary: QemuBinary }): Promise<StartedVm> {
     opts.artifacts.writeJson(`${this.name}.start.json`, { snapshotStart: false, why: `it runs on host ${host.name}`, host: host.name });
     await placeQemu(host, opts.binary);
-    if ((await host.exec(['test', '-x', spec.binary])).code !== 0)
-      throw new VmStartError(`${this.name}: ${spec.binary} is not on host ${host.name} (fetched QEMUs are copied there; a system QEMU or a build directory must be at the same path on both hosts)`, { artifacts: opts.artifacts.path });
+    const there = await host.exec(['test', '-x', spec.binary]);
+    if (there.code !== 0)
+      throw new VmStartError(
+        `${this.name}: ${spec.binary} is not on host ${host.name} (test -x: ${there.code === undefined ? 'no exit status' : `exit ${there.code}`}${there.stderr.trim() ? `, ${there.stderr.trim()}` : ''}; fetched QEMUs are copied there; a system QEMU or a build directory must be at the same path on both hosts)`,
+        { artifacts: opts.artifacts.path },
+      );
     const local = this.d.image ?? (await defaultImage(this.arch));
-    const there = await placeImage(host, local, imageDir);
-    const moved = (f: string): string => (f === local.kernel ? there.kernel : f === local.initrd && there.initrd ? there.initrd : f === local.rootDisk ? there.rootDisk : f);
+    const placed = await placeImage(host, local, imageDir);
+    const moved = (f: string): string => (f === local.kernel ? placed.kernel : f === local.initrd && placed.initrd ? placed.initrd : f === local.rootDisk ? placed.rootDisk : f);
     const remoteSpec: VmSpec = { ...spec, kernel: spec.kernel && moved(spec.kernel), initrd: spec.initrd && moved(spec.initrd!), disks: spec.disks.map((d) => ({ ...d, file: moved(d.file) })) };
     const vm = await StartedVm.launchOn(host, this.name, remoteSpec, opts);
     vm.listenAddress = migrationAddress;

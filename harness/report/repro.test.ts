@@ -1,0 +1,63 @@
+import { execa } from 'execa';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseTranscript, reproPlan, reproScript } from './repro.js';
+
+const line = (t: string, side: string, dir: string, msg: object) => `2026-12-01T12:00:${t}Z ${side}.qmp ${dir} ${JSON.stringify(msg)}`;
+
+describe('repro plan', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'migtest-repro-'));
+  const priv = { src: '/tmp/migtest-src-1-AAA', dst: '/tmp/migtest-dst-1-BBB' };
+  for (const side of ['src', 'dst'] as const)
+    writeFileSync(join(dir, `${side}.argv.json`), JSON.stringify(['/usr/bin/qemu-system-x86_64', '-chardev', `socket,id=qmp,path=${priv[side]}/qmp.sock,server=on,wait=off`, '-chardev', `file,id=console,path=${dir}/${side}.serial.log`, ...(side === 'dst' ? ['-incoming', 'defer'] : ['-incoming', 'defer'])]));
+  writeFileSync(join(dir, 'src.start.json'), JSON.stringify({ restoredFrom: '/cache/snap.mig' }));
+  writeFileSync(
+    join(dir, 'src.qmp.log'),
+    [
+      line('00.000', 'src', '<-', { QMP: {} }),
+      line('00.001', 'src', '->', { execute: 'qmp_capabilities', id: 'mt-1' }),
+      line('00.002', 'src', '->', { execute: 'migrate-incoming', id: 'mt-2', arguments: { uri: 'file:/cache/snap.mig' } }),
+      line('00.100', 'src', '->', { execute: 'cont', id: 'mt-3' }),
+      line('01.000', 'src', '->', { execute: 'migrate-set-capabilities', id: 'mt-4', arguments: { capabilities: [{ capability: 'postcopy-ram', state: true }] } }),
+      line('01.100', 'src', '->', { execute: 'migrate', id: 'mt-5', arguments: { uri: 'tcp:127.0.0.1:4444' } }),
+      line('01.200', 'src', '<-', { event: 'MIGRATION', data: { status: 'active' } }),
+      line('01.300', 'src', '->', { execute: 'query-migrate', id: 'mt-6' }),
+      line('01.301', 'src', '<-', { return: { status: 'active', ram: { 'dirty-sync-count': 2 } }, id: 'mt-6' }),
+      line('01.400', 'src', '->', { execute: 'migrate-start-postcopy', id: 'mt-7' }),
+      line('02.000', 'src', '<-', { event: 'MIGRATION', data: { status: 'completed' } }),
+      'a line cut sh',
+    ].join('\n'),
+  );
+  writeFileSync(join(dir, 'dst.qmp.log'), [line('00.900', 'dst', '->', { execute: 'migrate-incoming', id: 'mt-2', arguments: { uri: `unix:${priv.dst}/mig.sock` } })].join('\n'));
+
+  it('reads transcripts, skipping lines it cannot parse', () => {
+    expect(parseTranscript(`${line('00.000', 'src', '->', { execute: 'x' })}\nbroken {`, 'src')).toHaveLength(1);
+  });
+
+  it('merges both sides in time order, drops the snapshot restore and the queries, and waits on the state each command was sent in', () => {
+    const p = reproPlan(dir, 'case');
+    expect(p.steps.map((s) => `${s.side} ${String(s.cmd.execute)}`)).toEqual(['dst migrate-incoming', 'src migrate-set-capabilities', 'src migrate', 'src migrate-start-postcopy']);
+    expect(p.steps[0]!.cmd).toEqual({ execute: 'migrate-incoming', arguments: { uri: 'unix:@WORK@/dst/mig.sock' } });
+    expect(p.steps[3]!.wait).toEqual({ status: 'active', syncs: 2 });
+    expect(p.steps[2]!.wait).toBeUndefined();
+    // The restored source boots: no -incoming defer; the destination keeps it.
+    expect(p.sides.src).not.toContain('-incoming');
+    expect(p.sides.dst).toContain('-incoming');
+    expect(p.sides.src).toContain('socket,id=qmp,path=@WORK@/src/qmp.sock,server=on,wait=off');
+    expect(p.sides.src).toContain('file,id=console,path=@WORK@/src.serial.log');
+    expect(p.expect.sourceStatus).toBe('completed');
+    expect(p.notes.join('\n')).toMatch(/restored from a snapshot/);
+  });
+
+  it('embeds the plan in a script python can read back', async () => {
+    const script = reproScript(reproPlan(dir, "it's \\ a 'quoted' \"case\""));
+    expect(script).toMatch(/^#!\/usr\/bin\/env python3/);
+    const f = join(dir, 'repro.py');
+    writeFileSync(f, script);
+    // Compiled and its plan read back by Python itself (the script's own first line of work).
+    const read = `import ast, json, re, sys; src = open(sys.argv[1]).read(); ast.parse(src); print(json.loads(re.search(r"PLAN = json.loads\\(r'''(.*?)'''\\)", src, re.S).group(1))['scenario'])`;
+    expect((await execa('python3', ['-c', read, f])).stdout).toBe("it's \\ a 'quoted' \"case\"");
+  });
+});

@@ -1,0 +1,148 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { ConfigError } from '../util/errors.js';
+import { repoRoot } from '../util/paths.js';
+
+/** A QMP command the script sends, and the state its side was in when the harness sent it. */
+export interface ReproStep {
+  side: string;
+  /** Seconds after the first replayed command, as it happened: for reading, never waited on. */
+  at: number;
+  cmd: Record<string, unknown>;
+  /** Wait first until the side's query-migrate says this status and at least this many dirty syncs. */
+  wait?: { status: string; syncs?: number };
+}
+
+export interface ReproPlan {
+  scenario: string;
+  from: string;
+  /** Each side's argv, its private directory and console written as @WORK@/<side>... */
+  sides: Record<string, string[]>;
+  steps: ReproStep[];
+  /** How the source's migration ended in the run, and how the destination was left. */
+  expect: { sourceStatus?: string; destinationRunning: boolean };
+  notes: string[];
+}
+
+interface Line {
+  t: number;
+  side: string;
+  dir: '->' | '<-';
+  msg: Record<string, unknown>;
+}
+
+/** "2026-...Z src.qmp -> {...}" lines of a transcript. Pure. */
+export function parseTranscript(text: string, side: string): Line[] {
+  const out: Line[] = [];
+  for (const l of text.split('\n')) {
+    const m = /^(\S+) \S+\.qmp (->|<-) (\{.*\})$/.exec(l);
+    if (!m) continue;
+    try {
+      out.push({ t: Date.parse(m[1]!), side, dir: m[2] as '->' | '<-', msg: JSON.parse(m[3]!) as Record<string, unknown> });
+    } catch {
+      /* a line cut short: not replayable */
+    }
+  }
+  return out;
+}
+
+// Commands that change what QEMU does; queries and the harness's own reads are not replayed.
+const REPLAYED = new Set([
+  'migrate-set-capabilities', 'migrate-set-parameters', 'migrate-incoming', 'migrate', 'migrate-start-postcopy', 'migrate-pause', 'migrate-recover',
+  'migrate-continue', 'migrate_cancel', 'migrate-cancel', 'cont', 'stop', 'system_reset', 'system_powerdown',
+]);
+
+/** Rewrites a run's private directories and artifacts paths to the script's own. Pure. */
+export function rewriter(dirs: Record<string, string>, artifacts: string): (s: string) => string {
+  return (s) => {
+    let out = s;
+    for (const [side, dir] of Object.entries(dirs)) out = out.split(dir).join(`@WORK@/${side}`);
+    return out.split(`${artifacts}/`).join('@WORK@/');
+  };
+}
+
+const rewriteDeep = (v: unknown, f: (s: string) => string): unknown =>
+  typeof v === 'string' ? f(v) : Array.isArray(v) ? v.map((x) => rewriteDeep(x, f)) : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, rewriteDeep(x, f)])) : v;
+
+/**
+ * The replay plan of a scenario's artifacts: both argvs, and the QMP commands that changed
+ * something, merged in time order, each with the migration state its side was in then.
+ * A VM restored from a snapshot boots instead (its restore is the harness's, not the case's).
+ */
+export function reproPlan(dir: string, scenario = dir.split('/').at(-1)!): ReproPlan {
+  const sides = ['src', 'dst'].filter((s) => existsSync(join(dir, `${s}.argv.json`)));
+  if (!sides.includes('src') || !sides.includes('dst'))
+    throw new ConfigError('repro', `'${dir}' has no src.argv.json and dst.argv.json`, ["a scenario's artifacts directory from a pair migration (the path a failure message names)"]);
+  const notes: string[] = [];
+  const argv: Record<string, string[]> = {};
+  const privateDirs: Record<string, string> = {};
+  const restored = new Set<string>();
+  for (const s of sides) {
+    const a = JSON.parse(readFileSync(join(dir, `${s}.argv.json`), 'utf8')) as string[];
+    const qmp = a.find((x) => /^socket,id=qmp,path=/.test(x));
+    if (qmp) privateDirs[s] = dirname(/path=([^,]+)/.exec(qmp)![1]!);
+    const start = existsSync(join(dir, `${s}.start.json`)) ? (JSON.parse(readFileSync(join(dir, `${s}.start.json`), 'utf8')) as { restoredFrom?: string; host?: string }) : {};
+    if (start.host) notes.push(`${s} ran on host ${start.host}: the script runs both sides on this machine`);
+    if (start.restoredFrom) {
+      restored.add(s);
+      notes.push(`${s} was restored from a snapshot in the run (${start.restoredFrom}); the script boots it`);
+      const i = a.indexOf('-incoming');
+      if (i >= 0 && a[i + 1] === 'defer') a.splice(i, 2);
+    }
+    argv[s] = a;
+  }
+  const f = rewriter(privateDirs, dir);
+  const lines = sides.flatMap((s) => (existsSync(join(dir, `${s}.qmp.log`)) ? parseTranscript(readFileSync(join(dir, `${s}.qmp.log`), 'utf8'), s) : [])).sort((a, b) => a.t - b.t);
+  const state: Record<string, { status?: string; syncs?: number }> = Object.fromEntries(sides.map((s) => [s, {}]));
+  const asked = new Map<string, string>();
+  const steps: ReproStep[] = [];
+  const skipRestore = new Set(restored);
+  let t0: number | undefined;
+  for (const l of lines) {
+    const st = state[l.side]!;
+    if (l.dir === '<-') {
+      if (l.msg.event === 'MIGRATION') st.status = String((l.msg.data as { status?: string })?.status);
+      const cmd = asked.get(`${l.side}:${String(l.msg.id)}`);
+      const ret = l.msg.return as { status?: string; ram?: { 'dirty-sync-count'?: number } } | undefined;
+      if (cmd === 'query-migrate' && ret?.status) {
+        st.status = ret.status;
+        if (ret.ram?.['dirty-sync-count'] !== undefined) st.syncs = ret.ram['dirty-sync-count'];
+      }
+      continue;
+    }
+    const command = String(l.msg.execute ?? l.msg['exec-oob']);
+    asked.set(`${l.side}:${String(l.msg.id)}`, command);
+    if (!REPLAYED.has(command)) continue;
+    // The snapshot restore: migrate-incoming from the cache, then cont. The boot replaces it.
+    if (skipRestore.has(l.side) && (command === 'migrate-incoming' || command === 'cont')) {
+      if (command === 'cont') skipRestore.delete(l.side);
+      st.status = undefined;
+      continue;
+    }
+    t0 ??= l.t;
+    const { id: _id, ...cmd } = l.msg;
+    const wait = st.status && !['none', 'setup', 'completed', 'failed', 'cancelled'].includes(st.status) ? { status: st.status, ...(st.syncs ? { syncs: st.syncs } : {}) } : undefined;
+    steps.push({ side: l.side, at: (l.t - t0) / 1000, cmd: rewriteDeep(cmd, f) as Record<string, unknown>, ...(wait ? { wait } : {}) });
+  }
+  if (existsSync(join(dir, 'faults.jsonl')))
+    for (const l of readFileSync(join(dir, 'faults.jsonl'), 'utf8').split('\n').filter(Boolean)) {
+      const fault = JSON.parse(l) as { name?: string; fault?: string };
+      notes.push(`the harness injected a fault the script does not: ${fault.name ?? fault.fault ?? l}`);
+    }
+  if (argv.src!.some((a) => a.includes('fd:')) || steps.some((s) => JSON.stringify(s.cmd).includes('"fd:'))) notes.push('the fd: transport passes descriptors over the monitor: not replayable by this script');
+  return {
+    scenario,
+    from: dir,
+    sides: Object.fromEntries(Object.entries(argv).map(([s, a]) => [s, a.map(f)])),
+    steps,
+    expect: { sourceStatus: state.src?.status, destinationRunning: true },
+    notes,
+  };
+}
+
+/** The standalone script: the Python template with the plan in it. */
+export function reproScript(plan: ReproPlan): string {
+  const template = readFileSync(join(repoRoot, 'harness/report/repro.py'), 'utf8');
+  // Inside r'''...''' nothing is an escape; only a quote could end it, so quotes go as JSON's \u0027.
+  return template.replace('@PLAN@', () => JSON.stringify(plan, null, 1).replace(/'/g, '\\u0027'));
+}

@@ -1,0 +1,46 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { describe, expect } from 'vitest';
+import { GroupProcess } from '../harness/host/process.js';
+import { reproPlan, reproScript } from '../harness/report/repro.js';
+import { testArches } from '../harness/testing/arches.js';
+import { caseScenario, scenario, type ScenarioContext } from '../harness/testing/scenario.js';
+
+
+// `migtest repro`: the script written from a passing run's artifacts replays it without the
+// harness (both QEMU command lines, the run's QMP commands on the same states) and migrates.
+describe.each(testArches())('repro %s', (arch) => {
+  const meta = { suite: 'repro', arch };
+  const runs: Record<string, string> = {};
+
+  caseScenario({ id: 'a precopy run to replay', arch }, meta, (_r, ctx) => void (runs.precopy = ctx.artifacts.path));
+  caseScenario({ id: 'a postcopy run to replay', arch, migration: { mode: 'postcopy' } }, meta, (_r, ctx) => void (runs.postcopy = ctx.artifacts.path));
+
+  const replay = async (ctx: ScenarioContext, kind: string) => {
+    if (!runs[kind]) return ctx.skip(`the ${kind} run before it did not pass: nothing to replay`);
+    const plan = reproPlan(runs[kind]!);
+    const script = ctx.artifacts.file('repro.py');
+    writeFileSync(script, reproScript(plan));
+    const log = ctx.artifacts.file('repro.log');
+    // The script's QEMUs stay in its group, so this group's kill (and the reaper) covers them.
+    const p = GroupProcess.spawn('python3', [script, '--timeout', '300'], { name: 'repro', stdoutFile: log, stderrFile: log, env: { MIGTEST_REPRO_SAME_GROUP: '1' } });
+    ctx.track({ stop: () => p.stop({ termMs: 10_000 }) });
+    const ended = await p.waitExit(600_000);
+    const out = readFileSync(log, 'utf8');
+    expect(ended, `the script is still running after 600 s:\n${out.slice(-2000)}`).toBe(true);
+    expect(out, out.slice(-3000)).toMatch(/REPRO OK/);
+    expect(p.exit?.code).toBe(0);
+    const steps = plan.steps.map((s) => String(s.cmd.execute ?? s.cmd['exec-oob']));
+    return { extra: { steps, alive: /guest alive on the destination: [^\n]*/.exec(out)?.[0] } };
+  };
+
+  scenario('the script written from the precopy run migrates without migtest, the guest alive on the destination', meta, async (ctx) => {
+    const r = await replay(ctx, 'precopy');
+    expect(r?.extra.steps).toContain('migrate');
+    return r;
+  });
+  scenario('the script written from the postcopy run switches to postcopy and migrates without migtest', meta, async (ctx) => {
+    const r = await replay(ctx, 'postcopy');
+    expect(r?.extra.steps).toContain('migrate-start-postcopy');
+    return r;
+  });
+});
