@@ -3,6 +3,7 @@ import type { RamCheckReport, RamWorkload, RamWorkloadOptions } from '../guest/r
 import type { MigrationFigures } from '../migration/verify.js';
 import type { RecoveryFigures } from '../report/results.js';
 import type { BridgeChain } from '../faults/bridge.js';
+import type { TlsSpec } from '../migration/tls.js';
 import type { MigrateOptions, MigrationResult, RunningMigration, Side } from '../migration/migrate.js';
 import type { PostcopyOptions, RecoverOptions } from '../migration/postcopy.js';
 import type { FaultRecord, Trigger } from '../migration/triggers.js';
@@ -48,6 +49,8 @@ export interface MigrationSpec extends Omit<MigrateOptions, 'expect' | 'onActive
   recover?: Omit<RecoverOptions, 'route'>;
   /** migrate-incoming exit-on-error false: `auto` where the destination has it (9.1+). */
   keepDestinationOnError?: boolean | 'auto';
+  /** Over TLS: credentials made at run time (x509 or psk) on both sides, and the hostile variants. */
+  tls?: TlsSpec;
 }
 
 /** Everything a hook or fault can touch while a case runs. */

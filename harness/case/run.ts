@@ -1,4 +1,5 @@
 import { BridgeChain } from '../faults/bridge.js';
+import { setupTls } from '../migration/tls.js';
 import { RamWorkload } from '../guest/ramcheck.js';
 import { assertSourceIntact, retryToFreshDestination } from '../migration/checks.js';
 import { GuestLostError, MigrationFailedError } from '../migration/errors.js';
@@ -195,7 +196,9 @@ async function prepareRun(scope: Scope, c: MigrationCase, { src, dst, versions }
 async function startRunMigration(run: Run): Promise<void> {
   const { c, src, dst } = run;
   const mode = modeOf(c);
-  run.m = await startMigration(src, dst, migrateOptions(run, c.migration ?? {}, expectationOf(c)));
+  const opts = migrateOptions(run, c.migration ?? {}, expectationOf(c));
+  if (c.migration?.tls) await setupTls(run.scope, src, dst, c.migration.tls, opts.listenHost ?? '127.0.0.1');
+  run.m = await startMigration(src, dst, opts);
   if (c.hooks?.onActive) {
     await run.m.waitStatus((s) => s === 'active' || TERMINAL.has(s), { what: 'to become active' });
     await c.hooks.onActive(run);
