@@ -188,35 +188,48 @@ export class SshHost implements Host {
     if (this.lost) await this.restore();
   }
 
-  private async channel(command: string): Promise<ClientChannel> {
+  /**
+   * Runs a command on a channel of its own. `wire` attaches the listeners inside ssh2's
+   * callback, synchronously: a fast command's output, exit status and close can arrive in
+   * the same read as the channel's confirmation, before any awaiting caller would listen.
+   */
+  private async channel(command: string, wire: (ch: ClientChannel) => void): Promise<ClientChannel> {
     await this.ready();
-    return new Promise((resolve, reject) => this.client.exec(command, (err, ch) => (err ? reject(this.lost ?? err) : resolve(ch))));
+    return new Promise((resolve, reject) =>
+      this.client.exec(command, (err, ch) => {
+        if (err) return reject(this.lost ?? err);
+        wire(ch);
+        resolve(ch);
+      }),
+    );
   }
 
   async exec(argv: readonly string[], opts: { timeoutMs?: number } = {}): Promise<ExecResult> {
-    return this.sessions.run(async () => {
-      const ch = await this.channel(argv.map(shellQuote).join(' '));
-      return new Promise<ExecResult>((resolve, reject) => {
-        let stdout = '';
-        let stderr = '';
-        let code: number | undefined;
-        const timer = opts.timeoutMs
-          ? setTimeout(() => {
-              ch.close();
-              reject(new MigtestError(`host ${this.name}: ${argv.join(' ')}: no answer within ${opts.timeoutMs} ms`));
-            }, scale(opts.timeoutMs))
-          : undefined;
-        ch.on('data', (d: Buffer) => (stdout += d.toString()));
-        ch.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        // A command killed by a signal has no code: 128 + n, as sh would say it.
-        ch.on('exit', (c: number | null, sig?: string) => (code = c ?? (sig ? 128 + (constants.signals[`SIG${sig}` as keyof typeof constants.signals] ?? 0) : undefined)));
-        ch.on('close', () => {
-          clearTimeout(timer);
-          if (this.lost && code === undefined) reject(this.lost);
-          else resolve({ code, stdout, stderr });
-        });
-      });
-    });
+    return this.sessions.run(
+      () =>
+        new Promise<ExecResult>((resolve, reject) => {
+          let stdout = '';
+          let stderr = '';
+          let code: number | undefined;
+          let timer: NodeJS.Timeout | undefined;
+          this.channel(argv.map(shellQuote).join(' '), (ch) => {
+            if (opts.timeoutMs)
+              timer = setTimeout(() => {
+                ch.close();
+                reject(new MigtestError(`host ${this.name}: ${argv.join(' ')}: no answer within ${opts.timeoutMs} ms`));
+              }, scale(opts.timeoutMs));
+            ch.on('data', (d: Buffer) => (stdout += d.toString()));
+            ch.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+            // A command killed by a signal has no code: 128 + n, as sh would say it.
+            ch.on('exit', (c: number | null, sig?: string) => (code = c ?? (sig ? 128 + (constants.signals[`SIG${sig}` as keyof typeof constants.signals] ?? 0) : undefined)));
+            ch.on('close', () => {
+              clearTimeout(timer);
+              if (code === undefined) reject(this.lost ?? new ControlLinkError(`host ${this.name}: ${argv.join(' ')}: the channel closed without an exit status`, { host: this.name }));
+              else resolve({ code, stdout, stderr });
+            });
+          }).catch(reject);
+        }),
+    );
   }
 
   /**
@@ -231,28 +244,29 @@ export class SshHost implements Host {
     const words = ['sh', '-c', script, 'sh', opts.stdoutFile ?? '/dev/null', opts.stderrFile ?? '/dev/null', ...argv];
     // The waiter holds a channel for the process's life: it is not counted against the
     // sessions exec and file operations share, or long-running QEMUs would starve them.
-    const ch = await this.channel(words.map(shellQuote).join(' '));
     return new Promise<HostProcess>((resolve, reject) => {
       let buf = '';
       let proc: SshProcess | undefined;
-      ch.on('data', (d: Buffer) => {
-        buf += d.toString();
-        for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-          const line = buf.slice(0, i);
-          buf = buf.slice(i + 1);
-          if (line.startsWith('stat ') && !proc) {
-            const pid = Number(/^stat (\d+)/.exec(line)?.[1]);
-            const st = parseStat(pid, line.slice(5));
-            proc = new SshProcess(this, opts.name, pid, st.startTime, argv);
-            register({ pgid: pid, startTime: st.startTime, name: opts.name, argv: [...argv], owner: selfIdentity(), createdAt: new Date().toISOString(), host: this.registryHost() });
-            resolve(proc);
-          } else if (line.startsWith('exit ')) proc?.ended(shellExit(Number(line.slice(5))));
-        }
-      });
-      ch.on('close', () => {
-        if (!proc) reject(this.lost ?? new MigtestError(`host ${this.name}: could not start ${opts.name}: ${argv[0]}`));
-        else proc.channelClosed();
-      });
+      this.channel(words.map(shellQuote).join(' '), (ch) => {
+        ch.on('data', (d: Buffer) => {
+          buf += d.toString();
+          for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+            const line = buf.slice(0, i);
+            buf = buf.slice(i + 1);
+            if (line.startsWith('stat ') && !proc) {
+              const pid = Number(/^stat (\d+)/.exec(line)?.[1]);
+              const st = parseStat(pid, line.slice(5));
+              proc = new SshProcess(this, opts.name, pid, st.startTime, argv);
+              register({ pgid: pid, startTime: st.startTime, name: opts.name, argv: [...argv], owner: selfIdentity(), createdAt: new Date().toISOString(), host: this.registryHost() });
+              resolve(proc);
+            } else if (line.startsWith('exit ')) proc?.ended(shellExit(Number(line.slice(5))));
+          }
+        });
+        ch.on('close', () => {
+          if (!proc) reject(this.lost ?? new MigtestError(`host ${this.name}: could not start ${opts.name}: ${argv[0]}`));
+          else proc.channelClosed();
+        });
+      }).catch(reject);
     });
   }
 
@@ -329,17 +343,18 @@ export class SshHost implements Host {
     let ch: ClientChannel | undefined;
     let closed = Promise.resolve();
     const start = async (): Promise<void> => {
-      const c = await this.channel(['tail', '-c', `+${written + 1}`, '-F', path].map(shellQuote).join(' '));
-      ch = c;
-      c.on('data', (d: Buffer) => void ((written += d.length), out.write(d)));
-      c.stderr.on('data', () => {}); // "file truncated", "has appeared": tail's own notes
-      closed = new Promise<void>((r) =>
-        c.on('close', () => {
-          r();
-          // Gone with the link: follow again once it is back (or give up with it).
-          if (!stopped && this.lost) void this.restore().then(() => (stopped ? undefined : start()), () => undefined);
-        }),
-      );
+      await this.channel(['tail', '-c', `+${written + 1}`, '-F', path].map(shellQuote).join(' '), (c) => {
+        ch = c;
+        c.on('data', (d: Buffer) => void ((written += d.length), out.write(d)));
+        c.stderr.on('data', () => {}); // "file truncated", "has appeared": tail's own notes
+        closed = new Promise<void>((r) =>
+          c.on('close', () => {
+            r();
+            // Gone with the link: follow again once it is back (or give up with it).
+            if (!stopped && this.lost) void this.restore().then(() => (stopped ? undefined : start()), () => undefined);
+          }),
+        );
+      });
     };
     await start();
     return {

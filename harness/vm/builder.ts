@@ -257,6 +257,9 @@ export class VmBuilder {
   private async startOn({ host, imageDir, migrationAddress }: NonNullable<VmBuilder['place']>, spec: VmSpec, opts: { incoming: boolean; artifacts: ArtifactDir; binary: QemuBinary }): Promise<StartedVm> {
     opts.artifacts.writeJson(`${this.name}.start.json`, { snapshotStart: false, why: `it runs on host ${host.name}`, host: host.name });
     await placeQemu(host, opts.binary);
+    // The accelerator was decided on this machine; KVM must be usable on that host too.
+    if (spec.accel === 'kvm' && (await host.exec(['test', '-w', '/dev/kvm'])).code !== 0)
+      throw new VmStartError(`${this.name}: host ${host.name} has no usable /dev/kvm, and this run chose KVM (decided here): run with --accel tcg, or give that host KVM`, { artifacts: opts.artifacts.path });
     const there = await host.exec(['test', '-x', spec.binary]);
     if (there.code !== 0)
       throw new VmStartError(
