@@ -62,6 +62,48 @@ class Qmp:
         return self.cmd({'execute': 'query-migrate'}, quiet=True) or {}
 
 
+class Agent:
+    """qemu-guest-agent: synced first (its reply comes after a 0xFF), then one JSON line per reply."""
+
+    def __init__(self, side, path):
+        self.side = side
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.connect(path)
+        self.f = self.sock.makefile('rwb')
+        token = int(time.time() * 1000) % 2**31
+        self.send({'execute': 'guest-sync-delimited', 'arguments': {'id': token}})
+        while self.read().get('return') != token:
+            pass
+
+    def send(self, msg):
+        self.f.write((json.dumps(msg) + '\n').encode())
+        self.f.flush()
+
+    def read(self):
+        while True:
+            line = self.f.readline()
+            if not line:
+                raise SystemExit(f'{self.side}: the guest agent closed its port')
+            line = line.replace(b'\xff', b'').strip()
+            if line:
+                try:
+                    return json.loads(line)
+                except ValueError:
+                    continue
+
+    def run(self, path, args, wait):
+        self.send({'execute': 'guest-exec', 'arguments': {'path': path, 'arg': args, 'capture-output': wait}})
+        pid = self.read()['return']['pid']
+        if not wait:
+            return 0
+        while True:
+            self.send({'execute': 'guest-exec-status', 'arguments': {'pid': pid}})
+            st = self.read()['return']
+            if st['exited']:
+                return st.get('exitcode', -1)
+            time.sleep(0.05)
+
+
 class Heartbeat(threading.Thread):
     """The guest writes 'HB n mono real' lines (and READY once booted); it blocks until read."""
 
@@ -169,6 +211,18 @@ try:
     if 'src' in hb and '-incoming' not in PLAN['sides']['src']:
         wait_until('src: the guest to boot (READY on its heartbeat port)', lambda: (hb['src'].ready and len(hb['src'].beats) >= 3, len(hb['src'].beats)), 300)
         say(f"src: guest up, {len(hb['src'].beats)} beats")
+    agents = {}
+    for g in PLAN['guest']:
+        side = g['side']
+        if side not in agents:
+            agents[side] = Agent(side, f'{WORK}/{side}/qga.sock')
+        words = shlex.join([g['path'], *g['arg']])
+        if g['untilOk']:
+            wait_until(f'{side}: guest command {words} to succeed (as the run waited on it)', lambda: ((lambda rc: (rc == 0, rc))(agents[side].run(g['path'], g['arg'], True))), 120)
+            say(f'{side} guest: {words} ok')
+        else:
+            agents[side].run(g['path'], g['arg'], False)
+            say(f'{side} guest: started {words}')
     listen = {}
     for step in PLAN['steps']:
         side, cmd = step['side'], json.loads(json.dumps(step['cmd']).replace('@WORK@', WORK))

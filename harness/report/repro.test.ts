@@ -32,6 +32,24 @@ describe('repro plan', () => {
   );
   writeFileSync(join(dir, 'dst.qmp.log'), [line('00.900', 'dst', '->', { execute: 'migrate-incoming', id: 'mt-2', arguments: { uri: `unix:${priv.dst}/mig.sock` } })].join('\n'));
 
+  const ga = (t: string, args: object) => `2026-12-01T12:00:${t}Z src.qga -> ${JSON.stringify({ execute: 'guest-exec', id: 'g', arguments: args })}`;
+  writeFileSync(
+    join(dir, 'src.qga.log'),
+    [
+      ga('00.500', { path: '/usr/bin/perl', arg: ['/usr/lib/migtest/ramtest.pl', '64'], 'capture-output': false }),
+      ga('00.600', { path: '/bin/busybox', arg: ['cat', '/run/migtest/ram.status'], 'capture-output': true }),
+      ga('00.700', { path: '/bin/busybox', arg: ['cat', '/run/migtest/ram.status'], 'capture-output': true }),
+      ga('05.000', { path: '/bin/busybox', arg: ['cat', '/after/migrate'], 'capture-output': true }),
+    ].join('\n'),
+  );
+
+  it("replays the guest's workload as the agent started it, and the reads the harness waited on once each, before the migration", () => {
+    expect(reproPlan(dir).guest).toEqual([
+      { side: 'src', path: '/usr/bin/perl', arg: ['/usr/lib/migtest/ramtest.pl', '64'], untilOk: false },
+      { side: 'src', path: '/bin/busybox', arg: ['cat', '/run/migtest/ram.status'], untilOk: true },
+    ]);
+  });
+
   it('reads transcripts, skipping lines it cannot parse', () => {
     expect(parseTranscript(`${line('00.000', 'src', '->', { execute: 'x' })}\nbroken {`, 'src')).toHaveLength(1);
   });

@@ -13,8 +13,19 @@ export interface ReproStep {
   wait?: { status: string; syncs?: number };
 }
 
+/** A program the harness ran in the guest before migrating (through the agent): the workload, and the reads it waited on. */
+export interface GuestStep {
+  side: string;
+  path: string;
+  arg: string[];
+  /** A read the harness repeated until it succeeded (the workload's ready file): repeated likewise. */
+  untilOk: boolean;
+}
+
 export interface ReproPlan {
   scenario: string;
+  /** Run in the guest once it is up, before the first QMP step. */
+  guest: GuestStep[];
   from: string;
   /** Each side's argv, its private directory and console written as @WORK@/<side>... */
   sides: Record<string, string[]>;
@@ -35,7 +46,7 @@ interface Line {
 export function parseTranscript(text: string, side: string): Line[] {
   const out: Line[] = [];
   for (const l of text.split('\n')) {
-    const m = /^(\S+) \S+\.qmp (->|<-) (\{.*\})$/.exec(l);
+    const m = /^(\S+) \S+\.(?:qmp|qga) (->|<-) (\{.*\})$/.exec(l);
     if (!m) continue;
     try {
       out.push({ t: Date.parse(m[1]!), side, dir: m[2] as '->' | '<-', msg: JSON.parse(m[3]!) as Record<string, unknown> });
@@ -124,6 +135,19 @@ export function reproPlan(dir: string, scenario = dir.split('/').at(-1)!): Repro
     const wait = st.status && !['none', 'setup', 'completed', 'failed', 'cancelled'].includes(st.status) ? { status: st.status, ...(st.syncs ? { syncs: st.syncs } : {}) } : undefined;
     steps.push({ side: l.side, at: (l.t - t0) / 1000, cmd: rewriteDeep(cmd, f) as Record<string, unknown>, ...(wait ? { wait } : {}) });
   }
+  // The guest's side of the case (its workload) went through the agent, before the migration.
+  const migrateAt = lines.find((l) => l.side === 'src' && l.dir === '->' && l.msg.execute === 'migrate')?.t ?? Infinity;
+  const guest: GuestStep[] = [];
+  for (const s of sides) {
+    if (!existsSync(join(dir, `${s}.qga.log`))) continue;
+    for (const l of parseTranscript(readFileSync(join(dir, `${s}.qga.log`), 'utf8'), s)) {
+      if (l.dir !== '->' || l.msg.execute !== 'guest-exec' || l.t >= migrateAt) continue;
+      const a = l.msg.arguments as { path: string; arg?: string[]; 'capture-output'?: boolean };
+      const step = { side: s, path: a.path, arg: a.arg ?? [], untilOk: !!a['capture-output'] };
+      const last = guest.at(-1);
+      if (!(last && step.untilOk && JSON.stringify(last) === JSON.stringify(step))) guest.push(step);
+    }
+  }
   if (existsSync(join(dir, 'faults.jsonl')))
     for (const l of readFileSync(join(dir, 'faults.jsonl'), 'utf8').split('\n').filter(Boolean)) {
       const fault = JSON.parse(l) as { name?: string; fault?: string };
@@ -132,6 +156,7 @@ export function reproPlan(dir: string, scenario = dir.split('/').at(-1)!): Repro
   if (argv.src!.some((a) => a.includes('fd:')) || steps.some((s) => JSON.stringify(s.cmd).includes('"fd:'))) notes.push('the fd: transport passes descriptors over the monitor: not replayable by this script');
   return {
     scenario,
+    guest,
     from: dir,
     sides: Object.fromEntries(Object.entries(argv).map(([s, a]) => [s, a.map(f)])),
     steps,
