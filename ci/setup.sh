@@ -35,7 +35,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 apt-get install -y -q -t bookworm-backports qemu-system-x86 qemu-system-arm qemu-utils
 apt-get install -y -q socat mmdebstrap e2fsprogs cpio busybox-static kmod nftables iproute2 \
-  openssh-server openssh-client python3 openssl
+  openssh-server openssh-client python3 openssl chromium
 
 npm ci --no-audit --no-fund
 node bin/migtest.mjs images build

@@ -2,18 +2,21 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { toJUnit } from '../report/junit.js';
 import { toMarkdown } from '../report/markdown.js';
+import { toHtml } from '../report/html.js';
 import { mergeShards } from '../report/merge.js';
 import type { ScenarioResult } from '../report/results.js';
 import { formatTable } from '../report/table.js';
 
-/** Next to a results.json: junit.xml and summary.md (failures first, under 1 MiB for a CI step summary). */
-export function writeReports(resultsFile: string, rows: ScenarioResult[], title = 'migtest'): { junit: string; summary: string } {
+/** Next to a results.json: junit.xml, summary.md (failures first, under 1 MiB for a CI step summary) and report.html. */
+export function writeReports(resultsFile: string, rows: ScenarioResult[], title = 'migtest'): { junit: string; summary: string; html: string } {
   const dir = dirname(resultsFile);
   const junit = join(dir, 'junit.xml');
   const summary = join(dir, 'summary.md');
+  const html = join(dir, 'report.html');
   writeFileSync(junit, toJUnit(rows, title));
   writeFileSync(summary, toMarkdown(rows, { title }));
-  return { junit, summary };
+  writeFileSync(html, toHtml(rows, { title }));
+  return { junit, summary, html };
 }
 
 /** `migtest report merge`: shards' results in one results.json, with its JUnit and summary; exit 1 if any failed. */
@@ -23,8 +26,8 @@ export function mergeCommand(paths: string[], opts: { out?: string }): number {
   mkdirSync(out, { recursive: true });
   const file = join(out, 'results.json');
   writeFileSync(file, `${JSON.stringify(merged, null, 2)}\n`);
-  const { junit, summary } = writeReports(file, merged.results, `migtest (${merged.shards.length} shards)`);
+  const { junit, summary, html } = writeReports(file, merged.results, `migtest (${merged.shards.length} shards)`);
   const failed = merged.results.filter((r) => r.outcome === 'failed').length;
-  process.stdout.write(`${formatTable(merged.results)}\n\nmerged ${merged.shards.length} shards: ${merged.results.length} rows, ${failed} failed\n${file}\n${junit}\n${summary}\n`);
+  process.stdout.write(`${formatTable(merged.results)}\n\nmerged ${merged.shards.length} shards: ${merged.results.length} rows, ${failed} failed\n${file}\n${junit}\n${summary}\n${html}\n`);
   return failed ? 1 : 0;
 }

@@ -135,7 +135,7 @@ export async function runSuites(names: string[], opts: RunOptions): Promise<numb
     writeFileSync(out, `${JSON.stringify({ runDir: dir, accel, arches, results: rows }, null, 2)}\n`);
     const reports = writeReports(out, rows);
     if (rows.length) process.stdout.write(`\n${formatTable(rows)}\n`);
-    process.stdout.write(`results: ${out}\njunit: ${reports.junit}\nsummary: ${reports.summary}\n`);
+    process.stdout.write(`results: ${out}\njunit: ${reports.junit}\nsummary: ${reports.summary}\nreport: ${reports.html}\n`);
     return r.exitCode ?? 1;
   }
 
