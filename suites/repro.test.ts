@@ -16,7 +16,8 @@ describe.each(testArches())('repro %s', (arch) => {
   caseScenario({ id: 'a postcopy run to replay', arch, migration: { mode: 'postcopy' } }, meta, (_r, ctx) => void (runs.postcopy = ctx.artifacts.path));
 
   const replay = async (ctx: ScenarioContext, kind: string) => {
-    if (!runs[kind]) return ctx.skip(`the ${kind} run before it did not pass: nothing to replay`);
+    // Not a skip: nothing the host lacks, the run to replay failed (and says why above).
+    if (!runs[kind]) throw new Error(`the ${kind} run before it did not pass: nothing to replay`);
     const plan = reproPlan(runs[kind]!);
     const script = ctx.artifacts.file('repro.py');
     writeFileSync(script, reproScript(plan));

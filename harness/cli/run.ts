@@ -128,9 +128,10 @@ export async function runSuites(names: string[], opts: RunOptions): Promise<numb
   args.push('--reporter=default', `--reporter=${join(repoRoot, 'harness/report/progress-reporter.ts')}`);
   if (opts.blob) args.push('--reporter=blob', `--outputFile.blob=${resolve(opts.blob)}`);
   const out = resolve(opts.results ?? join(dir, 'results.json'));
+  const vitestRun = (env: Record<string, string> = {}) => execa(process.execPath, args, { cwd: repoRoot, stdio: 'inherit', reject: false, env: { FORCE_COLOR: '0', ...env } });
 
   if (repeat === 1) {
-    const r = await execa(process.execPath, args, { cwd: repoRoot, stdio: 'inherit', reject: false, env: { FORCE_COLOR: '0' } });
+    const r = await vitestRun();
     const rows = readResults(dir);
     writeFileSync(out, `${JSON.stringify({ runDir: dir, accel, arches, results: rows }, null, 2)}\n`);
     const reports = writeReports(out, rows);
@@ -145,7 +146,7 @@ export async function runSuites(names: string[], opts: RunOptions): Promise<numb
   for (let i = 1; i <= repeat; i++) {
     const sub = join(dir, `repeat-${i}`);
     progress(`repetition ${i}/${repeat}: ${sub}`);
-    const r = await execa(process.execPath, args, { cwd: repoRoot, stdio: 'inherit', reject: false, env: { FORCE_COLOR: '0', MIGTEST_RUN_DIR: sub } });
+    const r = await vitestRun({ MIGTEST_RUN_DIR: sub });
     worst = Math.max(worst, r.exitCode ?? 1);
     repetitions.push(readResults(sub));
   }

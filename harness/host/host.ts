@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import type { ExitInfo, StopOptions } from './process.js';
-import type { TcpSocket } from './sockets.js';
+import { listeningOf, type TcpSocket } from './sockets.js';
 
 /** A command's result, wherever it ran. */
 export interface ExecResult {
@@ -84,4 +84,4 @@ export interface GroupSockets {
 }
 
 /** The ports a group listens on. */
-export const listening = (g: GroupSockets): number[] => g.sockets.filter((s) => s.state === 'LISTEN').map((s) => s.localPort);
+export const listening = (g: GroupSockets): number[] => listeningOf(g.sockets);

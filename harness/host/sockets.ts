@@ -79,10 +79,11 @@ export function tcpSocketsOf(pid: number): TcpSocket[] {
 }
 
 export function listeningPorts(pid: number): number[] {
-  return tcpSocketsOf(pid)
-    .filter((s) => s.state === 'LISTEN')
-    .map((s) => s.localPort);
+  return listeningOf(tcpSocketsOf(pid));
 }
+
+/** The ports among these sockets that listen. */
+export const listeningOf = (sockets: TcpSocket[]): number[] => sockets.filter((s) => s.state === 'LISTEN').map((s) => s.localPort);
 
 /**
  * Lists a process group's members and socket inodes, then the host's TCP tables: run on

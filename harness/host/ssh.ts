@@ -221,7 +221,7 @@ export class SshHost implements Host {
             ch.on('data', (d: Buffer) => (stdout += d.toString()));
             ch.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
             // A command killed by a signal has no code: 128 + n, as sh would say it.
-            ch.on('exit', (c: number | null, sig?: string) => (code = c ?? (sig ? 128 + (constants.signals[`SIG${sig}` as keyof typeof constants.signals] ?? 0) : undefined)));
+            ch.on('exit', (c: number | null, sig?: string) => (code = c ?? (sig ? shellStatus(`SIG${sig}`) : undefined)));
             ch.on('close', () => {
               clearTimeout(timer);
               if (code === undefined) reject(this.lost ?? new ControlLinkError(`host ${this.name}: ${argv.join(' ')}: the channel closed without an exit status`, { host: this.name }));
@@ -380,9 +380,11 @@ export class SshHost implements Host {
   }
 }
 
+// sh's exit status for a process killed by signal n is 128 + n: both ways here.
 const SIGNALS = Object.fromEntries(Object.entries(constants.signals).map(([name, n]) => [n, name]));
+const shellStatus = (signal: string): number => 128 + (constants.signals[signal as keyof typeof constants.signals] ?? 0);
 
-/** `wait`'s status as sh reports it: 128 + n for a process killed by signal n (as a local exit says it). */
+/** `wait`'s status as sh reports it -> how the process ended, as a local exit says it. */
 export function shellExit(status: number): ExitInfo {
   const sig = status > 128 ? SIGNALS[status - 128] : undefined;
   return sig ? { code: undefined, signal: sig } : { code: status, signal: undefined };

@@ -1,4 +1,3 @@
-import { pollUntil } from '../util/time.js';
 import type { MigrationInfo, QmpEvent } from '../qmp/types.js';
 import { deadline, type Wait } from '../util/deadlines.js';
 import { MigtestError } from '../util/errors.js';
@@ -37,12 +36,8 @@ export async function migrateToFile(
     const end = await vm.qmp.waitForEvent('MIGRATION', (e) => TERMINAL.has(status(e)), { since, timeoutMs: deadline(settings, 'migration') });
     const info = await vm.queryMigrate();
     if (status(end) !== 'completed') throw new MigtestError(`${vm.name}: migration to ${file} ended '${status(end)}': ${info['error-desc'] ?? '(no error-desc)'}`, { info });
-    // QEMU says completed a moment before its cleanup leaves finish-migrate (for postmigrate,
-    // or running again with background-snapshot): the caller sees the state it settles in.
-    await pollUntil(`${vm.name}: the run state to leave finish-migrate after the migration to ${file}`, deadline(settings, 'status'), async () => {
-      const st = (await vm.status()).status;
-      return { done: st !== 'finish-migrate', state: st };
-    }, 20);
+    // The caller sees the run state the source settles in, not finish-migrate.
+    await vm.statusAfterMigration(settings);
     return { file, sentAt, activeAt: active.receivedAt, completedAt: end.receivedAt, info, series: await sampler.stop() };
   } finally {
     await sampler.stop();

@@ -2,7 +2,6 @@ import { checkLivenessAfterMigration, type LivenessReport } from '../guest/liven
 import type { ScenarioResult } from '../report/results.js';
 import type { RunState } from '../qmp/types.js';
 import { CheckFailedError } from '../util/errors.js';
-import { pollUntil } from '../util/time.js';
 import { migrate, type MigrateOptions, type MigrationResult } from './migrate.js';
 import type { Pair } from './pair.js';
 
@@ -62,11 +61,7 @@ export async function migrateAndVerify(pair: Pair, opts: MigrateOptions = {}): P
 export async function verifyMigration({ src, dst }: Pair, migration: MigrationResult): Promise<VerifiedMigration> {
   src.artifacts.writeJson(`stats.${dst.name}.json`, { source: migration.series, final: migration.info });
   const want = expectedDestinationRunState(migration.sourceRunState);
-  // QEMU reports completed a moment before the source's cleanup leaves finish-migrate.
-  const s = await pollUntil(`${src.name}: the run state to leave finish-migrate after the migration`, 10_000, async () => {
-    const st = await src.status();
-    return { done: st.status !== 'finish-migrate', value: st, state: st.status };
-  }, 20);
+  const s = await src.statusAfterMigration({ timeoutMs: 10_000 });
   const d = await dst.status();
   if (s.status !== 'postmigrate')
     throw new CheckFailedError(`source status is '${s.status}' after migration, expected 'postmigrate'`, { figures: migrationFigures(migration) });

@@ -1,6 +1,6 @@
 import { DeadlineError } from '../util/errors.js';
 import { DEADLINES, deadline, scale, type Wait } from '../util/deadlines.js';
-import { JsonConnection, linkGeneration, lostWithLink, type CommandOptions, type SocketTarget } from './connection.js';
+import { JsonConnection, linkGeneration, linkOf, lostWithLink, type CommandOptions, type SocketTarget } from './connection.js';
 import { QmpDisconnectedError } from './errors.js';
 import { progress } from '../util/log.js';
 import { Transcript } from './transcript.js';
@@ -68,9 +68,14 @@ export class QmpClient {
     const gen = linkGeneration(path);
     const { conn, greeting } = await QmpClient.open(path, opts.vm, transcript, opts.timeoutMs ?? DEADLINES.connect);
     const oob = greeting.capabilities.includes('oob');
-    const client = new QmpClient(conn, greeting, oob, path, gen);
-    await client.execute('qmp_capabilities', oob ? { enable: ['oob'] } : undefined);
-    return client;
+    await QmpClient.negotiate(conn, oob);
+    return new QmpClient(conn, greeting, oob, path, gen);
+  }
+
+  /** Leaves capabilities negotiation, with OOB where the monitor offers it. */
+  private static negotiate(conn: JsonConnection, oob: boolean): Promise<unknown> {
+    const id = conn.nextId('mt');
+    return conn.request({ execute: 'qmp_capabilities', id, ...(oob ? { arguments: { enable: ['oob'] } } : {}) }, id, 'qmp_capabilities');
   }
 
   /** Whether the connection died with its host's control link (and can be opened again). */
@@ -84,7 +89,7 @@ export class QmpClient {
    */
   private reopen(): Promise<void> {
     this.reopening ??= (async () => {
-      const link = typeof this.target === 'string' ? undefined : this.target.link;
+      const link = linkOf(this.target);
       this.transcript.record('!!', 'the control link to this host was lost: reopening the monitor once it is back');
       await link!.restore();
       this.gen = link!.generation();
@@ -92,7 +97,7 @@ export class QmpClient {
       const { conn } = await QmpClient.open(this.target, this.vm, this.transcript, 30_000);
       this.conn = conn;
       this.attach(conn);
-      await conn.request({ execute: 'qmp_capabilities', ...(this.oob ? { arguments: { enable: ['oob'] } } : {}), id: 'reopen' }, 'reopen', 'qmp_capabilities', {});
+      await QmpClient.negotiate(conn, this.oob);
       this.gaps.push(this.events.length);
       this.transcript.record('!!', 'monitor reopened; events sent while it was closed were not seen');
       progress(`${this.vm}: QMP reopened after the control link came back`);

@@ -29,11 +29,14 @@ export type SocketTarget = string | { path: string; open: () => Promise<Duplex>;
  * opened again (after LinkState.restore()). A socket on this machine never is.
  */
 export function lostWithLink(target: SocketTarget, gen: number): boolean {
-  const link = typeof target === 'string' ? undefined : target.link;
+  const link = linkOf(target);
   return !!link && (link.down() || link.generation() !== gen);
 }
 
-export const linkGeneration = (target: SocketTarget): number => (typeof target === 'string' ? 0 : (target.link?.generation() ?? 0));
+/** The control link a socket is reached through, if any. */
+export const linkOf = (target: SocketTarget): LinkState | undefined => (typeof target === 'string' ? undefined : target.link);
+
+export const linkGeneration = (target: SocketTarget): number => linkOf(target)?.generation() ?? 0;
 
 /**
  * One JSON line protocol connection with ids on every command and replies matched by id.

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { xmlEscape as esc } from './junit.js';
 import type { ScenarioResult } from './results.js';
 import { barChart, lineChart, type Band } from './svg.js';
+import { SUMMARY_HEADERS, summaryCells } from './table.js';
 
 /** One sample of a migration's query-migrate series (stats.<dst>.json). */
 interface Sample {
@@ -120,13 +121,9 @@ export function toHtml(rows: ScenarioResult[], opts: { title?: string } = {}): s
     parts.push('<h2>Migrations</h2>');
     for (const { r, series } of charted) parts.push(`<section><h3>${esc(label(r))}</h3>${series.map((s) => migrationCharts(s.name, s.samples)).join('')}</section>`);
   }
-  const ms = (v?: number) => (v === undefined ? '' : String(Math.round(v)));
   parts.push(
-    '<h2>All scenarios</h2><table><tr><th>scenario</th><th>outcome</th><th>wall ms</th><th>QEMU total ms</th><th>QEMU downtime ms</th><th>guest downtime ms</th><th>Mbit/s</th></tr>',
-    ...[...failed, ...rows.filter((r) => r.outcome !== 'failed')].map(
-      (r) =>
-        `<tr class="${r.outcome}"><td>${esc(label(r))}</td><td>${esc(r.outcome === 'skipped' ? `skipped: ${r.reason ?? ''}` : r.verdict ? `${r.outcome} (${r.verdict})` : r.outcome)}</td><td>${ms(r.wallMs)}</td><td>${ms(r.qemuTotalTimeMs)}</td><td>${ms(r.qemuDowntimeMs)}</td><td>${ms(r.guestDowntimeMs)}</td><td>${r.throughputMbps === undefined ? '' : r.throughputMbps.toFixed(0)}</td></tr>`,
-    ),
+    `<h2>All scenarios</h2><table><tr>${SUMMARY_HEADERS.map((h) => `<th>${esc(h)}</th>`).join('')}</tr>`,
+    ...[...failed, ...rows.filter((r) => r.outcome !== 'failed')].map((r) => `<tr class="${r.outcome}">${summaryCells(r).map((c) => `<td>${esc(c)}</td>`).join('')}</tr>`),
     '</table>',
   );
   const css =

@@ -1,7 +1,7 @@
 import type { ScenarioResult } from './results.js';
+import { SUMMARY_HEADERS, summaryCells } from './table.js';
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
-const ms = (v?: number) => (v === undefined ? '' : `${Math.round(v)}`);
 
 /**
  * A markdown summary for a CI step summary (GitHub's limit is 1 MiB): counts, then failures
@@ -19,13 +19,12 @@ export function toMarkdown(rows: ScenarioResult[], opts: { title?: string; limit
       parts.push(`- **${cell(`${r.suite}: ${r.scenario}`)}** (${r.arch ?? 'any'}): ${cell((r.error ?? 'failed').split('\n')[0]!.slice(0, 500))}${r.artifacts ? `  \n  artifacts: \`${r.artifacts}\`` : ''}`);
     parts.push('');
   }
-  parts.push('### All scenarios', '', '| scenario | arch | outcome | wall ms | QEMU total ms | QEMU downtime ms | guest downtime ms | Mbit/s |', '|---|---|---|---|---|---|---|---|');
+  parts.push('### All scenarios', '', `| ${SUMMARY_HEADERS.join(' | ')} |`, `|${SUMMARY_HEADERS.map(() => '---|').join('')}`);
   let text = parts.join('\n');
   const order = [...failed, ...rows.filter((r) => r.outcome !== 'failed')];
   for (let i = 0; i < order.length; i++) {
     const r = order[i]!;
-    const outcome = r.outcome === 'skipped' ? `skipped: ${r.reason ?? ''}` : r.verdict ? `${r.outcome} (${r.verdict})` : r.outcome;
-    const line = `\n| ${cell(`${r.suite}: ${r.scenario}`)} | ${r.arch ?? ''} | ${cell(outcome)} | ${ms(r.wallMs)} | ${ms(r.qemuTotalTimeMs)} | ${ms(r.qemuDowntimeMs)} | ${ms(r.guestDowntimeMs)} | ${r.throughputMbps === undefined ? '' : r.throughputMbps.toFixed(0)} |`;
+    const line = `\n| ${summaryCells(r).map(cell).join(' | ')} |`;
     const tail = `\n\n_${order.length - i} more rows left out (the summary is kept under ${limit} bytes); results.json has them all._\n`;
     if (Buffer.byteLength(text + line + tail) > limit) return text + tail;
     text += line;

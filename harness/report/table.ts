@@ -26,13 +26,25 @@ export function ioNote(r: ScenarioResult): string {
   return parts.join('; ') || '-';
 }
 
+/** What a row's outcome means, in words (a skip with its reason, a pass with its verdict). */
+export function outcomeText(r: ScenarioResult): string {
+  return r.outcome === 'skipped' && r.reason ? `skipped (${r.reason})` : r.verdict ? `${r.outcome} (${r.verdict})` : r.outcome;
+}
+
+/** The short summary row of the CI summary and report.html: headers, and a row's cells. */
+export const SUMMARY_HEADERS = ['scenario', 'arch', 'outcome', 'wall ms', 'QEMU total ms', 'QEMU downtime ms', 'guest downtime ms', 'Mbit/s'];
+export function summaryCells(r: ScenarioResult): string[] {
+  const ms = (v?: number) => (v === undefined ? '' : `${Math.round(v)}`);
+  return [`${r.suite}: ${r.scenario}`, r.arch ?? '', outcomeText(r), ms(r.wallMs), ms(r.qemuTotalTimeMs), ms(r.qemuDowntimeMs), ms(r.guestDowntimeMs), r.throughputMbps === undefined ? '' : r.throughputMbps.toFixed(0)];
+}
+
 /** The run's closing table: scenario, arch, outcome, times, downtimes, throughput. */
 export function formatTable(rows: ScenarioResult[]): string {
   const header = ['scenario', 'arch', 'outcome', 'total', 'qemu total', 'qemu downtime', 'guest downtime', 'throughput', 'postcopy', 'I/O, network'];
   const body = rows.map((r) => [
     `${r.suite}: ${r.scenario}`,
     r.arch ?? '-',
-    r.outcome === 'skipped' && r.reason ? `skipped (${r.reason})` : r.verdict ? `${r.outcome} (${r.verdict})` : r.outcome,
+    outcomeText(r),
     fmtMs(r.wallMs),
     fmtMs(r.qemuTotalTimeMs),
     fmtMs(r.qemuDowntimeMs),

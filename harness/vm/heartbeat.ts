@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { linkGeneration, lostWithLink, type SocketTarget } from '../qmp/connection.js';
+import { linkGeneration, linkOf, lostWithLink, type SocketTarget } from '../qmp/connection.js';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { deadline, type Wait } from '../util/deadlines.js';
 import { pollUntil } from '../util/time.js';
@@ -60,7 +60,7 @@ export class HeartbeatStream {
   }
 
   private async reopen(): Promise<void> {
-    const link = typeof this.target === 'string' ? undefined : this.target.link;
+    const link = linkOf(this.target);
     try {
       await link!.restore();
       this.gen = link!.generation();

@@ -326,10 +326,22 @@ export class StartedVm implements AsyncDisposable {
 
   /** Waits until query-status says `want` (a run state: running, paused, suspended, ...). */
   async waitRunState(want: RunState, opts: Wait = {}): Promise<StatusInfo> {
-    return pollUntil(`${this.name}: run state ${want}`, deadline(opts, 'status'), async () => {
+    return this.pollRunState(`run state ${want}`, (s) => s === want, opts, 50);
+  }
+
+  /**
+   * The run state a migration's source settles in: QEMU reports completed a moment before
+   * its cleanup leaves finish-migrate (for postmigrate, or running after a background snapshot).
+   */
+  async statusAfterMigration(opts: Wait = {}): Promise<StatusInfo> {
+    return this.pollRunState('the run state to leave finish-migrate after the migration', (s) => s !== 'finish-migrate', opts, 20);
+  }
+
+  private pollRunState(what: string, done: (s: RunState) => boolean, opts: Wait, intervalMs: number): Promise<StatusInfo> {
+    return pollUntil(`${this.name}: ${what}`, deadline(opts, 'status'), async () => {
       const s = await this.status();
-      return { done: s.status === want, value: s, state: s.status };
-    }, 50);
+      return { done: done(s.status), value: s, state: s.status };
+    }, intervalMs);
   }
 
   /**
