@@ -1,63 +1,65 @@
 import { describe, expect } from 'vitest';
 import { DiskIntegrityError, FioWorkload } from '../harness/guest/fio.js';
 import { loseWrite } from '../harness/faults/disk.js';
-import { imageLocks } from '../harness/host/locks.js';
-import { DOWNTIME_TRACE_ARGS, downtimeCheckpoints } from '../harness/migration/downtime-trace.js';
-import { startPair } from '../harness/migration/pair.js';
-import { migrateAndVerify } from '../harness/migration/verify.js';
+import { caseRow, runCase } from '../harness/case/run.js';
+import { imageLocks, type ImageLocks } from '../harness/host/locks.js';
+import { DOWNTIME_TRACE_ARGS } from '../harness/migration/downtime-trace.js';
 import { createImage } from '../harness/storage/image.js';
-import { deviceWrites, diskQueue, InflightSampler, queueStatus } from '../harness/storage/virtio-queue.js';
+import { diskQueue, InflightSampler, queueStatus } from '../harness/storage/virtio-queue.js';
 import { testArches } from '../harness/testing/arches.js';
-import { dataDisk, fioOn, throttledDataDisk, waitForWrites } from '../harness/testing/disk.js';
+import { dataDisk, fioOn, throttledDataDisk } from '../harness/storage/data-disk.js';
 import { scenario } from '../harness/testing/scenario.js';
 import { VmBuilder } from '../harness/vm/builder.js';
+import type { DiskSpec } from '../harness/vm/spec.js';
+import type { StartedVm } from '../harness/vm/started.js';
 
 // fio writes with crc32c headers to a virtio-blk disk that source and destination share,
 // through a throttle that keeps its queue full, for the whole migration; then every block
 // is read back on the destination.
 describe.each(testArches())('disk-io %s', (arch) => {
-  scenario('fio across live migration on a shared qcow2, throttled', { suite: 'disk-io', arch }, async (ctx) => {
-    const disk = dataDisk(await createImage(ctx.artifacts.file('data.qcow2'), { format: 'qcow2' }));
-    const pair = await startPair(ctx.vms, arch, (b) => throttledDataDisk(b.withArgs(...DOWNTIME_TRACE_ARGS), disk));
-    const { src, dst } = pair;
-    // The destination (-incoming) has the image open but inactive: it holds no lock yet.
-    expect(imageLocks(src.process.pid, disk.file).holds).toContain('write');
-    expect(imageLocks(dst.process.pid, disk.file).holds).toEqual([]);
-
-    const fio = await FioWorkload.start(src, fioOn(disk));
-    await waitForWrites(src, disk, 200);
-    const q = diskQueue(disk);
+  const locks = (vm: StartedVm, disk: DiskSpec) => imageLocks(vm.on, vm.process.pid, disk.file);
+  const name = 'fio across live migration on a shared qcow2, throttled';
+  scenario(name, { suite: 'disk-io', arch, twoHosts: true }, async (ctx) => {
     let sampler: InflightSampler | undefined;
-    let dstLocksWhileActive: ReturnType<typeof imageLocks> | undefined;
-    const { migration, figures } = await migrateAndVerify(pair, {
-      onActive: async () => {
-        dstLocksWhileActive = imageLocks(dst.process.pid, disk.file);
-        sampler = new InflightSampler(src, q);
+    let dstLocksWhileActive: ImageLocks | undefined;
+    const report = await runCase(ctx, {
+      id: name,
+      arch,
+      workload: false,
+      // One image both open: on this machine, or on the hosts' shared storage with --hosts.
+      storage: { kind: 'shared' },
+      // QEMU's downtime checkpoints (stderr) say where the downtime goes (io.json).
+      source: { args: DOWNTIME_TRACE_ARGS },
+      hooks: {
+        start: async ({ src, dst, storage }) => {
+          // The destination (-incoming) has the image open but inactive: it holds no lock yet.
+          expect((await locks(src, storage!.src.disk)).holds).toContain('write');
+          expect((await locks(dst, storage!.dst.disk)).holds).toEqual([]);
+        },
+        onActive: async ({ src, dst, storage }) => {
+          dstLocksWhileActive = await locks(dst, storage!.dst.disk);
+          sampler = new InflightSampler(src, diskQueue(storage!.src.disk));
+        },
       },
     });
+    const row = caseRow(report);
+    ctx.record(row);
+    const { src, dst, storage } = report.run;
     const inflight = await sampler!.stop();
     // Lock handover at the switchover: not before (while active), and the source let go.
     expect(dstLocksWhileActive!.holds).toEqual([]);
-    expect(imageLocks(dst.process.pid, disk.file).holds).toContain('write');
-    expect(imageLocks(src.process.pid, disk.file).holds).not.toContain('write');
-
+    expect((await locks(dst, storage!.dst.disk)).holds).toContain('write');
+    expect((await locks(src, storage!.src.disk)).holds).not.toContain('write');
     // Requests were in flight in the source's device when it stopped; the stop drained them
     // (completed on the source), so neither ring holds any and nothing went in the stream.
     expect(inflight.lastInuse).toBeGreaterThan(0);
-    expect((await queueStatus(src, q)).inuse).toBe(0);
-    const srcWrites = await deviceWrites(src, disk);
-
-    const written = await fio.waitWritten(dst);
-    const verified = await fio.verify(dst);
-    const dstWrites = await deviceWrites(dst, disk);
-    ctx.artifacts.writeJson('io.json', { downtimeCheckpoints: downtimeCheckpoints(src.stderrText()), inflight, srcWrites, dstWrites, written, verified, downtimeMs: migration.info.downtime });
-    // Every acknowledged write was done by exactly one side: none lost, none done twice.
-    expect(written.writeIos).toBe(2048);
-    expect(srcWrites + dstWrites).toBe(written.writeIos);
-    return { ...figures, io: { writes: written.writeIos, verifiedBytes: verified.verifiedBytes, inflightBeforeStop: inflight.lastInuse, srcWrites, dstWrites } };
+    expect((await queueStatus(src, diskQueue(storage!.src.disk))).inuse).toBe(0);
+    // The case's storage check counted every acknowledged write done by exactly one side.
+    expect(report.io!.writes).toBe(2048);
+    return { io: { ...row.io!, inflightBeforeStop: inflight.lastInuse } };
   });
 
-  scenario('control without migration; a lost write is caught', { suite: 'disk-io', arch }, async (ctx) => {
+  scenario('control without migration; a lost write is caught', { suite: 'disk-io', arch, oneHost: 'a control run: one VM, no migration, its fault injected on this machine' }, async (ctx) => {
     const disk = dataDisk(await createImage(ctx.artifacts.file('data.qcow2'), { format: 'qcow2' }));
     const vm = await ctx.vms.start(throttledDataDisk(new VmBuilder('src', arch), disk));
     await vm.waitReady();

@@ -7,7 +7,7 @@ import { startPair } from '../harness/migration/pair.js';
 import { createImage } from '../harness/storage/image.js';
 import { deviceWrites, diskQueue, queueStatus } from '../harness/storage/virtio-queue.js';
 import { testArches } from '../harness/testing/arches.js';
-import { dataDisk, fioOn, throttledDataDisk, waitForWrites } from '../harness/testing/disk.js';
+import { dataDisk, fioOn, throttledDataDisk, waitForWrites } from '../harness/storage/data-disk.js';
 import { scenario } from '../harness/testing/scenario.js';
 import { pollUntil } from '../harness/util/time.js';
 

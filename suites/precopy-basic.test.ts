@@ -4,7 +4,8 @@ import { testArches } from '../harness/testing/arches.js';
 import { caseScenario } from '../harness/testing/scenario.js';
 
 // Live precopy of a running guest: the foundation every other suite builds on. With
-// --hosts it runs across two hosts (tcp; the other transports need one host and skip).
+// --hosts it runs across two hosts (tcp, and exec through socat over tcp; the other
+// transports need one host and skip, saying why).
 describe.each(testArches())('precopy-basic %s', (arch) => {
   for (const transport of TRANSPORTS)
     caseScenario({ id: `live precopy over ${transport}`, arch, workload: false, migration: { transport } }, { suite: 'precopy-basic', arch, twoHosts: true }, async ({ migration, liveness, run }) => {

@@ -8,7 +8,7 @@ import { JobFailedError, runJob } from '../harness/qmp/jobs.js';
 import { createImage } from '../harness/storage/image.js';
 import { DEFAULT_WORKLOAD } from '../harness/case/run.js';
 import { testArches } from '../harness/testing/arches.js';
-import { dataDisk, guestDevice } from '../harness/testing/disk.js';
+import { dataDisk, guestDevice } from '../harness/storage/data-disk.js';
 import { lacksCapability } from '../harness/testing/requires.js';
 import { scenario, type ScenarioContext } from '../harness/testing/scenario.js';
 import type { Arch } from '../harness/util/arch.js';

@@ -127,6 +127,40 @@ describe('two-hosts', () => {
     expect(ram!.pages).toBeGreaterThan(0);
   });
 
+  caseAsRoot(
+    across({ id: 'precopy from host src to host dst over exec: socat on each host, over the migration link', workload: false, migration: { transport: 'exec' } }),
+    { ...twoHostMeta, name: 'precopy from host src to host dst over exec (socat over tcp)' },
+    ({ migration, liveness }) => {
+      expect(migration!.uri).toMatch(new RegExp(`^exec:socat - TCP4:${file.hosts.dst.migrationAddress.replaceAll('.', '\\.')}:\\d+$`));
+      expect(liveness!.dstFirst.n).toBe(liveness!.srcLast.n + 1);
+    },
+  );
+
+  // Storage across the hosts: each host its own image, the destination's served over NBD on
+  // its migration address; and one image on the hosts' shared storage, opened by both QEMUs.
+  caseAsRoot(
+    across({ id: 'blockdev-mirror sync=full from host src to host dst over NBD while fio writes', workload: false, storage: { kind: 'mirror', sync: 'full' } }),
+    { ...twoHostMeta, name: 'storage mirror across two hosts: NBD on the migration link, fio verified on dst' },
+    ({ io, run }) => {
+      expect(run.storage!.src.host.name).toBe('src');
+      expect(run.storage!.dst.host.name).toBe('dst');
+      expect(io!.mirror!.ready.len).toBeGreaterThanOrEqual(64 << 20);
+      expect(io!.writes).toBe(2048);
+      expect(io!.srcWrites).toBeGreaterThan(0);
+      expect(io!.dstWrites).toBeGreaterThan(0);
+    },
+  );
+
+  caseAsRoot(
+    across({ id: 'fio on one qcow2 on shared storage, opened by QEMUs on both hosts', workload: false, storage: { kind: 'shared' } }),
+    { ...twoHostMeta, name: 'shared storage across two hosts: one qcow2, fio verified on dst' },
+    ({ io, run }) => {
+      expect(run.storage!.src.disk.file.startsWith(file.hosts.src.dirs!.shared!)).toBe(true);
+      expect(io!.writes).toBe(2048);
+      expect(io!.srcWrites + io!.dstWrites).toBe(2048);
+    },
+  );
+
   // Postcopy through a socat bridge on host src (the source reaches it on its loopback), killed
   // mid-postcopy: both sides pause; the destination listens again on its migration address,
   // found from its sockets through ssh (its monitor may be blocked), and a new bridge carries on.

@@ -13,6 +13,7 @@ import type { Arch } from '../util/arch.js';
 import type { VmBuilder } from '../vm/builder.js';
 import type { Scope } from '../vm/pool.js';
 import type { StartedVm } from '../vm/started.js';
+import type { CaseStorage, IoReport, StorageSpec } from './storage.js';
 
 /** One side's setup: what may differ between a source and its destination. */
 export interface SideSetup {
@@ -66,6 +67,8 @@ export interface CaseRun {
   m?: RunningMigration;
   /** The bridges, when the migration goes through them. */
   readonly bridges?: BridgeChain;
+  /** The data disk and its fio, when the case has storage. */
+  readonly storage?: CaseStorage;
   vm(side: Side): StartedVm;
 }
 
@@ -137,6 +140,8 @@ export interface MigrationCase {
   source?: SideSetup;
   /** Only what differs on the destination, merged over the source's setup. */
   destination?: SideSetup;
+  /** A data disk fio writes to across the migration, checked on the destination (case/storage.ts). */
+  storage?: StorageSpec;
   /** The guest's RAM workload (checked after migrating); false: none. Default 32 MiB at 16 MiB/s. */
   workload?: RamWorkloadOptions | false;
   migration?: MigrationSpec;
@@ -173,6 +178,8 @@ export interface CaseReport {
   figures: MigrationFigures & { postcopyBlocktimeMs?: number };
   liveness?: LivenessReport;
   ram?: RamCheckReport;
+  /** The data disk's check, when the case has storage. */
+  io?: IoReport;
   episodes: Array<Episode & { figures: RecoveryFigures }>;
   /** Each fault as it fired, with the sample that fired it (also in faults.jsonl). */
   faults: FaultRecord[];

@@ -22,7 +22,7 @@ import { lacksTransport } from '../qemu/transports.js';
 import { verifyMigration } from '../migration/verify.js';
 import { compareVersions } from '../qemu/catalog.js';
 import { QmpCommandError } from '../qmp/errors.js';
-import type { ScenarioResult } from '../report/results.js';
+import type { IoFigures, ScenarioResult } from '../report/results.js';
 import { CheckFailedError, MigtestError, SkipError } from '../util/errors.js';
 import { pollUntil } from '../util/time.js';
 import { VmBuilder } from '../vm/builder.js';
@@ -30,6 +30,7 @@ import { VmStartError } from '../vm/errors.js';
 import type { Scope } from '../vm/pool.js';
 import type { StartedVm } from '../vm/started.js';
 import { checkOutcome, outcomeLabel } from './expect.js';
+import { CaseStorage, type IoReport } from './storage.js';
 import type { CaseReport, CaseRun, Episode, Expectation, MigrationCase, MigrationSpec, Outcome, SideSetup } from './model.js';
 
 /** The RAM workload most cases want: 32 MiB dirtied at 16 MiB/s. */
@@ -76,6 +77,7 @@ class Run implements CaseRun {
     readonly ram: RamWorkload | undefined,
     readonly bridges: BridgeChain | undefined,
     readonly versions: { src: string; dst: string },
+    readonly storage: CaseStorage | undefined,
   ) {}
   get case(): MigrationCase {
     return this.c;
@@ -94,6 +96,8 @@ function migrateOptions(run: Run, spec: MigrationSpec, expect: Expectation): Mig
   const post = mode === 'precopy' ? undefined : postcopySettings({ bandwidth: POSTCOPY_THROTTLE, ...spec.postcopy });
   const keep = spec.keepDestinationOnError === 'auto' ? compareVersions(run.dst.qemuVersion, '9.1') >= 0 : !!spec.keepDestinationOnError;
   const hook = run.c.hooks?.beforeSwitchover;
+  // The storage's (a mirror to complete) first, then the case's.
+  const before = [run.storage?.beforeSwitchover, hook && (() => hook(run))].filter((f) => !!f);
   return {
     ...spec,
     ...mergeSettings(post, spec),
@@ -103,7 +107,11 @@ function migrateOptions(run: Run, spec: MigrationSpec, expect: Expectation): Mig
     route: run.bridges?.route,
     expect: expect.kind === 'fails' ? expect.status : 'completed',
     // startMigration turns on pause-before-switchover for it; runHooks calls it there.
-    beforeSwitchover: hook ? () => hook(run) : undefined,
+    beforeSwitchover: before.length
+      ? async () => {
+          for (const f of before) await f();
+        }
+      : undefined,
   };
 }
 
@@ -129,6 +137,7 @@ interface StartedPair {
   dst?: StartedVm;
   dstError?: VmStartError;
   versions: { src: string; dst: string };
+  storage?: CaseStorage;
 }
 
 /** Starts the pair; a destination that cannot start is an outcome, not an error. */
@@ -142,13 +151,17 @@ async function startPair(scope: Scope, c: MigrationCase): Promise<StartedPair> {
   const transport = c.migration?.transport ?? 'tcp';
   const lacks = lacksTransport(transport, sb.version, 'source') ?? lacksTransport(transport, db.version, 'destination');
   if (lacks) throw new SkipError(lacks);
-  // Across two hosts (MIGTEST_HOSTS): each side on its host; only tcp crosses between them.
+  // Across two hosts (MIGTEST_HOSTS): each side on its host; tcp and exec (socat over tcp) cross between them.
   const hosts = await scope.runHosts(c.hosts);
   if (hosts) {
-    if (transport !== 'tcp') throw new SkipError(`transport ${transport} needs both sides on one host; this run has two (${hosts.file.file})`);
+    if (transport !== 'tcp' && transport !== 'exec')
+      throw new SkipError(`transport ${transport} needs both sides on one host (${transport === 'fd' ? 'one socketpair between the two QEMUs' : transport === 'unix' ? 'a unix socket only its host sees' : "a file the destination's host reads"}); this run has two (${hosts.file.file})`);
     for (const [b, role] of [[srcB, 'src'], [dstB, 'dst']] as const)
       b.onHost(hosts[role], { imageDir: hosts.file.hosts[role].dirs?.images, migrationAddress: hosts.file.hosts[role].migrationAddress });
   }
+  // The data disk's images, each made on the host whose QEMU opens it.
+  const storage = c.storage ? await CaseStorage.place(scope, c.storage, hosts) : undefined;
+  if (storage) (storage.configureSrc(srcB), storage.configureDst(dstB));
   const src = await scope.vms.start(srcB);
   await dstB.withMachineOf(src);
   const [dst] = await Promise.all([
@@ -160,7 +173,7 @@ async function startPair(scope: Scope, c: MigrationCase): Promise<StartedPair> {
   ]);
   // A destination on this machine in a two-host run listens on its own migration address.
   if (hosts && !(dst instanceof VmStartError)) dst.listenAddress ??= hosts.file.hosts.dst.migrationAddress;
-  return dst instanceof VmStartError ? { src, dstError: dst, versions } : { src, dst, versions };
+  return dst instanceof VmStartError ? { src, dstError: dst, versions, storage } : { src, dst, versions, storage };
 }
 
 /**
@@ -182,12 +195,13 @@ export async function beginCase(scope: Scope, c: MigrationCase): Promise<CaseRun
  * The workload, the bridges and the start hook. A destination that never started stands
  * in as `dst` only so the source's checks can run; nothing migrates then.
  */
-async function prepareRun(scope: Scope, c: MigrationCase, { src, dst, versions }: StartedPair): Promise<Run> {
+async function prepareRun(scope: Scope, c: MigrationCase, { src, dst, versions, storage }: StartedPair): Promise<Run> {
   const mode = modeOf(c);
   const workload = c.workload === false ? undefined : (c.workload ?? (mode === 'precopy' ? DEFAULT_WORKLOAD : POSTCOPY_WORKLOAD));
   const ram = workload ? await RamWorkload.start(src, workload) : undefined;
   const bridged = c.migration?.bridged ?? mode === 'recovery';
-  const run = new Run(scope, c, src, dst ?? src, ram, bridged ? scope.track(new BridgeChain(scope.artifacts, src.host)) : undefined, versions);
+  const run = new Run(scope, c, src, dst ?? src, ram, bridged ? scope.track(new BridgeChain(scope.artifacts, src.host)) : undefined, versions, storage);
+  if (dst) await storage?.start(src, dst);
   if (dst) await c.hooks?.start?.(run);
   return run;
 }
@@ -255,6 +269,7 @@ async function complete(run: Run, report: CaseReport): Promise<Outcome> {
     report.liveness = v.liveness;
     report.destinationRunState = (await run.dst.status()).status;
     if (run.ram && report.destinationRunState === 'running') report.ram = await run.ram.check(run.dst);
+    if (run.storage && report.destinationRunState === 'running') report.io = await run.storage.check(run.src, run.dst);
   } catch (e) {
     // A guest kernel that oopsed on the destination takes its agent with it: what failed
     // then is the guest, whatever check noticed first, and its console says how.
@@ -268,6 +283,18 @@ async function complete(run: Run, report: CaseReport): Promise<Outcome> {
   }
   if (modeOf(run.c) !== 'precopy') report.figures.postcopyBlocktimeMs = (await postcopyBlocktime(run.dst)).blocktimeMs;
   return { kind: 'migrated' };
+}
+
+/** The I/O check as a row's figures. */
+function ioFigures(io: IoReport): IoFigures {
+  const m = io.mirror;
+  return {
+    writes: io.writes,
+    verifiedBytes: io.verifiedBytes,
+    srcWrites: io.srcWrites,
+    dstWrites: io.dstWrites,
+    ...(m ? { mirrorSync: m.sync, mirrorBytes: m.completed.offset, mirrorCompleteMs: m.completed.tookMs } : {}),
+  };
 }
 
 /** Reconnects of the harness's control channel, so a row shows where the agent stalled. */
@@ -292,6 +319,7 @@ export function caseRow(report: Partial<CaseReport> & { outcome?: Outcome }): Pa
       ...(report.ram ? { ramPages: report.ram.pages, ramPasses: report.ram.passes } : {}),
       ...agentReconnects(report.run),
     },
+    ...(report.io ? { io: ioFigures(report.io) } : {}),
   };
 }
 
@@ -323,7 +351,8 @@ async function settle(run: Run, report: CaseReport): Promise<CaseReport> {
     const o = report.outcome;
     if (o.kind === 'failed' || o.kind === 'refused' || o.kind === 'dst-start-failed') {
       await assertSourceIntact(run.src, run.ram);
-      const wantRetry = c.retry ?? (o.kind === 'failed' || (o.kind === 'refused' && o.stage === 'stream'));
+      // A fresh destination would need the data disk again: cases with storage do not retry.
+      const wantRetry = !run.storage && (c.retry ?? (o.kind === 'failed' || (o.kind === 'refused' && o.stage === 'stream')));
       if (wantRetry && run.ram) {
         await c.hooks?.beforeRetry?.(run);
         const spec = typeof c.retry === 'object' ? c.retry : {};

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { parseHostsFile, sshTarget } from './hosts-file.js';
+import { parseHostsFile, sharedDirs, sshTarget } from './hosts-file.js';
 import { knownHostKeys } from './ssh.js';
 
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDJ1oQUUy1iJsw7AGTpk34kLH47qc1EWL1h99X17MFD/';
@@ -19,6 +19,16 @@ describe('hosts file', () => {
     expect(() => parseHostsFile({ hosts: { src: side('a'), dst: { ...side('b'), ssh: { address: 'b', identity: '/k' } } } })).toThrow(/hosts\.dst\.ssh.*exactly one of hostKey \(pinned\) and knownHosts/);
     expect(() => parseHostsFile({ hosts: { src: side('a'), dst: { ...side('b'), local: true } } })).toThrow(/hosts\.dst.*exactly one of local: true and ssh/);
     expect(() => parseHostsFile({ hosts: { src: side('a'), dst: { ...side('b'), ssh: { ...side('b').ssh, port: 70000 } } } })).toThrow(/hosts\.dst\.ssh\.port/);
+  });
+
+  it('shared storage: both hosts or neither, each saying where it mounts it', () => {
+    const shared = (dir: string) => ({ sharedStorage: true, dirs: { shared: dir } });
+    const f = parseHostsFile({ hosts: { src: { ...side('a'), ...shared('/mnt/a') }, dst: { ...side('b'), ...shared('/mnt/b') } } });
+    expect(sharedDirs(f)).toEqual({ src: '/mnt/a', dst: '/mnt/b' });
+    expect(sharedDirs(parseHostsFile({ hosts: { src: side('a'), dst: side('b') } }))).toBeUndefined();
+    expect(() => parseHostsFile({ hosts: { src: { ...side('a'), sharedStorage: true }, dst: side('b') } })).toThrow(/hosts\.src\.dirs\.shared.*needs dirs\.shared/);
+    expect(() => parseHostsFile({ hosts: { src: { ...side('a'), ...shared('/mnt/a') }, dst: side('b') } })).toThrow(/hosts\.dst\.sharedStorage.*same on both hosts/);
+    expect(() => parseHostsFile({ hosts: { src: { ...side('a'), ...shared('mnt') }, dst: { ...side('b'), ...shared('/m') } } })).toThrow(/hosts\.src\.dirs\.shared.*absolute path/);
   });
 });
 

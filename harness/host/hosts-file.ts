@@ -28,14 +28,30 @@ const host = z
     ssh: ssh.optional(),
     /** The address the other host reaches this one's migration listener on. */
     migrationAddress: z.string().min(1),
-    dirs: z.object({ images: z.string().min(1).optional(), artifacts: z.string().min(1).optional(), qemu: z.string().min(1).optional() }).strict().optional(),
-    /** Whether both hosts see the same image files (NFS and the like); else images are copied. */
+    dirs: z
+      .object({
+        images: z.string().min(1).optional(),
+        artifacts: z.string().min(1).optional(),
+        qemu: z.string().min(1).optional(),
+        /** Where this host mounts the storage both hosts share (NFS and the like): an absolute path. */
+        shared: z.string().regex(/^\//, 'an absolute path').optional(),
+      })
+      .strict()
+      .optional(),
+    /** Whether this host sees the shared storage at dirs.shared (one image both QEMUs open); else each side has its own images. */
     sharedStorage: z.boolean().optional(),
   })
   .strict()
-  .refine((h) => !!h.local !== !!h.ssh, 'exactly one of local: true and ssh: {...}');
+  .refine((h) => !!h.local !== !!h.ssh, 'exactly one of local: true and ssh: {...}')
+  .refine((h) => !h.sharedStorage || !!h.dirs?.shared, { message: 'sharedStorage: true needs dirs.shared (where this host mounts it)', path: ['dirs', 'shared'] });
 
-export const hostsFileSchema = z.object({ hosts: z.object({ src: host, dst: host }).strict() }).strict();
+export const hostsFileSchema = z
+  .object({ hosts: z.object({ src: host, dst: host }).strict() })
+  .strict()
+  .refine((f) => !!f.hosts.src.sharedStorage === !!f.hosts.dst.sharedStorage, {
+    message: 'sharedStorage must be the same on both hosts (true: both mount it at their dirs.shared; false: neither)',
+    path: ['hosts', 'dst', 'sharedStorage'],
+  });
 
 export type HostsFile = z.infer<typeof hostsFileSchema>;
 export type HostEntry = HostsFile['hosts']['src'];
@@ -52,6 +68,12 @@ export function parseHostsFile(raw: unknown, source = 'hosts file'): HostsFile {
   const r = hostsFileSchema.safeParse(raw);
   if (!r.success) throw configErrorFrom(r.error.issues[0]!, source, () => ['hosts.src', 'hosts.dst']);
   return r.data;
+}
+
+/** Where each host mounts the shared storage, when the hosts have some. */
+export function sharedDirs(f: HostsFile): Record<Role, string> | undefined {
+  const { src, dst } = f.hosts;
+  return src.sharedStorage && dst.sharedStorage ? { src: src.dirs!.shared!, dst: dst.dirs!.shared! } : undefined;
 }
 
 /** The ssh target of one role, for SshHost.connect. */

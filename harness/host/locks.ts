@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import type { Host } from './host.js';
 
 /**
  * QEMU's image locking (file-posix): an OFD lock on byte 100+bit for each permission it
@@ -32,22 +32,14 @@ export function locksFromBytes(bytes: number[]): ImageLocks {
   return { holds: pick(PERM_BASE), unshared: pick(SHARED_BASE) };
 }
 
-/** The locks a process holds on a file, from /proc/<pid>/fdinfo of every fd open on it. */
-export function imageLocks(pid: number, file: string): ImageLocks {
-  const bytes: number[] = [];
-  let fds: string[] = [];
-  try {
-    fds = readdirSync(`/proc/${pid}/fd`);
-  } catch {
-    return { holds: [], unshared: [] };
-  }
-  for (const fd of fds) {
-    try {
-      if (readlinkSync(`/proc/${pid}/fd/${fd}`) !== file) continue;
-      bytes.push(...lockedBytes(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8')));
-    } catch {
-      // the fd closed while we looked
-    }
-  }
-  return locksFromBytes(bytes);
+/** Prints the fdinfo of every fd of process $1 open on file $2 (its host's /proc). */
+const FDINFO_SCRIPT = 'for fd in /proc/"$1"/fd/*; do [ "$(readlink "$fd" 2>/dev/null)" = "$2" ] && cat "/proc/$1/fdinfo/${fd##*/}" 2>/dev/null; done; exit 0';
+
+/**
+ * The locks a process holds on a file, from /proc/<pid>/fdinfo of every fd open on it, read on
+ * the host it runs on (the file as that host names it). A process that is gone holds none.
+ */
+export async function imageLocks(host: Host, pid: number, file: string): Promise<ImageLocks> {
+  const r = await host.exec(['sh', '-c', FDINFO_SCRIPT, 'sh', String(pid), file]);
+  return locksFromBytes(lockedBytes(r.stdout));
 }

@@ -8,7 +8,8 @@ import { applySettings, type MigrationSettings } from './apply.js';
 import { GuestLostError, MigrationFailedError, MigrationPausedError } from './errors.js';
 import { MigrationSampler, TERMINAL, type MigrationSample } from './stats.js';
 import { runWithPassedFd } from './fdpass.js';
-import { incomingUri, isStreaming, outgoingUri, socketPair, type Transport } from './transport.js';
+import { execOverTcp, incomingUri, isStreaming, outgoingUri, socketPair, type Transport } from './transport.js';
+import { listening } from '../host/host.js';
 
 /** The two ends of a migration, as every layer above names them. */
 export type Side = 'source' | 'destination';
@@ -267,10 +268,12 @@ export async function startMigration(src: StartedVm, dst: StartedVm, opts: Migra
       pair.closeSrc();
     }
   }
+  // exec across hosts: the ports the destination listened on before, so socat's is the new one.
+  const before = execOverTcp(transport, settings.listenHost) ? new Set(listening(await dst.group())) : undefined;
   if (isStreaming(transport)) await startIncoming(dst, settings);
   else await applySettings(dst, destinationSettings(settings));
   await applySettings(src, settings);
-  const dstUri = await outgoingUri(dst, transport);
+  const dstUri = await outgoingUri(dst, transport, { listenHost: settings.listenHost, before });
   const uri = opts.route ? await opts.route(dstUri) : dstUri;
   const srcMark = src.qmp.mark();
   await src.qmp.execute('migrate', { uri });

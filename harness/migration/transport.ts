@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { listening } from '../host/host.js';
 import { createServer, connect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { MigtestError } from '../util/errors.js';
@@ -15,6 +16,14 @@ export const isStreaming = (t: Transport) => t !== 'file';
 /** Directory private to the destination (0700): its sockets and state files go there. */
 const dstDir = (dst: StartedVm) => dirname(dst.paths.qmp);
 
+const isLoopback = (host: string) => host === 'localhost' || host.startsWith('127.') || host === '::1';
+
+/**
+ * exec: between two hosts (the destination listens on a migration address, not loopback):
+ * socat listens on a port the kernel chooses there instead of a unix socket only its host sees.
+ */
+export const execOverTcp = (transport: Transport, listenHost: string | undefined) => transport === 'exec' && !!listenHost && !isLoopback(listenHost);
+
 /**
  * Where the destination listens: loopback port 0, a unix socket or an exec'd socat in its
  * private directory, a socket passed by name (fd:), or a file.
@@ -26,7 +35,8 @@ export function incomingUri(dst: StartedVm, transport: Transport, listenHost = '
     case 'unix':
       return `unix:${join(dstDir(dst), 'migrate.sock')}`;
     case 'exec':
-      // QEMU runs this with /bin/sh; the path is ours (a private directory), quoted.
+      // QEMU runs this with /bin/sh; the path is ours (a private directory), quoted; an address is checked.
+      if (execOverTcp(transport, listenHost)) return `exec:socat ${socatListen(listenHost)} -`;
       return `exec:socat UNIX-LISTEN:${shellQuote(join(dstDir(dst), 'exec.sock'))} -`;
     case 'fd':
       return 'fd:migfd';
@@ -35,8 +45,21 @@ export function incomingUri(dst: StartedVm, transport: Transport, listenHost = '
   }
 }
 
-/** The URI the source migrates to, read back from the destination where it chose (port 0). */
-export async function outgoingUri(dst: StartedVm, transport: Transport): Promise<string> {
+/** socat's listening address for an IPv4 or IPv6 address, port 0; anything else is refused, never put in a shell line. */
+function socatListen(host: string): string {
+  if (/^\d{1,3}(\.\d{1,3}){3}$/.test(host)) return `TCP4-LISTEN:0,bind=${host}`;
+  if (/^[0-9a-fA-F:]+$/.test(host)) return `TCP6-LISTEN:0,bind=[${host}]`;
+  throw new MigtestError(`exec transport across hosts: the destination's migration address must be an IP address, not '${host}'`);
+}
+
+const socatConnect = (host: string, port: number) => (host.includes(':') ? `TCP6:[${host}]:${port}` : `TCP4:${host}:${port}`);
+
+/**
+ * The URI the source migrates to, read back from the destination where it chose (port 0).
+ * exec across hosts: the port socat got, the one its group listens on that was not before
+ * migrate-incoming (`before`).
+ */
+export async function outgoingUri(dst: StartedVm, transport: Transport, exec: { listenHost?: string; before?: ReadonlySet<number> } = {}): Promise<string> {
   switch (transport) {
     case 'tcp':
     case 'unix': {
@@ -50,6 +73,13 @@ export async function outgoingUri(dst: StartedVm, transport: Transport): Promise
       return `unix:${addr.path}`;
     }
     case 'exec': {
+      if (execOverTcp(transport, exec.listenHost)) {
+        const port = await pollUntil(`${dst.name}: exec transport's socat to listen on ${exec.listenHost} (host ${dst.on.name})`, 10_000, async () => {
+          const fresh = listening(await dst.group()).filter((p) => !exec.before?.has(p));
+          return { done: fresh.length === 1, value: fresh[0], state: { fresh } };
+        });
+        return `exec:socat - ${socatConnect(exec.listenHost!, port!)}`;
+      }
       const sock = join(dstDir(dst), 'exec.sock');
       await pollUntil(`${dst.name}: exec transport's socat to listen on ${sock}`, 10_000, () => ({ done: existsSync(sock) }));
       return `exec:socat - UNIX-CONNECT:${shellQuote(sock)}`;

@@ -14,8 +14,8 @@ import type { HostsFile, Role } from '../host/hosts-file.js';
 /**
  * Two hosts on one machine, faithful where it matters: each is a network namespace with its
  * own sshd (real OpenSSH, its own host key) in its own mount and UTS namespace (its own
- * /root and /tmp, so files and filesystem sockets are not shared; its own hostname). The
- * migration link is a veth between the two; the control link (ssh) is a veth from this
+ * /root and /tmp, so files and filesystem sockets are not shared; its own hostname). One
+ * directory is shared storage, as NFS would be: both see it at the same path. The migration link is a veth between the two; the control link (ssh) is a veth from this
  * machine to each, so either can be cut alone. Persistent until `hosts down`.
  */
 export const TOPOLOGY_DIR = '/var/lib/migtest/topology';
@@ -34,6 +34,8 @@ interface State {
 
 const stateFile = () => join(TOPOLOGY_DIR, 'topology.json');
 export const topologyHostsFile = () => join(TOPOLOGY_DIR, 'hosts.yaml');
+/** The hosts' shared storage: outside their private /root and /tmp, so both see it. */
+export const TOPOLOGY_SHARED = join(TOPOLOGY_DIR, 'shared');
 
 /** Whether a topology is up (its sshds alive). */
 export function topologyUp(): boolean {
@@ -54,6 +56,7 @@ export async function hostsUp(): Promise<string> {
   const clientKey = join(TOPOLOGY_DIR, 'id_ed25519');
   if (!existsSync(clientKey)) await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'migtest-topology', '-f', clientKey]);
   mkdirSync('/run/sshd', { recursive: true, mode: 0o755 }); // sshd's privilege-separation directory
+  mkdirSync(TOPOLOGY_SHARED, { recursive: true, mode: 0o700 });
   const state: State = { hosts: {} as State['hosts'], hostsFile: topologyHostsFile() };
   const file: HostsFile = { hosts: {} as HostsFile['hosts'] };
   try {
@@ -77,8 +80,8 @@ export async function hostsUp(): Promise<string> {
       file.hosts[r] = {
         ssh: { address: ctl.host, user: 'root', identity: clientKey, hostKey: sshd.hostKey, keepaliveMs: 1000, keepaliveCountMax: 3 },
         migrationAddress: MIG(r).addr,
-        dirs: { images: `/root/.cache/migtest/images`, artifacts: '/tmp/migtest-artifacts' },
-        sharedStorage: false,
+        dirs: { images: `/root/.cache/migtest/images`, artifacts: '/tmp/migtest-artifacts', shared: TOPOLOGY_SHARED },
+        sharedStorage: true,
       };
     }
   } catch (e) {

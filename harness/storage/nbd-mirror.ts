@@ -1,4 +1,5 @@
 import { dirname, join } from 'node:path';
+import { listening } from '../host/host.js';
 import type { QmpEvent } from '../qmp/types.js';
 import { MigtestError } from '../util/errors.js';
 import type { StartedVm } from '../vm/started.js';
@@ -27,9 +28,16 @@ export interface JobProgress {
 const jobIdOf = (o: MirrorOptions) => `mirror-${o.srcNode}`;
 const targetOf = (o: MirrorOptions) => `nbd-${o.srcNode}`;
 
+/** Where the source's NBD client node connects (QMP's flat SocketAddress). */
+interface NbdAddress {
+  client: Record<string, unknown>;
+  where: string;
+}
+
 /**
  * Storage migration without shared storage, as libvirt does it: the destination serves its
- * disk over NBD (a unix socket in its private directory), the source mirrors into it until
+ * disk over NBD (a unix socket in its private directory; across two hosts, a port the kernel
+ * chose on its migration address), the source mirrors into it until
  * READY, the RAM migration runs, and at pre-switchover (vCPUs stopped, nothing new to copy)
  * the job is cancelled gracefully, which on a READY mirror means: finish copying, no pivot.
  */
@@ -46,11 +54,11 @@ export class NbdMirror {
   }
 
   static async start(src: StartedVm, dst: StartedVm, opts: MirrorOptions): Promise<NbdMirror> {
-    const socket = join(dirname(dst.paths.qmp), 'nbd.sock');
-    await dst.qmp.execute('nbd-server-start', { addr: { type: 'unix', data: { path: socket } } });
+    const addr = await startServer(src, dst);
     await dst.qmp.execute('block-export-add', { type: 'nbd', id: `export-${opts.dstNode}`, 'node-name': opts.dstNode, writable: true, name: opts.dstNode });
     const target = targetOf(opts);
-    await src.qmp.execute('blockdev-add', { driver: 'nbd', 'node-name': target, server: { type: 'unix', path: socket }, export: opts.dstNode });
+    await src.qmp.execute('blockdev-add', { driver: 'nbd', 'node-name': target, server: addr.client, export: opts.dstNode });
+    dst.artifacts.writeJson(`nbd-server.json`, { where: addr.where, export: opts.dstNode });
     const mark = src.qmp.mark();
     const jobId = jobIdOf(opts);
     await src.qmp.execute('blockdev-mirror', { 'job-id': jobId, device: opts.srcNode, target, sync: opts.sync });
@@ -76,6 +84,26 @@ export class NbdMirror {
   async stopServer(): Promise<void> {
     await this.dst.qmp.execute('nbd-server-stop');
   }
+}
+
+/**
+ * Starts the destination's NBD server where the source can reach it: its private directory
+ * when both run on one host; else port 0 on its migration address, the port read back from
+ * its sockets (nbd-server-start does not say which it got).
+ */
+async function startServer(src: StartedVm, dst: StartedVm): Promise<NbdAddress> {
+  if (src.on === dst.on) {
+    const path = join(dirname(dst.paths.qmp), 'nbd.sock');
+    await dst.qmp.execute('nbd-server-start', { addr: { type: 'unix', data: { path } } });
+    return { client: { type: 'unix', path }, where: `unix:${path}` };
+  }
+  const host = dst.listenAddress;
+  if (!host) throw new MirrorError(`${dst.name}: on host ${dst.on.name} without a migration address to serve NBD on`);
+  const before = new Set(listening(await dst.group()));
+  await dst.qmp.execute('nbd-server-start', { addr: { type: 'inet', data: { host, port: '0' } } });
+  const fresh = listening(await dst.group()).filter((p) => !before.has(p));
+  if (fresh.length !== 1) throw new MirrorError(`${dst.name}: expected one new listening port after nbd-server-start on ${host}, found ${JSON.stringify(fresh)} (before: ${JSON.stringify([...before])})`);
+  return { client: { type: 'inet', host, port: String(fresh[0]) }, where: `${host}:${fresh[0]} on host ${dst.on.name}` };
 }
 
 function progress(e: QmpEvent): JobProgress {

@@ -1,5 +1,5 @@
 import type { FioOptions } from '../guest/fio.js';
-import { deviceWrites } from '../storage/virtio-queue.js';
+import { deviceWrites } from './virtio-queue.js';
 import { pollUntil } from '../util/time.js';
 import type { VmBuilder } from '../vm/builder.js';
 import type { DiskSpec } from '../vm/spec.js';
