@@ -8,7 +8,7 @@ import { scenario } from '../harness/testing/scenario.js';
 // line, with the run's CPU model. Under KVM it decides whether KVM is used; here it is shown
 // to work (under TCG, the accelerator every host has) and to say which step failed.
 describe.each(testArches())('accel-probe %s', (arch) => {
-  scenario("boots the default kernel to its first console line with the run's CPU model", { suite: 'accel-probe', arch }, async () => {
+  scenario("boots the default kernel to its first console line with the run's CPU model", { suite: 'accel-probe', arch, oneHost: "probes this machine's accelerator and CPU models" }, async () => {
     const r = await probeBoot(await findBinary(arch), 'tcg');
     expect(r, r.detail).toMatchObject({ ok: true });
     expect(r.detail).toContain('the default kernel to its first console line with -cpu');
@@ -18,7 +18,7 @@ describe.each(testArches())('accel-probe %s', (arch) => {
   if (arch === 'x86_64')
     // A 32-bit CPU model: the boot sector runs, the 64-bit kernel never reaches its console.
     // The probe must name the kernel step, not pass on the boot sector.
-    scenario('a CPU model the kernel cannot boot on fails at the kernel step, named', { suite: 'accel-probe', arch }, async () => {
+    scenario('a CPU model the kernel cannot boot on fails at the kernel step, named', { suite: 'accel-probe', arch, oneHost: "probes this machine's accelerator and CPU models" }, async () => {
       const r = await probeBoot(await findBinary(arch), 'tcg', { cpu: 'pentium', timeoutMs: 8_000 });
       expect(r.ok).toBe(false);
       expect(r.detail).toMatch(/^the default kernel to its first console line with -cpu pentium: (hung|QEMU exited)/);

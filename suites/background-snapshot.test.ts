@@ -82,7 +82,7 @@ async function lacksBackgroundSnapshot(ctx: ScenarioContext, arch: Arch): Promis
 }
 
 describe.each(testArches())(`${SUITE} %s`, (arch) => {
-  const meta = { suite: SUITE, arch };
+  const meta = { suite: SUITE, arch, oneHost: 'one VM saving its RAM to a file on its own host: no second host involved' };
 
   scenario('background snapshot: the source runs on, and the file holds the RAM as of its start', meta, async (ctx) => {
     const lacks = await lacksBackgroundSnapshot(ctx, arch);

@@ -20,7 +20,7 @@ for (const arch of testArches()) {
   // Why the cases above run with return-path: without it the source cannot hear the refusal.
   describe(`device-mismatch ${arch} without return-path`, () => {
     const RNG = 'virtio-rng-pci,id=rng0,bus=pcie.0,addr=0xc';
-    scenario('the source believes a refused migration completed; resumed with cont it runs on', { suite: 'device-mismatch', arch }, async (ctx) => {
+    scenario('the source believes a refused migration completed; resumed with cont it runs on', { suite: 'device-mismatch', arch, oneHost: 'starts its pair by hand on this machine, not through the declarative case' }, async (ctx) => {
       const { src, dst, ram } = await startPairWithRam(ctx.vms, arch, DEFAULT_WORKLOAD, {
         configure: (b) => b.withDevice(RNG),
         configureDst: (b) => b.withoutDevice(RNG),

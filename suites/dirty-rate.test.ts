@@ -24,7 +24,7 @@ async function measure(vm: StartedVm, mode: string): Promise<number> {
 }
 
 describe.each(testArches())('dirty-rate %s', (arch) => {
-  const meta = { suite: 'dirty-rate', arch };
+  const meta = { suite: 'dirty-rate', arch, oneHost: "measures one VM's dirty rate: no second host involved" };
   for (const mode of ['page-sampling', 'dirty-bitmap', 'dirty-ring'] as const)
     scenario(`calc-dirty-rate ${mode}: a guest dirtying 8 and 24 MiB/s, and an idle control`, meta, async (ctx) => {
       const accel = (await runAccel(await findBinary(arch))).accel;

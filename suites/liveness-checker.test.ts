@@ -10,7 +10,7 @@ import { VmBuilder } from '../harness/vm/builder.js';
 // The liveness checker must be able to fail: real faults injected on the destination right
 // after switchover, plus a control run (same guest, no migration) that must pass.
 describe.each(testArches())('liveness-checker %s', (arch) => {
-  scenario('control: same guest without migration stays alive', { suite: 'liveness-checker', arch }, async (ctx) => {
+  scenario('control: same guest without migration stays alive', { suite: 'liveness-checker', arch, oneHost: "a checker's own fault or control run, on this machine" }, async (ctx) => {
     const vm = await ctx.vms.start(new VmBuilder('src', arch));
     await vm.waitReady();
     const steady = await checkLivenessSteady(vm, 3000);
@@ -18,7 +18,7 @@ describe.each(testArches())('liveness-checker %s', (arch) => {
     return { guestDowntimeMs: steady.largestGapMs };
   });
 
-  scenario('fault: destination reset after switchover is caught', { suite: 'liveness-checker', arch }, async (ctx) => {
+  scenario('fault: destination reset after switchover is caught', { suite: 'liveness-checker', arch, oneHost: "a checker's own fault or control run, on this machine" }, async (ctx) => {
     const pair = await startPair(ctx.vms, arch);
     const m = await migrate(pair.src, pair.dst);
     ctx.record(migrationFigures(m));
@@ -29,7 +29,7 @@ describe.each(testArches())('liveness-checker %s', (arch) => {
     return { extra: { caught: (err as Error).message } };
   });
 
-  scenario('fault: destination stopped after switchover is caught', { suite: 'liveness-checker', arch }, async (ctx) => {
+  scenario('fault: destination stopped after switchover is caught', { suite: 'liveness-checker', arch, oneHost: "a checker's own fault or control run, on this machine" }, async (ctx) => {
     const pair = await startPair(ctx.vms, arch);
     const m = await migrate(pair.src, pair.dst);
     ctx.record(migrationFigures(m));

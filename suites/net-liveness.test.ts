@@ -11,7 +11,7 @@ import { sleep } from '../harness/util/time.js';
 // tap: only a frame from the destination's tap (the announce) moves it.
 describe.each(testArches())('net-liveness %s', (arch) => {
   for (const vhost of [false, true]) {
-    scenario(`ping every 10 ms across live migration${vhost ? ' (vhost-net)' : ''}`, { suite: 'net-liveness', arch }, async (ctx) => {
+    scenario(`ping every 10 ms across live migration${vhost ? ' (vhost-net)' : ''}`, { suite: 'net-liveness', arch, oneHost: "the guest's LAN and the peer pinging it are network namespaces of this machine" }, async (ctx) => {
       const lacks = vhost ? lacksVhostNet() : undefined;
       if (lacks) ctx.skip(lacks);
       const { src, dst, lan, probe } = await startLanPair(ctx, arch, { vhost });
@@ -38,7 +38,7 @@ describe.each(testArches())('net-liveness %s', (arch) => {
     });
   }
 
-  scenario('without self-announce the peer loses the guest; announce-self brings it back', { suite: 'net-liveness', arch }, async (ctx) => {
+  scenario('without self-announce the peer loses the guest; announce-self brings it back', { suite: 'net-liveness', arch, oneHost: "the guest's LAN and the peer pinging it are network namespaces of this machine" }, async (ctx) => {
     const { src, dst, lan, probe } = await startLanPair(ctx, arch);
     await probe.waitAnswering(20);
     // A ping the guest received before the switchover is answered from the destination's tap,

@@ -16,7 +16,7 @@ import { pollUntil } from '../harness/util/time.js';
 // the migration stream; the destination, on a healthy backend, must replay them on `cont`.
 describe.each(testArches())('parked-requests %s', (arch) => {
   for (const bus of ['virtio-blk', 'virtio-scsi'] as const) {
-    scenario(`${bus}: requests parked by an I/O error are replayed on the destination`, { suite: 'parked-requests', arch }, async (ctx) => {
+    scenario(`${bus}: requests parked by an I/O error are replayed on the destination`, { suite: 'parked-requests', arch, oneHost: 'its I/O error is injected into an image on this machine' }, async (ctx) => {
       // raw: the source's last flush at the switchover must not hit the failing path (qcow2
       // writes its metadata there, and the migration then fails: "Error in migration completion").
       const disk = dataDisk(await createImage(ctx.artifacts.file('data.raw'), { format: 'raw' }), { bus, werror: 'stop', rerror: 'stop' });

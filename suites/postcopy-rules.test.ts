@@ -54,7 +54,8 @@ describe.each(testArches())(`${SUITE} %s`, (arch) => {
   }, meta, async ({ outcome, run }) => {
       expect(outcome.kind === 'refused' && outcome.error).toContain('load of migration failed: Invalid argument');
       // The same source, postcopy-ram on both sides this time: the mismatch was the cause.
-      const dst2 = await run.scope.vms.start(new VmBuilder('dst2', arch).withIncoming());
+      // On the destination's host when the run has two (it listens on that host's migration address).
+      const dst2 = await run.scope.vms.start(new VmBuilder('dst2', arch).withIncoming().onRunHost(await run.scope.runHosts(), 'dst'));
       const m2 = await startMigration(run.src, dst2, postcopySettings());
       await switchToPostcopy(m2);
       await unthrottlePostcopy(m2);

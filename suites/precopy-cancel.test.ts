@@ -14,7 +14,7 @@ const SLOW = { 'max-bandwidth': 2_000_000 }; // 2 MB/s: a 256 MiB guest stays in
 describe.each(testArches())('precopy-cancel %s', (arch) => {
   const meta = { suite: 'precopy-cancel', arch };
 
-  scenario('migrate_cancel in setup (connect blackholed): source intact', meta, async (ctx) => {
+  scenario('migrate_cancel in setup (connect blackholed): source intact', { ...meta, oneHost: 'blackholes a loopback port of this machine with nftables' }, async (ctx) => {
     const { src, ram } = await startPairWithRam(ctx.vms, arch, DEFAULT_WORKLOAD);
     // A port of ours whose SYNs are dropped: connect() hangs, the migration stays in setup.
     const listener = await loopbackListener();

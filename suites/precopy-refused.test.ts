@@ -11,7 +11,7 @@ import { caseScenario, scenario } from '../harness/testing/scenario.js';
 describe.each(testArches())('precopy-refused %s', (arch) => {
   const meta = { suite: 'precopy-refused', arch };
 
-  scenario('destination refuses the connection: failed, source intact', meta, async (ctx) => {
+  scenario('destination refuses the connection: failed, source intact', { ...meta, oneHost: 'migrates to a closed loopback port of this machine' }, async (ctx) => {
     const { src, ram } = await startPairWithRam(ctx.vms, arch, DEFAULT_WORKLOAD);
     // A port that was ours a moment ago and now has no listener: the kernel answers RST.
     const listener = await loopbackListener();

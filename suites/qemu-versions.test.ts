@@ -10,7 +10,7 @@ import { scenario } from '../harness/testing/scenario.js';
 // The catalog's second QEMU (Debian bookworm's 7.2, placed by `migtest qemu fetch 7.2`)
 // really runs from its own directory with its own firmware, and its probe matches its age.
 describe.each(testArches())('qemu-versions %s', (arch) => {
-  scenario('QEMU 7.2 from the cache: probe and live precopy', { suite: 'qemu-versions', arch }, async (ctx) => {
+  scenario('QEMU 7.2 from the cache: probe and live precopy', { suite: 'qemu-versions', arch, oneHost: 'probes QEMU builds on this machine (cross-version and compat run across hosts)' }, async (ctx) => {
     const bin = (await listBinaries(true)).find((b) => b.arch === arch && b.version.startsWith('7.2.'));
     if (!bin) return ctx.skip(`QEMU 7.2 for ${arch} is not fetched (run: migtest qemu fetch 7.2)`);
     const probe = await probeBinary(bin);
@@ -29,7 +29,7 @@ describe.each(testArches())('qemu-versions %s', (arch) => {
   // A developer's "my build on the source, the release on the destination": the source named
   // by its binary's path, only the source. The destination (the system QEMU) takes the
   // source's versioned machine type, so the pair agrees on it; liveness and RAM are checked.
-  scenario('a source QEMU named by path, on one side only: the destination takes its versioned machine type', { suite: 'qemu-versions', arch }, async (ctx) => {
+  scenario('a source QEMU named by path, on one side only: the destination takes its versioned machine type', { suite: 'qemu-versions', arch, oneHost: 'probes QEMU builds on this machine (cross-version and compat run across hosts)' }, async (ctx) => {
     const bins = (await listBinaries(true)).filter((b) => b.arch === arch);
     const older = bins.find((b) => b.source === 'cache' && b.version.startsWith('7.2.'));
     const system = bins.find((b) => b.source === 'system');

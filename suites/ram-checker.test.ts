@@ -11,7 +11,7 @@ import { VmBuilder } from '../harness/vm/builder.js';
 const WORKLOAD = { mib: 32, rateMiBs: 16 };
 
 describe.each(testArches())('ram-checker %s', (arch) => {
-  scenario('control: same guest and workload without migration is consistent', { suite: 'ram-checker', arch }, async (ctx) => {
+  scenario('control: same guest and workload without migration is consistent', { suite: 'ram-checker', arch, oneHost: 'a control run: one VM, no migration' }, async (ctx) => {
     const vm = await ctx.vms.start(new VmBuilder('src', arch));
     await vm.waitReady();
     const ram = await RamWorkload.start(vm, WORKLOAD);

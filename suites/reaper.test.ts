@@ -38,7 +38,7 @@ async function killRunnerMidMigration(ctx: ScenarioContext, env: Record<string, 
 }
 
 describe('reaper', () => {
-  scenario('runner SIGKILLed mid-migration: the next run reports and removes its QEMUs', { suite: 'reaper', arch: 'x86_64' }, async (ctx) => {
+  scenario('runner SIGKILLed mid-migration: the next run reports and removes its QEMUs', { suite: 'reaper', arch: 'x86_64', oneHost: 'SIGKILLs a runner on this machine (two-hosts covers reaping remote hosts)' }, async (ctx) => {
     const state = mkdtempSync('/tmp/migtest-reaper-state-');
     const env = { MIGTEST_STATE: state, MIGTEST_NO_WATCHDOG: '1' };
     const pids = await killRunnerMidMigration(ctx, env);
@@ -57,7 +57,7 @@ describe('reaper', () => {
     expect((await execa(process.execPath, [MIGTEST, 'reap'], { env })).stdout).toContain('nothing left behind');
   });
 
-  scenario('runner SIGKILLed mid-migration: the watchdog removes its QEMUs and the next run reports it', { suite: 'reaper', arch: 'x86_64' }, async (ctx) => {
+  scenario('runner SIGKILLed mid-migration: the watchdog removes its QEMUs and the next run reports it', { suite: 'reaper', arch: 'x86_64', oneHost: 'SIGKILLs a runner on this machine (two-hosts covers reaping remote hosts)' }, async (ctx) => {
     const state = mkdtempSync('/tmp/migtest-reaper-state-');
     const env = { MIGTEST_STATE: state };
     const pids = await killRunnerMidMigration(ctx, env);
@@ -71,7 +71,7 @@ describe('reaper', () => {
     expect(next.stdout).toMatch(new RegExp(`watchdog killed dst \\(pgid ${pids.dst}`));
   });
 
-  scenario('runner SIGKILLed with its pair paused in postcopy, in namespaces: the next run removes all of it', { suite: 'reaper', arch: 'x86_64' }, async (ctx) => {
+  scenario('runner SIGKILLed with its pair paused in postcopy, in namespaces: the next run removes all of it', { suite: 'reaper', arch: 'x86_64', oneHost: 'SIGKILLs a runner on this machine (two-hosts covers reaping remote hosts)' }, async (ctx) => {
     const state = mkdtempSync('/tmp/migtest-reaper-state-');
     const env = { MIGTEST_STATE: state, MIGTEST_NO_WATCHDOG: '1' };
     const left = await killRunnerMidMigration(ctx, env, 'postcopy-paused');

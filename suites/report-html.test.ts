@@ -45,7 +45,7 @@ print(w, h, round(ink / (w * h), 4), len(colours))
 // report.html looked at in a real headless browser: a run with a postcopy recovery (stats
 // series, postcopy bands, a stall episode) and a refused TLS case, rendered and screenshotted.
 describe.each(testArches().slice(0, 1))('report-html %s', (arch) => {
-  const meta = { suite: 'report-html', arch };
+  const meta = { suite: 'report-html', arch, oneHost: "charts this file's own runs and opens them in Chromium on this machine" };
   caseScenario({ id: 'a postcopy recovery to chart', arch, migration: { mode: 'recovery' }, faults: [fault.killBridge(when.progress('postcopy-active', 0.2))] }, meta);
   caseScenario({ id: 'a precopy to chart', arch }, meta);
 

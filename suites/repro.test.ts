@@ -9,7 +9,7 @@ import { caseScenario, scenario, type ScenarioContext } from '../harness/testing
 // `migtest repro`: the script written from a passing run's artifacts replays it without the
 // harness (both QEMU command lines, the run's QMP commands on the same states) and migrates.
 describe.each(testArches())('repro %s', (arch) => {
-  const meta = { suite: 'repro', arch };
+  const meta = { suite: 'repro', arch, oneHost: 'the replay (repro.py) starts its QEMUs on this machine' };
   const runs: Record<string, string> = {};
 
   caseScenario({ id: 'a precopy run to replay', arch }, meta, (_r, ctx) => void (runs.precopy = ctx.artifacts.path));

@@ -14,7 +14,7 @@ describe.each(testArches())('snapshot-start %s', (arch) => {
   // A memory size no other suite uses: this configuration's snapshot is this suite's own.
   const mine = (name: string) => new VmBuilder(name, arch).withMemory(320);
 
-  scenario('a configuration booted twice is restored the third time, and works like a booted guest', { suite: 'snapshot-start', arch }, async (ctx) => {
+  scenario('a configuration booted twice is restored the third time, and works like a booted guest', { suite: 'snapshot-start', arch, oneHost: "the snapshot cache is this machine's; a VM on another host boots for real" }, async (ctx) => {
     const spec = await mine('probe').resolveSpec();
     new SnapshotCache().drop(snapshotKey(spec, (await mine('probe').resolveBinary()).version));
     const modes: string[] = [];
@@ -38,13 +38,13 @@ describe.each(testArches())('snapshot-start %s', (arch) => {
     return { extra: { modes } };
   });
 
-  scenario('a restored source migrates with liveness and RAM checked', { suite: 'snapshot-start', arch }, async (ctx) => {
+  scenario('a restored source migrates with liveness and RAM checked', { suite: 'snapshot-start', arch, oneHost: "the snapshot cache is this machine's; a VM on another host boots for real" }, async (ctx) => {
     const report = await runCase(ctx, { id: 'restored source', arch, source: { memoryMiB: 320 } });
     expect(report.run.src.startMode).toBe('restored');
     return caseRow(report);
   });
 
-  scenario('--fresh-boot or withFreshBoot: a real boot, READY seen', { suite: 'snapshot-start', arch }, async (ctx) => {
+  scenario('--fresh-boot or withFreshBoot: a real boot, READY seen', { suite: 'snapshot-start', arch, oneHost: "the snapshot cache is this machine's; a VM on another host boots for real" }, async (ctx) => {
     const vm = await ctx.vms.start(mine('fresh').withFreshBoot());
     await vm.waitReady();
     expect(vm.startMode).toBe('booted');

@@ -45,7 +45,7 @@ const load = (vm: StartedVm, tag: string) => runJob(vm.qmp, 'snapshot-load', { '
 const remove = (vm: StartedVm, tag: string) => runJob(vm.qmp, 'snapshot-delete', { 'job-id': `delete-${tag}`, tag, devices: ['data'] });
 
 describe.each(testArches())(`${SUITE} %s`, (arch) => {
-  const meta = { suite: SUITE, arch };
+  const meta = { suite: SUITE, arch, oneHost: 'saves and loads snapshots of one VM on this machine' };
 
   scenario('snapshot-save then snapshot-load: the guest and its disk come back at the saved point; snapshot-delete removes it', meta, async (ctx) => {
     const disk = await createImage(ctx.artifacts.file('data.qcow2'), { format: 'qcow2' });

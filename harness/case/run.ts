@@ -156,9 +156,9 @@ async function startPair(scope: Scope, c: MigrationCase): Promise<StartedPair> {
   if (hosts) {
     if (transport !== 'tcp' && transport !== 'exec')
       throw new SkipError(`transport ${transport} needs both sides on one host (${transport === 'fd' ? 'one socketpair between the two QEMUs' : transport === 'unix' ? 'a unix socket only its host sees' : "a file the destination's host reads"}); this run has two (${hosts.file.file})`);
-    for (const [b, role] of [[srcB, 'src'], [dstB, 'dst']] as const)
-      b.onHost(hosts[role], { imageDir: hosts.file.hosts[role].dirs?.images, migrationAddress: hosts.file.hosts[role].migrationAddress });
   }
+  srcB.onRunHost(hosts, 'src');
+  dstB.onRunHost(hosts, 'dst');
   // The data disk's images, each made on the host whose QEMU opens it.
   const storage = c.storage ? await CaseStorage.place(scope, c.storage, hosts) : undefined;
   if (storage) (storage.configureSrc(srcB), storage.configureDst(dstB));
@@ -171,8 +171,6 @@ async function startPair(scope: Scope, c: MigrationCase): Promise<StartedPair> {
     }),
     src.waitReady(),
   ]);
-  // A destination on this machine in a two-host run listens on its own migration address.
-  if (hosts && !(dst instanceof VmStartError)) dst.listenAddress ??= hosts.file.hosts.dst.migrationAddress;
   return dst instanceof VmStartError ? { src, dstError: dst, versions, storage } : { src, dst, versions, storage };
 }
 
@@ -365,7 +363,7 @@ async function settle(run: Run, report: CaseReport): Promise<CaseReport> {
           parameters: { ...RETRY_SPEED, ...migration.parameters },
           listenHost: migration.listenHost ?? hosts?.file.hosts.dst.migrationAddress,
           // retryToFreshDestination pins the source's QEMU version; the setup may name a binary instead.
-          configure: (b) => applySide(b, setup).onHost(hosts?.dst, { imageDir: hosts?.file.hosts.dst.dirs?.images, migrationAddress: hosts?.file.hosts.dst.migrationAddress }),
+          configure: (b) => applySide(b, setup).onRunHost(hosts, 'dst'),
         });
         report.retry = retry.figures;
       }

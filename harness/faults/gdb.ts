@@ -1,4 +1,4 @@
-import { connect, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { dirname, join } from 'node:path';
 import { MigtestError } from '../util/errors.js';
 import { withDeadline } from '../util/time.js';
@@ -9,8 +9,8 @@ class GdbRemote {
   private buf = '';
   private waiters: Array<(p: string) => void> = [];
 
-  constructor(private readonly sock: Socket) {
-    sock.on('data', (d) => this.onData(d.toString('latin1')));
+  constructor(private readonly sock: Duplex) {
+    sock.on('data', (d: Buffer) => this.onData(d.toString('latin1')));
   }
 
   static checksum(body: string): string {
@@ -50,11 +50,8 @@ class GdbRemote {
 export async function writeGuestPhysical(vm: StartedVm, addr: number, bytes: Buffer): Promise<void> {
   const path = join(dirname(vm.paths.qmp), 'gdb.sock');
   await vm.qmp.hmp(`gdbserver unix:${path},server=on,wait=off`);
-  const sock = await new Promise<Socket>((resolve, reject) => {
-    const s = connect(path);
-    s.once('connect', () => resolve(s));
-    s.once('error', reject);
-  });
+  // On the VM's own host: through ssh's forwarding when it runs on another one.
+  const sock = await vm.on.connectUnix(path);
   try {
     const gdb = new GdbRemote(sock);
     await gdb.request('?');

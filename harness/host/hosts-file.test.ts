@@ -32,6 +32,14 @@ describe('hosts file', () => {
   });
 });
 
+describe('a host probe', () => {
+  it('reads the kernel, KVM and the missing tools', async () => {
+    const { parseProbe } = await import('./run-hosts.js');
+    expect(parseProbe('dst 6.1.0 x86_64\nkvm=no\nmissing=nft\n')).toEqual({ uname: 'dst 6.1.0 x86_64', kvm: false, missing: ['nft'] });
+    expect(parseProbe('h 6.1.0 x86_64\nkvm=yes\n')).toEqual({ uname: 'h 6.1.0 x86_64', kvm: true, missing: [] });
+  });
+});
+
 describe('known_hosts', () => {
   const blob = Buffer.from(KEY.split(' ')[1]!, 'base64');
   it('finds a plain entry, a [host]:port entry and a hashed one', () => {

@@ -248,7 +248,8 @@ export class RunningMigration {
 export async function startMigration(src: StartedVm, dst: StartedVm, opts: MigrateOptions = {}): Promise<RunningMigration> {
   const transport = transportOf(opts);
   const capabilities = opts.beforeSwitchover ? { ...opts.capabilities, 'pause-before-switchover': true } : opts.capabilities;
-  const settings: MigrateOptions = { ...opts, transport, capabilities };
+  // A destination on another host listens on its migration address unless told otherwise.
+  const settings: MigrateOptions = { ...opts, transport, capabilities, listenHost: opts.listenHost ?? dst.listenAddress };
   const runState = (await src.status()).status;
   const dstMark = dst.qmp.mark();
   if (transport === 'fd') {

@@ -54,7 +54,11 @@ export class ScenarioContext extends Scope {
 export interface ScenarioMeta {
   suite: string;
   arch?: string;
-  /** Runs across two hosts (migtest run --hosts); other scenarios skip there, saying so. */
+  /**
+   * Runs across two hosts (migtest run --hosts); other scenarios skip there, saying so.
+   * Default: on for a declarative case (caseScenario: the case layer places each side on its
+   * host), off for a hand-written scenario.
+   */
   twoHosts?: boolean;
   /** Why it needs one host (its skip reason in a two-host run). */
   oneHost?: string;
@@ -78,7 +82,7 @@ export function scenario(name: string, meta: ScenarioMeta, fn: (ctx: ScenarioCon
     let skipped: string | undefined;
     try {
       if (runConfig().hosts && !meta.twoHosts)
-        ctx.skip(`${meta.oneHost ?? `${meta.suite} runs on one host only so far`}; this run has two (${runConfig().hosts})`);
+        ctx.skip(`${meta.oneHost ?? "a hand-written scenario (not a declarative case) that does not set twoHosts"}; this run has two hosts (${runConfig().hosts})`);
       const returned = await fn(ctx);
       if (returned) ctx.record(returned);
     } catch (e) {
@@ -115,7 +119,7 @@ export function caseScenario(
 ): void {
   const name = meta.name ?? (typeof c === 'function' ? undefined : c.id);
   if (!name) throw new MigtestError('caseScenario: a case given as a function needs meta.name');
-  scenario(name, meta, async (ctx) => {
+  scenario(name, { ...meta, twoHosts: meta.twoHosts ?? !meta.oneHost }, async (ctx) => {
     const report = await runCase(ctx, typeof c === 'function' ? await c() : c);
     ctx.record(caseRow(report));
     return (await then?.(report, ctx)) ?? undefined;

@@ -4,6 +4,8 @@ import type { AccelChoice, Arch } from '../util/arch.js';
 import { runConfig } from '../util/run-config.js';
 import { resolveAccel } from '../qemu/accel.js';
 import type { Host } from '../host/host.js';
+import type { Role } from '../host/hosts-file.js';
+import type { RunHosts } from '../host/run-hosts.js';
 import { placeImage } from '../images/remote.js';
 import { placeQemu } from '../qemu/remote.js';
 import { VmStartError } from './errors.js';
@@ -46,6 +48,8 @@ export class VmBuilder {
   private readonly d: VmDraft;
   private artifacts: ArtifactDir | undefined;
   private place: { host: Host; imageDir: string; migrationAddress?: string } | undefined;
+  /** Where it listens for a migration when a hosts file puts it on this machine. */
+  private listenAt: string | undefined;
 
   constructor(
     readonly name: string,
@@ -177,6 +181,17 @@ export class VmBuilder {
   }
 
   /**
+   * Side `role` of a run's hosts file (undefined: everything on this machine): on its ssh
+   * host, or on this machine listening on that side's migration address.
+   */
+  onRunHost(hosts: RunHosts | undefined, role: Role): this {
+    if (!hosts) return this;
+    const e = hosts.file.hosts[role];
+    this.listenAt = e.migrationAddress;
+    return this.onHost(hosts[role], { imageDir: e.dirs?.images, migrationAddress: e.migrationAddress });
+  }
+
+  /**
    * For a destination of another QEMU than its source: the source's machine type by its
    * versioned name. An alias (q35, virt) names each version's newest type, so the two sides
    * would differ; libvirt pins it the same way. A machine set for this side stays.
@@ -192,6 +207,7 @@ export class VmBuilder {
     const c = new VmBuilder(name, this.arch, { ...this.d });
     c.artifacts = this.artifacts;
     c.place = this.place;
+    c.listenAt = this.listenAt;
     return c;
   }
 
@@ -227,6 +243,12 @@ export class VmBuilder {
    * configuration saves one. A restore that fails drops the snapshot and boots.
    */
   async start(): Promise<StartedVm> {
+    const vm = await this.launch();
+    if (this.listenAt) vm.listenAddress ??= this.listenAt;
+    return vm;
+  }
+
+  private async launch(): Promise<StartedVm> {
     const spec = await this.resolveSpec();
     const artifacts = this.artifacts ?? ArtifactDir.forTest(`adhoc-${this.name}-${Date.now()}`);
     const opts = { incoming: this.d.incoming, artifacts, binary: this.d.binary! };
