@@ -6,7 +6,7 @@ import { basename, dirname, join, relative } from 'node:path';
 import type { Host } from '../host/host.js';
 import { MigtestError } from '../util/errors.js';
 import { progress } from '../util/log.js';
-import type { QemuBinary } from './catalog.js';
+import { parseQemuVersion, type QemuBinary } from './catalog.js';
 
 const STAMP = '.migtest-tree';
 
@@ -74,4 +74,28 @@ async function copyTree(host: Host, root: string, version: string): Promise<void
   } finally {
     rmSync(tar, { force: true });
   }
+}
+
+const checked = new Map<string, Promise<{ version?: string; why: string }>>();
+
+/**
+ * What `<path> --version` says on a host: its version, or why there is none. Asked once per
+ * host and path: a system QEMU at the same path on another host may be another version, and
+ * the run would label that side wrongly.
+ */
+export function versionOn(host: Host, path: string): Promise<{ version?: string; why: string }> {
+  const key = `${host.name}\u0000${path}`;
+  let p = checked.get(key);
+  if (!p) {
+    p = host.exec([path, '--version'], { timeoutMs: 20_000 }).then((r) => {
+      const version = r.code === 0 ? parseQemuVersion(r.stdout) : undefined;
+      const said = r.stderr.trim().split('\n')[0];
+      const why = version ? 'ok' : r.code === 0 ? 'no version in its --version output' : `${r.code === undefined ? 'did not run' : `exit ${r.code}`}${said ? `: ${said}` : ''}`;
+      return { version, why };
+    });
+    checked.set(key, p);
+    // Only a version found is remembered: a missing binary may be installed before the next VM.
+    p.then((v) => void (v.version || checked.delete(key)), () => checked.delete(key));
+  }
+  return p;
 }

@@ -7,7 +7,7 @@ import type { Host } from '../host/host.js';
 import type { Role } from '../host/hosts-file.js';
 import type { RunHosts } from '../host/run-hosts.js';
 import { placeImage } from '../images/remote.js';
-import { placeQemu } from '../qemu/remote.js';
+import { placeQemu, versionOn } from '../qemu/remote.js';
 import { VmStartError } from './errors.js';
 import { defaultImage } from '../images/default.js';
 import type { GuestImage } from '../images/build.js';
@@ -282,10 +282,17 @@ export class VmBuilder {
     // The accelerator was decided on this machine; KVM must be usable on that host too.
     if (spec.accel === 'kvm' && (await host.exec(['test', '-w', '/dev/kvm'])).code !== 0)
       throw new VmStartError(`${this.name}: host ${host.name} has no usable /dev/kvm, and this run chose KVM (decided here): run with --accel tcg, or give that host KVM`, { artifacts: opts.artifacts.path });
-    const there = await host.exec(['test', '-x', spec.binary]);
-    if (there.code !== 0)
+    // The same QEMU there as here: a system QEMU at the same path may be another version, and
+    // the run would then label that side (and its machine types) wrongly.
+    const there = await versionOn(host, spec.binary);
+    if (!there.version)
       throw new VmStartError(
-        `${this.name}: ${spec.binary} is not on host ${host.name} (test -x: ${there.code === undefined ? 'no exit status' : `exit ${there.code}`}${there.stderr.trim() ? `, ${there.stderr.trim()}` : ''}; fetched QEMUs are copied there; a system QEMU or a build directory must be at the same path on both hosts)`,
+        `${this.name}: ${spec.binary} does not run on host ${host.name} (--version: ${there.why}; fetched QEMUs are copied there; a system QEMU or a build directory must be at the same path on both hosts)`,
+        { artifacts: opts.artifacts.path },
+      );
+    if (there.version !== opts.binary.version)
+      throw new VmStartError(
+        `${this.name}: ${spec.binary} is QEMU ${there.version} on host ${host.name} but ${opts.binary.version} on this machine: install the same version there, or run a fetched QEMU (\`migtest qemu fetch\`, copied to each host)`,
         { artifacts: opts.artifacts.path },
       );
     const local = this.d.image ?? (await defaultImage(this.arch));
