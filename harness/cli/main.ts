@@ -18,6 +18,8 @@ import { runSuites } from './run.js';
 import { reapAtStart } from '../testing/reaper.js';
 import { availableSuites } from './suites.js';
 import { hostsDown, hostsUp } from '../net/topology.js';
+import { checkHosts } from '../host/run-hosts.js';
+import { loadHostsFile } from '../host/hosts-file.js';
 
 const program = new Command('migtest').description('End-to-end tests of QEMU live migration on real QEMU pairs');
 
@@ -109,7 +111,14 @@ qemu
     for (const v of versions) for (const line of await fetchAndVerify(v, opts)) process.stdout.write(`${line}\n`);
   });
 
-const hosts = program.command('hosts').description('two hosts on this machine (network namespaces with their own sshd), for two-host runs');
+const hosts = program.command('hosts').description('two-host runs: check a hosts file; or two hosts on this machine (network namespaces with their own sshd)');
+hosts
+  .command('check')
+  .description("check a hosts file and reach its hosts (keys verified): each one's kernel, KVM, missing tools and shared storage")
+  .argument('<file>', 'a hosts file (YAML)')
+  .action(async (file: string) => {
+    for (const line of await checkHosts(loadHostsFile(file))) process.stdout.write(`${line}\n`);
+  });
 hosts
   .command('up')
   .description('start the two-host topology (root): prints the hosts file that reaches it')
