@@ -52,11 +52,13 @@ describe.each(testArches())('disk-io %s', (arch) => {
     expect((await locks(src, storage!.src.disk)).holds).not.toContain('write');
     // Requests were in flight in the source's device when it stopped; the stop drained them
     // (completed on the source), so neither ring holds any and nothing went in the stream.
-    expect(inflight.lastInuse).toBeGreaterThan(0);
+    // (The most of its last samples: one empty sample on a loaded host is the guest behind the throttle, not an idle queue.)
+    expect(inflight.recentMaxInuse, `in-flight samples before the stop: last ${inflight.lastInuse}, most of the last ${inflight.recentSamples} ${inflight.recentMaxInuse}`).toBeGreaterThan(0);
     expect((await queueStatus(src, diskQueue(storage!.src.disk))).inuse).toBe(0);
     // The case's storage check counted every acknowledged write done by exactly one side.
     expect(report.io!.writes).toBe(2048);
-    return { io: { ...row.io!, inflightBeforeStop: inflight.lastInuse } };
+    ctx.artifacts.writeJson('inflight.json', inflight);
+    return { io: { ...row.io!, inflightBeforeStop: inflight.recentMaxInuse } };
   });
 
   scenario('control without migration; a lost write is caught', { suite: 'disk-io', arch, oneHost: 'a control run: one VM, no migration, its fault injected on this machine' }, async (ctx) => {

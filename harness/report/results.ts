@@ -56,7 +56,7 @@ export interface IoFigures {
   /** Writes fio issued and had acknowledged, and the bytes it verified afterwards. */
   writes: number;
   verifiedBytes?: number;
-  /** Requests the source's device held (virtqueue inuse) in its last sample before it stopped. */
+  /** Requests the source's device held (virtqueue inuse) just before it stopped: the most of its last 10 samples (20 ms apart). */
   inflightBeforeStop?: number;
   /** Requests parked by werror=stop and carried in the migration stream. */
   parked?: number;

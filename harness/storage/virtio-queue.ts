@@ -33,13 +33,19 @@ export async function deviceWrites(vm: StartedVm, disk: Pick<DiskSpec, 'id' | 'b
   return s?.stats.wr_operations ?? 0;
 }
 
+/** Samples kept for the window before the stop: 10 at 20 ms, about the last 200 ms it ran. */
+const RECENT = 10;
+
 /**
  * Samples a queue's in-flight count while the VM runs, to tell how many requests the device
- * held when it stopped. stop() returns the last sample taken while it still ran.
+ * held when it stopped. stop() returns the last sample taken while it still ran, and the
+ * most of the last few: a loaded host can let the guest fall behind the throttle for a
+ * sample's moment, and one empty sample does not mean the queue was idle at the stop.
  */
 export class InflightSampler {
   private last: number | undefined;
   private max = 0;
+  private readonly recent: number[] = [];
   private running = true;
   private readonly loop: Promise<void>;
 
@@ -56,14 +62,16 @@ export class InflightSampler {
         if (!s || !st?.running) break;
         this.last = s.inuse;
         this.max = Math.max(this.max, s.inuse);
+        this.recent.push(s.inuse);
+        if (this.recent.length > RECENT) this.recent.shift();
         await sleep(intervalMs);
       }
     })();
   }
 
-  async stop(): Promise<{ lastInuse: number | undefined; maxInuse: number }> {
+  async stop(): Promise<{ lastInuse: number | undefined; recentMaxInuse: number; recentSamples: number; maxInuse: number }> {
     this.running = false;
     await this.loop;
-    return { lastInuse: this.last, maxInuse: this.max };
+    return { lastInuse: this.last, recentMaxInuse: Math.max(0, ...this.recent), recentSamples: this.recent.length, maxInuse: this.max };
   }
 }
