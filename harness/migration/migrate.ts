@@ -9,7 +9,6 @@ import { GuestLostError, MigrationFailedError, MigrationPausedError } from './er
 import { MigrationSampler, TERMINAL, type MigrationSample } from './stats.js';
 import { runWithPassedFd } from './fdpass.js';
 import { execOverTcp, incomingUri, isStreaming, outgoingUri, socketPair, type Transport } from './transport.js';
-import { listening } from '../host/host.js';
 
 /** The two ends of a migration, as every layer above names them. */
 export type Side = 'source' | 'destination';
@@ -270,7 +269,7 @@ export async function startMigration(src: StartedVm, dst: StartedVm, opts: Migra
     }
   }
   // exec across hosts: the ports the destination listened on before, so socat's is the new one.
-  const before = execOverTcp(transport, settings.listenHost) ? new Set(listening(await dst.group())) : undefined;
+  const before = execOverTcp(transport, settings.listenHost) ? await dst.listeningPorts() : undefined;
   if (isStreaming(transport)) await startIncoming(dst, settings);
   else await applySettings(dst, destinationSettings(settings));
   await applySettings(src, settings);

@@ -1,5 +1,4 @@
 import { largestGap } from '../guest/liveness.js';
-import { listening } from '../host/host.js';
 import type { RecoveryFigures } from '../report/results.js';
 import type { MigrationInfo, MigrationStatus, QmpEvent } from '../qmp/types.js';
 import { deadline, type Wait } from '../util/deadlines.js';
@@ -148,16 +147,11 @@ export class RecoveryError extends MigtestError {}
  */
 export async function beginRecovery(m: RunningMigration, opts: RecoverOptions = {}): Promise<PendingRecovery> {
   const [src, dst] = [m.src, m.dst];
-  const ports = async () => listening(await dst.group());
-  const before = new Set(await ports());
+  const before = await dst.listeningPorts();
   const host = opts.listenHost ?? dst.listenAddress ?? '127.0.0.1';
   const since = marks(m);
   await dst.qmp.executeOob('migrate-recover', { uri: `tcp:${host}:${opts.listenPort ?? 0}` });
-  const port = await pollUntil(`${dst.name}: listening for the recovery on ${host}:${opts.listenPort ?? '(a new port)'}`, 15_000, async () => {
-    const now = await ports();
-    const fresh = opts.listenPort ? now.filter((p) => p === opts.listenPort) : now.filter((p) => !before.has(p));
-    return { done: fresh.length > 0, value: fresh[0], state: { listening: now, before: [...before] } };
-  });
+  const [port] = await dst.waitNewListener(before, `listening for the recovery on ${host}:${opts.listenPort ?? '(a new port)'}`, { timeoutMs: 15_000, port: opts.listenPort });
   const dstUri = `tcp:${host}:${port}`;
   const uri = opts.route ? await opts.route(dstUri) : dstUri;
   const errorBefore = (await src.queryMigrate())['error-desc'];

@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { listening } from '../host/host.js';
 import { createServer, connect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { MigtestError } from '../util/errors.js';
@@ -74,11 +73,9 @@ export async function outgoingUri(dst: StartedVm, transport: Transport, exec: { 
     }
     case 'exec': {
       if (execOverTcp(transport, exec.listenHost)) {
-        const port = await pollUntil(`${dst.name}: exec transport's socat to listen on ${exec.listenHost} (host ${dst.on.name})`, 10_000, async () => {
-          const fresh = listening(await dst.group()).filter((p) => !exec.before?.has(p));
-          return { done: fresh.length === 1, value: fresh[0], state: { fresh } };
-        });
-        return `exec:socat - ${socatConnect(exec.listenHost!, port!)}`;
+        const fresh = await dst.waitNewListener(exec.before ?? new Set(), `exec transport's socat to listen on ${exec.listenHost} (host ${dst.on.name})`, { timeoutMs: 10_000 });
+        if (fresh.length !== 1) throw new MigtestError(`${dst.name}: expected one new listening port for the exec transport's socat, found ${JSON.stringify(fresh)}`);
+        return `exec:socat - ${socatConnect(exec.listenHost!, fresh[0]!)}`;
       }
       const sock = join(dstDir(dst), 'exec.sock');
       await pollUntil(`${dst.name}: exec transport's socat to listen on ${sock}`, 10_000, () => ({ done: existsSync(sock) }));

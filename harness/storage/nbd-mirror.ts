@@ -1,5 +1,4 @@
 import { dirname, join } from 'node:path';
-import { listening } from '../host/host.js';
 import type { QmpEvent } from '../qmp/types.js';
 import { MigtestError } from '../util/errors.js';
 import type { StartedVm } from '../vm/started.js';
@@ -99,9 +98,9 @@ async function startServer(src: StartedVm, dst: StartedVm): Promise<NbdAddress> 
   }
   const host = dst.listenAddress;
   if (!host) throw new MirrorError(`${dst.name}: on host ${dst.on.name} without a migration address to serve NBD on`);
-  const before = new Set(listening(await dst.group()));
+  const before = await dst.listeningPorts();
   await dst.qmp.execute('nbd-server-start', { addr: { type: 'inet', data: { host, port: '0' } } });
-  const fresh = listening(await dst.group()).filter((p) => !before.has(p));
+  const fresh = await dst.waitNewListener(before, `NBD server listening on ${host} (host ${dst.on.name})`, { timeoutMs: 10_000 });
   if (fresh.length !== 1) throw new MirrorError(`${dst.name}: expected one new listening port after nbd-server-start on ${host}, found ${JSON.stringify(fresh)} (before: ${JSON.stringify([...before])})`);
   return { client: { type: 'inet', host, port: String(fresh[0]) }, where: `${host}:${fresh[0]} on host ${dst.on.name}` };
 }

@@ -2,7 +2,7 @@ import { kernelCrash, type KernelCrash } from './crash.js';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { GroupProcess, type ExitInfo } from '../host/process.js';
-import type { GroupSockets, Host, HostProcess } from '../host/host.js';
+import { listening, type GroupSockets, type Host, type HostProcess } from '../host/host.js';
 import { localHost } from '../host/local.js';
 import type { SocketTarget } from '../qmp/connection.js';
 import { GuestAgentClient } from '../qmp/agent.js';
@@ -268,6 +268,24 @@ export class StartedVm implements AsyncDisposable {
   /** Its process group's live members and TCP sockets, read on its host. */
   group(): Promise<GroupSockets> {
     return this.on.groupSockets(this.process.pid);
+  }
+
+  /** The ports its group listens on now: what `waitNewListener` compares with. */
+  async listeningPorts(): Promise<Set<number>> {
+    return new Set(listening(await this.group()));
+  }
+
+  /**
+   * Waits until its group listens on ports it did not before (`port`, when one was asked
+   * for): how a port the kernel chose is read back where QMP does not say it (socat under
+   * exec:, nbd-server-start, migrate-recover on a blocked monitor). Returns the new ones.
+   */
+  async waitNewListener(before: ReadonlySet<number>, what: string, opts: { timeoutMs: number; port?: number }): Promise<number[]> {
+    return pollUntil(`${this.name}: ${what}`, opts.timeoutMs, async () => {
+      const now = listening(await this.group());
+      const fresh = opts.port ? now.filter((p) => p === opts.port) : now.filter((p) => !before.has(p));
+      return { done: fresh.length > 0, value: fresh, state: { listening: now, before: [...before] } };
+    });
   }
 
   /** The guest kernel's crash report on this VM's console, if it printed one. */
