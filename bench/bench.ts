@@ -10,10 +10,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildImage } from '../harness/images/build.js';
 import { ARCHES, parseArch, type Arch } from '../harness/util/arch.js';
-import { startPair } from '../harness/migration/pair.js';
-import { migrateAndVerify } from '../harness/migration/verify.js';
+import { runCase } from '../harness/case/run.js';
 import { ArtifactDir, runDir } from '../harness/report/artifacts.js';
-import { VmPool } from '../harness/vm/pool.js';
+import { Scope, VmPool } from '../harness/vm/pool.js';
 import { VmBuilder } from '../harness/vm/builder.js';
 import { reloadRunConfig } from '../harness/util/run-config.js';
 import { repoRoot } from '../harness/util/paths.js';
@@ -52,12 +51,14 @@ interface Scenario {
 }
 
 /** One precopy scenario as the suites run it: a pair, a migration, the liveness check. */
-async function scenario(arch: Arch, pool: VmPool): Promise<Scenario> {
-  const [wall, { v, mode }] = await timed(async () => {
-    const pair = await startPair(pool, arch);
-    return { v: await migrateAndVerify(pair), mode: pair.src.startMode };
-  });
-  return { wall, total: v.migration.info['total-time'] ?? NaN, down: v.migration.info.downtime ?? NaN, guestDown: v.figures.guestDowntimeMs ?? NaN, mode };
+async function scenario(arch: Arch, dir: string): Promise<Scenario> {
+  const scope = new Scope(new ArtifactDir(dir));
+  try {
+    const [wall, r] = await timed(() => runCase(scope, { id: 'bench precopy', arch, workload: false }));
+    return { wall, total: r.migration!.info['total-time'] ?? NaN, down: r.migration!.info.downtime ?? NaN, guestDown: r.figures.guestDowntimeMs ?? NaN, mode: r.run.src.startMode };
+  } finally {
+    await scope.close();
+  }
 }
 
 const rows: string[][] = [];
@@ -87,10 +88,10 @@ for (const arch of arches) {
       });
       boots.push(boot);
       await vm.stop();
-      fresh.push(await withFreshBoot(true, () => scenario(arch, pool)));
+      fresh.push(await withFreshBoot(true, () => scenario(arch, join(runDir(), `bench-${arch}-${i}-fresh`))));
       // Snapshot start: the configuration's snapshot exists after its second boot; the
       // first rep may still be the one that saves it.
-      snap.push(await withFreshBoot(false, () => scenario(arch, pool)));
+      snap.push(await withFreshBoot(false, () => scenario(arch, join(runDir(), `bench-${arch}-${i}-snap`))));
     } finally {
       await pool.stopAll();
     }

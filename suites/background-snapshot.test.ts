@@ -1,16 +1,6 @@
 import { statSync } from 'node:fs';
 import { describe, expect } from 'vitest';
-import { largestGap } from '../harness/guest/liveness.js';
-import { RamIntegrityError, RamWorkload } from '../harness/guest/ramcheck.js';
-import { migrateToFile, type FileMigration } from '../harness/migration/file.js';
-import { QmpCommandError } from '../harness/qmp/errors.js';
-import { testArches } from '../harness/testing/arches.js';
-import { lacksCapability } from '../harness/testing/requires.js';
-import { scenario, type ScenarioContext } from '../harness/testing/scenario.js';
-import type { Arch } from '../harness/util/arch.js';
-import { VmBuilder } from '../harness/vm/builder.js';
-import { pollUntil } from '../harness/util/time.js';
-import type { StartedVm } from '../harness/vm/started.js';
+import { DEADLINES, lacksCapability, largestGap, migrateToFile, pollUntil, QmpCommandError, RamIntegrityError, RamWorkload, scenario, testArches, VmBuilder, type Arch, type FileMigration, type ScenarioContext, type StartedVm } from '../harness/index.js';
 
 // background-snapshot's meaning, not only its refusals: the guest keeps running while its RAM
 // is written to a file, and the file holds the RAM as it was when the snapshot started
@@ -48,7 +38,7 @@ async function snapshotTo(ctx: ScenarioContext, arch: Arch, background: boolean)
       if (background) return;
       // A plain migration of a guest dirtying faster than 16 MB/s does not converge: let it
       // run three more passes, then allow a long downtime so it ends (the source stops there).
-      raisedAt = await pollUntil(`${src.name}: three passes of the guest during the migration`, 60_000, async () => {
+      raisedAt = await pollUntil(`${src.name}: three passes of the guest during the migration`, DEADLINES.guestExec, async () => {
         const p = await ram.passes(src);
         return { done: p >= after + 3, value: p, state: { passes: p, since: after } };
       }, 100);

@@ -1,15 +1,5 @@
 import { describe } from 'vitest';
-import { expectedLabel } from '../harness/case/expect.js';
-import { expandGrid, loadGrid } from '../harness/compat/grid.js';
-import { gridVersions } from '../harness/compat/versions.js';
-import { withStaticCheck } from '../harness/compat/static.js';
-import type { MigtestError } from '../harness/util/errors.js';
-import { findBinary } from '../harness/qemu/catalog.js';
-import { runAccel } from '../harness/qemu/accel.js';
-import { testArches } from '../harness/testing/arches.js';
-import { caseRow, runCase } from '../harness/case/run.js';
-import { scenario } from '../harness/testing/scenario.js';
-import { runConfig } from '../harness/util/run-config.js';
+import { caseRow, expectedLabel, expandGrid, findBinary, gridVersions, loadGrid, runAccel, runCase, runConfig, scenario, testArches, withStaticCheck, type MigtestError } from '../harness/index.js';
 
 // The compatibility grid (MIGTEST_COMPAT: a preset or a file; `migtest compat` sets it;
 // default smoke). Each cell is a case whose expectation comes from the rules; its row says

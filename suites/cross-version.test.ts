@@ -1,9 +1,5 @@
 import { describe } from 'vitest';
-import { runAccel } from '../harness/qemu/accel.js';
-import { findBinary } from '../harness/qemu/catalog.js';
-import { crossVersionCases } from '../harness/compat/versions.js';
-import { testArches } from '../harness/testing/arches.js';
-import { caseScenario, scenario } from '../harness/testing/scenario.js';
+import { caseScenario, crossVersionCases, findBinary, runAccel, scenario, testArches } from '../harness/index.js';
 
 // QEMU 7.2 (fetched) and the system QEMU (10.0) both ways: x86 migrates on a versioned
 // machine type both know; Arm under TCG is refused by the destination's CPU (its register
@@ -14,6 +10,6 @@ for (const arch of testArches()) {
   const { cases, missing } = await crossVersionCases(arch, accel);
   describe(`cross-version ${arch}`, () => {
     if (missing) scenario('QEMU versions', { suite: 'cross-version', arch }, async (ctx) => ctx.skip(missing));
-    for (const c of cases) caseScenario(c, { suite: 'cross-version', arch, twoHosts: true });
+    for (const c of cases) caseScenario(c, { suite: 'cross-version' });
   });
 }

@@ -1,12 +1,5 @@
 import { describe, expect } from 'vitest';
-import { RamWorkload } from '../harness/guest/ramcheck.js';
-import { runAccel } from '../harness/qemu/accel.js';
-import { findBinary } from '../harness/qemu/catalog.js';
-import { testArches } from '../harness/testing/arches.js';
-import { scenario } from '../harness/testing/scenario.js';
-import { pollUntil } from '../harness/util/time.js';
-import { VmBuilder } from '../harness/vm/builder.js';
-import type { StartedVm } from '../harness/vm/started.js';
+import { DEADLINES, findBinary, pollUntil, RamWorkload, runAccel, scenario, testArches, VmBuilder, type StartedVm } from '../harness/index.js';
 
 // calc-dirty-rate against a guest that dirties memory at a known rate (the RAM workload,
 // paced in MiB/s over a 64 MiB buffer): each method's estimate and its error. The dirty ring
@@ -16,7 +9,7 @@ const BUFFER_MIB = 64;
 
 async function measure(vm: StartedVm, mode: string): Promise<number> {
   await vm.qmp.execute('calc-dirty-rate', { 'calc-time': CALC_S, mode, ...(mode === 'page-sampling' ? { 'sample-pages': 4096 } : {}) });
-  const r = await pollUntil(`${vm.name}: calc-dirty-rate (${mode}) to be measured`, 30_000, async () => {
+  const r = await pollUntil(`${vm.name}: calc-dirty-rate (${mode}) to be measured`, DEADLINES.dirtyRate, async () => {
     const q = await vm.qmp.execute<{ status: string; 'dirty-rate'?: number }>('query-dirty-rate');
     return { done: q.status === 'measured', value: q['dirty-rate'], state: q.status };
   }, 200);

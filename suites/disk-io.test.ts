@@ -1,29 +1,16 @@
 import { describe, expect } from 'vitest';
-import { DiskIntegrityError, FioWorkload } from '../harness/guest/fio.js';
-import { loseWrite } from '../harness/faults/disk.js';
-import { caseRow, runCase } from '../harness/case/run.js';
-import { imageLocks, type ImageLocks } from '../harness/host/locks.js';
-import { DOWNTIME_TRACE_ARGS } from '../harness/migration/downtime-trace.js';
-import { createImage } from '../harness/storage/image.js';
-import { diskQueue, InflightSampler, queueStatus } from '../harness/storage/virtio-queue.js';
-import { testArches } from '../harness/testing/arches.js';
-import { dataDisk, fioOn, throttledDataDisk } from '../harness/storage/data-disk.js';
-import { scenario } from '../harness/testing/scenario.js';
-import { VmBuilder } from '../harness/vm/builder.js';
-import type { DiskSpec } from '../harness/vm/spec.js';
-import type { StartedVm } from '../harness/vm/started.js';
+import { caseRow, caseScenario, createImage, dataDisk, diskQueue, DiskIntegrityError, DOWNTIME_TRACE_ARGS, FioWorkload, fioOn, imageLocks, InflightSampler, loseWrite, queueStatus, scenario, testArches, throttledDataDisk, VmBuilder, type DiskSpec, type ImageLocks, type StartedVm } from '../harness/index.js';
 
 // fio writes with crc32c headers to a virtio-blk disk that source and destination share,
 // through a throttle that keeps its queue full, for the whole migration; then every block
 // is read back on the destination.
 describe.each(testArches())('disk-io %s', (arch) => {
   const locks = (vm: StartedVm, disk: DiskSpec) => imageLocks(vm.on, vm.process.pid, disk.file);
-  const name = 'fio across live migration on a shared qcow2, throttled';
-  scenario(name, { suite: 'disk-io', arch, twoHosts: true }, async (ctx) => {
-    let sampler: InflightSampler | undefined;
-    let dstLocksWhileActive: ImageLocks | undefined;
-    const report = await runCase(ctx, {
-      id: name,
+  let sampler: InflightSampler | undefined;
+  let dstLocksWhileActive: ImageLocks | undefined;
+  caseScenario(
+    {
+      id: 'fio across live migration on a shared qcow2, throttled',
       arch,
       workload: false,
       // One image both open: on this machine, or on the hosts' shared storage with --hosts.
@@ -41,9 +28,10 @@ describe.each(testArches())('disk-io %s', (arch) => {
           sampler = new InflightSampler(src, diskQueue(storage!.src.disk));
         },
       },
-    });
+    },
+    { suite: 'disk-io' },
+    async (report, ctx) => {
     const row = caseRow(report);
-    ctx.record(row);
     const { src, dst, storage } = report.run;
     const inflight = await sampler!.stop();
     // Lock handover at the switchover: not before (while active), and the source let go.

@@ -1,16 +1,11 @@
 import { describe, expect } from 'vitest';
-import { checkLivenessAfterMigration, checkLivenessSteady, LivenessError } from '../harness/guest/liveness.js';
-import { migrate } from '../harness/migration/migrate.js';
-import { startPair } from '../harness/migration/pair.js';
-import { migrationFigures } from '../harness/migration/verify.js';
-import { testArches } from '../harness/testing/arches.js';
-import { caseScenario, scenario } from '../harness/testing/scenario.js';
-import { VmBuilder } from '../harness/vm/builder.js';
+import { caseScenario, DEADLINES, checkLivenessAfterMigration, checkLivenessSteady, LivenessError, migrationFigures, scenario, startPair, testArches, VmBuilder, type ScenarioContext } from '../harness/index.js';
 
 // The liveness checker must be able to fail: real faults injected on the destination right
 // after switchover, plus a control run (same guest, no migration) that must pass.
 describe.each(testArches())('liveness-checker %s', (arch) => {
-  scenario('control: same guest without migration stays alive', { suite: 'liveness-checker', arch, oneHost: "a checker's own fault or control run, on this machine" }, async (ctx) => {
+  const meta = { suite: 'liveness-checker', arch, oneHost: "a checker's own fault or control run, on this machine" };
+  scenario('control: same guest without migration stays alive', meta, async (ctx) => {
     const vm = await ctx.vms.start(new VmBuilder('src', arch));
     await vm.waitReady();
     const steady = await checkLivenessSteady(vm, 3000);
@@ -18,30 +13,43 @@ describe.each(testArches())('liveness-checker %s', (arch) => {
     return { guestDowntimeMs: steady.largestGapMs };
   });
 
-  scenario('fault: destination reset after switchover is caught', { suite: 'liveness-checker', arch, oneHost: "a checker's own fault or control run, on this machine" }, async (ctx) => {
-    const pair = await startPair(ctx.vms, arch);
-    const m = await migrate(pair.src, pair.dst);
-    ctx.record(migrationFigures(m));
-    await pair.dst.qmp.execute('system_reset');
-    const err = await checkLivenessAfterMigration(pair.src, pair.dst, { beats: 600 }).catch((e: unknown) => e);
+  /** A pair migrated and verified, then the checker pointed at a destination broken on purpose. */
+  const migrated = async (ctx: ScenarioContext) => {
+    const report = await (await (await startPair(ctx, { id: 'a pair to break', arch, workload: false })).migrate()).finish();
+    ctx.record(migrationFigures(report.migration!));
+    return report.run;
+  };
+
+  scenario('fault: destination reset after switchover is caught', meta, async (ctx) => {
+    const run = await migrated(ctx);
+    await run.dst.qmp.execute('system_reset');
+    const err = await checkLivenessAfterMigration(run.src, run.dst, { beats: 600 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LivenessError);
     expect(String((err as Error).message)).toMatch(/restarted|booted again|jumped|clock went back|not alive/);
     return { extra: { caught: (err as Error).message } };
   });
 
-  scenario('fault: destination stopped after switchover is caught', { suite: 'liveness-checker', arch, oneHost: "a checker's own fault or control run, on this machine" }, async (ctx) => {
-    const pair = await startPair(ctx.vms, arch);
-    const m = await migrate(pair.src, pair.dst);
-    ctx.record(migrationFigures(m));
-    await pair.dst.qmp.execute('stop');
-    const since = pair.dst.heartbeat!.beats.length;
-    const err = await checkLivenessAfterMigration(pair.src, pair.dst, { beats: since + 200, timeoutMs: 8000 }).catch(
-      (e: unknown) => e,
-    );
+  scenario('fault: destination stopped after switchover is caught', meta, async (ctx) => {
+    const run = await migrated(ctx);
+    await run.dst.qmp.execute('stop');
+    const since = run.dst.heartbeat!.beats.length;
+    const err = await checkLivenessAfterMigration(run.src, run.dst, { beats: since + 200, timeoutMs: DEADLINES.expectedToFail }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LivenessError);
     expect(String((err as Error).message)).toMatch(/not alive.*status: paused/);
     return { extra: { caught: (err as Error).message } };
   });
+
+  // The same fault before the harness verifies: the case reports the wrong run state by name.
+  caseScenario(
+    {
+      id: 'a destination stopped right after switchover is reported as the wrong run state',
+      arch,
+      workload: false,
+      hooks: { completed: async ({ dst }) => void (await dst.qmp.execute('stop')) },
+      expect: { kind: 'wrong-run-state', side: 'destination', got: 'paused', why: 'the destination was stopped before the harness verified it' },
+    },
+    { suite: 'liveness-checker' },
+  );
 
   // A guest kernel that dies on the destination takes its agent with it: the case says
   // guest-died and quotes the console, instead of timing out on an agent that never answers.
@@ -53,7 +61,7 @@ describe.each(testArches())('liveness-checker %s', (arch) => {
       hooks: { inPostcopy: async (run) => void (await (await run.dst.agent()).spawn('/bin/busybox', ['sh', '-c', 'echo c > /proc/sysrq-trigger'])) },
       expect: { kind: 'guest-dies', why: 'the guest kernel was made to crash (sysrq c) once it ran on the destination' },
     },
-    { suite: 'liveness-checker', arch },
+    { suite: 'liveness-checker' },
     ({ outcome, run }) => {
       expect(outcome.kind).toBe('guest-died');
       expect('error' in outcome && outcome.error).toMatch(/the guest kernel crashed on the destination: .*(sysrq|Kernel panic)/);

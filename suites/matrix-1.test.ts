@@ -1,4 +1,4 @@
-import { matrixSuite } from '../harness/testing/matrix-suite.js';
+import { matrixSuite } from '../harness/index.js';
 
 // Part 1 of the capability matrix (MIGTEST_MATRIX, default "default"); see config/matrices/.
 matrixSuite(1);

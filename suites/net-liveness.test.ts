@@ -1,10 +1,5 @@
 import { describe, expect } from 'vitest';
-import { migrateAndVerify } from '../harness/migration/verify.js';
-import { NetLivenessError } from '../harness/net/probe.js';
-import { testArches } from '../harness/testing/arches.js';
-import { eventTimeMs, GUEST_MAC, lacksVhostNet, startLanPair } from '../harness/testing/net.js';
-import { scenario } from '../harness/testing/scenario.js';
-import { sleep } from '../harness/util/time.js';
+import { eventTimeMs, GUEST_MAC, DEADLINES, lacksVhostNet, NetLivenessError, scenario, startLanPair, testArches } from '../harness/index.js';
 
 // The guest on a virtio-net NIC (tap on a bridge, in a namespace), pinged every 10 ms by a
 // peer on the bridge through the migration. The bridge learnt the guest's MAC on the source's
@@ -14,16 +9,18 @@ describe.each(testArches())('net-liveness %s', (arch) => {
     scenario(`ping every 10 ms across live migration${vhost ? ' (vhost-net)' : ''}`, { suite: 'net-liveness', arch, oneHost: "the guest's LAN and the peer pinging it are network namespaces of this machine" }, async (ctx) => {
       const lacks = vhost ? lacksVhostNet() : undefined;
       if (lacks) ctx.skip(lacks);
-      const { src, dst, lan, probe } = await startLanPair(ctx, arch, { vhost });
+      const pair = await startLanPair(ctx, arch, { vhost });
+      const { src, dst, lan, probe } = pair;
       await probe.waitAnswering(20);
-      // Control: the same guest and peer for 2 s without a migration: no loss, no long gap.
+      // Control: the same guest and peer for 200 pings (2 s) without a migration: no loss, no long gap.
       const controlFrom = Date.now();
-      await sleep(2000);
+      await probe.waitAnswering(200, { since: controlFrom });
       const control = probe.figures();
       expect(control.lost).toBe(0);
       expect(await lan.fdbPort(GUEST_MAC)).toBe('tsrc');
 
-      const { migration, liveness, figures } = await migrateAndVerify({ src, dst });
+      const { migration: m, liveness, figures } = await (await pair.migrate()).finish();
+      const migration = m!;
       ctx.record(figures);
       const resumedAt = eventTimeMs(dst.qmp.events.find((e) => e.event === 'RESUME')!);
       const stoppedAt = eventTimeMs(src.qmp.events.findLast((e) => e.event === 'STOP')!);
@@ -39,17 +36,18 @@ describe.each(testArches())('net-liveness %s', (arch) => {
   }
 
   scenario('without self-announce the peer loses the guest; announce-self brings it back', { suite: 'net-liveness', arch, oneHost: "the guest's LAN and the peer pinging it are network namespaces of this machine" }, async (ctx) => {
-    const { src, dst, lan, probe } = await startLanPair(ctx, arch);
+    // Fault: no announce rounds. The guest runs on the destination, but frames for its MAC still go to the source's tap.
+    const pair = await startLanPair(ctx, arch, { migration: { parameters: { 'announce-rounds': 0 } } });
+    const { dst, lan, probe } = pair;
     await probe.waitAnswering(20);
     // A ping the guest received before the switchover is answered from the destination's tap,
     // and that reply alone moves the MAC: keep the guest silent across the switchover.
     probe.pause();
-    await sleep(200);
-    // Fault: no announce rounds. The guest runs on the destination, but frames for its MAC still go to the source's tap.
-    ctx.record((await migrateAndVerify({ src, dst }, { parameters: { 'announce-rounds': 0 } })).figures);
+    await probe.waitQuiet(200);
+    ctx.record((await (await pair.migrate()).finish()).figures);
     const resumedAt = eventTimeMs(dst.qmp.events.find((e) => e.event === 'RESUME')!);
     probe.resume();
-    const err = await probe.waitAnswering(20, { since: resumedAt, timeoutMs: 3_000 }).then(() => undefined, (e: unknown) => e);
+    const err = await probe.waitAnswering(20, { since: resumedAt, timeoutMs: DEADLINES.expectedToFail }).then(() => undefined, (e: unknown) => e);
     expect(err).toBeInstanceOf(NetLivenessError);
     expect(await lan.fdbPort(GUEST_MAC)).toBe('tsrc');
     expect(probe.summary(resumedAt, false).rarp).toBe(0);

@@ -1,15 +1,5 @@
 import { describe, expect } from 'vitest';
-import { FioWorkload } from '../harness/guest/fio.js';
-import { failWritesAfterFlush, flushDisk } from '../harness/faults/disk.js';
-import { checkLivenessAfterMigration } from '../harness/guest/liveness.js';
-import { migrate } from '../harness/migration/migrate.js';
-import { startPair } from '../harness/migration/pair.js';
-import { createImage } from '../harness/storage/image.js';
-import { deviceWrites, diskQueue, queueStatus } from '../harness/storage/virtio-queue.js';
-import { testArches } from '../harness/testing/arches.js';
-import { dataDisk, fioOn, throttledDataDisk, waitForWrites } from '../harness/storage/data-disk.js';
-import { scenario } from '../harness/testing/scenario.js';
-import { pollUntil } from '../harness/util/time.js';
+import { checkLivenessAfterMigration, createImage, dataDisk, DEADLINES, deviceWrites, diskQueue, failWritesAfterFlush, FioWorkload, fioOn, flushDisk, pollUntil, queueStatus, scenario, startPair, testArches, throttledDataDisk, waitForWrites } from '../harness/index.js';
 
 // werror=stop: a failed write is not reported to the guest but parked in the device, and the
 // VM stops (io-error). Those requests are the only ones virtio-blk and virtio-scsi carry in
@@ -20,10 +10,13 @@ describe.each(testArches())('parked-requests %s', (arch) => {
       // raw: the source's last flush at the switchover must not hit the failing path (qcow2
       // writes its metadata there, and the migration then fails: "Error in migration completion").
       const disk = dataDisk(await createImage(ctx.artifacts.file('data.raw'), { format: 'raw' }), { bus, werror: 'stop', rerror: 'stop' });
-      const pair = await startPair(ctx.vms, arch, {
-        configure: (b) => throttledDataDisk(b, { ...disk, blkdebug: failWritesAfterFlush() }),
+      const pair = await startPair(ctx, {
+        id: `${bus} parked requests`,
+        arch,
+        workload: false,
+        source: { configure: (b) => throttledDataDisk(b, { ...disk, blkdebug: failWritesAfterFlush() }) },
         // The same image, without the failing layer and without the throttle.
-        configureDst: (b) => b.withoutDisk(disk.id).withDisk(disk),
+        destination: { configure: (b) => b.withoutDisk(disk.id).withDisk(disk) },
       });
       const { src, dst } = pair;
       const q = diskQueue(disk);
@@ -32,7 +25,7 @@ describe.each(testArches())('parked-requests %s', (arch) => {
       await waitForWrites(src, disk, 200);
       const mark = src.qmp.mark();
       await flushDisk(src, disk);
-      await src.qmp.waitForEvent('STOP', () => true, { since: mark, timeoutMs: 30_000 });
+      await src.qmp.waitForEvent('STOP', () => true, { since: mark, timeoutMs: DEADLINES.status });
       expect((await src.status()).status).toBe('io-error');
       const ioError = src.qmp.events.slice(mark).find((e) => e.event === 'BLOCK_IO_ERROR');
       expect(ioError?.data).toMatchObject({ operation: 'write', action: 'stop', reason: 'Input/output error' });
@@ -41,15 +34,16 @@ describe.each(testArches())('parked-requests %s', (arch) => {
       const srcWrites = await deviceWrites(src, disk);
 
       // Migrate the stopped VM: the destination loads it and stays stopped, the requests parked.
-      const migration = await migrate(src, dst);
+      const { migration: m, destinationRunState } = await (await pair.migrate()).finish();
+      const migration = m!;
       expect(migration.status).toBe('completed');
-      expect((await dst.status()).running).toBe(false);
+      expect(destinationRunState).toBe('paused');
       const onDst = await queueStatus(dst, q);
       expect(onDst.inuse).toBe(parkedOnSrc);
 
       // cont: the device restarts its parked requests on the healthy image.
       await dst.qmp.execute('cont');
-      const after = await pollUntil('destination to complete the parked requests', 30_000, async () => {
+      const after = await pollUntil('destination to complete the parked requests', DEADLINES.status, async () => {
         const s = await queueStatus(dst, q);
         return { done: s['used-idx'] - onDst['used-idx'] >= parkedOnSrc, value: s, state: s };
       }, 50);

@@ -1,9 +1,5 @@
 import { describe, expect } from 'vitest';
-import type { MigrationCase } from '../harness/case/model.js';
-import { probeBinary } from '../harness/qemu/probe.js';
-import { findBinary } from '../harness/qemu/catalog.js';
-import { testArches } from '../harness/testing/arches.js';
-import { caseScenario } from '../harness/testing/scenario.js';
+import { caseScenario, findBinary, probeBinary, testArches, type MigrationCase } from '../harness/index.js';
 
 // "Why does local migration run at only about 1 Gbit/s?" Because max-bandwidth defaults to
 // 128 MiB/s (MAX_THROTTLE): 134217728 B/s is 1.07 Gbit/s. The guest holds 384 MiB of
@@ -13,7 +9,7 @@ const DEFAULT_LIMIT = 134_217_728;
 
 describe.each(testArches())('precopy-bandwidth %s', (arch) => {
   const filled = (id: string, migration: MigrationCase['migration'] = {}): MigrationCase => ({ id, arch, source: { memoryMiB: 512 }, workload: { mib: 384, rateMiBs: 1 }, migration });
-  const meta = { suite: 'precopy-bandwidth', arch };
+  const meta = { suite: 'precopy-bandwidth' };
 
   caseScenario(filled('max-bandwidth left at its default'), meta, async ({ migration }) => {
     const probe = await probeBinary(await findBinary(arch));

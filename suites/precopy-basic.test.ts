@@ -1,14 +1,12 @@
 import { describe, expect } from 'vitest';
-import { TRANSPORTS } from '../harness/migration/transport.js';
-import { testArches } from '../harness/testing/arches.js';
-import { caseScenario } from '../harness/testing/scenario.js';
+import { caseScenario, testArches, TRANSPORTS } from '../harness/index.js';
 
 // Live precopy of a running guest: the foundation every other suite builds on. With
 // --hosts it runs across two hosts (tcp, and exec through socat over tcp; the other
 // transports need one host and skip, saying why).
 describe.each(testArches())('precopy-basic %s', (arch) => {
   for (const transport of TRANSPORTS)
-    caseScenario({ id: `live precopy over ${transport}`, arch, workload: false, migration: { transport } }, { suite: 'precopy-basic', arch, twoHosts: true }, async ({ migration, liveness, run }) => {
+    caseScenario({ id: `live precopy over ${transport}`, arch, workload: false, migration: { transport } }, { suite: 'precopy-basic' }, async ({ migration, liveness, run }) => {
       expect(migration!.status).toBe('completed');
       expect(migration!.uri.startsWith(`${transport}:`)).toBe(true);
       expect(migration!.info.downtime).toBeGreaterThan(0);

@@ -1,11 +1,5 @@
 import { describe, expect } from 'vitest';
-import { runCase, caseRow } from '../harness/case/run.js';
-import { probeBinary } from '../harness/qemu/probe.js';
-import { listBinaries } from '../harness/qemu/catalog.js';
-import { runAccel } from '../harness/qemu/accel.js';
-import { ARCH_DEFAULTS } from '../harness/vm/spec.js';
-import { testArches } from '../harness/testing/arches.js';
-import { scenario } from '../harness/testing/scenario.js';
+import { ARCH_DEFAULTS, caseRow, listBinaries, probeBinary, runAccel, runCase, scenario, testArches } from '../harness/index.js';
 
 // The catalog's second QEMU (Debian bookworm's 7.2, placed by `migtest qemu fetch 7.2`)
 // really runs from its own directory with its own firmware, and its probe matches its age.

@@ -1,9 +1,5 @@
 import { describe, expect } from 'vitest';
-import { writeGuestPhysical } from '../harness/faults/gdb.js';
-import { RamIntegrityError, RamWorkload } from '../harness/guest/ramcheck.js';
-import { testArches } from '../harness/testing/arches.js';
-import { caseScenario, scenario } from '../harness/testing/scenario.js';
-import { VmBuilder } from '../harness/vm/builder.js';
+import { caseScenario, RamIntegrityError, RamWorkload, scenario, testArches, VmBuilder, writeGuestPhysical } from '../harness/index.js';
 
 // The RAM checker must be able to fail: a page really corrupted in guest memory (through
 // QEMU's gdbstub, physical-memory mode) after switchover is caught; the control run (same
@@ -23,7 +19,7 @@ describe.each(testArches())('ram-checker %s', (arch) => {
     return { extra: { passes: second.passes, pages: second.pages } };
   });
 
-  caseScenario({ id: 'mutation: a page corrupted on the destination is caught', arch, workload: WORKLOAD }, { suite: 'ram-checker', arch }, async ({ run, ram: before }) => {
+  caseScenario({ id: 'mutation: a page corrupted on the destination is caught', arch, workload: WORKLOAD }, { suite: 'ram-checker' }, async ({ run, ram: before }) => {
     const page = 1234;
     await writeGuestPhysical(run.dst, run.ram!.physAddr(page), Buffer.from([(before!.value + 77) & 255]));
     const err = await run.ram!.check(run.dst).catch((e: unknown) => e);

@@ -2,10 +2,7 @@ import { execa } from 'execa';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect } from 'vitest';
-import { isAlive } from '../harness/host/procfs.js';
-import { scenario, type ScenarioContext } from '../harness/testing/scenario.js';
-import { pollUntil } from '../harness/util/time.js';
-import { repoRoot } from '../harness/util/paths.js';
+import { DEADLINES, isAlive, pollUntil, repoRoot, scenario, type ScenarioContext } from '../harness/index.js';
 
 const MIGTEST = join(repoRoot, 'bin/migtest.mjs');
 
@@ -23,7 +20,7 @@ async function killRunnerMidMigration(ctx: ScenarioContext, env: Record<string, 
   });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const pids = await pollUntil('orphan runner to report an active migration', 120_000, () => {
+  const pids = await pollUntil('orphan runner to report an active migration', DEADLINES.orphan, () => {
     const m = /ACTIVE (\{.*\})/.exec(out);
     return {
       done: !!m || child.exitCode !== null,
@@ -49,7 +46,7 @@ describe('reaper', () => {
     ctx.artifacts.append('reap.txt', next.stdout);
     expect(next.stdout).toContain(`pgid ${pids.src}`);
     expect(next.stdout).toContain(`pgid ${pids.dst}`);
-    await pollUntil('orphaned QEMUs to be gone', 10_000, () => ({
+    await pollUntil('orphaned QEMUs to be gone', DEADLINES.killed, () => ({
       done: !isAlive(pids.src) && !isAlive(pids.dst),
       state: { src: isAlive(pids.src), dst: isAlive(pids.dst) },
     }));
@@ -61,7 +58,7 @@ describe('reaper', () => {
     const state = mkdtempSync('/tmp/migtest-reaper-state-');
     const env = { MIGTEST_STATE: state };
     const pids = await killRunnerMidMigration(ctx, env);
-    await pollUntil('the watchdog to kill the orphaned QEMUs', 15_000, () => ({
+    await pollUntil('the watchdog to kill the orphaned QEMUs', DEADLINES.watchdog, () => ({
       done: !isAlive(pids.src) && !isAlive(pids.dst),
       state: { src: isAlive(pids.src), dst: isAlive(pids.dst) },
     }));
@@ -81,7 +78,7 @@ describe('reaper', () => {
     ctx.artifacts.append('reap.txt', next.stdout);
     expect(next.stdout).toContain(`pgid ${left.dst}`);
     for (const ns of left.namespaces!) expect(next.stdout).toContain(`network namespace ${ns}`);
-    await pollUntil('the paused QEMUs to be gone', 10_000, () => ({
+    await pollUntil('the paused QEMUs to be gone', DEADLINES.killed, () => ({
       done: !isAlive(left.src) && !isAlive(left.dst),
       state: { src: isAlive(left.src), dst: isAlive(left.dst) },
     }));

@@ -1,13 +1,7 @@
 import { execa } from 'execa';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { GroupProcess } from '../harness/host/process.js';
+import { caseScenario, DEADLINES, fault, GroupProcess, readResults, scenario, testArches, toHtml, when } from '../harness/index.js';
 import { describe, expect } from 'vitest';
-import { fault } from '../harness/case/faults.js';
-import { when } from '../harness/migration/triggers.js';
-import { toHtml } from '../harness/report/html.js';
-import { readResults } from '../harness/report/results.js';
-import { testArches } from '../harness/testing/arches.js';
-import { caseScenario, scenario } from '../harness/testing/scenario.js';
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find(existsSync);
 
@@ -45,9 +39,10 @@ print(w, h, round(ink / (w * h), 4), len(colours))
 // report.html looked at in a real headless browser: a run with a postcopy recovery (stats
 // series, postcopy bands, a stall episode) and a refused TLS case, rendered and screenshotted.
 describe.each(testArches().slice(0, 1))('report-html %s', (arch) => {
-  const meta = { suite: 'report-html', arch, oneHost: "charts this file's own runs and opens them in Chromium on this machine" };
-  caseScenario({ id: 'a postcopy recovery to chart', arch, migration: { mode: 'recovery' }, faults: [fault.killBridge(when.progress('postcopy-active', 0.2))] }, meta);
-  caseScenario({ id: 'a precopy to chart', arch }, meta);
+  const oneHost = "charts this file's own runs and opens them in Chromium on this machine";
+  const meta = { suite: 'report-html', arch, oneHost };
+  caseScenario({ id: 'a postcopy recovery to chart', arch, oneHost, migration: { mode: 'recovery' }, faults: [fault.killBridge(when.progress('postcopy-active', 0.2))] }, meta);
+  caseScenario({ id: 'a precopy to chart', arch, oneHost }, meta);
 
   scenario('report.html renders in headless Chromium: charts drawn, failures first, nothing fetched', meta, async (ctx) => {
     if (!CHROMIUM) return ctx.skip('no Chromium on this host (ci/setup.sh installs it): the page cannot be looked at');
@@ -63,8 +58,10 @@ describe.each(testArches().slice(0, 1))('report-html %s', (arch) => {
     // Chromium and its children in a group of their own, killed by it if they hang.
     const browse = async (args: string[], out?: string) => {
       const p = GroupProcess.spawn(CHROMIUM, [...flags, ...args], { name: 'chromium', stdoutFile: out, stderrFile: ctx.artifacts.file('chromium.log') });
-      ctx.track({ stop: () => p.stop({ termMs: 3000 }) });
-      if (!(await p.waitExit(60_000))) throw new Error(`chromium ${args[0]} did not finish within 60 s (see chromium.log)`);
+      ctx.track({ stop: () => p.stop({ termMs: DEADLINES.teardownQuick }) });
+      await p.waitExit({ timeoutMs: DEADLINES.browser }).catch((e: Error) => {
+        throw new Error(`chromium ${args[0]} did not finish (see chromium.log): ${e.message}`);
+      });
     };
     const domFile = ctx.artifacts.file('report.dom.html');
     await browse(['--dump-dom', `file://${page}`], domFile);

@@ -1,19 +1,17 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect } from 'vitest';
-import { GroupProcess } from '../harness/host/process.js';
-import { reproPlan, reproScript } from '../harness/report/repro.js';
-import { testArches } from '../harness/testing/arches.js';
-import { caseScenario, scenario, type ScenarioContext } from '../harness/testing/scenario.js';
+import { caseScenario, DEADLINES, GroupProcess, reproPlan, reproScript, scenario, testArches, type ScenarioContext } from '../harness/index.js';
 
 
 // `migtest repro`: the script written from a passing run's artifacts replays it without the
 // harness (both QEMU command lines, the run's QMP commands on the same states) and migrates.
 describe.each(testArches())('repro %s', (arch) => {
-  const meta = { suite: 'repro', arch, oneHost: 'the replay (repro.py) starts its QEMUs on this machine' };
+  const oneHost = 'the replay (repro.py) starts its QEMUs on this machine';
+  const meta = { suite: 'repro', arch, oneHost };
   const runs: Record<string, string> = {};
 
-  caseScenario({ id: 'a precopy run to replay', arch }, meta, (_r, ctx) => void (runs.precopy = ctx.artifacts.path));
-  caseScenario({ id: 'a postcopy run to replay', arch, migration: { mode: 'postcopy' } }, meta, (_r, ctx) => void (runs.postcopy = ctx.artifacts.path));
+  caseScenario({ id: 'a precopy run to replay', arch, oneHost }, meta, (_r, ctx) => void (runs.precopy = ctx.artifacts.path));
+  caseScenario({ id: 'a postcopy run to replay', arch, oneHost, migration: { mode: 'postcopy' } }, meta, (_r, ctx) => void (runs.postcopy = ctx.artifacts.path));
 
   const replay = async (ctx: ScenarioContext, kind: string) => {
     // Not a skip: nothing the host lacks, the run to replay failed (and says why above).
@@ -24,10 +22,10 @@ describe.each(testArches())('repro %s', (arch) => {
     const log = ctx.artifacts.file('repro.log');
     // The script's QEMUs stay in its group, so this group's kill (and the reaper) covers them.
     const p = GroupProcess.spawn('python3', [script, '--timeout', '300'], { name: 'repro', stdoutFile: log, stderrFile: log, env: { MIGTEST_REPRO_SAME_GROUP: '1' } });
-    ctx.track({ stop: () => p.stop({ termMs: 10_000 }) });
-    const ended = await p.waitExit(600_000);
+    ctx.track({ stop: () => p.stop({ termMs: DEADLINES.killed }) });
+    const ended = await p.waitExit({ timeoutMs: DEADLINES.replay }).then(() => true, () => false);
     const out = readFileSync(log, 'utf8');
-    expect(ended, `the script is still running after 600 s:\n${out.slice(-2000)}`).toBe(true);
+    expect(ended, `the script is still running after ${DEADLINES.replay / 1000} s:\n${out.slice(-2000)}`).toBe(true);
     expect(out, out.slice(-3000)).toMatch(/REPRO OK/);
     expect(p.exit?.code).toBe(0);
     const steps = plan.steps.map((s) => String(s.cmd.execute ?? s.cmd['exec-oob']));

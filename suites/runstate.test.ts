@@ -1,17 +1,12 @@
 import { describe, expect } from 'vitest';
-import { checkLivenessAfterMigration } from '../harness/guest/liveness.js';
-import { testArches } from '../harness/testing/arches.js';
-import { caseScenario } from '../harness/testing/scenario.js';
-import type { CaseReport, CaseRun } from '../harness/case/model.js';
-import type { RunState } from '../harness/qmp/types.js';
-import type { StartedVm } from '../harness/vm/started.js';
+import { caseScenario, checkLivenessAfterMigration, testArches, type CaseReport, type PreparedRun, type RunState, type StartedVm } from '../harness/index.js';
 
 // A guest that was not running when migrated must not run on the destination either: QEMU
 // carries the run state. Verification expects the source's state on the destination
 // (paused for a `stop`, suspended for an S3 suspend), then the guest is resumed there and
 // must continue where it stopped: heartbeat counter unbroken, RAM intact.
 describe.each(testArches())('runstate %s', (arch) => {
-  const meta = { suite: 'runstate', arch };
+  const meta = { suite: 'runstate' };
 
   /** Resumed on the destination, the guest continues where it stopped: counter unbroken, RAM intact. */
   const resumedThere = (want: RunState, resume: (dst: StartedVm) => Promise<unknown>) => async ({ run, destinationRunState }: CaseReport) => {
@@ -21,7 +16,7 @@ describe.each(testArches())('runstate %s', (arch) => {
     const ram = await run.ram!.check(run.dst);
     return { guestDowntimeMs: live.guestObservedDowntimeMs, extra: { destinationRunState, ramPages: ram.pages } };
   };
-  const stop = async ({ src }: CaseRun) => void (await src.qmp.execute('stop'));
+  const stop = async ({ src }: PreparedRun) => void (await src.qmp.execute('stop'));
   caseScenario({ id: 'a guest stopped before migrating stays paused on the destination; cont resumes it', arch, hooks: { start: stop } }, meta, resumedThere('paused', (dst) => dst.qmp.execute('cont')));
 
   // The virt machine has no ACPI S3: an Arm guest only idles in s2idle and QEMU never sees a suspend.

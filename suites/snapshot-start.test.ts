@@ -1,10 +1,5 @@
 import { describe, expect } from 'vitest';
-import { RamWorkload } from '../harness/guest/ramcheck.js';
-import { DEFAULT_WORKLOAD, caseRow, runCase } from '../harness/case/run.js';
-import { testArches } from '../harness/testing/arches.js';
-import { scenario } from '../harness/testing/scenario.js';
-import { VmBuilder } from '../harness/vm/builder.js';
-import { SnapshotCache, snapshotKey } from '../harness/vm/snapshot.js';
+import { caseRow, DEFAULT_WORKLOAD, RamWorkload, runCase, scenario, SnapshotCache, snapshotKey, testArches, VmBuilder } from '../harness/index.js';
 
 // Snapshot start: the second boot of a configuration saves the ready guest, later starts
 // restore it. A restored guest must be as good as a booted one: its heartbeat continues

@@ -1,9 +1,5 @@
 import { describe, expect } from 'vitest';
-import { MIRROR_BASE } from '../harness/case/storage.js';
-import { DOWNTIME_TRACE_ARGS } from '../harness/migration/downtime-trace.js';
-import type { MirrorSync } from '../harness/storage/nbd-mirror.js';
-import { testArches } from '../harness/testing/arches.js';
-import { caseScenario } from '../harness/testing/scenario.js';
+import { caseScenario, DOWNTIME_TRACE_ARGS, MIRROR_BASE, testArches, type MirrorSync } from '../harness/index.js';
 
 // Storage migration without shared storage, libvirt's way: each side has its own image (on
 // its own host with --hosts); the destination exports its copy over NBD, the source mirrors
@@ -14,7 +10,7 @@ describe.each(testArches())('storage-mirror %s', (arch) => {
   for (const sync of ['full', 'top'] as MirrorSync[]) {
     const id = sync === 'full' ? 'blockdev-mirror sync=full to an empty image over NBD' : 'blockdev-mirror sync=top over a shared backing file';
     // QEMU's downtime checkpoints (stderr) say where the downtime goes (io.json).
-    caseScenario({ id, arch, workload: false, storage: { kind: 'mirror', sync }, source: { args: DOWNTIME_TRACE_ARGS } }, { suite: 'storage-mirror', arch, twoHosts: true }, ({ io }) => {
+    caseScenario({ id, arch, workload: false, storage: { kind: 'mirror', sync }, source: { args: DOWNTIME_TRACE_ARGS } }, { suite: 'storage-mirror' }, ({ io }) => {
       const m = io!.mirror!;
       expect(io!.writes).toBe(2048);
       // full: at least the whole disk (rewrites of copied clusters before READY would add to it).

@@ -1,15 +1,10 @@
 import { describe, expect } from 'vitest';
-import { fault } from '../harness/case/faults.js';
-import type { CaseReport, MigrationCase } from '../harness/case/model.js';
-import { CLIENT_IDENTITY, type TlsSpec } from '../harness/migration/tls.js';
-import { when } from '../harness/migration/triggers.js';
-import { testArches } from '../harness/testing/arches.js';
-import { caseScenario } from '../harness/testing/scenario.js';
+import { caseScenario, CLIENT_IDENTITY, fault, testArches, when, type CaseReport, type MigrationCase, type TlsSpec } from '../harness/index.js';
 
 // Migration over TLS with credentials made at run time (openssl for x509, random psk keys),
 // loaded with object-add on each side's host. Then what must be refused, in QEMU's words.
 describe.each(testArches())('tls %s', (arch) => {
-  const meta = { suite: 'tls', arch, twoHosts: true };
+  const meta = { suite: 'tls' };
   const mbps: Record<string, number | undefined> = {};
   const over = (id: string, tls: TlsSpec | undefined, more: Partial<MigrationCase> = {}): MigrationCase => ({ id, arch, ...more, migration: { ...more.migration, ...(tls ? { tls } : {}) } });
   const cost = (name: string) => async (r: CaseReport) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkOutcome, expectedLabel, outcomeLabel } from './expect.js';
-import { destinationSetup } from './run.js';
+import { destinationSetup } from './pair.js';
 import type { Expectation, Outcome } from './model.js';
 
 const refusedStream: Expectation = { kind: 'refused', side: 'destination', stage: 'stream', message: 'Size mismatch', why: 'RAM sizes differ' };

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { QemuProbe } from '../qemu/probe.js';
 import { ConfigError } from '../util/errors.js';
-import { expandGrid, expectMachine, parseGrid, type Version } from './grid.js';
-import { destinationSetup } from '../case/run.js';
+import { expandGrid, parseGrid, type Version } from './grid.js';
+import { expectMachine } from '../case/expectations.js';
+import { destinationSetup } from '../case/pair.js';
 import { compatMarkdown, versionSummary } from './report.js';
 
 const probe = (version: string, machines: Array<[string, string?]>, cpuModels = ['qemu64', 'max']): QemuProbe => ({

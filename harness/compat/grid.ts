@@ -3,14 +3,15 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ARCHES, type Arch } from '../util/arch.js';
-import { compareVersions, isQemuPath, QEMU_SPEC_FORMS, versionMatches } from '../qemu/catalog.js';
+import { compareVersions, isQemuPath, QEMU_SPEC_FORMS } from '../qemu/catalog.js';
+import { expectMachine } from '../case/expectations.js';
 import { resolveMachine, type QemuProbe } from '../qemu/probe.js';
 import type { Accel } from '../util/arch.js';
 import type { Expectation, MigrationCase } from '../case/model.js';
 import { ConfigError } from '../util/errors.js';
 import { repoRoot } from '../util/paths.js';
 import { configErrorFrom } from '../util/zod.js';
-import { pairCase, refusedStream } from './model.js';
+import { pairCase } from './model.js';
 
 /**
  * A compatibility grid: versions x machine types x CPU models. `system` is the installed
@@ -63,59 +64,6 @@ export function versionedMachines(names: string[], prefix: string): string[] {
     .sort((a, b) => compareVersions(a.slice(prefix.length), b.slice(prefix.length)));
 }
 
-
-/**
- * Rules for a pair of versions on one machine type:
- * - a destination that lacks the machine type cannot start;
- * - Arm under TCG: the CPU's system-register list (cpreg) grows between QEMU versions and
- *   the destination refuses registers it does not know, or a longer list than its own
- *   (observed 7.2.22 <-> 10.0.2 both ways). Versioned machine types do not cover it; under
- *   KVM the list comes from the host kernel (untried here: no usable KVM);
- * - otherwise it migrates: versioned machine types exist for exactly this.
- */
-export function expectMachine(machine: string, dst: QemuProbe, ctx?: { arch: Arch; accel: Accel; src: QemuProbe }): Expectation {
-  if (!resolveMachine(dst, machine))
-    return {
-      kind: 'dst-start-fails',
-      message: 'unsupported machine type',
-      why: `QEMU ${dst.version} does not know ${machine}: a newer source's newest type cannot go back`,
-    };
-  const known = ctx && knownBreak(ctx.arch, ctx.accel, ctx.src.version, dst.version);
-  if (known) return refusedStream(known.message, known.why);
-  if (ctx && ctx.arch === 'aarch64' && ctx.accel === 'tcg' && ctx.src.version !== dst.version)
-    return refusedStream(
-      "error while loading state for instance 0x0 of device 'cpu'",
-      `under TCG the Arm CPU register list differs between QEMU ${ctx.src.version} and ${dst.version}; versioned machine types do not cover it`,
-    );
-  return { kind: 'migrates', why: `QEMU ${dst.version} keeps ${machine}'s device layout and defaults` };
-}
-
-
-/**
- * Breaks between real builds that no general rule explains, found by this harness and kept
- * as rules with what was seen: the cell still runs, and must be refused in these words.
- */
-export const KNOWN_BREAKS: Array<{ arch: Arch; accel?: Accel; src: string; dst: string; message: string; why: string }> = [
-  {
-    arch: 'x86_64',
-    src: '10.0.13',
-    dst: '11.1',
-    message: 'vring.num 1024 exceeds allocated max 256',
-    why: "seen 2026-12-01: Debian trixie's 10.0.13 -> sid's 11.1.3 on pc-q35-10.0, precopy and postcopy, the destination refuses virtio-blk's queue 0; 10.0.2 -> 11.1.3 and 10.0.13 -> 10.0.2 migrate",
-  },
-  {
-    arch: 'aarch64',
-    accel: 'tcg',
-    src: '11.1',
-    dst: '10.0',
-    message: "vmstate_load_state: Assertion `first_elem || !n_elems || !size' failed",
-    why: "seen 2026-12-01 under TCG: 11.1.3 -> 10.0.2 and -> 10.0.13 on virt-10.0, the destination aborts on an assertion instead of refusing the CPU state (older destinations refuse it cleanly)",
-  },
-];
-
-export function knownBreak(arch: Arch, accel: Accel, src: string, dst: string) {
-  return KNOWN_BREAKS.find((k) => k.arch === arch && (!k.accel || k.accel === accel) && versionMatches(src, k.src) && versionMatches(dst, k.dst));
-}
 
 export interface Version {
   label: string;

@@ -18,5 +18,4 @@ export function pairCase(id: string, arch: Arch, source: SideSetup, destination:
 /** A case migrated the compat way (PAIR_MIGRATION). */
 export const asPair = (c: MigrationCase): MigrationCase => ({ ...c, migration: PAIR_MIGRATION });
 
-/** The destination refuses the stream, saying `message`. */
-export const refusedStream = (message: string, why: string): Expectation => ({ kind: 'refused', side: 'destination', stage: 'stream', message, why });
+export { refusedStream } from '../case/expectations.js';

@@ -1,4 +1,5 @@
-import type { CaseRun, MigrationCase } from '../case/model.js';
+import type { MigrationCase, PreparedRun } from '../case/model.js';
+import { deadline } from '../util/deadlines.js';
 import { findBinary } from '../qemu/catalog.js';
 import { compareVmstate, dumpVmstate, qomTreeTypes, type StaticVerdict } from '../qemu/vmstate.js';
 
@@ -29,8 +30,8 @@ export function withStaticCheck(c: MigrationCase): { case: MigrationCase; verdic
     ...c,
     hooks: {
       ...c.hooks,
-      start: async (run: CaseRun) => {
-        types = qomTreeTypes(await run.src.qmp.hmp('info qom-tree', { timeoutMs: 10_000 }).catch(() => ''));
+      start: async (run: PreparedRun) => {
+        types = qomTreeTypes(await run.src.qmp.hmp('info qom-tree', { timeoutMs: deadline(undefined, 'hmp') }).catch(() => ''));
         if (!types.length) types = undefined;
         await start?.(run);
       },

@@ -1,7 +1,8 @@
 import type { Arch } from '../util/arch.js';
 import { findBinary, listBinaries, type QemuBinary } from '../qemu/catalog.js';
 import { probeBinary, resolveMachine } from '../qemu/probe.js';
-import { commonMachines, expectMachine, FAMILY, type Grid, type Version } from './grid.js';
+import { commonMachines, FAMILY, type Grid, type Version } from './grid.js';
+import { expectMachine } from '../case/expectations.js';
 import type { MigrationCase } from '../case/model.js';
 import type { Accel } from '../util/arch.js';
 import { pairCase } from './model.js';

@@ -4,7 +4,7 @@ import { spawnLogged } from '../host/logged.js';
 import type { TcpSocket } from '../host/sockets.js';
 import type { ArtifactDir } from '../report/artifacts.js';
 import { MigtestError } from '../util/errors.js';
-import { deadline, type Wait } from '../util/deadlines.js';
+import { DEADLINES, deadline, type Wait } from '../util/deadlines.js';
 import { pollUntil } from '../util/time.js';
 
 export interface Endpoint {
@@ -81,7 +81,7 @@ export class SocatBridge {
     ];
     const { proc, release } = await spawnLogged(this.host, ['socat', ...args], { name: this.name, log: this.artifacts?.file(`${this.name}.socat.log`) });
     const where = this.host.kind === 'local' ? '' : ` on host ${this.host.name}`;
-    const port = await pollUntil(`${this.name}: socat to listen on ${this.listenHost}:${this.listenPort}${where}`, 10_000, async () => {
+    const port = await pollUntil(`${this.name}: socat to listen on ${this.listenHost}:${this.listenPort}${where}`, DEADLINES.listen, async () => {
       const ports = listening(await this.host.groupSockets(proc.pid));
       return { done: ports.length > 0 || !proc.running, value: ports[0], state: proc.running ? 'not listening yet' : proc.exit };
     });
@@ -151,8 +151,8 @@ export class StartedBridge {
   async kill(): Promise<DeadBridge> {
     const pgid = this.process.pid;
     await this.process.signal('SIGKILL');
-    await this.process.waitExit(10_000);
-    await pollUntil(`${this.name}: every process of group ${pgid} gone after SIGKILL`, 10_000, async () => {
+    await this.process.waitExit();
+    await pollUntil(`${this.name}: every process of group ${pgid} gone after SIGKILL`, DEADLINES.killed, async () => {
       const left = (await this.host.groupSockets(pgid)).members;
       return { done: left.length === 0, state: `left: ${left.join(' ')}` };
     });
@@ -188,6 +188,8 @@ export class DeadBridge {
  */
 export class BridgeChain {
   readonly bridges: StartedBridge[] = [];
+  /** The bridge killCurrent() killed last: it can come back on its port. */
+  private lastDead: DeadBridge | undefined;
 
   /** `host`: where the bridges run (the source's, so that the source reaches them on loopback). */
   constructor(
@@ -214,6 +216,21 @@ export class BridgeChain {
     this.bridges.push(b);
     return b;
   }
+
+  /** SIGKILL to the current bridge's group; remembered so it can restart on its port. */
+  async killCurrent(): Promise<DeadBridge> {
+    this.lastDead = await this.current.kill();
+    return this.lastDead;
+  }
+
+  /**
+   * A `route` that restarts the last killed bridge on its own port toward the destination's
+   * new URI: the source's first URI works again.
+   */
+  readonly restartOnSamePort = async (dstUri: string): Promise<string> => {
+    if (!this.lastDead) throw new BridgeError('no killed bridge to restart on its port');
+    return this.adopt(await this.lastDead.restart({ target: parseTcpUri(dstUri) })).uri;
+  };
 
   async stop(): Promise<void> {
     const results = await Promise.allSettled(this.bridges.map((b) => b.stop()));

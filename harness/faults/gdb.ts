@@ -1,3 +1,4 @@
+import { DEADLINES } from '../util/deadlines.js';
 import type { Duplex } from 'node:stream';
 import { dirname, join } from 'node:path';
 import { MigtestError } from '../util/errors.js';
@@ -22,7 +23,7 @@ class GdbRemote {
   request(body: string): Promise<string> {
     const reply = new Promise<string>((resolve) => this.waiters.push(resolve));
     this.sock.write(`$${body}#${GdbRemote.checksum(body)}`);
-    return withDeadline(`gdbstub reply to ${body.slice(0, 30)}`, 10_000, reply);
+    return withDeadline(`gdbstub reply to ${body.slice(0, 30)}`, DEADLINES.gdb, reply);
   }
 
   private onData(text: string): void {

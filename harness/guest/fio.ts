@@ -1,5 +1,5 @@
 import { CheckFailedError } from '../util/errors.js';
-import type { Wait } from '../util/deadlines.js';
+import { deadline, type Wait } from '../util/deadlines.js';
 import type { StartedVm } from '../vm/started.js';
 
 /** A block the guest wrote and acknowledged that does not read back as written. */
@@ -87,8 +87,8 @@ export class FioWorkload {
   }
 
   /** Waits for the write pass (on the VM that runs the guest now); fio's own errors fail it. */
-  async waitWritten(vm: StartedVm, opts: Wait = { timeoutMs: 300_000 }): Promise<FioWriteReport> {
-    const r = await (await vm.agent()).waitExec(this.pid, opts, 'fio write pass');
+  async waitWritten(vm: StartedVm, opts: Wait = {}): Promise<FioWriteReport> {
+    const r = await (await vm.agent()).waitExec(this.pid, 'fio write pass', { ...opts, timeoutMs: deadline(opts, 'fio') });
     const json = parseJson(r.stdout);
     const job = json?.jobs[0];
     if (r.exitcode !== 0 || !job || job.error !== 0)
@@ -97,8 +97,8 @@ export class FioWorkload {
   }
 
   /** Reads back every block of the write pass; DiskIntegrityError names the bad blocks. */
-  async verify(vm: StartedVm, opts: Wait = { timeoutMs: 300_000 }): Promise<FioVerifyReport> {
-    const r = await (await vm.agent()).exec('/usr/bin/fio', fioArgs(this.opts, 'verify'), opts);
+  async verify(vm: StartedVm, opts: Wait = {}): Promise<FioVerifyReport> {
+    const r = await (await vm.agent()).exec('/usr/bin/fio', fioArgs(this.opts, 'verify'), { ...opts, timeoutMs: deadline(opts, 'fio') });
     const job = parseJson(r.stdout)?.jobs[0];
     const bad = verifyFailures(`${r.stderr}\n${r.stdout}`);
     if (r.exitcode !== 0 || !job || job.error !== 0 || bad.length)

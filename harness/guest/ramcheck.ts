@@ -1,6 +1,6 @@
 import { dirname, join } from 'node:path';
 import { CheckFailedError } from '../util/errors.js';
-import { DEADLINES } from '../util/deadlines.js';
+import { deadline, type Wait } from '../util/deadlines.js';
 import { pollUntil } from '../util/time.js';
 import type { StartedVm } from '../vm/started.js';
 
@@ -72,9 +72,9 @@ async function readGuestFile(vm: StartedVm, path: string): Promise<string> {
 }
 
 /** Polls until the guest file exists, then returns its content. */
-async function waitForGuestFile(vm: StartedVm, path: string, awaited: string): Promise<string> {
+async function waitForGuestFile(vm: StartedVm, path: string, awaited: string, opts: Wait = {}): Promise<string> {
   const ga = await vm.agent();
-  return pollUntil(`${vm.name}: ${awaited}`, DEADLINES.guestExec, async () => {
+  return pollUntil(`${vm.name}: ${awaited}`, deadline(opts, 'guestExec'), async () => {
     const r = await ga.exec('/bin/busybox', ['cat', path]);
     return { done: r.exitcode === 0, value: r.stdout, state: r.stderr.trim() };
   }, 200);

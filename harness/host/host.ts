@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import type { Wait } from '../util/deadlines.js';
 import type { ExitInfo, StopOptions } from './process.js';
 import { listeningOf, type TcpSocket } from './sockets.js';
 
@@ -22,8 +23,8 @@ export interface HostProcess {
   readonly exit: ExitInfo | undefined;
   /** Signals the whole group (on its host); another host's settles when the signal was sent. */
   signal(sig: 'SIGTERM' | 'SIGKILL' | 'SIGSTOP' | 'SIGCONT'): void | Promise<void>;
-  /** Whether it exits within `ms` (unscaled). */
-  waitExit(ms: number): Promise<boolean>;
+  /** Its end, awaited with a deadline (default DEADLINES.killed): a DeadlineError if it runs on. */
+  waitExit(opts?: Wait): Promise<ExitInfo>;
   stop(opts?: StopOptions): Promise<ExitInfo>;
 }
 

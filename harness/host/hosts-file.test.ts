@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { parseHostsFile, sharedDirs, sshTarget } from './hosts-file.js';
-import { knownHostKeys } from './ssh.js';
+import { knownHostKeys } from './ssh/host.js';
 
 const KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDJ1oQUUy1iJsw7AGTpk34kLH47qc1EWL1h99X17MFD/';
 const side = (address: string) => ({ ssh: { address, identity: '/k/id', hostKey: KEY }, migrationAddress: '10.0.0.1' });
@@ -55,7 +55,7 @@ describe('known_hosts', () => {
 
 describe('a remote exit status', () => {
   it("sh's 128 + n is the signal n, as a local exit says it; others are exit codes", async () => {
-    const { shellExit } = await import('./ssh.js');
+    const { shellExit } = await import('./ssh/process.js');
     expect(shellExit(137)).toEqual({ code: undefined, signal: 'SIGKILL' });
     expect(shellExit(143)).toEqual({ code: undefined, signal: 'SIGTERM' });
     expect(shellExit(1)).toEqual({ code: 1, signal: undefined });

@@ -4,7 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../util/errors.js';
 import { configErrorFrom } from '../util/zod.js';
-import type { SshTarget } from './ssh.js';
+import type { SshTarget } from './ssh/host.js';
 
 const ssh = z
   .object({

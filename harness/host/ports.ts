@@ -39,3 +39,16 @@ export async function loopbackListener(): Promise<LoopbackListener> {
   };
   return l;
 }
+
+/**
+ * A loopback port free right now: bound with port 0, read back, closed. Another process may
+ * take it before it is used; QEMU then says so (Address already in use).
+ */
+export async function freePort(): Promise<number> {
+  const l = await loopbackListener();
+  await l.close();
+  return l.port;
+}
+
+/** A loopback port that was ours a moment ago and now has no listener: the kernel answers RST. */
+export const closedLoopbackPort = freePort;

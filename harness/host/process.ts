@@ -1,7 +1,7 @@
-import { scale } from '../util/deadlines.js';
+import { DEADLINES, deadline, scale, type Wait } from '../util/deadlines.js';
 import { execa, type ResultPromise } from 'execa';
-import { MigtestError } from '../util/errors.js';
-import { sleep } from '../util/time.js';
+import { DeadlineError, MigtestError } from '../util/errors.js';
+import { sleep, withDeadline } from '../util/time.js';
 import { groupMembers, procStat } from './procfs.js';
 import { register, selfIdentity, unregister } from './registry.js';
 import { ensureWatchdog } from './watchdog.js';
@@ -103,10 +103,8 @@ export class GroupProcess implements HostProcess {
     }
   }
 
-  /** Whether the process exits within `ms` (unscaled: scaled here, like every deadline). */
-  async waitExit(ms: number): Promise<boolean> {
-    if (!this.running) return true;
-    return Promise.race([this.exited.then(() => true), sleep(scale(ms)).then(() => false)]);
+  async waitExit(opts: Wait = {}): Promise<ExitInfo> {
+    return withDeadline(`${this.name} (pid ${this.pid}) to exit`, deadline(opts, 'killed'), this.exited, () => 'running');
   }
 
   /** Escalates: graceful request, SIGTERM, SIGKILL, each with a deadline (unscaled). */
@@ -137,18 +135,23 @@ export async function escalateStop(
   opts: StopOptions,
   who: string,
 ): Promise<ExitInfo> {
-  const { graceMs = 5000, termMs = 5000, killMs = 5000 } = opts;
+  const { graceMs = DEADLINES.teardownGrace, termMs = DEADLINES.teardownTerm, killMs = DEADLINES.teardownKill } = opts;
+  // A step's deadline passing is no error here: the next, harder signal follows.
+  const exits = (timeoutMs: number) => p.waitExit({ timeoutMs }).then(() => true, (e: unknown) => {
+    if (e instanceof DeadlineError) return false;
+    throw e;
+  });
   if (p.running && opts.graceful) {
     await Promise.race([opts.graceful().catch(() => undefined), sleep(scale(graceMs))]);
-    await p.waitExit(graceMs);
+    await exits(graceMs);
   }
   if (p.running) {
     await kill('SIGTERM');
-    await p.waitExit(termMs);
+    await exits(termMs);
   }
   if (p.running) {
     await kill('SIGKILL');
-    if (!(await p.waitExit(killMs))) throw new ProcessStopError(`${who} survived SIGKILL for ${killMs} ms`);
+    if (!(await exits(killMs))) throw new ProcessStopError(`${who} survived SIGKILL for ${killMs} ms`);
   }
   return p.exited;
 }

@@ -1,6 +1,6 @@
 import { loadHostsFile, sshTarget, type Role } from './hosts-file.js';
 import { logReaped, orphanEntries, unregister, type RegistryEntry } from './registry.js';
-import { SshHost } from './ssh.js';
+import { SshHost } from './ssh/host.js';
 
 /**
  * The groups a dead runner started on other hosts: reconnects with the hosts file it used

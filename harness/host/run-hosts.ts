@@ -1,5 +1,5 @@
 import { loadHostsFile, sshTarget, type HostsFile, type Role } from './hosts-file.js';
-import { SshHost } from './ssh.js';
+import { SshHost } from './ssh/host.js';
 
 /** Both sides of a run: an ssh host, or undefined for this machine. */
 export interface RunHosts {

@@ -4,7 +4,7 @@ import { ConfigError } from '../util/errors.js';
 import { expandMatrix, shardCells } from './expand.js';
 import { expectCell } from './expect.js';
 import { loadMatrix, parseMatrix, presets } from './load.js';
-import { RULES, BACKGROUND_SNAPSHOT_INCOMPATIBLE } from './rules.js';
+import { RULES, BACKGROUND_SNAPSHOT_INCOMPATIBLE } from '../qemu/rules.js';
 
 const probe = (version: string, capabilities: string[], parameters: string[] = ['max-bandwidth', 'multifd-channels']): QemuProbe => ({
   path: '/q', version, oob: true, capabilities, parameters: Object.fromEntries(parameters.map((p) => [p, 0])), machines: [], cpuModels: [], commands: [],

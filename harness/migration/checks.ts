@@ -1,13 +1,15 @@
 import { firstJump } from '../guest/liveness.js';
 import type { RamCheckReport, RamWorkload } from '../guest/ramcheck.js';
 import { CheckFailedError } from '../util/errors.js';
-import { deadline } from '../util/deadlines.js';
+import { DEADLINES, deadline } from '../util/deadlines.js';
 import { pollUntil } from '../util/time.js';
 import { VmBuilder } from '../vm/builder.js';
 import type { VmPool } from '../vm/pool.js';
 import type { StartedVm } from '../vm/started.js';
 import type { MigrateOptions } from './migrate.js';
-import { migrateAndVerify, type VerifiedMigration } from './verify.js';
+import { migrateAndVerify, verifyMigration, type VerifiedMigration } from './verify.js';
+import { startMigration } from './migrate.js';
+import { mergeSettings, postcopySettings, switchToPostcopy } from './postcopy.js';
 
 /** After a failed or cancelled migration: the source runs, its guest beats, its RAM is intact. */
 export async function assertSourceIntact(src: StartedVm, ram?: RamWorkload): Promise<void> {
@@ -17,7 +19,7 @@ export async function assertSourceIntact(src: StartedVm, ram?: RamWorkload): Pro
   });
   const hb = src.heartbeat!;
   const n = hb.beats.length;
-  await hb.waitForBeats(20, { since: n, timeoutMs: 15_000 });
+  await hb.waitForBeats(20, { since: n, timeoutMs: DEADLINES.sourceBeats });
   const jump = firstJump(hb.beats.slice(Math.max(0, n - 1)));
   if (jump) throw new CheckFailedError(`${src.name}: heartbeat counter jumped after the failed migration: ${jump[0].n} then ${jump[1].n}`);
   if (ram) await ram.check(src);
@@ -37,10 +39,18 @@ export async function retryToFreshDestination(
   vms: VmPool,
   src: StartedVm,
   ram: RamWorkload,
-  opts: MigrateOptions & { configure?: (b: VmBuilder) => VmBuilder } = {},
+  opts: MigrateOptions & { configure?: (b: VmBuilder) => VmBuilder; postcopy?: boolean } = {},
 ): Promise<RetryResult> {
   const builder = (opts.configure ?? ((b) => b))(new VmBuilder('dst2', src.spec.arch).withBinary(src.binary).withIncoming());
   const dst = await vms.start(builder);
-  const verified = await migrateAndVerify({ src, dst }, { parameters: { 'max-bandwidth': 134_217_728 }, ...opts });
+  const { postcopy, ...rest } = opts;
+  const settings: MigrateOptions = { parameters: { 'max-bandwidth': 134_217_728 }, ...rest };
+  let verified: VerifiedMigration;
+  if (postcopy) {
+    // The same migration in postcopy: switched after the first pass, then let run at full speed.
+    const m = await startMigration(src, dst, { ...settings, ...mergeSettings(postcopySettings(), settings) });
+    await switchToPostcopy(m);
+    verified = await verifyMigration({ src, dst }, await m.finish());
+  } else verified = await migrateAndVerify({ src, dst }, settings);
   return { ...verified, dst, ram: await ram.check(dst) };
 }

@@ -11,3 +11,9 @@ export class GuestLostError extends MigtestError {}
 
 /** Postcopy stopped in postcopy-paused (the link failed) and nobody recovered it. */
 export class MigrationPausedError extends MigtestError {}
+
+/** The source completed and the destination then failed or exited: the guest runs nowhere. */
+export class DestinationFailedError extends MigtestError {}
+
+/** The migration did not end within its deadline; the context says how long no byte moved, and the last figures. */
+export class MigrationHungError extends MigtestError {}

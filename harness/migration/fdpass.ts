@@ -17,11 +17,10 @@ export async function runWithPassedFd(vm: StartedVm, fd: number, command: string
     [join(repoRoot, 'harness/host/fdpass.py'), vm.paths.fdMonitor, 'migfd', command, JSON.stringify(args)],
     { name: `${vm.name}-fdpass`, stdoutFile: out, stderrFile: out, extraFds: [fd] },
   );
-  if (!(await helper.waitExit(DEADLINES.helper))) {
-    await helper.stop({ termMs: 1000 });
-    throw new MigtestError(`${vm.name}: fd-passing helper for ${command} did not finish; see ${out}`);
-  }
-  const exit = await helper.exited;
+  const exit = await helper.waitExit({ timeoutMs: DEADLINES.helper }).catch(async (e: unknown) => {
+    await helper.stop({ termMs: DEADLINES.teardownQuick });
+    throw new MigtestError(`${vm.name}: fd-passing helper for ${command} did not finish (${(e as Error).message}); see ${out}`);
+  });
   vm.qmp.transcript.record('->', `(via ${vm.paths.fdMonitor}) getfd migfd + ${command} ${JSON.stringify(args)}: ${readFileSync(out, 'utf8').trim()}`);
   if (exit.code !== 0) throw new MigtestError(`${vm.name}: ${command} with a passed fd failed: ${readFileSync(out, 'utf8').trim()}`);
 }

@@ -1,7 +1,8 @@
 import type { MigrationInfo, QmpEvent } from '../qmp/types.js';
 import { deadline, type Wait } from '../util/deadlines.js';
 import { MigtestError } from '../util/errors.js';
-import { fileUri, type StartedVm } from '../vm/started.js';
+import type { StartedVm } from '../vm/started.js';
+import { fileUri } from '../vm/state-file.js';
 import { applySettings, type MigrationSettings } from './apply.js';
 import { MigrationSampler, TERMINAL, type MigrationSample } from './stats.js';
 

@@ -5,10 +5,10 @@ import { QemuExitedError } from '../vm/errors.js';
 import type { QmpEvent, MigrationInfo, MigrationStatus, RunState } from '../qmp/types.js';
 import type { StartedVm } from '../vm/started.js';
 import { applySettings, type MigrationSettings } from './apply.js';
-import { GuestLostError, MigrationFailedError, MigrationPausedError } from './errors.js';
+import { DestinationFailedError, GuestLostError, MigrationFailedError, MigrationHungError, MigrationPausedError } from './errors.js';
 import { MigrationSampler, TERMINAL, type MigrationSample } from './stats.js';
 import { runWithPassedFd } from './fdpass.js';
-import { execOverTcp, incomingUri, isStreaming, outgoingUri, socketPair, type Transport } from './transport.js';
+import { execOverTcp, socketPair, transportKind, type Transport } from './transport.js';
 
 /** The two ends of a migration, as every layer above names them. */
 export type Side = 'source' | 'destination';
@@ -60,9 +60,11 @@ export interface StatusWait extends Wait {
 }
 
 const POSTCOPY = /^postcopy-/;
+/** Statuses after which a side migrates no more, whatever anyone waits for. */
+const ENDED: ReadonlySet<MigrationStatus> = new Set<MigrationStatus>(['failed', 'cancelled']);
 
 /** The transport when a migration names none: the one place that decides it. */
-export const transportOf = (opts: Pick<MigrateOptions, 'transport'>): Transport => opts.transport ?? 'tcp';
+export const transportOf = (opts: Pick<MigrateOptions, 'transport'>): Transport => transportKind(opts.transport).name;
 
 function matcher(want: StatusMatch): (s: MigrationStatus) => boolean {
   if (typeof want === 'function') return want;
@@ -83,22 +85,30 @@ function destinationSettings(opts: MigrateOptions): MigrationSettings {
   };
 }
 
-/** QEMU went away while awaited: how it ended and its last stderr lines. */
-export async function exitedWhileWaiting(vm: StartedVm, what: string, lastEvent: unknown): Promise<QemuExitedError> {
-  const exit = await vm.process.exited;
-  const how = exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
+/** How a process ended, as a sentence: "killed by SIGSEGV", "exit code 1". */
+export const howExited = (exit: { code?: number; signal?: string } | undefined) => (exit?.signal ? `killed by ${exit.signal}` : `exit code ${exit?.code}`);
+
+/** A QEMU that is gone: how it ended and its last stderr lines. */
+export function exitedError(vm: StartedVm, what: string, lastEvent?: unknown): QemuExitedError {
+  const exit = vm.process.exit;
   const said = vm.stderrErrors().slice(-3).join(' | ');
   return new QemuExitedError(
-    `${vm.name}: QEMU exited (${how}) while the harness waited for ${what}; last event: ${describe(lastEvent)}; stderr: ${said || '(empty)'}`,
-    { exit, lastEvent },
+    `${vm.name}: QEMU exited (${howExited(exit)}) while the harness waited for ${what}; last event: ${describe(lastEvent)}; stderr: ${said || '(empty)'}`,
+    { exit, lastEvent, vm: vm.name, stderr: said },
   );
+}
+
+/** QEMU went away while awaited: waits for its exit status, then says how it ended. */
+export async function exitedWhileWaiting(vm: StartedVm, what: string, lastEvent: unknown): Promise<QemuExitedError> {
+  await vm.process.exited;
+  return exitedError(vm, what, lastEvent);
 }
 
 /** Destination side: settings (multifd-channels before migrate-incoming), then migrate-incoming. */
 export async function startIncoming(dst: StartedVm, opts: MigrateOptions): Promise<void> {
   await applySettings(dst, destinationSettings(opts));
   await dst.qmp.execute('migrate-incoming', {
-    uri: incomingUri(dst, transportOf(opts), opts.listenHost),
+    uri: transportKind(opts.transport).incomingUri(dst, opts.listenHost),
     ...(opts.keepDestinationOnError ? { 'exit-on-error': false } : {}),
   });
 }
@@ -136,9 +146,35 @@ export class RunningMigration {
     return side === 'source' ? this.src : this.dst;
   }
 
+  /** The latest MIGRATION status a side reported during this migration. */
+  statusOf(side: Side): MigrationStatus | undefined {
+    const vm = this.vm(side);
+    const e = vm.qmp.events.slice(side === 'source' ? this.srcMark : this.dstMark).findLast((x) => x.event === 'MIGRATION');
+    return e ? (String(e.data?.status) as MigrationStatus) : undefined;
+  }
+
+  /**
+   * Why waits on this migration must end now, quoting it: a side whose process exited, or a
+   * side that reported failed or cancelled (`accepts` says which of those the waiter awaits).
+   */
+  endedElsewhere(accepts: (side: Side, s: MigrationStatus) => boolean = () => false): Error | undefined {
+    for (const side of ['source', 'destination'] as const) {
+      const vm = this.vm(side);
+      if (!vm.process.running) return exitedError(vm, `its migration (${side})`);
+      const s = this.statusOf(side);
+      if (s && ENDED.has(s) && !accepts(side, s)) {
+        const said = side === 'destination' ? vm.stderrErrors().slice(-2).join(' | ') : '';
+        return new MigrationFailedError(`${vm.name} (${side}) reported '${s}'${said ? `: ${said}` : ''}`, { status: s, side });
+      }
+    }
+    return undefined;
+  }
+
   /**
    * Waits for a MIGRATION status on one side (default the source), from `since` (default the
-   * migration's start); a timeout names what was awaited and the last sampled state.
+   * migration's start). Ends at once when either side reports failed or cancelled (unless
+   * that is what is awaited) or its QEMU exits; a timeout names what was awaited and the last
+   * sampled state.
    */
   waitStatus(want: StatusMatch, opts: StatusWait = {}): Promise<QmpEvent> {
     const side = opts.side ?? 'source';
@@ -147,7 +183,8 @@ export class RunningMigration {
     const timeoutMs = opts.timeoutMs ?? this.opts.timeoutMs ?? deadline(undefined, 'migration');
     const what = opts.what ?? describeMatch(want);
     const ok = matcher(want);
-    return vm.qmp.waitForEvent('MIGRATION', (e) => ok(String(e.data?.status)), { timeoutMs, since }).catch(async (e) => {
+    const stop = () => this.endedElsewhere((s, st) => s === side && ok(st));
+    return vm.qmp.waitForEvent('MIGRATION', (e) => ok(String(e.data?.status)), { timeoutMs, since, stop }).catch(async (e) => {
       if (!(e instanceof DeadlineError)) throw e;
       if (vm.qmp.closed) throw await exitedWhileWaiting(vm, `the migration ${what}`, e.lastState);
       throw new DeadlineError(`${vm.name}: migration ${what}`, e.timeoutMs, side === 'source' ? (this.sampler.last ?? e.lastState) : { lastEvent: e.lastState });
@@ -167,18 +204,55 @@ export class RunningMigration {
     // The survivor notices the broken link and pauses; wait for it to say so.
     const since = Math.max(0, other.qmp.events.findLastIndex((e) => e.event === 'MIGRATION' && e.data?.status === 'postcopy-active'));
     const paused = await other.qmp
-      .waitForEvent('MIGRATION', (e) => e.data?.status === 'postcopy-paused', { timeoutMs: 30_000, since })
+      .waitForEvent('MIGRATION', (e) => e.data?.status === 'postcopy-paused', { timeoutMs: deadline(undefined, 'survivor'), since })
       .then(() => 'postcopy-paused')
       .catch(() => other.lastMigrationStatus ?? 'unknown');
+    await dead.process.exited;
     const exit = dead.process.exit;
-    const how = exit?.signal ? `was killed by ${exit.signal}` : `exited with code ${exit?.code}`;
     const side = dead === this.src ? 'source' : 'destination';
     return new GuestLostError(
-      `guest lost: the ${side} QEMU (${dead.name}, pid ${dead.process.pid}) ${how} during postcopy; ` +
+      `guest lost: the ${side} QEMU (${dead.name}, pid ${dead.process.pid}) ${exit?.signal ? `was killed by ${exit.signal}` : `exited with code ${exit?.code}`} during postcopy; ` +
         `the ${side === 'source' ? 'destination' : 'source'} (${other.name}) is in ${paused} and can never complete: ` +
         `${side === 'source' ? 'the pages it had not received yet died with the source' : 'the guest ran on the destination, so its newest memory died there'}`,
       { side, exit, survivorStatus: paused },
     );
+  }
+
+  /** How long the source has moved no byte, from its samples. */
+  noProgressMs(): number {
+    const s = this.sampler.samples;
+    const last = s.at(-1);
+    if (!last) return 0;
+    let i = s.length - 1;
+    while (i > 0 && s[i - 1]!.transferred === last.transferred) i--;
+    return last.t - s[i]!.t;
+  }
+
+  /**
+   * Waits for the source's end. A destination that ended first (failed, exited) gives the
+   * source a short grace to notice, then ends the wait quoting it; a deadline passing with no
+   * byte moved is a hung migration.
+   */
+  private async sourceEnd(): Promise<QmpEvent> {
+    const want = (s: MigrationStatus) => TERMINAL.has(s) || s === 'postcopy-paused';
+    let peerEndedAt: number | undefined;
+    const stop = () => {
+      if (!this.src.process.running) return exitedError(this.src, 'the migration to finish');
+      const peer = this.endedElsewhere((side) => side === 'source');
+      if (!peer) return undefined;
+      peerEndedAt ??= Date.now();
+      return Date.now() - peerEndedAt > deadline(undefined, 'peerEnded') ? peer : undefined;
+    };
+    const timeoutMs = this.opts.timeoutMs ?? deadline(undefined, 'migration');
+    return this.src.qmp.waitForEvent('MIGRATION', (e) => want(String(e.data?.status)), { timeoutMs, since: this.epoch, stop }).catch(async (e) => {
+      if (!(e instanceof DeadlineError)) throw e;
+      if (this.src.qmp.closed) throw await exitedWhileWaiting(this.src, 'the migration to finish', e.lastState);
+      const last = this.sampler.last;
+      throw new MigrationHungError(
+        `${this.src.name}: the migration did not finish within ${(e.timeoutMs / 1000).toFixed(0)} s; no byte moved for the last ${(this.noProgressMs() / 1000).toFixed(1)} s; last figures: ${describe(last)}`,
+        { last, noProgressMs: this.noProgressMs() },
+      );
+    });
   }
 
   /**
@@ -188,7 +262,7 @@ export class RunningMigration {
   async finish(): Promise<MigrationResult> {
     const expect = this.opts.expect ?? 'completed';
     try {
-      const end = await this.waitStatus((s) => TERMINAL.has(s) || s === 'postcopy-paused', { what: 'to finish', since: this.epoch }).catch(async (e) => {
+      const end = await this.sourceEnd().catch(async (e) => {
         throw (await this.lostGuest()) ?? e;
       });
       const status = String(end.data?.status) as MigrationStatus;
@@ -206,7 +280,7 @@ export class RunningMigration {
           : await this.src.queryMigrate();
       if (status !== expect)
         throw new MigrationFailedError(`migration ended '${status}', expected '${expect}': ${info['error-desc'] ?? '(no error-desc)'}`, { info, status });
-      if (status === 'completed') await this.awaitDestination();
+      if (status === 'completed') await this.awaitDestination(info);
       return {
         status,
         uri: this.uri,
@@ -223,12 +297,14 @@ export class RunningMigration {
 
   /**
    * The destination runs once it has loaded everything (postcopy: from the switchover on).
-   * Without return-path the source says completed even if the destination then refuses.
-   * A source migrated while stopped (an I/O error, a `stop`, a suspend) leaves the destination
-   * not running: then its own MIGRATION completed is the end.
+   * Without return-path the source says completed even if the destination then refuses: the
+   * wait ends as soon as the destination fails or exits (the guest runs nowhere). A source
+   * migrated while stopped (an I/O error, a `stop`, a suspend) leaves the destination not
+   * running: then its own MIGRATION completed is the end.
    */
-  private async awaitDestination(): Promise<void> {
-    if (!isStreaming(this.transport)) await this.dst.qmp.execute('migrate-incoming', { uri: incomingUri(this.dst, this.transport) });
+  private async awaitDestination(info: MigrationInfo): Promise<void> {
+    const t = transportKind(this.transport);
+    if (!t.streaming) await this.dst.qmp.execute('migrate-incoming', { uri: t.incomingUri(this.dst) });
     const [event, want, what] =
       this.sourceRunState === 'running'
         ? ['RESUME', () => true, 'it to run the guest after the source reported completed']
@@ -236,8 +312,17 @@ export class RunningMigration {
     // Over a monitor reopened after a lost control link the event may have come unseen: ask.
     const missed = async () =>
       this.sourceRunState === 'running' ? (await this.dst.status()).status === 'running' : (await this.dst.queryMigrate()).status === 'completed';
-    await this.dst.qmp.waitForEvent(event, want, { timeoutMs: deadline(undefined, 'switchover'), since: this.dstMark, missed }).catch(async (e) => {
-      if (e instanceof DeadlineError && this.dst.qmp.closed) throw await exitedWhileWaiting(this.dst, what, e.lastState);
+    const lost = (why: string) =>
+      new DestinationFailedError(`the source completed, but the destination ${why}: the guest runs nowhere`, { info, destination: why, stderr: this.dst.stderrErrors().slice(-3).join(' | ') });
+    const stop = () => {
+      if (!this.dst.process.running) return lost(`QEMU exited (${howExited(this.dst.process.exit)}): ${this.dst.stderrErrors().slice(-3).join(' | ') || '(no stderr)'}`);
+      return this.statusOf('destination') === 'failed' ? lost(`reported failed: ${this.dst.stderrErrors().slice(-3).join(' | ') || '(no stderr)'}`) : undefined;
+    };
+    await this.dst.qmp.waitForEvent(event, want, { timeoutMs: deadline(undefined, 'switchover'), since: this.dstMark, missed, stop }).catch(async (e) => {
+      if (e instanceof DeadlineError && this.dst.qmp.closed) {
+        await this.dst.process.exited;
+        throw stop() ?? (await exitedWhileWaiting(this.dst, what, e.lastState));
+      }
       throw e;
     });
   }
@@ -245,35 +330,35 @@ export class RunningMigration {
 
 /** Applies settings on both sides (read back), starts the destination listening, and sends `migrate`. */
 export async function startMigration(src: StartedVm, dst: StartedVm, opts: MigrateOptions = {}): Promise<RunningMigration> {
-  const transport = transportOf(opts);
+  const transport = transportKind(opts.transport);
   const capabilities = opts.beforeSwitchover ? { ...opts.capabilities, 'pause-before-switchover': true } : opts.capabilities;
   // A destination on another host listens on its migration address unless told otherwise.
-  const settings: MigrateOptions = { ...opts, transport, capabilities, listenHost: opts.listenHost ?? dst.listenAddress };
+  const settings: MigrateOptions = { ...opts, transport: transport.name, capabilities, listenHost: opts.listenHost ?? dst.listenAddress };
   const runState = (await src.status()).status;
   const dstMark = dst.qmp.mark();
-  if (transport === 'fd') {
+  if (transport.passesFd) {
     // A connected socket pair; each end goes to its QEMU by name, over SCM_RIGHTS.
     const pair = await socketPair();
     try {
       await applySettings(dst, destinationSettings(settings));
       await applySettings(src, settings);
-      await runWithPassedFd(dst, pair.dstFd, 'migrate-incoming', { uri: 'fd:migfd' });
+      await runWithPassedFd(dst, pair.dstFd, 'migrate-incoming', { uri: transport.incomingUri(dst) });
       pair.closeDst();
       const srcMark = src.qmp.mark();
-      await runWithPassedFd(src, pair.srcFd, 'migrate', { uri: 'fd:migfd' });
+      await runWithPassedFd(src, pair.srcFd, 'migrate', { uri: await transport.outgoingUri(dst) });
       pair.closeSrc();
-      return new RunningMigration(src, dst, 'fd:migfd', settings, srcMark, dstMark, runState);
+      return new RunningMigration(src, dst, await transport.outgoingUri(dst), settings, srcMark, dstMark, runState);
     } finally {
       pair.closeDst();
       pair.closeSrc();
     }
   }
   // exec across hosts: the ports the destination listened on before, so socat's is the new one.
-  const before = execOverTcp(transport, settings.listenHost) ? await dst.listeningPorts() : undefined;
-  if (isStreaming(transport)) await startIncoming(dst, settings);
+  const before = execOverTcp(transport.name, settings.listenHost) ? await dst.listeningPorts() : undefined;
+  if (transport.streaming) await startIncoming(dst, settings);
   else await applySettings(dst, destinationSettings(settings));
   await applySettings(src, settings);
-  const dstUri = await outgoingUri(dst, transport, { listenHost: settings.listenHost, before });
+  const dstUri = await transport.outgoingUri(dst, { listenHost: settings.listenHost, before });
   const uri = opts.route ? await opts.route(dstUri) : dstUri;
   const srcMark = src.qmp.mark();
   await src.qmp.execute('migrate', { uri });

@@ -1,12 +1,10 @@
-import { largestGap } from '../guest/liveness.js';
-import type { RecoveryFigures } from '../report/results.js';
-import type { MigrationInfo, MigrationStatus, QmpEvent } from '../qmp/types.js';
-import { deadline, type Wait } from '../util/deadlines.js';
+import type { MigrationInfo } from '../qmp/types.js';
+import { deadline } from '../util/deadlines.js';
 import { MigtestError } from '../util/errors.js';
-import { pollUntil } from '../util/time.js';
 import type { StartedVm } from '../vm/started.js';
 import type { MigrationSettings } from './apply.js';
-import type { RunningMigration, Side } from './migrate.js';
+import { MigrationFailedError } from './errors.js';
+import type { RunningMigration } from './migrate.js';
 import { TERMINAL } from './stats.js';
 import { when, type Trigger } from './triggers.js';
 
@@ -60,175 +58,20 @@ export async function switchToPostcopy(m: RunningMigration, after: Trigger = whe
   const [sm, dm] = [m.src.qmp.mark(), m.dst.qmp.mark()];
   await m.src.qmp.execute('migrate-start-postcopy');
   const e = await m.waitStatus((s) => s === 'postcopy-active' || TERMINAL.has(s), { what: 'to switch to postcopy-active', since: sm, timeoutMs: deadline(undefined, 'status') });
-  if (e.data?.status !== 'postcopy-active')
+  const status = String(e.data?.status);
+  if (status === 'completed')
     throw new ConvergedInPrecopyError(
-      `${m.src.name}: migration ended '${e.data?.status}' before it could switch to postcopy (it converged in precopy: throttle it with max-bandwidth or dirty more memory)`,
+      `${m.src.name}: migration ended 'completed' before it could switch to postcopy (it converged in precopy: throttle it with max-bandwidth or dirty more memory)`,
     );
+  // Failed or cancelled at the switch: an outcome (the destination refusing the device state, say), not a harness error.
+  if (status !== 'postcopy-active') {
+    const info = await m.src.queryMigrate();
+    throw new MigrationFailedError(`${m.src.name}: migration ended '${status}' at the switch to postcopy: ${info['error-desc'] ?? '(no error-desc)'}`, { info, status, stage: 'switch' });
+  }
   await m.waitStatus('postcopy-active', { side: 'destination', what: 'to switch to postcopy-active', since: dm, timeoutMs: deadline(undefined, 'status') });
   // Recoverable only from here: a link lost while the destination still loads the device
   // state (before it runs the guest) fails the migration instead of pausing it.
   await m.dst.qmp.waitForEvent('RESUME', () => true, { since: dm });
-}
-
-/** Event indexes on both sides, taken before a fault so its consequences are not missed. */
-export interface Marks {
-  src: number;
-  dst: number;
-}
-
-export function marks(m: RunningMigration): Marks {
-  return { src: m.src.qmp.mark(), dst: m.dst.qmp.mark() };
-}
-
-/** The side's latest MIGRATION event, if its status is `status`: it is in that state now. */
-function currentlyIn(vm: StartedVm, status: MigrationStatus): QmpEvent | undefined {
-  const last = vm.qmp.events.findLast((e) => e.event === 'MIGRATION');
-  return last?.data?.status === status ? last : undefined;
-}
-
-/**
- * Both sides in postcopy-paused: a side already paused counts (it may never have left, e.g.
- * after a failed recovery), another must pause after `since` (default: now). Returns when
- * the later of the two paused.
- */
-export async function waitBothPaused(m: RunningMigration, opts: { since?: Marks; timeoutMs?: number } = {}): Promise<number> {
-  const since = opts.since ?? marks(m);
-  const pausedAt = async (side: Side): Promise<number> => {
-    const vm = m.vm(side);
-    const now = currentlyIn(vm, 'postcopy-paused');
-    if (now) return now.receivedAt;
-    const e = await m.waitStatus('postcopy-paused', {
-      side,
-      what: 'to pause (postcopy-paused)',
-      since: side === 'source' ? since.src : since.dst,
-      timeoutMs: opts.timeoutMs ?? deadline(undefined, 'status'),
-    });
-    return e.receivedAt;
-  };
-  const [s, d] = await Promise.all([pausedAt('source'), pausedAt('destination')]);
-  return Math.max(s, d);
-}
-
-/**
- * migrate-pause on the given sides, out-of-band: in-band it could queue behind a main loop
- * blocked on a missing page. Used when the link hangs silently and nobody notices.
- */
-export async function pauseSides(vms: StartedVm[]): Promise<void> {
-  for (const vm of vms) await vm.qmp.executeOob('migrate-pause');
-}
-
-export interface RecoverOptions {
-  /** Address the destination listens on for the new channel (default loopback). */
-  listenHost?: string;
-  /** Port it listens on (default 0: the kernel picks one, read back from /proc). */
-  listenPort?: number;
-  /** Maps the destination's new URI to the one the source resumes to (a new bridge). */
-  route?: (dstUri: string) => Promise<string>;
-}
-
-export interface RecoveryAttempt {
-  /** Where the destination listened and where the source was sent. */
-  dstUri: string;
-  uri: string;
-  /** postcopy-active: recovered; postcopy-paused: the recovery itself failed. */
-  outcome: 'postcopy-active' | 'postcopy-paused';
-  at: number;
-  /** Why a failed attempt failed, in QEMU's words (query-migrate or its stderr). */
-  error?: string;
-}
-
-export class RecoveryError extends MigtestError {}
-
-/**
- * Starts a recovery: migrate-recover out-of-band on the destination (in-band hangs when its
- * main loop waits on a page), its listening port read from /proc (the monitor may not
- * answer), then `migrate` with resume on the source. Returns once `migrate` was accepted, so
- * a fault can hit the handshake; `outcome()` waits for the end.
- */
-export async function beginRecovery(m: RunningMigration, opts: RecoverOptions = {}): Promise<PendingRecovery> {
-  const [src, dst] = [m.src, m.dst];
-  const before = await dst.listeningPorts();
-  const host = opts.listenHost ?? dst.listenAddress ?? '127.0.0.1';
-  const since = marks(m);
-  await dst.qmp.executeOob('migrate-recover', { uri: `tcp:${host}:${opts.listenPort ?? 0}` });
-  const [port] = await dst.waitNewListener(before, `listening for the recovery on ${host}:${opts.listenPort ?? '(a new port)'}`, { timeoutMs: 15_000, port: opts.listenPort });
-  const dstUri = `tcp:${host}:${port}`;
-  const uri = opts.route ? await opts.route(dstUri) : dstUri;
-  const errorBefore = (await src.queryMigrate())['error-desc'];
-  const stderrBefore = src.stderrText().length;
-  await src.qmp.execute('migrate', { uri, resume: true });
-  return new PendingRecovery(m, dstUri, uri, since, errorBefore, stderrBefore);
-}
-
-/** QEMU's words when an outgoing connect fails (7.2 says it only on stderr). */
-const CONNECT_FAILED = /Failed to connect[^\n]*/;
-
-export class PendingRecovery {
-  constructor(
-    readonly m: RunningMigration,
-    readonly dstUri: string,
-    readonly uri: string,
-    readonly since: Marks,
-    private readonly errorBefore: string | undefined,
-    private readonly stderrBefore: number,
-  ) {}
-
-  /** Sends `migrate resume` again (after a failed attempt) while the destination still listens. */
-  async resumeAgain(uri = this.dstUri): Promise<PendingRecovery> {
-    const since = marks(this.m);
-    const errorBefore = (await this.m.src.queryMigrate())['error-desc'];
-    const stderrBefore = this.m.src.stderrText().length;
-    await this.m.src.qmp.execute('migrate', { uri, resume: true });
-    return new PendingRecovery(this.m, this.dstUri, uri, since, errorBefore, stderrBefore);
-  }
-
-  /** Both sides in postcopy-recover: the handshake is under way (the point to break it). */
-  async inHandshake(opts: Wait = {}): Promise<void> {
-    const wait = { what: 'to enter postcopy-recover', timeoutMs: deadline(opts, 'status') };
-    await Promise.all([
-      this.m.waitStatus('postcopy-recover', { ...wait, since: this.since.src }),
-      this.m.waitStatus('postcopy-recover', { ...wait, side: 'destination', since: this.since.dst }),
-    ]);
-  }
-
-  /**
-   * Whether the resume already failed, by what QEMU says: a MIGRATION event (postcopy-paused
-   * again, or failed), a new error-desc in query-migrate, or (7.2, which says nothing else) a
-   * "Failed to connect" line on the source's stderr.
-   */
-  private async failedYet(): Promise<{ status: MigrationStatus; error?: string; at: number } | undefined> {
-    const e = this.m.src.qmp.events
-      .slice(this.since.src)
-      .find((x) => x.event === 'MIGRATION' && (x.data?.status === 'postcopy-paused' || x.data?.status === 'failed'));
-    const info: MigrationInfo = await this.m.src.queryMigrate();
-    const newError = info['error-desc'] !== undefined && info['error-desc'] !== this.errorBefore ? info['error-desc'] : undefined;
-    const said = CONNECT_FAILED.exec(this.m.src.stderrText().slice(this.stderrBefore))?.[0];
-    if (info.status === 'postcopy-active') return undefined;
-    if (e || (info.status === 'postcopy-paused' && (newError || said)))
-      return { status: ((e?.data?.status as MigrationStatus | undefined) ?? info.status ?? 'none') as MigrationStatus, error: newError ?? said ?? info['error-desc'], at: e?.receivedAt ?? Date.now() };
-    return undefined;
-  }
-
-  /** Waits until the source is postcopy-active again (recovered) or the attempt failed, whichever QEMU says first. */
-  async outcome(opts: Wait = {}): Promise<RecoveryAttempt> {
-    const r = await pollUntil(`${this.m.src.name}: postcopy to resume (postcopy-active) after migrate resume to ${this.uri}`, deadline(opts, 'status'), async () => {
-      const active = this.m.src.qmp.events.slice(this.since.src).find((x) => x.event === 'MIGRATION' && x.data?.status === 'postcopy-active');
-      if (active) return { done: true, value: { status: 'postcopy-active' as MigrationStatus, at: active.receivedAt, error: undefined }, state: 'postcopy-active' };
-      const failed = await this.failedYet();
-      return { done: !!failed, value: failed, state: this.m.src.lastMigrationStatus };
-    }, 50);
-    if (r.status === 'postcopy-active') this.m.resumedAt(this.since.src);
-    if (r.status === 'failed') throw new RecoveryError(`${this.m.src.name}: migration failed during recovery: ${r.error ?? '(no error given)'}`, { info: await this.m.src.queryMigrate() });
-    return { dstUri: this.dstUri, uri: this.uri, outcome: r.status as RecoveryAttempt['outcome'], at: r.at, error: r.error };
-  }
-}
-
-/** beginRecovery + outcome; throws unless postcopy is active again. */
-export async function recoverPostcopy(m: RunningMigration, opts: RecoverOptions = {}): Promise<RecoveryAttempt> {
-  const attempt = await (await beginRecovery(m, opts)).outcome();
-  if (attempt.outcome !== 'postcopy-active')
-    throw new RecoveryError(`${m.src.name}: recovery via ${attempt.uri} ended in ${attempt.outcome}: ${attempt.error ?? '(QEMU gave no reason)'}`);
-  return attempt;
 }
 
 /** Lifts the postcopy bandwidth limit so the rest goes at full speed. */
@@ -245,22 +88,15 @@ export async function postcopyBlocktime(dst: StartedVm): Promise<{ blocktimeMs?:
   return { blocktimeMs: info['postcopy-blocktime'], vcpuBlocktimeMs: info['postcopy-vcpu-blocktime'] };
 }
 
+
 /**
- * Times one failure-and-recovery episode and the stall the guest felt: the longest silence
- * of the destination's heartbeat from the last beat before the fault to the first after
- * recovery (waited for, with a deadline).
+ * The destination's page-fault latency (QEMU 10.1+ with postcopy-blocktime): the average
+ * remote fault's latency in µs (QEMU gives ns) and how many remote faults there were (the
+ * sum of its latency histogram). Absent before 10.1.
  */
-export async function measureEpisode(dst: StartedVm, faultAt: number, pausedAt: number, recoveredAt: number, attempts: number): Promise<RecoveryFigures> {
-  const hb = dst.heartbeat!;
-  const after = hb.beats.findIndex((b) => b.hostMs >= recoveredAt);
-  await hb.waitForBeats(1, { since: after >= 0 ? after : hb.beats.length });
-  const firstAfter = hb.beats.findIndex((b) => b.hostMs >= recoveredAt);
-  const lastBefore = hb.beats.findLastIndex((b) => b.hostMs <= faultAt);
-  const window = hb.beats.slice(Math.max(0, lastBefore), firstAfter + 1);
-  return {
-    failureToPausedMs: pausedAt - faultAt,
-    failureToRecoveredMs: recoveredAt - faultAt,
-    heartbeatGapMs: largestGap(window).gapMs,
-    attempts,
-  };
+export async function postcopyLatency(dst: StartedVm): Promise<{ latencyUs?: number; remoteFaults?: number }> {
+  const info = (await dst.queryMigrate()) as MigrationInfo & { 'postcopy-latency'?: number; 'postcopy-latency-dist'?: number[] };
+  const ns = info['postcopy-latency'];
+  const dist = info['postcopy-latency-dist'];
+  return { latencyUs: ns === undefined ? undefined : Math.round(ns / 100) / 10, remoteFaults: dist?.reduce((a, b) => a + b, 0) };
 }

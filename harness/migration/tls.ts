@@ -1,6 +1,7 @@
 import { execa } from 'execa';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { ConfigError } from '../util/errors.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Scope } from '../vm/pool.js';
@@ -20,6 +21,13 @@ export interface TlsSpec {
   authz?: string;
   /** psk: the source's key is another one than the destination's. */
   wrongKey?: boolean;
+  /**
+   * x509: your own certificates instead of ones made at run time: a directory with QEMU's
+   * file names (ca-cert.pem, server-cert.pem, server-key.pem, client-cert.pem, client-key.pem).
+   */
+  certs?: string;
+  /** x509 made at run time: keyUsage keyEncipherment on the leaf certificates (default on; RSA key exchange needs it). */
+  keyEncipherment?: boolean;
 }
 
 export const CLIENT_IDENTITY = 'CN=migtest-client';
@@ -32,16 +40,17 @@ interface X509Set {
   clientKey: string;
 }
 
-/** A CA, a server certificate for `addresses` and a client certificate, with openssl (RSA: QEMU wants key encipherment). */
-export async function generateX509(addresses: string[]): Promise<X509Set> {
+/** A CA, a server certificate for `addresses` and a client certificate, with openssl (RSA; keyEncipherment unless asked not to). */
+export async function generateX509(addresses: string[], opts: { keyEncipherment?: boolean } = {}): Promise<X509Set> {
   const d = mkdtempSync(join(tmpdir(), 'migtest-tls-'));
   try {
     const ssl = (...args: string[]) => execa('openssl', args, { cwd: d });
     const ext = (name: string, body: string) => writeFileSync(join(d, name), body);
     await ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca-key.pem', '-out', 'ca-cert.pem', '-days', '2', '-subj', '/CN=migtest CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
     const san = addresses.map((a) => (/^[\d.]+$|:/.test(a) ? `IP:${a}` : `DNS:${a}`)).join(',');
-    ext('server.ext', `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}\n`);
-    ext('client.ext', 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n');
+    const usage = opts.keyEncipherment === false ? 'digitalSignature' : 'digitalSignature,keyEncipherment';
+    ext('server.ext', `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,${usage}\nextendedKeyUsage=serverAuth\nsubjectAltName=${san}\n`);
+    ext('client.ext', `basicConstraints=critical,CA:FALSE\nkeyUsage=critical,${usage}\nextendedKeyUsage=clientAuth\n`);
     for (const [who, cn] of [['server', 'migtest-server'], ['client', CLIENT_IDENTITY.slice(3)]] as const) {
       await ssl('req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${who}-key.pem`, '-out', `${who}.csr`, '-subj', `/CN=${cn}`);
       await ssl('x509', '-req', '-in', `${who}.csr`, '-CA', 'ca-cert.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-out', `${who}-cert.pem`, '-days', '2', '-extfile', `${who}.ext`);
@@ -51,6 +60,16 @@ export async function generateX509(addresses: string[]): Promise<X509Set> {
   } finally {
     rmSync(d, { recursive: true, force: true });
   }
+}
+
+/** Certificates a user brings, in QEMU's file names; a missing one is named. */
+export function readX509(dir: string): X509Set {
+  const read = (f: string) => {
+    const path = join(dir, f);
+    if (!existsSync(path)) throw new ConfigError('tls.certs', `${path} does not exist`, 'a directory with ca-cert.pem, server-cert.pem, server-key.pem, client-cert.pem, client-key.pem');
+    return readFileSync(path, 'utf8');
+  };
+  return { ca: read('ca-cert.pem'), serverCert: read('server-cert.pem'), serverKey: read('server-key.pem'), clientCert: read('client-cert.pem'), clientKey: read('client-key.pem') };
 }
 
 /** Writes files into a fresh private directory on the VM's host; removed with the scope. */
@@ -76,7 +95,7 @@ export async function setupTls(scope: Scope, src: StartedVm, dst: StartedVm, spe
     await dst.qmp.execute('object-add', { 'qom-type': 'tls-creds-psk', id: 'tls0', endpoint: 'server', dir: dstDir });
     await src.qmp.execute('object-add', { 'qom-type': 'tls-creds-psk', id: 'tls0', endpoint: 'client', dir: srcDir, username: 'qemu' });
   } else {
-    const x = await generateX509([...new Set([connectTo, '127.0.0.1', 'localhost'])]);
+    const x = spec.certs ? readX509(spec.certs) : await generateX509([...new Set([connectTo, '127.0.0.1', 'localhost'])], { keyEncipherment: spec.keyEncipherment });
     const dstDir = await placeFiles(scope, dst, { 'ca-cert.pem': x.ca, 'server-cert.pem': x.serverCert, 'server-key.pem': x.serverKey });
     await dst.qmp.execute('object-add', { 'qom-type': 'tls-creds-x509', id: 'tls0', endpoint: 'server', dir: dstDir, 'verify-peer': true });
     if (spec.client === 'anon') {

@@ -3,19 +3,123 @@ import { createServer, connect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { MigtestError } from '../util/errors.js';
 import { pollUntil } from '../util/time.js';
+import { DEADLINES } from '../util/deadlines.js';
+import { hasTransport, TRANSPORT_SINCE } from '../qemu/transports.js';
 import { shellQuote } from '../util/shell.js';
 import type { StartedVm } from '../vm/started.js';
 
 export const TRANSPORTS = ['tcp', 'unix', 'exec', 'fd', 'file'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
 
-/** Streaming transports: the destination listens before the source sends. `file` is not one. */
-export const isStreaming = (t: Transport) => t !== 'file';
-
 /** Directory private to the destination (0700): its sockets and state files go there. */
 const dstDir = (dst: StartedVm) => dirname(dst.paths.qmp);
 
 const isLoopback = (host: string) => host === 'localhost' || host.startsWith('127.') || host === '::1';
+
+/** What outgoingUri needs besides the destination: where it listens, and (exec across hosts) the ports before. */
+export interface UriContext {
+  listenHost?: string;
+  before?: ReadonlySet<number>;
+}
+
+/**
+ * A migration transport: its URIs on each side, the first QEMU release that has it, whether
+ * it crosses two hosts, and whether the harness hands QEMU descriptors (fd passing).
+ */
+export interface TransportKind {
+  readonly name: Transport;
+  /** First QEMU release with it (not probeable through QMP before use); undefined: every release. */
+  readonly since?: string;
+  /** The destination listens before the source sends; `file` is written, then read. */
+  readonly streaming: boolean;
+  /** Why it cannot join two hosts; undefined when it can. */
+  readonly oneHost?: string;
+  /** Each QEMU gets a descriptor by name over its second monitor (SCM_RIGHTS), not a URI it opens itself. */
+  readonly passesFd: boolean;
+  /** Where the destination listens (or what it reads). */
+  incomingUri(dst: StartedVm, listenHost?: string): string;
+  /** The URI the source migrates to, read back where the destination chose (port 0). */
+  outgoingUri(dst: StartedVm, ctx?: UriContext): Promise<string>;
+  /** Why a QEMU of `version` cannot use it on `side`, or undefined. */
+  lacks(version: string, side: string): string | undefined;
+}
+
+function kind(name: Transport, k: Omit<TransportKind, 'name' | 'since' | 'lacks'>): TransportKind {
+  const since = TRANSPORT_SINCE[name];
+  return {
+    name,
+    since,
+    ...k,
+    lacks: (version, side) => (hasTransport(name, version) ? undefined : `QEMU ${version} (${side}) has no ${name}: transport (since ${since})`),
+  };
+}
+
+/** The socket address the destination reports after migrate-incoming (tcp, unix). */
+async function socketAddress(dst: StartedVm): Promise<{ type: string; host?: string; port?: string | number; path?: string }> {
+  const info = await dst.queryMigrate();
+  const addr = info['socket-address']?.[0];
+  if (!addr) throw new MigtestError(`${dst.name}: query-migrate has no socket-address after migrate-incoming`, { info });
+  return addr;
+}
+
+export const TRANSPORT_KINDS: Record<Transport, TransportKind> = {
+  tcp: kind('tcp', {
+    streaming: true,
+    passesFd: false,
+    incomingUri: (_dst, listenHost = '127.0.0.1') => `tcp:${listenHost}:0`,
+    outgoingUri: async (dst) => {
+      const addr = await socketAddress(dst);
+      if (addr.type !== 'inet' || !addr.port) throw new MigtestError(`${dst.name}: unexpected socket-address ${JSON.stringify(addr)}`);
+      return `tcp:${addr.host ?? '127.0.0.1'}:${addr.port}`;
+    },
+  }),
+  unix: kind('unix', {
+    streaming: true,
+    passesFd: false,
+    oneHost: 'a unix socket only its host sees',
+    incomingUri: (dst) => `unix:${join(dstDir(dst), 'migrate.sock')}`,
+    outgoingUri: async (dst) => `unix:${(await socketAddress(dst)).path}`,
+  }),
+  exec: kind('exec', {
+    streaming: true,
+    passesFd: false,
+    incomingUri: (dst, listenHost) => {
+      // QEMU runs this with /bin/sh; the path is ours (a private directory), quoted; an address is checked.
+      if (execOverTcp('exec', listenHost)) return `exec:socat ${socatListen(listenHost!)} -`;
+      return `exec:socat UNIX-LISTEN:${shellQuote(join(dstDir(dst), 'exec.sock'))} -`;
+    },
+    outgoingUri: async (dst, ctx = {}) => {
+      if (execOverTcp('exec', ctx.listenHost)) {
+        const fresh = await dst.waitNewListener(ctx.before ?? new Set(), `exec transport's socat to listen on ${ctx.listenHost} (host ${dst.on.name})`);
+        if (fresh.length !== 1) throw new MigtestError(`${dst.name}: expected one new listening port for the exec transport's socat, found ${JSON.stringify(fresh)}`);
+        return `exec:socat - ${socatConnect(ctx.listenHost!, fresh[0]!)}`;
+      }
+      const sock = join(dstDir(dst), 'exec.sock');
+      await pollUntil(`${dst.name}: exec transport's socat to listen on ${sock}`, DEADLINES.listen, () => ({ done: existsSync(sock) }));
+      return `exec:socat - UNIX-CONNECT:${shellQuote(sock)}`;
+    },
+  }),
+  fd: kind('fd', {
+    streaming: true,
+    passesFd: true,
+    oneHost: 'one socketpair between the two QEMUs',
+    incomingUri: () => 'fd:migfd',
+    outgoingUri: async () => 'fd:migfd',
+  }),
+  file: kind('file', {
+    streaming: false,
+    passesFd: false,
+    oneHost: "a file the destination's host reads",
+    incomingUri: (dst) => `file:${join(dstDir(dst), 'migration.img')}`,
+    outgoingUri: async (dst) => `file:${join(dstDir(dst), 'migration.img')}`,
+  }),
+};
+
+/** The transport a migration names, or tcp: the one place that decides the default. */
+export const transportKind = (t: Transport | undefined): TransportKind => TRANSPORT_KINDS[t ?? 'tcp'];
+
+/** Streaming transports: the destination listens before the source sends. `file` is not one. */
+export const isStreaming = (t: Transport) => TRANSPORT_KINDS[t].streaming;
 
 /**
  * exec: between two hosts (the destination listens on a migration address, not loopback):
@@ -23,26 +127,8 @@ const isLoopback = (host: string) => host === 'localhost' || host.startsWith('12
  */
 export const execOverTcp = (transport: Transport, listenHost: string | undefined) => transport === 'exec' && !!listenHost && !isLoopback(listenHost);
 
-/**
- * Where the destination listens: loopback port 0, a unix socket or an exec'd socat in its
- * private directory, a socket passed by name (fd:), or a file.
- */
-export function incomingUri(dst: StartedVm, transport: Transport, listenHost = '127.0.0.1'): string {
-  switch (transport) {
-    case 'tcp':
-      return `tcp:${listenHost}:0`;
-    case 'unix':
-      return `unix:${join(dstDir(dst), 'migrate.sock')}`;
-    case 'exec':
-      // QEMU runs this with /bin/sh; the path is ours (a private directory), quoted; an address is checked.
-      if (execOverTcp(transport, listenHost)) return `exec:socat ${socatListen(listenHost)} -`;
-      return `exec:socat UNIX-LISTEN:${shellQuote(join(dstDir(dst), 'exec.sock'))} -`;
-    case 'fd':
-      return 'fd:migfd';
-    case 'file':
-      return `file:${join(dstDir(dst), 'migration.img')}`;
-  }
-}
+/** Where the destination listens (see TransportKind.incomingUri). */
+export const incomingUri = (dst: StartedVm, transport: Transport, listenHost?: string): string => TRANSPORT_KINDS[transport].incomingUri(dst, listenHost);
 
 /** socat's listening address for an IPv4 or IPv6 address, port 0; anything else is refused, never put in a shell line. */
 function socatListen(host: string): string {
@@ -52,41 +138,6 @@ function socatListen(host: string): string {
 }
 
 const socatConnect = (host: string, port: number) => (host.includes(':') ? `TCP6:[${host}]:${port}` : `TCP4:${host}:${port}`);
-
-/**
- * The URI the source migrates to, read back from the destination where it chose (port 0).
- * exec across hosts: the port socat got, the one its group listens on that was not before
- * migrate-incoming (`before`).
- */
-export async function outgoingUri(dst: StartedVm, transport: Transport, exec: { listenHost?: string; before?: ReadonlySet<number> } = {}): Promise<string> {
-  switch (transport) {
-    case 'tcp':
-    case 'unix': {
-      const info = await dst.queryMigrate();
-      const addr = info['socket-address']?.[0];
-      if (!addr) throw new MigtestError(`${dst.name}: query-migrate has no socket-address after migrate-incoming`, { info });
-      if (transport === 'tcp') {
-        if (addr.type !== 'inet' || !addr.port) throw new MigtestError(`${dst.name}: unexpected socket-address ${JSON.stringify(addr)}`);
-        return `tcp:${addr.host ?? '127.0.0.1'}:${addr.port}`;
-      }
-      return `unix:${addr.path}`;
-    }
-    case 'exec': {
-      if (execOverTcp(transport, exec.listenHost)) {
-        const fresh = await dst.waitNewListener(exec.before ?? new Set(), `exec transport's socat to listen on ${exec.listenHost} (host ${dst.on.name})`, { timeoutMs: 10_000 });
-        if (fresh.length !== 1) throw new MigtestError(`${dst.name}: expected one new listening port for the exec transport's socat, found ${JSON.stringify(fresh)}`);
-        return `exec:socat - ${socatConnect(exec.listenHost!, fresh[0]!)}`;
-      }
-      const sock = join(dstDir(dst), 'exec.sock');
-      await pollUntil(`${dst.name}: exec transport's socat to listen on ${sock}`, 10_000, () => ({ done: existsSync(sock) }));
-      return `exec:socat - UNIX-CONNECT:${shellQuote(sock)}`;
-    }
-    case 'fd':
-      return 'fd:migfd';
-    case 'file':
-      return incomingUri(dst, 'file');
-  }
-}
 
 /** A connected pair of loopback sockets, one end for each QEMU (the fd: transport). */
 export interface FdPair {

@@ -2,8 +2,15 @@ import { checkLivenessAfterMigration, type LivenessReport } from '../guest/liven
 import type { ScenarioResult } from '../report/results.js';
 import type { RunState } from '../qmp/types.js';
 import { CheckFailedError } from '../util/errors.js';
-import { migrate, type MigrateOptions, type MigrationResult } from './migrate.js';
-import type { Pair } from './pair.js';
+import { deadline } from '../util/deadlines.js';
+import { migrate, type MigrateOptions, type MigrationResult, type Side } from './migrate.js';
+import type { StartedVm } from '../vm/started.js';
+
+/** A source and its destination. */
+export interface Pair {
+  src: StartedVm;
+  dst: StartedVm;
+}
 
 /** The figures a migration gives a results row; the caller decides where they go. */
 export type MigrationFigures = Pick<
@@ -24,6 +31,19 @@ export interface VerifiedMigration {
   /** Absent when the guest was not running (nothing beats on a stopped or suspended guest). */
   liveness?: LivenessReport;
   figures: MigrationFigures;
+}
+
+/** A side's run state after a completed migration is not the one it must be in. */
+export class WrongRunStateError extends CheckFailedError {
+  constructor(
+    readonly side: Side,
+    readonly expected: RunState,
+    readonly got: RunState,
+    why: string,
+    figures: MigrationFigures,
+  ) {
+    super(`${side} status is '${got}' after migration, expected '${expected}'${why}`, { figures, side, expected, got });
+  }
 }
 
 /** What a row of results.json takes from a completed migration. */
@@ -61,14 +81,10 @@ export async function migrateAndVerify(pair: Pair, opts: MigrateOptions = {}): P
 export async function verifyMigration({ src, dst }: Pair, migration: MigrationResult): Promise<VerifiedMigration> {
   src.artifacts.writeJson(`stats.${dst.name}.json`, { source: migration.series, final: migration.info });
   const want = expectedDestinationRunState(migration.sourceRunState);
-  const s = await src.statusAfterMigration({ timeoutMs: 10_000 });
+  const s = await src.statusAfterMigration({ timeoutMs: deadline(undefined, 'settle') });
   const d = await dst.status();
-  if (s.status !== 'postmigrate')
-    throw new CheckFailedError(`source status is '${s.status}' after migration, expected 'postmigrate'`, { figures: migrationFigures(migration) });
-  if (d.status !== want)
-    throw new CheckFailedError(`destination status is '${d.status}' after migration, expected '${want}' (the source was '${migration.sourceRunState}')`, {
-      figures: migrationFigures(migration),
-    });
+  if (s.status !== 'postmigrate') throw new WrongRunStateError('source', 'postmigrate', s.status, '', migrationFigures(migration));
+  if (d.status !== want) throw new WrongRunStateError('destination', want, d.status, ` (the source was '${migration.sourceRunState}')`, migrationFigures(migration));
   if (want !== 'running') return { migration, figures: migrationFigures(migration) };
   const liveness = await checkLivenessAfterMigration(src, dst);
   dst.artifacts.writeJson(`liveness.${dst.name}.json`, liveness);

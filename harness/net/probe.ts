@@ -4,7 +4,7 @@ import { GroupProcess } from '../host/process.js';
 import type { ArtifactDir } from '../report/artifacts.js';
 import { CheckFailedError, DeadlineError, MigtestError } from '../util/errors.js';
 import type { NetSummary } from '../report/results.js';
-import { deadline, scale, type Wait } from '../util/deadlines.js';
+import { DEADLINES, deadline, scale, type Wait } from '../util/deadlines.js';
 import { pollUntil } from '../util/time.js';
 import type { GuestLan } from './lan.js';
 import { repoRoot } from '../util/paths.js';
@@ -75,7 +75,7 @@ export class NetProbe {
     const args = ['netns', 'exec', lan.netns, 'python3', script, '--target', lan.guestAddr, '--interval', String(intervalMs / 1000), '--bridge', lan.bridge, '--mac', mac];
     const proc = GroupProcess.spawn('ip', args, { name: 'netprobe', stdoutFile: logFile, stderrFile: artifacts.file('netprobe.stderr.log') });
     const probe = new NetProbe(proc, logFile, intervalMs);
-    await pollUntil('netprobe to open its sockets', 10_000, () => {
+    await pollUntil('netprobe to open its sockets', DEADLINES.peer, () => {
       const text = probe.text();
       if (!proc.running) throw new NetProbeError(`netprobe exited (${JSON.stringify(proc.exit)}): ${readFileSync(artifacts.file('netprobe.stderr.log'), 'utf8').trim()}`);
       return { done: text.startsWith('READY'), state: text.slice(0, 80) || '(no output)' };
@@ -150,9 +150,20 @@ export class NetProbe {
     this.proc.signal('SIGCONT');
   }
 
+  /** Waits until no reply came for `quietMs` (pings in flight when pause() stopped the sender answered or lost). */
+  async waitQuiet(quietMs: number, opts: Wait = {}): Promise<void> {
+    let replies = -1;
+    let since = Date.now();
+    await pollUntil(`no ping reply for ${quietMs} ms`, deadline(opts, 'peer'), () => {
+      const now = this.figures().replies;
+      if (now !== replies) (replies = now), (since = Date.now());
+      return { done: Date.now() - since >= quietMs, state: { replies } };
+    }, 20);
+  }
+
   async stop(): Promise<NetFigures> {
     this.resume();
-    if (this.proc.running) await this.proc.stop({ termMs: 3000 });
+    if (this.proc.running) await this.proc.stop({ termMs: DEADLINES.teardownQuick });
     return this.figures();
   }
 }

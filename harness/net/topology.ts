@@ -1,3 +1,4 @@
+import { DEADLINES } from '../util/deadlines.js';
 import { execa } from 'execa';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
@@ -135,7 +136,7 @@ async function startSshd(r: Role, clientKey: string): Promise<{ proc: { pid: num
   });
   child.unref();
   const pid = child.pid!;
-  await pollUntil(`host ${r}: sshd listening on ${ctl.host}:22`, 15_000, async () => ({
+  await pollUntil(`host ${r}: sshd listening on ${ctl.host}:22`, DEADLINES.sshd, async () => ({
     done: (await canConnect(ctl.host, 22)) || !isAlive(pid),
     state: isAlive(pid) ? 'not listening yet' : `sshd exited: ${existsSync(join(root, 'sshd.log')) ? readFileSync(join(root, 'sshd.log'), 'utf8').trim().split('\n').at(-1) : ''}`,
   }));

@@ -1,3 +1,4 @@
+import { DEADLINES } from '../util/deadlines.js';
 import { constants, accessSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { arch as hostArch } from 'node:os';
 import { join } from 'node:path';
@@ -77,14 +78,14 @@ export function probeSteps(bin: QemuBinary, cpu: string, kernel?: string, sector
   const { machine, console } = ARCH_DEFAULTS[bin.arch];
   const steps: ProbeStep[] = [];
   if (bin.arch === 'x86_64' && sectorImg)
-    steps.push({ name: `a boot sector with -cpu ${cpu}`, args: ['-machine', 'pc', '-cpu', cpu, '-m', '16M', '-drive', `file=${sectorImg},format=raw,if=ide`], marker: new RegExp(PROBE_OK), timeoutMs: 15_000 });
+    steps.push({ name: `a boot sector with -cpu ${cpu}`, args: ['-machine', 'pc', '-cpu', cpu, '-m', '16M', '-drive', `file=${sectorImg},format=raw,if=ide`], marker: new RegExp(PROBE_OK), timeoutMs: DEADLINES.probeSector });
   if (kernel)
     steps.push({
       name: `the default kernel to its first console line with -cpu ${cpu}`,
       // No initrd: the first line comes long before the root is wanted.
       args: ['-machine', machine, '-cpu', cpu, '-m', '256M', '-kernel', kernel, '-append', `console=${console} loglevel=8 panic=-1`],
       marker: /Linux version/,
-      timeoutMs: 30_000,
+      timeoutMs: DEADLINES.probeBoot,
     });
   return steps;
 }
@@ -139,7 +140,7 @@ async function bootStep(bin: QemuBinary, accel: Accel, step: ProbeStep, base: st
       return { ok: false, detail: `hung, nothing on the console after ${(step.timeoutMs / 1000).toFixed(0)}s${serial() ? ` (last: ${JSON.stringify(serial().slice(-80))})` : ''}` };
     throw e;
   } finally {
-    await proc.stop({ termMs: 2000 });
+    await proc.stop({ termMs: DEADLINES.teardownQuick });
   }
 }
 

@@ -1,3 +1,4 @@
+import { DEADLINES } from '../util/deadlines.js';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -47,7 +48,7 @@ export async function probeBinary(bin: QemuBinary): Promise<QemuProbe> {
   const proc = GroupProcess.spawn(bin.path, args, { name: `probe-${bin.arch}-${bin.version}` });
   let qmp: QmpClient | undefined;
   try {
-    await pollUntil(`QMP socket of ${bin.path}`, 10_000, () => ({ done: existsSync(sock) || !proc.running }));
+    await pollUntil(`QMP socket of ${bin.path}`, DEADLINES.probe, () => ({ done: existsSync(sock) || !proc.running }));
     qmp = await QmpClient.connect(sock, { vm: `probe ${bin.arch} ${bin.version}` });
     const caps = await qmp.execute<Array<{ capability: string }>>('query-migrate-capabilities');
     const params = await qmp.execute<Record<string, unknown>>('query-migrate-parameters');
@@ -68,7 +69,7 @@ export async function probeBinary(bin: QemuBinary): Promise<QemuProbe> {
     writeFileSync(file, JSON.stringify(probe, null, 1));
     return probe;
   } finally {
-    await proc.stop({ graceful: () => qmp?.execute('quit') ?? Promise.resolve(), graceMs: 3000 });
+    await proc.stop({ graceful: () => qmp?.execute('quit') ?? Promise.resolve(), graceMs: DEADLINES.quit });
     await qmp?.close();
     await dir.cleanup();
   }

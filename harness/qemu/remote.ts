@@ -1,3 +1,4 @@
+import { DEADLINES } from '../util/deadlines.js';
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
@@ -87,7 +88,7 @@ export function versionOn(host: Host, path: string): Promise<{ version?: string;
   const key = `${host.name}\u0000${path}`;
   let p = checked.get(key);
   if (!p) {
-    p = host.exec([path, '--version'], { timeoutMs: 20_000 }).then((r) => {
+    p = host.exec([path, '--version'], { timeoutMs: DEADLINES.hostCommand }).then((r) => {
       const version = r.code === 0 ? parseQemuVersion(r.stdout) : undefined;
       const said = r.stderr.trim().split('\n')[0];
       const why = version ? 'ok' : r.code === 0 ? 'no version in its --version output' : `${r.code === undefined ? 'did not run' : `exit ${r.code}`}${said ? `: ${said}` : ''}`;

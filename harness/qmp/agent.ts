@@ -112,7 +112,7 @@ export class GuestAgentClient {
 
   /** Runs a program in the guest and waits for it; returns exit code and decoded output. */
   async exec(path: string, args: string[] = [], opts: Wait = {}): Promise<GuestExecResult> {
-    return this.waitExec(await this.spawn(path, args), opts, path);
+    return this.waitExec(await this.spawn(path, args), path, opts);
   }
 
   /**
@@ -132,7 +132,7 @@ export class GuestAgentClient {
   }
 
   /** Waits for a program started with spawn() to exit. */
-  async waitExec(pid: number, opts: Wait = {}, what = `guest pid ${pid}`): Promise<GuestExecResult> {
+  async waitExec(pid: number, what = `guest pid ${pid}`, opts: Wait = {}): Promise<GuestExecResult> {
     const timeoutMs = scale(deadline(opts, 'guestExec'));
     const end = Date.now() + timeoutMs;
     for (;;) {

@@ -6,6 +6,12 @@ import { progress } from '../util/log.js';
 import { Transcript } from './transcript.js';
 import type { QmpEvent, QmpGreeting, QemuVersion } from './types.js';
 
+/** An event wait: the one wait shape, plus how to notice an event missed across a reopened monitor and when to give up early. */
+export interface EventWait extends Wait {
+  missed?: () => Promise<boolean>;
+  stop?: () => Error | undefined;
+}
+
 export interface QmpConnectOptions {
   /** Label used in errors and the transcript ("src", "dst"). */
   vm: string;
@@ -172,8 +178,10 @@ export class QmpClient {
    * Waits for an event from index `since` (default: from now; see mark()), with a deadline.
    * Across a reopened monitor the event may have come while it was closed: `missed` then
    * asks QEMU for the state the event would have announced (polled), and a yes ends the wait.
+   * `stop` is asked on every event and every 100 ms: an error it returns ends the wait at
+   * once (the other side of a migration failed: what is awaited here can never come).
    */
-  async waitForEvent(name: string, predicate: (e: QmpEvent) => boolean = () => true, opts: Wait & { missed?: () => Promise<boolean> } = {}): Promise<QmpEvent> {
+  async waitForEvent(name: string, predicate: (e: QmpEvent) => boolean = () => true, opts: EventWait = {}): Promise<QmpEvent> {
     const timeoutMs = scale(deadline(opts, 'event'));
     const end = Date.now() + timeoutMs;
     const since = opts.since ?? this.events.length;
@@ -183,10 +191,12 @@ export class QmpClient {
         const e = this.events[i]!;
         if (e.event === name && predicate(e)) return e;
       }
+      const stopped = opts.stop?.();
+      if (stopped) throw stopped;
       if (this.lostWithLink) await this.reopen();
       const gap = this.missedSince(since) && !!opts.missed;
       if (gap && (await opts.missed!())) return { event: name, data: { missed: true }, timestamp: { seconds: 0, microseconds: 0 }, receivedAt: Date.now() } as QmpEvent;
-      const left = Math.min(end - Date.now(), gap ? 500 : Infinity);
+      const left = Math.min(end - Date.now(), gap ? 500 : Infinity, opts.stop ? 100 : Infinity);
       const last = this.events.at(-1);
       if (end - Date.now() <= 0 || this.closed)
         throw new DeadlineError(

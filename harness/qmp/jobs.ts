@@ -17,7 +17,7 @@ interface JobInfo {
  * waits for it to conclude (JOB_STATUS_CHANGE), dismisses it, and throws JobFailedError with
  * QEMU's error when it failed. Returns how long it took.
  */
-export async function runJob(qmp: QmpClient, command: string, args: Record<string, unknown> & { 'job-id': string }, opts: Wait = {}): Promise<number> {
+export async function runQmpJob(qmp: QmpClient, command: string, args: Record<string, unknown> & { 'job-id': string }, opts: Wait = {}): Promise<number> {
   const id = args['job-id'];
   const since = qmp.mark();
   const t0 = Date.now();

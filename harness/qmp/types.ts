@@ -19,7 +19,7 @@ export interface QmpEvent {
   receivedAt: number;
 }
 
-/** MigrationStatus values across 7.2 .. 10.x; kept open as QEMU adds states. */
+/** MigrationStatus values across 5.2 .. 11.1; kept open as QEMU adds states (qemu/behaviour.ts says which version has which). */
 export type MigrationStatus =
   | 'none'
   | 'setup'
@@ -36,6 +36,10 @@ export type MigrationStatus =
   | 'pre-switchover'
   | 'device'
   | 'wait-unplug'
+  /** 10.2+: the destination loads device state while postcopy runs. */
+  | 'postcopy-device'
+  /** 11.0+: the source cleans up a failure before it reports failed. */
+  | 'failing'
   | (string & {});
 
 const ramStats = z

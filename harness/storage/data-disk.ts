@@ -1,5 +1,6 @@
 import type { FioOptions } from '../guest/fio.js';
 import { deviceWrites } from './virtio-queue.js';
+import { deadline, type Wait } from '../util/deadlines.js';
 import { pollUntil } from '../util/time.js';
 import type { VmBuilder } from '../vm/builder.js';
 import type { DiskSpec } from '../vm/spec.js';
@@ -31,8 +32,8 @@ export function throttledDataDisk(b: VmBuilder, disk: DiskSpec): VmBuilder {
 export const fioOn = (disk: DiskSpec): FioOptions => ({ device: guestDevice(disk), sizeMiB: 8, iodepth: 32 });
 
 /** Waits until the device has completed n writes: fio is under way. */
-export async function waitForWrites(vm: StartedVm, disk: Pick<DiskSpec, 'id' | 'bus'>, n: number): Promise<void> {
-  await pollUntil(`${vm.name}: ${n} writes completed by disk ${disk.id}`, 60_000, async () => {
+export async function waitForWrites(vm: StartedVm, disk: Pick<DiskSpec, 'id' | 'bus'>, n: number, opts: Wait = {}): Promise<void> {
+  await pollUntil(`${vm.name}: ${n} writes completed by disk ${disk.id}`, deadline(opts, 'diskWrites'), async () => {
     const writes = await deviceWrites(vm, disk);
     return { done: writes >= n, state: { writes } };
   }, 50);

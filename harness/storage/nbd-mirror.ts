@@ -1,3 +1,4 @@
+import { DEADLINES } from '../util/deadlines.js';
 import { dirname, join } from 'node:path';
 import type { QmpEvent } from '../qmp/types.js';
 import { MigtestError } from '../util/errors.js';
@@ -61,7 +62,7 @@ export class NbdMirror {
     const mark = src.qmp.mark();
     const jobId = jobIdOf(opts);
     await src.qmp.execute('blockdev-mirror', { 'job-id': jobId, device: opts.srcNode, target, sync: opts.sync });
-    const e = await src.qmp.waitForEvent('BLOCK_JOB_READY', (ev) => ev.data?.device === jobId, { timeoutMs: 180_000, since: mark }).catch(async (err) => {
+    const e = await src.qmp.waitForEvent('BLOCK_JOB_READY', (ev) => ev.data?.device === jobId, { timeoutMs: DEADLINES.mirrorReady, since: mark }).catch(async (err) => {
       throw new MirrorError(`${src.name}: mirror ${jobId} did not become READY: ${(err as Error).message}; jobs: ${JSON.stringify(await src.qmp.execute('query-block-jobs'))}`);
     });
     return new NbdMirror(src, dst, opts, progress(e));
@@ -72,7 +73,7 @@ export class NbdMirror {
     const mark = this.src.qmp.mark();
     const started = Date.now();
     await this.src.qmp.execute('block-job-cancel', { device: this.jobId });
-    const e = await this.src.qmp.waitForEvent('BLOCK_JOB_COMPLETED', (ev) => ev.data?.device === this.jobId, { timeoutMs: 120_000, since: mark });
+    const e = await this.src.qmp.waitForEvent('BLOCK_JOB_COMPLETED', (ev) => ev.data?.device === this.jobId, { timeoutMs: DEADLINES.mirrorComplete, since: mark });
     if (e.data?.error) throw new MirrorError(`${this.src.name}: mirror ${this.jobId} ended with an error: ${String(e.data.error)}`);
     // The NBD client node goes too (libvirt blockdev-dels it): nothing of the source points at the destination any more.
     await this.src.qmp.execute('blockdev-del', { 'node-name': targetOf(this.opts) });
@@ -100,7 +101,7 @@ async function startServer(src: StartedVm, dst: StartedVm): Promise<NbdAddress> 
   if (!host) throw new MirrorError(`${dst.name}: on host ${dst.on.name} without a migration address to serve NBD on`);
   const before = await dst.listeningPorts();
   await dst.qmp.execute('nbd-server-start', { addr: { type: 'inet', data: { host, port: '0' } } });
-  const fresh = await dst.waitNewListener(before, `NBD server listening on ${host} (host ${dst.on.name})`, { timeoutMs: 10_000 });
+  const fresh = await dst.waitNewListener(before, `NBD server listening on ${host} (host ${dst.on.name})`);
   if (fresh.length !== 1) throw new MirrorError(`${dst.name}: expected one new listening port after nbd-server-start on ${host}, found ${JSON.stringify(fresh)} (before: ${JSON.stringify([...before])})`);
   return { client: { type: 'inet', host, port: String(fresh[0]) }, where: `${host}:${fresh[0]} on host ${dst.on.name}` };
 }

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Arch } from '../util/arch.js';
-import { startPair, type Pair } from '../migration/pair.js';
+import { startPair } from '../case/run.js';
+import type { MigrationSpec, PreparedRun } from '../case/model.js';
 import { GuestLan } from '../net/lan.js';
 import { NetProbe } from '../net/probe.js';
 import { MigtestError } from '../util/errors.js';
@@ -20,12 +21,16 @@ export const eventTimeMs = (e: QmpEvent) => e.timestamp.seconds * 1000 + e.times
  * A pair on a guest LAN: both QEMUs in the LAN's namespace, the source on tap tsrc, the
  * destination on tdst, the same MAC; the guest configured with its address; a peer pinging it.
  */
-export async function startLanPair(ctx: Scope, arch: Arch, opts: { vhost?: boolean; intervalMs?: number } = {}): Promise<Pair & { lan: GuestLan; probe: NetProbe }> {
+export async function startLanPair(ctx: Scope, arch: Arch, opts: { vhost?: boolean; intervalMs?: number; migration?: MigrationSpec } = {}): Promise<PreparedRun & { lan: GuestLan; probe: NetProbe }> {
   const lan = ctx.track(await GuestLan.create());
   const nic = { id: 'net0', backend: 'tap' as const, mac: GUEST_MAC, vhost: opts.vhost };
-  const pair = await startPair(ctx.vms, arch, {
-    configure: (b) => b.withNetns(lan.netns).withNic({ ...nic, ifname: 'tsrc' }),
-    configureDst: (b) => b.withoutNic(nic.id).withNic({ ...nic, ifname: 'tdst' }),
+  const pair = await startPair(ctx, {
+    id: 'a pair on a guest LAN',
+    arch,
+    workload: false,
+    migration: opts.migration,
+    source: { configure: (b) => b.withNetns(lan.netns).withNic({ ...nic, ifname: 'tsrc' }) },
+    destination: { configure: (b) => b.withoutNic(nic.id).withNic({ ...nic, ifname: 'tdst' }) },
   });
   const ga = await pair.src.agent();
   // Permanent neighbours on both ends and no IPv6: the guest sends nothing of its own (no ARP
@@ -49,5 +54,5 @@ export async function startLanPair(ctx: Scope, arch: Arch, opts: { vhost?: boole
   const hello = await ga.exec('/bin/ping', ['-c', '1', '-W', '5', lan.hostAddr]);
   if (hello.exitcode !== 0) throw new MigtestError(`guest: ping ${lan.hostAddr} failed: ${hello.stdout.trim()} ${hello.stderr.trim()}`);
   const probe = ctx.track(await NetProbe.start(lan, GUEST_MAC, ctx.artifacts, opts.intervalMs ?? 10));
-  return { ...pair, lan, probe };
+  return Object.assign(pair, { lan, probe });
 }

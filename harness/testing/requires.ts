@@ -1,5 +1,5 @@
 import type { Arch } from '../util/arch.js';
-import { compareVersions, findBinary } from '../qemu/catalog.js';
+import { compareVersions, findBinary, type QemuBinary } from '../qemu/catalog.js';
 import { probeBinary } from '../qemu/probe.js';
 import { runConfig } from '../util/run-config.js';
 
@@ -21,4 +21,10 @@ export async function lacksCapability(arch: Arch, capability: string, usableSinc
 export async function skipUnless(arch: Arch, capability: string, usableSince?: string): Promise<{ kind: 'skip'; reason: string } | undefined> {
   const lacks = await lacksCapability(arch, capability, usableSince);
   return lacks ? { kind: 'skip', reason: lacks } : undefined;
+}
+
+/** The QEMU each side of this run uses for `arch` (--qemu, --src-qemu, --dst-qemu, else the system one). */
+export async function runQemu(arch: Arch): Promise<{ src: QemuBinary; dst: QemuBinary }> {
+  const q = runConfig().qemu;
+  return { src: await findBinary(arch, q.src), dst: await findBinary(arch, q.dst) };
 }

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'vitest';
-import { caseRow, runCase } from '../case/run.js';
+import { runCase } from '../case/run.js';
+import { caseRow } from '../case/row.js';
 import type { CaseReport, MigrationCase } from '../case/model.js';
 import { runConfig } from '../util/run-config.js';
 import { ArtifactDir } from '../report/artifacts.js';
@@ -109,18 +110,17 @@ export function scenario(name: string, meta: ScenarioMeta, fn: (ctx: ScenarioCon
 }
 
 /**
- * A scenario that is one declarative case: runCase() does the sequence and the check of
- * its expectation; `then` adds assertions on the report. The row is the case's figures.
+ * A scenario that is one declarative case, named by its id: runCase() does the sequence and
+ * the check of its expectation; `then` adds assertions on the report. The row is the case's
+ * figures. It runs across two hosts too, unless the case says why it needs one (`oneHost`).
  */
 export function caseScenario(
-  c: MigrationCase | (() => MigrationCase | Promise<MigrationCase>),
-  meta: ScenarioMeta & { name?: string },
+  c: MigrationCase,
+  meta: Pick<ScenarioMeta, 'suite' | 'timeoutMs'>,
   then?: (report: CaseReport, ctx: ScenarioContext) => Promise<Row | void> | Row | void,
 ): void {
-  const name = meta.name ?? (typeof c === 'function' ? undefined : c.id);
-  if (!name) throw new MigtestError('caseScenario: a case given as a function needs meta.name');
-  scenario(name, { ...meta, twoHosts: meta.twoHosts ?? !meta.oneHost }, async (ctx) => {
-    const report = await runCase(ctx, typeof c === 'function' ? await c() : c);
+  scenario(c.id, { ...meta, arch: c.arch, twoHosts: true }, async (ctx) => {
+    const report = await runCase(ctx, c);
     ctx.record(caseRow(report));
     return (await then?.(report, ctx)) ?? undefined;
   });

@@ -1,12 +1,20 @@
 import { ARCH_DEFAULTS, type DiskSpec, type NicSpec, type VmPaths, type VmSpec } from './spec.js';
 
+/** The -object that holds guest RAM (its id is ram0, named by -machine memory-backend=). */
+export function memoryBackendObject(spec: VmSpec, paths: VmPaths): string {
+  const b = spec.memoryBackend!;
+  const common = `id=ram0,size=${spec.memoryMiB}M${b.shared ? ',share=on' : ''}`;
+  return b.kind === 'memfd' ? `memory-backend-memfd,${common}` : `memory-backend-file,${common},mem-path=${b.path ?? paths.memFile ?? 'ram'}`;
+}
+
 /** Turns a spec into QEMU's argv: an array, never a shell string. Pure. */
 export function buildArgv(spec: VmSpec, paths: VmPaths, opts: { incoming?: boolean } = {}): string[] {
   const a: string[] = [];
   for (const d of spec.firmwareDirs) a.push('-L', d);
   a.push('-nodefaults', '-no-user-config', '-display', 'none');
-  a.push('-machine', spec.machine, '-accel', [spec.accel, ...(spec.accelProps ?? [])].join(','), '-cpu', spec.cpu);
+  a.push('-machine', spec.memoryBackend ? `${spec.machine},memory-backend=ram0` : spec.machine, '-accel', [spec.accel, ...(spec.accelProps ?? [])].join(','), '-cpu', spec.cpu);
   a.push('-m', `${spec.memoryMiB}M`, '-smp', String(spec.smp));
+  if (spec.memoryBackend) a.push('-object', memoryBackendObject(spec, paths));
   // A chardev socket monitor is the only kind that offers OOB.
   a.push('-chardev', `socket,id=qmp,path=${paths.qmp},server=on,wait=off`, '-mon', 'chardev=qmp,mode=control');
   a.push('-chardev', `socket,id=qmpfd,path=${paths.fdMonitor},server=on,wait=off`, '-mon', 'chardev=qmpfd,mode=control');

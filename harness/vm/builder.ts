@@ -14,9 +14,11 @@ import type { GuestImage } from '../images/build.js';
 import { findBinary, type QemuBinary } from '../qemu/catalog.js';
 import { probeBinary, resolveMachine } from '../qemu/probe.js';
 import { ArtifactDir } from '../report/artifacts.js';
-import { ARCH_DEFAULTS, type DiskSpec, type NicSpec, type VmSpec } from './spec.js';
+import { ARCH_DEFAULTS, type DiskSpec, type MemoryBackend, type NicSpec, type VmSpec } from './spec.js';
 import { SnapshotCache, snapshotIneligible, snapshotKey } from './snapshot.js';
-import { SnapshotRestoreError, StartedVm } from './started.js';
+import type { StartedVm } from './started.js';
+import { launchLocal, launchOn } from './launch.js';
+import { SnapshotRestoreError } from './snapshot-start.js';
 import { progress } from '../util/log.js';
 
 /** Image files a VM boots: a built image or the user's own kernel, initrd and disk. */
@@ -38,6 +40,8 @@ export interface VmDraft extends Omit<VmSpec, 'binary' | 'firmwareDirs' | 'accel
   incoming: boolean;
   /** Boots for real even when a snapshot of this configuration exists. */
   freshBoot?: boolean;
+  /** Accelerator properties applied only under KVM. */
+  kvmProps?: string[];
 }
 
 /**
@@ -102,9 +106,17 @@ export class VmBuilder {
   withAccelProps(...props: string[]): this {
     return this.set('accelProps', [...(this.d.accelProps ?? []), ...props]);
   }
+  /** Accelerator properties that only KVM has (dirty-ring-size=4096): left out when the run uses TCG. */
+  withKvmProps(...props: string[]): this {
+    return this.set('kvmProps', [...(this.d.kvmProps ?? []), ...props]);
+  }
   withMemory(mib: number): this {
     if (!Number.isInteger(mib) || mib < 64) throw new ConfigError('memory', `${mib} MiB`, 'an integer >= 64');
     return this.set('memoryMiB', mib);
+  }
+  /** Guest RAM in a memory backend: a file or memfd, shared or private. */
+  withMemoryBackend(backend: MemoryBackend | undefined): this {
+    return this.set('memoryBackend', backend);
   }
   withSmp(n: number): this {
     if (!Number.isInteger(n) || n < 1) throw new ConfigError('smp', String(n), 'an integer >= 1');
@@ -224,9 +236,10 @@ export class VmBuilder {
     for (const [field, f] of [['kernel', image.kernel], ['initrd', image.initrd], ['disk', image.rootDisk]] as const)
       if (!existsSync(f)) throw new ConfigError(`image ${field}`, `${f} does not exist`, 'an existing file (run: migtest images build)');
     const accel = await resolveAccel(this.d.accel, bin, this.d.cpu);
-    const { qemu: _q, binary: _b, image: _i, incoming: _in, freshBoot: _f, ...rest } = this.d;
+    const { qemu: _q, binary: _b, image: _i, incoming: _in, freshBoot: _f, kvmProps, ...rest } = this.d;
     return {
       ...rest,
+      accelProps: [...(rest.accelProps ?? []), ...(accel.accel === 'kvm' ? (kvmProps ?? []) : [])],
       binary: bin.path,
       firmwareDirs: bin.firmwareDirs,
       accel: accel.accel,
@@ -255,13 +268,13 @@ export class VmBuilder {
     if (this.place) return this.startOn(this.place, spec, opts);
     const why = this.d.incoming ? 'it is a destination' : this.d.freshBoot ? 'it asked for a fresh boot' : !runConfig().snapshotStart ? 'snapshot start is off (--fresh-boot)' : snapshotIneligible(spec);
     artifacts.writeJson(`${this.name}.start.json`, { snapshotStart: why === undefined, why });
-    if (why) return StartedVm.launch(this.name, spec, opts);
+    if (why) return launchLocal(this.name, spec, opts);
     const cache = new SnapshotCache();
     const key = snapshotKey(spec, opts.binary.version);
     const file = cache.lookup(key);
     if (file) {
       try {
-        const vm = await StartedVm.launch(this.name, spec, { ...opts, snapshot: { restore: file } });
+        const vm = await launchLocal(this.name, spec, { ...opts, snapshot: { restore: file } });
         artifacts.writeJson(`${this.name}.start.json`, { snapshotStart: true, key, restoredFrom: file });
         return vm;
       } catch (e) {
@@ -272,7 +285,7 @@ export class VmBuilder {
     }
     const saveNow = cache.markSeen(key);
     artifacts.writeJson(`${this.name}.start.json`, { snapshotStart: true, key, booted: true, savesSnapshot: saveNow });
-    return StartedVm.launch(this.name, spec, { ...opts, snapshot: saveNow ? { save: { key, cache } } : undefined });
+    return launchLocal(this.name, spec, { ...opts, snapshot: saveNow ? { save: { key, cache } } : undefined });
   }
 
   /** On another host: a real boot (the snapshot cache is this machine's), its image placed there first. */
@@ -299,7 +312,7 @@ export class VmBuilder {
     const placed = await placeImage(host, local, imageDir);
     const moved = (f: string): string => (f === local.kernel ? placed.kernel : f === local.initrd && placed.initrd ? placed.initrd : f === local.rootDisk ? placed.rootDisk : f);
     const remoteSpec: VmSpec = { ...spec, kernel: spec.kernel && moved(spec.kernel), initrd: spec.initrd && moved(spec.initrd!), disks: spec.disks.map((d) => ({ ...d, file: moved(d.file) })) };
-    const vm = await StartedVm.launchOn(host, this.name, remoteSpec, opts);
+    const vm = await launchOn(host, this.name, remoteSpec, opts);
     vm.listenAddress = migrationAddress;
     return vm;
   }

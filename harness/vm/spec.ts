@@ -34,6 +34,18 @@ export interface NicSpec {
   vhost?: boolean;
 }
 
+/**
+ * Where guest RAM lives, when not in anonymous memory: a file (memory-backend-file, in the
+ * VM's private directory unless `path` names one) or memfd; `shared` maps it MAP_SHARED
+ * (what vhost-user and x-ignore-shared need).
+ */
+export interface MemoryBackend {
+  kind: 'file' | 'memfd';
+  shared?: boolean;
+  /** memory-backend-file: the file (default: `ram` in the VM's private directory). */
+  path?: string;
+}
+
 export type { Accel } from '../util/arch.js';
 import type { Accel } from '../util/arch.js';
 
@@ -49,6 +61,8 @@ export interface VmSpec {
   /** Appended to -accel (kvm,dirty-ring-size=4096). */
   accelProps?: string[];
   memoryMiB: number;
+  /** Guest RAM from a memory backend object instead of anonymous memory. */
+  memoryBackend?: MemoryBackend;
   smp: number;
   kernel?: string;
   initrd?: string;
@@ -75,6 +89,8 @@ export interface VmPaths {
   agent: string;
   heartbeat: string;
   serialLog: string;
+  /** The default file of a memory-backend-file. */
+  memFile?: string;
 }
 
 export { ARCH_DEFAULTS } from '../util/arch.js';

@@ -1,7 +1,6 @@
 import { kernelCrash, type KernelCrash } from './crash.js';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { GroupProcess, type ExitInfo } from '../host/process.js';
+import type { ExitInfo } from '../host/process.js';
 import { listening, type GroupSockets, type Host, type HostProcess } from '../host/host.js';
 import { localHost } from '../host/local.js';
 import type { SocketTarget } from '../qmp/connection.js';
@@ -10,26 +9,12 @@ import { QmpClient } from '../qmp/client.js';
 import { migrationInfoSchema, statusInfoSchema, type MigrationInfo, type RunState, type StatusInfo } from '../qmp/types.js';
 import { HeartbeatStream } from './heartbeat.js';
 import type { ArtifactDir } from '../report/artifacts.js';
-import { privateDir } from '../util/privdir.js';
 import { DEADLINES, deadline, type Wait } from '../util/deadlines.js';
 import { pollUntil } from '../util/time.js';
-import { buildArgv } from './argv.js';
 import { VmStartError } from './errors.js';
-import type { SnapshotCache } from './snapshot.js';
 import type { QemuBinary } from '../qemu/catalog.js';
-import { hasTransport } from '../qemu/transports.js';
-import { MigtestError } from '../util/errors.js';
-import { shellQuote } from '../util/shell.js';
 import type { VmPaths, VmSpec } from './spec.js';
-
-/** A VM's sockets in its private directory, and where its console goes. */
-const vmPaths = (dir: string, serialLog: string): VmPaths => ({
-  qmp: join(dir, 'qmp.sock'),
-  fdMonitor: join(dir, 'qmp-fd.sock'),
-  agent: join(dir, 'qga.sock'),
-  heartbeat: join(dir, 'hb.sock'),
-  serialLog,
-});
+import { loadStateFile, type StateFileSettings } from './state-file.js';
 
 /** A VM after stop(): what it was and how it ended, nothing to stop any more. */
 export class StoppedVm {
@@ -44,120 +29,74 @@ export class StoppedVm {
 /** How a VM got to its guest: a real boot, a boot then saved as a snapshot, or restored from one. */
 export type StartMode = 'booted' | 'booted+saved' | 'restored';
 
-/** Snapshot start: restore from `file`, or (after the first ready) save to the cache under `key`. */
-export type SnapshotPlan = { restore: string } | { save: { key: string; cache: SnapshotCache } };
-
-/** A snapshot could not be restored (the caller boots instead). */
-export class SnapshotRestoreError extends VmStartError {}
-
-/** A migration URI for a file: `file:` since 8.2; an older QEMU writes and reads it through cat. */
-export const fileUri = (version: string, file: string, dir: 'out' | 'in') =>
-  hasTransport('file', version) ? `file:${file}` : `exec:cat ${dir === 'out' ? '>' : '<'} ${shellQuote(file)}`;
+/** Everything a started VM is made of (vm/launch.ts puts it together). */
+export interface VmParts {
+  name: string;
+  spec: VmSpec;
+  argv: readonly string[];
+  incoming: boolean;
+  binary: QemuBinary;
+  process: HostProcess;
+  qmp: QmpClient;
+  heartbeat: HeartbeatStream | undefined;
+  paths: VmPaths;
+  artifacts: ArtifactDir;
+  cleanupDir: () => Promise<void>;
+  reach?: (path: string) => SocketTarget;
+  host?: Host;
+}
 
 /** A running QEMU with its monitor, heartbeat and (lazily) guest agent. */
 export class StartedVm implements AsyncDisposable {
   private agentClient: GuestAgentClient | undefined;
   private droppedAgentReconnects = 0;
   private stopped: Promise<StoppedVm> | undefined;
-  private snapshot: SnapshotPlan | undefined;
+  /** Runs once, after the first time the guest was ready (snapshot start saves it then). */
+  afterFirstReady: (() => Promise<void>) | undefined;
   startMode: StartMode = 'booted';
   /** Where it listens for an incoming migration (its host's migration address); loopback when unset. */
   listenAddress: string | undefined;
 
-  private constructor(
-    readonly name: string,
-    readonly spec: VmSpec,
-    readonly argv: readonly string[],
-    readonly incoming: boolean,
-    /** The QEMU it runs: a retry's destination or a pinned machine type starts from it. */
-    readonly binary: QemuBinary,
-    readonly process: HostProcess,
-    readonly qmp: QmpClient,
-    readonly heartbeat: HeartbeatStream | undefined,
-    readonly paths: VmPaths,
-    readonly artifacts: ArtifactDir,
-    private readonly cleanupDir: () => Promise<void>,
-    /** How its unix sockets are reached: directly, or through the host it runs on. */
-    private readonly reach: (path: string) => SocketTarget = (p) => p,
-    /** The host it runs on, when not this machine. */
-    readonly host?: Host,
-  ) {}
+  readonly name: string;
+  readonly spec: VmSpec;
+  readonly argv: readonly string[];
+  readonly incoming: boolean;
+  /** The QEMU it runs: a retry's destination or a pinned machine type starts from it. */
+  readonly binary: QemuBinary;
+  readonly process: HostProcess;
+  readonly qmp: QmpClient;
+  readonly heartbeat: HeartbeatStream | undefined;
+  readonly paths: VmPaths;
+  readonly artifacts: ArtifactDir;
+  /** The host it runs on, when not this machine. */
+  readonly host?: Host;
+  private readonly cleanupDir: () => Promise<void>;
+  /** How its unix sockets are reached: directly, or through the host it runs on. */
+  private readonly reach: (path: string) => SocketTarget;
 
-  static async launch(
-    name: string,
-    spec: VmSpec,
-    opts: { incoming: boolean; artifacts: ArtifactDir; binary: QemuBinary; snapshot?: SnapshotPlan },
-  ): Promise<StartedVm> {
-    const restore = opts.snapshot && 'restore' in opts.snapshot ? opts.snapshot.restore : undefined;
-    const dir = await privateDir(name);
-    const art = opts.artifacts;
-    const paths = vmPaths(dir.path, art.file(`${name}.serial.log`));
-    // A restored VM starts as an incoming one and loads its guest from the snapshot file.
-    const argv = buildArgv(spec, paths, { incoming: opts.incoming || !!restore });
-    // In a namespace: `ip netns exec` execs QEMU in place, so the pid and group stay QEMU's.
-    const [file, args] = spec.netns ? ['ip', ['netns', 'exec', spec.netns, spec.binary, ...argv]] : [spec.binary, argv];
-    art.writeJson(`${name}.argv.json`, [file, ...args]);
-    const stderrFile = art.file(`${name}.stderr.log`);
-    const proc = GroupProcess.spawn(file, args, { name, stderrFile });
-    const stderrTail = () => (existsSync(stderrFile) ? readFileSync(stderrFile, 'utf8').trim().split('\n').slice(-5).join('\n') : '');
-    try {
-      await pollUntil(`${name}: QMP socket`, DEADLINES.connect, () => ({
-        done: existsSync(paths.qmp) || !proc.running,
-        state: proc.running ? 'no socket yet' : `exited ${JSON.stringify(proc.exit)}`,
-      }));
-      if (!proc.running) throw new VmStartError(`${name}: QEMU exited at start: ${stderrTail()}`, { artifacts: art.path });
-      const qmp = await QmpClient.connect(paths.qmp, { vm: name, transcriptFile: art.file(`${name}.qmp.log`) });
-      const hb = spec.heartbeat
-        ? await HeartbeatStream.connect(paths.heartbeat, name, art.file(`${name}.heartbeat.log`))
-        : undefined;
-      const vm = new StartedVm(name, spec, [file, ...args], opts.incoming, opts.binary, proc, qmp, hb, paths, art, dir.cleanup);
-      vm.snapshot = opts.snapshot;
-      if (restore) await vm.restoreFrom(restore);
-      return vm;
-    } catch (e) {
-      await proc.stop({ termMs: 2000 });
-      await dir.cleanup();
-      if (e instanceof VmStartError) throw e;
-      throw new VmStartError(`${name}: start failed: ${(e as Error).message}\n${stderrTail()}`, { artifacts: art.path });
-    }
+  /** @internal made by vm/launch.ts once QEMU runs and its monitor answers. */
+  constructor(parts: VmParts) {
+    this.name = parts.name;
+    this.spec = parts.spec;
+    this.argv = parts.argv;
+    this.incoming = parts.incoming;
+    this.binary = parts.binary;
+    this.process = parts.process;
+    this.qmp = parts.qmp;
+    this.heartbeat = parts.heartbeat;
+    this.paths = parts.paths;
+    this.artifacts = parts.artifacts;
+    this.host = parts.host;
+    this.cleanupDir = parts.cleanupDir;
+    this.reach = parts.reach ?? ((p) => p);
   }
 
   /**
-   * On another host (VmBuilder.onHost): the same start, through the host. Sockets and the
-   * files QEMU writes live in a private directory there; stderr and the console are followed
-   * into this machine's artifacts as they grow, so every check and failure reads them here.
+   * Loads a guest's state from a file (a VM started with -incoming defer): migrate-incoming,
+   * then waits until QEMU has loaded it. Whether it then runs is the stream's and -S's say.
    */
-  static async launchOn(host: Host, name: string, spec: VmSpec, opts: { incoming: boolean; artifacts: ArtifactDir; binary: QemuBinary }): Promise<StartedVm> {
-    const dir = await host.privateDir(name);
-    const art = opts.artifacts;
-    const there = vmPaths(dir.path, join(dir.path, `${name}.serial.log`));
-    const stderrThere = join(dir.path, `${name}.stderr.log`);
-    const argv = buildArgv(spec, there, { incoming: opts.incoming });
-    art.writeJson(`${name}.argv.json`, [spec.binary, ...argv]);
-    art.writeJson(`${name}.host.json`, { host: host.name, dir: dir.path });
-    const followers: Array<{ stop(): Promise<void> }> = [];
-    const reach = (p: string): SocketTarget => ({ path: `${host.name}:${p}`, open: () => host.connectUnix(p), link: host.link });
-    let proc: HostProcess | undefined;
-    const cleanup = async () => {
-      for (const f of followers.splice(0)) await f.stop().catch(() => undefined);
-      await dir.cleanup();
-    };
-    try {
-      for (const [remote, local] of [[stderrThere, art.file(`${name}.stderr.log`)], [there.serialLog, art.file(`${name}.serial.log`)]] as const) {
-        await host.writeFile(remote, '');
-        followers.push(await host.follow(remote, local));
-      }
-      proc = await host.spawn([spec.binary, ...argv], { name, stderrFile: stderrThere });
-      const qmp = await QmpClient.connect(reach(there.qmp), { vm: name, transcriptFile: art.file(`${name}.qmp.log`) });
-      const hb = spec.heartbeat ? await HeartbeatStream.connect(reach(there.heartbeat), name, art.file(`${name}.heartbeat.log`)) : undefined;
-      const here: VmPaths = { ...there, serialLog: art.file(`${name}.serial.log`) };
-      return new StartedVm(name, spec, [spec.binary, ...argv], opts.incoming, opts.binary, proc, qmp, hb, here, art, cleanup, reach, host);
-    } catch (e) {
-      await proc?.stop({ termMs: 2000 }).catch(() => undefined);
-      const said = existsSync(art.file(`${name}.stderr.log`)) ? readFileSync(art.file(`${name}.stderr.log`), 'utf8').trim().split('\n').slice(-5).join('\n') : '';
-      await cleanup();
-      throw new VmStartError(`${name}: start on host ${host.name} failed: ${(e as Error).message}\n${said}`, { artifacts: art.path });
-    }
+  loadStateFile(file: string, opts: Wait & StateFileSettings = {}): Promise<void> {
+    return loadStateFile(this, file, opts);
   }
 
   /** The guest agent; reconnects if the previous connection closed. */
@@ -172,77 +111,15 @@ export class StartedVm implements AsyncDisposable {
   }
 
   /**
-   * Loads a guest's state from a file (a VM started with -incoming defer): migrate-incoming,
-   * then waits until QEMU has loaded it. Whether it then runs is the stream's and -S's say.
-   */
-  async loadStateFile(file: string, opts: Wait & { capabilities?: Record<string, boolean>; parameters?: Record<string, unknown> } = {}): Promise<void> {
-    // A file written with mapped-ram (or multifd) is read only with the same capabilities.
-    const caps = Object.entries(opts.capabilities ?? {}).map(([capability, state]) => ({ capability, state }));
-    if (caps.length) await this.qmp.execute('migrate-set-capabilities', { capabilities: caps });
-    if (opts.parameters && Object.keys(opts.parameters).length) await this.qmp.execute('migrate-set-parameters', opts.parameters);
-    await this.qmp.execute('migrate-incoming', { uri: fileUri(this.qemuVersion, file, 'in') });
-    await this.migrationDone(`loading ${file}`, deadline(opts, 'status'));
-  }
-
-  /**
-   * Polls query-migrate until this VM's own migration (a save or a load, no events needed)
-   * completed; failed throws with QEMU's error-desc, or its last stderr line.
-   */
-  private async migrationDone(what: string, timeoutMs: number): Promise<void> {
-    await pollUntil(`${this.name}: ${what}`, timeoutMs, async () => {
-      const i = await this.queryMigrate();
-      if (i.status === 'failed') throw new MigtestError(`${this.name}: ${what} failed: ${i['error-desc'] ?? this.stderrErrors().at(-1)}`);
-      return { done: i.status === 'completed', state: i.status };
-    }, 20);
-  }
-
-  /** Loads a saved guest and runs it; a failure is a SnapshotRestoreError. */
-  private async restoreFrom(file: string): Promise<void> {
-    try {
-      await this.loadStateFile(file);
-      await this.qmp.execute('cont');
-      this.startMode = 'restored';
-      // As good as a booted guest before anyone gets it: beating, and its agent answering
-      // (a snapshot saved at a bad moment can restore a virtio-serial that never talks again).
-      await this.heartbeat?.waitForBeats(3, { timeoutMs: 15_000 });
-      if (this.spec.agent) await (await this.agent({ timeoutMs: 15_000 })).ping();
-    } catch (e) {
-      await this.dropAgent().catch(() => undefined);
-      throw new SnapshotRestoreError(`${this.name}: restoring ${file}: ${(e as Error).message}`, { artifacts: this.artifacts.path });
-    }
-  }
-
-  /**
-   * Saves the ready guest for later starts of the same configuration: a migration to a file,
-   * then `cont`, so this VM runs on as if nothing happened. Migration parameters are left at
-   * QEMU's defaults (a scenario may measure them); the events capability stays off, so no
-   * MIGRATION event of the save reaches a scenario's event list.
-   */
-  private async saveSnapshot(key: string, cache: SnapshotCache): Promise<void> {
-    const tmp = cache.temporary(key);
-    try {
-      await this.qmp.execute('migrate', { uri: fileUri(this.qemuVersion, tmp, 'out') });
-      await this.migrationDone(`saving a snapshot to ${tmp}`, 60_000);
-      await this.qmp.execute('cont');
-      await this.waitRunState('running');
-      cache.commit(tmp, key);
-      this.startMode = 'booted+saved';
-    } catch (e) {
-      rmSync(tmp, { force: true });
-      throw e;
-    }
-  }
-
-  /**
    * Ready: the heartbeat is flowing and the agent answers. Waits on the guest, not on a sleep.
    * A booted guest also says READY; a restored one said it before it was saved.
    */
   async waitReady(opts: Wait = {}): Promise<void> {
     await this.waitGuest(opts);
-    const plan = this.snapshot;
-    this.snapshot = undefined;
-    if (plan && 'save' in plan) {
-      await this.saveSnapshot(plan.save.key, plan.save.cache);
+    const after = this.afterFirstReady;
+    this.afterFirstReady = undefined;
+    if (after) {
+      await after();
       await this.waitGuest(opts);
     }
   }
@@ -280,8 +157,8 @@ export class StartedVm implements AsyncDisposable {
    * for): how a port the kernel chose is read back where QMP does not say it (socat under
    * exec:, nbd-server-start, migrate-recover on a blocked monitor). Returns the new ones.
    */
-  async waitNewListener(before: ReadonlySet<number>, what: string, opts: { timeoutMs: number; port?: number }): Promise<number[]> {
-    return pollUntil(`${this.name}: ${what}`, opts.timeoutMs, async () => {
+  async waitNewListener(before: ReadonlySet<number>, what: string, opts: Wait & { port?: number } = {}): Promise<number[]> {
+    return pollUntil(`${this.name}: ${what}`, deadline(opts, 'listen'), async () => {
       const now = listening(await this.group());
       const fresh = opts.port ? now.filter((p) => p === opts.port) : now.filter((p) => !before.has(p));
       return { done: fresh.length > 0, value: fresh, state: { listening: now, before: [...before] } };
@@ -333,9 +210,8 @@ export class StartedVm implements AsyncDisposable {
 
   /** A crash on purpose: SIGKILL to the group, no quit, no flush. Resolves once it is gone. */
   async kill(): Promise<ExitInfo> {
-    this.process.signal('SIGKILL');
-    await this.process.waitExit(10_000);
-    return this.process.exited;
+    void this.process.signal('SIGKILL');
+    return this.process.waitExit();
   }
 
   async status(): Promise<StatusInfo> {
@@ -411,9 +287,9 @@ export class StartedVm implements AsyncDisposable {
       // QEMU ignores SIGTERM in postcopy-paused: go straight to signals, briefly.
       const stuck = /^postcopy-/.test(this.lastMigrationStatus ?? '');
       const exit = await this.process.stop({
-        graceful: stuck || this.qmp.closed ? undefined : () => this.qmp.execute('quit', undefined, { timeoutMs: 3000 }),
+        graceful: stuck || this.qmp.closed ? undefined : () => this.qmp.execute('quit', undefined, { timeoutMs: DEADLINES.quit }),
         graceMs: DEADLINES.teardownGrace,
-        termMs: stuck ? 1000 : 5000,
+        termMs: stuck ? DEADLINES.teardownQuick : DEADLINES.teardownTerm,
       });
       this.heartbeat?.close();
       await this.agentClient?.close();

@@ -3,8 +3,7 @@
  * prints its pid and start time, then waits to be SIGKILLed by the two-hosts suite: the
  * next reap must find the group in the registry and kill it on that host.
  */
-import { loadHostsFile, sshTarget } from '../../harness/host/hosts-file.js';
-import { SshHost } from '../../harness/host/ssh.js';
+import { loadHostsFile, SshHost, sshTarget } from '../../harness/index.js';
 
 const host = await SshHost.connect(sshTarget(loadHostsFile(process.argv[2]!), 'dst')!);
 const p = await host.spawn(['sleep', '600'], { name: 'remote-orphan' });

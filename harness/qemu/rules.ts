@@ -1,5 +1,5 @@
-import { compareVersions } from '../qemu/catalog.js';
-import type { Accel } from '../vm/spec.js';
+import { compareVersions } from './catalog.js';
+import type { Accel } from '../util/arch.js';
 
 /**
  * QEMU's capability rules (migrate_caps_check and friends), in one table. A cell whose
@@ -84,3 +84,8 @@ export function ruleEnforced(rule: CapabilityRule, version: string): boolean {
   if (rule.before && compareVersions(version, rule.before) >= 0) return false;
   return true;
 }
+
+/** Capabilities that a binary offers before they work for the harness's purpose: the first version they do. */
+export const USABLE_SINCE: Record<string, { since: string; why: string }> = {
+  'postcopy-preempt': { since: '8.0', why: 'it appeared in 7.1; its channel survives a postcopy recovery from 8.0' },
+};

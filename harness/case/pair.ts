@@ -1,0 +1,95 @@
+import { runAccel } from '../qemu/accel.js';
+import { probeBinary } from '../qemu/probe.js';
+import { SkipError } from '../util/errors.js';
+import { VmBuilder } from '../vm/builder.js';
+import { VmStartError } from '../vm/errors.js';
+import type { Scope } from '../vm/pool.js';
+import type { StartedVm } from '../vm/started.js';
+import { expectationOf, type ExpectationContext } from './expectations.js';
+import type { CasePatch, Expectation, MigrationCase, SideSetup } from './model.js';
+import { CaseStorage } from './storage.js';
+
+/** Applies one side's setup to a builder. */
+export function applySide(b: VmBuilder, s: SideSetup): VmBuilder {
+  if (s.binary) b.withBinary(s.binary);
+  else if (s.qemu) b.withQemu(s.qemu);
+  if (s.machine) b.withMachine(s.machine);
+  if (s.cpu) b.withCpu(s.cpu);
+  if (s.memoryMiB) b.withMemory(s.memoryMiB);
+  if (s.memoryBackend) b.withMemoryBackend(s.memoryBackend);
+  for (const d of s.devices ?? []) b.withDevice(d);
+  if (s.args?.length) b.withArgs(...s.args);
+  return s.configure ? s.configure(b) : b;
+}
+
+/** The destination's setup: the source's, with what the destination sets instead. */
+export function destinationSetup(c: Pick<MigrationCase, 'source' | 'destination'>): SideSetup {
+  const s = c.source ?? {};
+  const d = c.destination ?? {};
+  const configure = s.configure && d.configure ? (b: VmBuilder) => d.configure!(s.configure!(b)) : (d.configure ?? s.configure);
+  // A version named for the destination beats a binary the source was given.
+  const binary = d.binary ?? (d.qemu ? undefined : s.binary);
+  return { ...s, ...d, binary, devices: d.devices ?? s.devices, args: d.args ?? s.args, configure };
+}
+
+/** Two sides started: the destination may have failed to start (an outcome, not an error). */
+export interface StartedSides {
+  src: StartedVm;
+  dst?: StartedVm;
+  dstError?: VmStartError;
+  versions: { src: string; dst: string };
+  /** What the case must do here: its own expectation or the one computed from QEMU's rules. */
+  expectation: Expectation;
+  storage?: CaseStorage;
+  /** Where the destination listens when a fault's setup chose (a network namespace's address). */
+  listenHost?: string;
+  /** Places a fresh destination as the faults' setups placed this one (a retry). */
+  placeDestination: (b: VmBuilder) => VmBuilder;
+}
+
+/**
+ * The one way a pair starts, for declarative cases and hand-written scenarios alike: each
+ * side's binary resolved and probed, the expectation decided (a skip names what is missing
+ * before anything starts), each side placed on its host (a hosts file), the faults' setups
+ * (network namespaces) and the storage's images in place, the source booted to ready, the
+ * destination waiting with -incoming (given the source's machine type by its versioned name).
+ */
+export async function startSides(scope: Scope, c: MigrationCase): Promise<StartedSides> {
+  const srcB = applySide(new VmBuilder('src', c.arch), c.source ?? {});
+  const dstB = applySide(new VmBuilder('dst', c.arch), destinationSetup(c)).withIncoming();
+  const [sb, db] = await Promise.all([srcB.resolveBinary(), dstB.resolveBinary()]);
+  const versions = { src: sb.version, dst: db.version };
+  const hosts = await scope.runHosts(c.hosts);
+  const ctx: ExpectationContext = { src: await probeBinary(sb), dst: await probeBinary(db), accel: (await runAccel(sb)).accel, twoHosts: !!hosts };
+  const expectation = expectationOf(c, ctx);
+  scope.artifacts.writeJson('case.json', { case: c, versions, binaries: { src: sb.path, dst: db.path }, expectation });
+  if (expectation.kind === 'skip') throw new SkipError(expectation.reason);
+  srcB.onRunHost(hosts, 'src');
+  dstB.onRunHost(hosts, 'dst');
+  let listenHost: string | undefined;
+  const patches: CasePatch[] = [];
+  for (const f of c.faults ?? []) {
+    const patch: CasePatch | void = await f.setup?.({ scope, case: c, twoHosts: !!hosts });
+    if (!patch) continue;
+    patches.push(patch);
+    patch.source?.(srcB);
+    patch.destination?.(dstB);
+    listenHost = patch.listenHost ?? listenHost;
+  }
+  const placeDestination = (b: VmBuilder) => patches.reduce((x, p) => p.destination?.(x) ?? x, b);
+  // The data disk's images, each made on the host whose QEMU opens it.
+  const storage = c.storage ? await CaseStorage.place(scope, c.storage, hosts) : undefined;
+  if (storage) (storage.configureSrc(srcB), storage.configureDst(dstB));
+  const src = await scope.vms.start(srcB);
+  await dstB.withMachineOf(src);
+  const [dst] = await Promise.all([
+    scope.vms.start(dstB).catch((e: unknown) => {
+      if (e instanceof VmStartError) return e;
+      throw e;
+    }),
+    src.waitReady(),
+  ]);
+  if (dst instanceof VmStartError) return { src, dstError: dst, versions, expectation, storage, listenHost, placeDestination };
+  if (listenHost) dst.listenAddress = listenHost;
+  return { src, dst, versions, expectation, storage, listenHost, placeDestination };
+}

@@ -1,0 +1,64 @@
+import { compareVersions } from './catalog.js';
+
+/**
+ * What a QEMU version does where versions differ, as data: the harness and its suites read
+ * this instead of assuming one version's behaviour. Each entry says what was seen, and where.
+ */
+export interface Behaviour {
+  /** migrate_cancel while the outgoing connect still hangs (SYNs dropped). */
+  cancelWhileConnecting: {
+    /** What the source says right after the cancel: `cancelled` at once, or `cancelling` until the connect gives up. */
+    status: 'cancelled' | 'cancelling';
+    /** A second `migrate` meanwhile: `refused` as in progress, or `accepted` (and then failed by the stale connect's yank instance). */
+    secondMigrate: 'refused' | 'accepted';
+    secondMigrateWords: string;
+    why: string;
+  };
+  /** Migration statuses this version can report besides the old ones. */
+  statuses: { failing: boolean; postcopyDevice: boolean };
+  /** snapshot-load refusing a device the snapshot has and this QEMU lacks: what QEMU says. */
+  snapshotMissingDevice: string;
+}
+
+interface Entry {
+  /** [since, before): the versions the entry covers; open ends allowed. */
+  since?: string;
+  before?: string;
+  behaviour: Partial<Behaviour>;
+}
+
+const BASE: Behaviour = {
+  cancelWhileConnecting: {
+    status: 'cancelled',
+    secondMigrate: 'accepted',
+    secondMigrateWords: 'duplicate yank instance',
+    why: "seen on 7.2.22 and 10.0.2: cancelled at once, the connect left pending with its yank instance; a second migrate then fails with 'duplicate yank instance'",
+  },
+  statuses: { failing: false, postcopyDevice: false },
+  snapshotMissingDevice: "Unknown savevm section or instance '0000:00:0c.0/virtio-rng' 0",
+};
+
+/** Later entries override earlier ones where both cover a version. */
+const ENTRIES: Entry[] = [
+  { since: '10.2', behaviour: { statuses: { failing: false, postcopyDevice: true } } },
+  { since: '11.0', behaviour: { statuses: { failing: true, postcopyDevice: true } } },
+  {
+    since: '11.1',
+    behaviour: {
+      cancelWhileConnecting: {
+        status: 'cancelling',
+        secondMigrate: 'refused',
+        secondMigrateWords: 'in progress',
+        why: 'upstream fixed the 10.0 regression in 11.1: the status stays cancelling until the connect gives up, and a second migrate meanwhile is refused',
+      },
+    },
+  },
+];
+
+const covers = (e: Entry, version: string) =>
+  (!e.since || compareVersions(version, e.since) >= 0) && (!e.before || compareVersions(version, e.before) < 0);
+
+/** The behaviour of a QEMU version, from the table. */
+export function behaviourOf(version: string): Behaviour {
+  return ENTRIES.filter((e) => covers(e, version)).reduce<Behaviour>((b, e) => ({ ...b, ...e.behaviour }), BASE);
+}

@@ -1,0 +1,110 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Host, HostProcess } from '../host/host.js';
+import { GroupProcess } from '../host/process.js';
+import type { QemuBinary } from '../qemu/catalog.js';
+import { QmpClient } from '../qmp/client.js';
+import type { SocketTarget } from '../qmp/connection.js';
+import type { ArtifactDir } from '../report/artifacts.js';
+import { DEADLINES } from '../util/deadlines.js';
+import { privateDir } from '../util/privdir.js';
+import { pollUntil } from '../util/time.js';
+import { buildArgv } from './argv.js';
+import { VmStartError } from './errors.js';
+import { HeartbeatStream } from './heartbeat.js';
+import { restoreStartSnapshot, saveStartSnapshot, type SnapshotPlan } from './snapshot-start.js';
+import type { VmPaths, VmSpec } from './spec.js';
+import { StartedVm } from './started.js';
+
+/** A VM's sockets in its private directory, and where its console goes. */
+const vmPaths = (dir: string, serialLog: string): VmPaths => ({
+  qmp: join(dir, 'qmp.sock'),
+  fdMonitor: join(dir, 'qmp-fd.sock'),
+  agent: join(dir, 'qga.sock'),
+  heartbeat: join(dir, 'hb.sock'),
+  serialLog,
+  memFile: join(dir, 'ram'),
+});
+
+/**
+ * Starts QEMU on this machine in its own process group, with a private (0700) directory for
+ * its sockets; connects its monitor and heartbeat. With a snapshot plan it restores a saved
+ * guest, or saves this one once it is first ready.
+ */
+export async function launchLocal(
+  name: string,
+  spec: VmSpec,
+  opts: { incoming: boolean; artifacts: ArtifactDir; binary: QemuBinary; snapshot?: SnapshotPlan },
+): Promise<StartedVm> {
+  const restore = opts.snapshot && 'restore' in opts.snapshot ? opts.snapshot.restore : undefined;
+  const dir = await privateDir(name);
+  const art = opts.artifacts;
+  const paths = vmPaths(dir.path, art.file(`${name}.serial.log`));
+  // A restored VM starts as an incoming one and loads its guest from the snapshot file.
+  const argv = buildArgv(spec, paths, { incoming: opts.incoming || !!restore });
+  // In a namespace: `ip netns exec` execs QEMU in place, so the pid and group stay QEMU's.
+  const [file, args] = spec.netns ? ['ip', ['netns', 'exec', spec.netns, spec.binary, ...argv]] : [spec.binary, argv];
+  art.writeJson(`${name}.argv.json`, [file, ...args]);
+  const stderrFile = art.file(`${name}.stderr.log`);
+  const proc = GroupProcess.spawn(file, args, { name, stderrFile });
+  const stderrTail = () => (existsSync(stderrFile) ? readFileSync(stderrFile, 'utf8').trim().split('\n').slice(-5).join('\n') : '');
+  try {
+    await pollUntil(`${name}: QMP socket`, DEADLINES.connect, () => ({
+      done: existsSync(paths.qmp) || !proc.running,
+      state: proc.running ? 'no socket yet' : `exited ${JSON.stringify(proc.exit)}`,
+    }));
+    if (!proc.running) throw new VmStartError(`${name}: QEMU exited at start: ${stderrTail()}`, { artifacts: art.path });
+    const qmp = await QmpClient.connect(paths.qmp, { vm: name, transcriptFile: art.file(`${name}.qmp.log`) });
+    const hb = spec.heartbeat
+      ? await HeartbeatStream.connect(paths.heartbeat, name, art.file(`${name}.heartbeat.log`))
+      : undefined;
+    const vm = new StartedVm({ name, spec, argv: [file, ...args], incoming: opts.incoming, binary: opts.binary, process: proc, qmp, heartbeat: hb, paths, artifacts: art, cleanupDir: dir.cleanup });
+    const plan = opts.snapshot;
+    if (plan && 'save' in plan) vm.afterFirstReady = () => saveStartSnapshot(vm, plan.save.key, plan.save.cache);
+    if (restore) await restoreStartSnapshot(vm, restore);
+    return vm;
+  } catch (e) {
+    await proc.stop({ termMs: DEADLINES.teardownQuick });
+    await dir.cleanup();
+    if (e instanceof VmStartError) throw e;
+    throw new VmStartError(`${name}: start failed: ${(e as Error).message}\n${stderrTail()}`, { artifacts: art.path });
+  }
+}
+
+/**
+ * On another host (VmBuilder.onHost): the same start, through the host. Sockets and the
+ * files QEMU writes live in a private directory there; stderr and the console are followed
+ * into this machine's artifacts as they grow, so every check and failure reads them here.
+ */
+export async function launchOn(host: Host, name: string, spec: VmSpec, opts: { incoming: boolean; artifacts: ArtifactDir; binary: QemuBinary }): Promise<StartedVm> {
+  const dir = await host.privateDir(name);
+  const art = opts.artifacts;
+  const there = vmPaths(dir.path, join(dir.path, `${name}.serial.log`));
+  const stderrThere = join(dir.path, `${name}.stderr.log`);
+  const argv = buildArgv(spec, there, { incoming: opts.incoming });
+  art.writeJson(`${name}.argv.json`, [spec.binary, ...argv]);
+  art.writeJson(`${name}.host.json`, { host: host.name, dir: dir.path });
+  const followers: Array<{ stop(): Promise<void> }> = [];
+  const reach = (p: string): SocketTarget => ({ path: `${host.name}:${p}`, open: () => host.connectUnix(p), link: host.link });
+  let proc: HostProcess | undefined;
+  const cleanup = async () => {
+    for (const f of followers.splice(0)) await f.stop().catch(() => undefined);
+    await dir.cleanup();
+  };
+  try {
+    for (const [remote, local] of [[stderrThere, art.file(`${name}.stderr.log`)], [there.serialLog, art.file(`${name}.serial.log`)]] as const) {
+      await host.writeFile(remote, '');
+      followers.push(await host.follow(remote, local));
+    }
+    proc = await host.spawn([spec.binary, ...argv], { name, stderrFile: stderrThere });
+    const qmp = await QmpClient.connect(reach(there.qmp), { vm: name, transcriptFile: art.file(`${name}.qmp.log`) });
+    const hb = spec.heartbeat ? await HeartbeatStream.connect(reach(there.heartbeat), name, art.file(`${name}.heartbeat.log`)) : undefined;
+    const here: VmPaths = { ...there, serialLog: art.file(`${name}.serial.log`) };
+    return new StartedVm({ name, spec, argv: [spec.binary, ...argv], incoming: opts.incoming, binary: opts.binary, process: proc, qmp, heartbeat: hb, paths: here, artifacts: art, cleanupDir: cleanup, reach, host });
+  } catch (e) {
+    await proc?.stop({ termMs: DEADLINES.teardownQuick }).catch(() => undefined);
+    const said = existsSync(art.file(`${name}.stderr.log`)) ? readFileSync(art.file(`${name}.stderr.log`), 'utf8').trim().split('\n').slice(-5).join('\n') : '';
+    await cleanup();
+    throw new VmStartError(`${name}: start on host ${host.name} failed: ${(e as Error).message}\n${said}`, { artifacts: art.path });
+  }
+}
