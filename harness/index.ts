@@ -99,7 +99,7 @@ export { hostsDown, hostsUp, setControlLink, topologyUp } from './net/topology.j
 export { compareVersions, findBinary, listBinaries, type QemuBinary } from './qemu/catalog.js';
 export { probeBinary, type QemuProbe } from './qemu/probe.js';
 export { probeBoot, runAccel } from './qemu/accel.js';
-export { behaviourOf, type Behaviour } from './qemu/behaviour.js';
+export { behaviourOf, unknownSectionWords, type Behaviour } from './qemu/behaviour.js';
 export { KNOWN_BREAKS } from './qemu/known-breaks.js';
 export { RULES } from './qemu/rules.js';
 export { QmpCommandError } from './qmp/errors.js';

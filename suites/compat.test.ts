@@ -1,5 +1,5 @@
 import { describe } from 'vitest';
-import { caseRow, expectedLabel, expandGrid, findBinary, gridVersions, loadGrid, runAccel, runCase, runConfig, scenario, testArches, withStaticCheck, type MigtestError } from '../harness/index.js';
+import { caseRow, expectedLabel, expandGrid, runQemu, gridVersions, loadGrid, runAccel, runCase, runConfig, scenario, testArches, withStaticCheck, type MigtestError } from '../harness/index.js';
 
 // The compatibility grid (MIGTEST_COMPAT: a preset or a file; `migtest compat` sets it;
 // default smoke). Each cell is a case whose expectation comes from the rules; its row says
@@ -7,7 +7,7 @@ import { caseRow, expectedLabel, expandGrid, findBinary, gridVersions, loadGrid,
 const grid = loadGrid(runConfig().compatGrid);
 
 for (const arch of testArches().filter((a) => grid.arches.includes(a))) {
-  const accel = (await runAccel(await findBinary(arch))).accel;
+  const accel = (await runAccel((await runQemu(arch)).src)).accel;
   const { versions, missing } = await gridVersions(grid, arch);
   describe(`compat ${grid.name} ${arch}`, () => {
     for (const m of missing) scenario(`QEMU ${m.label} for ${arch}`, { suite: 'compat', arch }, async (ctx) => ctx.skip(m.why));

@@ -1,5 +1,5 @@
 import { describe, expect } from 'vitest';
-import { DEADLINES, findBinary, pollUntil, RamWorkload, runAccel, scenario, testArches, VmBuilder, type StartedVm } from '../harness/index.js';
+import { DEADLINES, runQemu, pollUntil, RamWorkload, runAccel, scenario, testArches, VmBuilder, type StartedVm } from '../harness/index.js';
 
 // calc-dirty-rate against a guest that dirties memory at a known rate (the RAM workload,
 // paced in MiB/s over a 64 MiB buffer): each method's estimate and its error. The dirty ring
@@ -20,7 +20,7 @@ describe.each(testArches())('dirty-rate %s', (arch) => {
   const meta = { suite: 'dirty-rate', arch, oneHost: "measures one VM's dirty rate: no second host involved" };
   for (const mode of ['page-sampling', 'dirty-bitmap', 'dirty-ring'] as const)
     scenario(`calc-dirty-rate ${mode}: a guest dirtying 8 and 24 MiB/s, and an idle control`, meta, async (ctx) => {
-      const accel = (await runAccel(await findBinary(arch))).accel;
+      const accel = (await runAccel((await runQemu(arch)).src)).accel;
       if (mode === 'dirty-ring' && accel !== 'kvm') return ctx.skip(`the dirty ring needs KVM with a ring; this run uses ${accel} for ${arch}`);
       const b = new VmBuilder('src', arch);
       const vm = await ctx.vms.start(mode === 'dirty-ring' ? b.withAccelProps('dirty-ring-size=4096') : b);

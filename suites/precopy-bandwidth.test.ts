@@ -1,5 +1,5 @@
 import { describe, expect } from 'vitest';
-import { caseScenario, findBinary, probeBinary, testArches, type MigrationCase } from '../harness/index.js';
+import { caseScenario, runQemu, probeBinary, testArches, type MigrationCase } from '../harness/index.js';
 
 // "Why does local migration run at only about 1 Gbit/s?" Because max-bandwidth defaults to
 // 128 MiB/s (MAX_THROTTLE): 134217728 B/s is 1.07 Gbit/s. The guest holds 384 MiB of
@@ -12,7 +12,7 @@ describe.each(testArches())('precopy-bandwidth %s', (arch) => {
   const meta = { suite: 'precopy-bandwidth' };
 
   caseScenario(filled('max-bandwidth left at its default'), meta, async ({ migration }) => {
-    const probe = await probeBinary(await findBinary(arch));
+    const probe = await probeBinary((await runQemu(arch)).src);
     expect(probe.parameters['max-bandwidth']).toBe(DEFAULT_LIMIT);
     // mbps is QEMU's own average over the migration; it may not exceed the limit by much.
     expect(migration!.info.ram!.mbps!).toBeLessThan(((DEFAULT_LIMIT * 8) / 1e6) * 1.15);

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { describe, expect } from 'vitest';
 import {
-  behaviourOf, checkLivenessAfterMigration, createImage, dataDisk, DEFAULT_WORKLOAD, dumpStream, findBinary, guestDevice, JobFailedError, lacksCapability, migrateToFile, pollUntil, DEADLINES,
+  behaviourOf, unknownSectionWords, checkLivenessAfterMigration, createImage, dataDisk, DEFAULT_WORKLOAD, dumpStream, runQemu, guestDevice, JobFailedError, lacksCapability, migrateToFile, pollUntil, DEADLINES,
   RamWorkload, scenario, snapshotDelete, snapshotLoad, snapshotSave, testArches, transportKind, VmBuilder, type Arch, type ScenarioContext, type StartedVm,
 } from '../harness/index.js';
 
@@ -74,7 +74,7 @@ describe.each(testArches())(`${SUITE} %s`, (arch) => {
     expect(err).toBeInstanceOf(JobFailedError);
     const said = `${(err as Error).message} | ${other.stderrText()}`;
     // Worded per version (qemu/behaviour.ts).
-    expect(said).toContain(behaviourOf(other.qemuVersion).snapshotMissingDevice);
+    expect(said).toContain(`${behaviourOf(other.qemuVersion).unknownSection} ${unknownSectionWords('0000:00:0c.0/virtio-rng')}`);
     return { extra: { refused: (err as Error).message, stderr: other.stderrText().trim().split('\n').slice(-2) } };
   });
 
@@ -85,7 +85,7 @@ describe.each(testArches())(`${SUITE} %s`, (arch) => {
   ];
   for (const v of variants)
     scenario(`migration to a file and back (${v.name}): the restored guest lives on with intact RAM`, meta, async (ctx) => {
-      const bin = await findBinary(arch);
+      const bin = (await runQemu(arch)).src;
       const noFile = transportKind('file').lacks(bin.version, 'source');
       if (noFile) return ctx.skip(noFile);
       for (const cap of v.needs) {

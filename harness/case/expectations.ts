@@ -122,7 +122,7 @@ export function expectFor(c: MigrationCase, ctx: ExpectationContext): Expectatio
     const rule = RULES.find((r) => ruleEnforced(r, probe.version) && r.applies(caps[side], { accel: ctx.accel }));
     if (rule) return { kind: 'refused', side, stage: 'settings', message: rule.message, why: rule.why, rule: rule.id };
   }
-  return { kind: 'migrates' };
+  return c.whenAllowed ?? { kind: 'migrates' };
 }
 
 /** The case's own expectation where it has one (what the host lacks still skips it), else the computed one. */

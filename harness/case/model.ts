@@ -254,6 +254,12 @@ export interface MigrationCase {
   hooks?: CaseHooks;
   /** Default: computed from QEMU's rules for the case's versions and placement (expectations.ts). */
   expect?: Expectation;
+  /**
+   * With no `expect`: what must happen where QEMU's rules let the case run at all (default
+   * migrates); where they do not, the rules' refusal or skip stands (a cancel case on
+   * capabilities an older QEMU refuses, say).
+   */
+  whenAllowed?: Expectation;
   /** A hosts file: the source on its src host, the destination on its dst host (default: the run's --hosts, else this machine). */
   hosts?: string;
   /** Why the case needs one host: across two hosts it skips, saying so. */

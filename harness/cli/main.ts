@@ -20,8 +20,11 @@ import { availableSuites } from './suites.js';
 import { hostsDown, hostsUp } from '../net/topology.js';
 import { checkHosts } from '../host/run-hosts.js';
 import { loadHostsFile } from '../host/hosts-file.js';
+import { versionLine } from './version.js';
 
-const program = new Command('migtest').description('End-to-end tests of QEMU live migration on real QEMU pairs');
+const program = new Command('migtest')
+  .description('End-to-end tests of QEMU live migration on real QEMU pairs')
+  .version(versionLine(), '-V, --version', 'print the migtest version and commit');
 
 program
   .command('doctor')
@@ -51,6 +54,8 @@ program
   .option('--blob <file>', "also write vitest's blob report there (shards' blobs merge with vitest --merge-reports)")
   .option('-t, --test-name-pattern <pattern>', 'only the scenarios whose name matches (a regular expression, as vitest -t)')
   .option('--repeat <n>', 'run the selection n times; reports each scenario\'s pass rate and the spread of its figures')
+  .option('--dry-run', 'check every option, file and QEMU binary, print the plan (suites, arches, binary per side, hosts) and exit; nothing runs or is created')
+  .option('--list', "print the selected scenarios' names (as -t matches them) and exit")
   .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']))
   .option('--arch <arch>', `architecture, repeatable (${ARCHES.join(', ')})`, collect)
   .action(async (suites: string[], opts) => {

@@ -12,7 +12,7 @@ import { readResults, type ScenarioResult } from '../report/results.js';
 import { formatRepeats, summarizeRepeats } from '../report/repeat.js';
 import { writeReports } from './report.js';
 import { formatTable } from '../report/table.js';
-import { ConfigError } from '../util/errors.js';
+import { ConfigError, MigtestError } from '../util/errors.js';
 import { progress } from '../util/log.js';
 import { configureRun, parseJobs, runConfig } from '../util/run-config.js';
 import { loadHostsFile } from '../host/hosts-file.js';
@@ -40,6 +40,8 @@ export interface RunOptions {
   testNamePattern?: string;
   repeat?: string;
   blob?: string;
+  dryRun?: boolean;
+  list?: boolean;
 }
 
 /** --repeat: a whole number from 1 to 1000. */
@@ -61,52 +63,125 @@ export function parsePattern(value: string | undefined): string | undefined {
   return value;
 }
 
+/** A run, validated: what it will do, before anything starts or is created. */
+export interface RunPlan {
+  files: string[];
+  all: boolean;
+  unitOnly: boolean;
+  arches: Arch[];
+  accel: AccelChoice;
+  jobs: number;
+  repeat: number;
+  pattern?: string;
+  shard?: string;
+  matrix?: { name: string; cells: number };
+  /** Per arch and side: the QEMU binary and its version. */
+  binaries: Array<{ arch: Arch; side: 'source' | 'destination'; version: string; source: string; path: string }>;
+  hosts?: string;
+  results?: string;
+  freshBoot: boolean;
+}
+
 /**
- * `migtest run`: validates everything before any VM starts, prepares images and the
- * accelerator once, runs vitest with its progress output, then prints the results table
- * and writes results.json.
+ * Every option, environment variable and file of a run checked, and the binaries found and
+ * run (`--version`), before any VM starts and before anything is created: a bad one is a
+ * ConfigError naming the field and what is allowed.
  */
-export async function runSuites(names: string[], opts: RunOptions): Promise<number> {
+export async function planRun(names: string[], opts: RunOptions): Promise<RunPlan> {
   const matrix = opts.matrix ?? opts.preset;
   if (!names.length && !opts.all && !opts.unit && !matrix)
     throw new ConfigError('suite', 'name at least one suite, or --all, or --preset', availableSuites());
   if (opts.preset && opts.matrix) throw new ConfigError('--preset/--matrix', 'give one, not both', presets());
+  let matrixPlan: RunPlan['matrix'];
   if (matrix) {
     // Validated here, before any VM starts: a bad matrix names its field and the allowed values.
-    const cells = expandMatrix(loadMatrix(matrix));
+    const m = loadMatrix(matrix);
+    matrixPlan = { name: m.name, cells: expandMatrix(m).length };
     configureRun({ matrix });
-    progress(`matrix ${matrix}: ${cells.length} cells`);
     names = [...new Set([...names, ...availableSuites().filter((s) => s.startsWith('matrix-'))])];
   }
   if (opts.qemu && (opts.srcQemu || opts.dstQemu)) throw new ConfigError('--qemu/--src-qemu/--dst-qemu', '--qemu sets both sides: give it alone, or the per-side options', QEMU_SPEC_FORMS);
   configureRun({ qemu: opts.qemu, qemuSrc: opts.srcQemu, qemuDst: opts.dstQemu });
-  if (opts.hosts ?? runConfig().hosts) {
-    // Checked and both hosts reached (keys verified) before any VM starts.
-    const file = loadHostsFile(opts.hosts ?? runConfig().hosts!);
-    configureRun({ hosts: file.file });
-    for (const line of await checkHosts(file)) progress(line);
-  }
-  // Every side's binary, for every arch of the run, found and run once before any VM starts.
+  const hostsFile = opts.hosts ?? runConfig().hosts;
+  if (hostsFile) configureRun({ hosts: loadHostsFile(hostsFile).file });
+  const arches: Arch[] = opts.arch?.length ? opts.arch.map((a) => parseArch(a, '--arch')) : [...ARCHES];
+  // Every side's binary, for every arch of the run, found and run once.
   const { src, dst } = runConfig().qemu;
-  for (const arch of opts.arch?.length ? opts.arch : ARCHES)
+  const binaries: RunPlan['binaries'] = [];
+  for (const arch of arches)
     for (const [side, spec] of [['source', src], ['destination', dst]] as const) {
-      if (!spec) continue;
-      const b = await findBinary(parseArch(arch, '--arch'), spec);
-      progress(`${side} QEMU for ${arch}: ${b.version} (${b.source}) ${b.path}`);
+      const b = await findBinary(arch, spec);
+      binaries.push({ arch, side, version: b.version, source: b.source, path: b.path });
     }
   const files = suiteFiles(names);
-  const repeat = parseRepeat(opts.repeat);
-  const pattern = parsePattern(opts.testNamePattern);
-  const shard = opts.shard === undefined ? undefined : parseShard(opts.shard);
   const accel = (opts.accel ?? runConfig().accel) as AccelChoice;
   if (!(ACCEL_CHOICES as readonly string[]).includes(accel)) throw new ConfigError('--accel', `'${accel}'`, ACCEL_CHOICES);
-  const arches: Arch[] = opts.arch?.length ? opts.arch.map((a) => parseArch(a, '--arch')) : [...ARCHES];
+  return {
+    files,
+    all: !!opts.all,
+    unitOnly: !!opts.unit && !files.length,
+    arches,
+    accel,
+    jobs: opts.jobs === undefined ? runConfig().jobs : parseJobs(opts.jobs, '--jobs'),
+    repeat: parseRepeat(opts.repeat),
+    pattern: parsePattern(opts.testNamePattern),
+    shard: opts.shard === undefined ? undefined : parseShard(opts.shard),
+    matrix: matrixPlan,
+    binaries,
+    hosts: runConfig().hosts,
+    results: opts.results,
+    freshBoot: !!opts.freshBoot || !runConfig().snapshotStart,
+  };
+}
 
+/** The plan as lines a user reads (`--dry-run`). */
+export function describePlan(p: RunPlan): string[] {
+  return [
+    `suites: ${p.all ? 'unit tests and every suite' : p.unitOnly ? 'unit tests' : p.files.map((f) => f.replace(/^suites\/|\.test\.ts$/g, '')).join(', ')}`,
+    ...(p.matrix ? [`matrix ${p.matrix.name}: ${p.matrix.cells} cells`] : []),
+    `arches: ${p.arches.join(', ')}; accelerator: ${p.accel}; ${p.jobs} suite file(s) at once${p.repeat > 1 ? `; ${p.repeat} repetitions` : ''}${p.shard ? `; shard ${p.shard}` : ''}${p.pattern ? `; scenarios matching /${p.pattern}/` : ''}`,
+    ...p.binaries.map((b) => `${b.arch} ${b.side}: QEMU ${b.version} (${b.source}) ${b.path}`),
+    `hosts: ${p.hosts ?? 'this machine'}`,
+    `snapshot start: ${p.freshBoot ? 'off (every VM boots)' : 'on'}`,
+  ];
+}
+
+/** vitest's own list of the scenarios a plan selects: "suite > describe > scenario", one per line. */
+async function listScenarios(plan: RunPlan): Promise<string[]> {
+  const vitest = join(createRequire(import.meta.url).resolve('vitest/package.json'), '..', 'vitest.mjs');
+  const args = [vitest, 'list', '--project', 'e2e', ...plan.files, ...(plan.pattern ? ['-t', plan.pattern] : [])];
+  const r = await execa(process.execPath, args, { cwd: repoRoot, reject: false, env: { FORCE_COLOR: '0', MIGTEST_QUIET: '1', MIGTEST_LIST_ONLY: '1' } });
+  if (r.exitCode !== 0) throw new MigtestError(`listing the scenarios failed: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('[e2e] '))
+    .map((l) => l.replace(/^\[e2e\] suites\/[^ ]+ > /, ''));
+}
+
+/**
+ * `migtest run`: validates everything before any VM starts (planRun), prepares images and
+ * the accelerator once, runs vitest with its progress output, then prints the results table
+ * and writes results.json. `--dry-run` prints the plan, `--list` the scenarios, and both
+ * stop there, having created nothing.
+ */
+export async function runSuites(names: string[], opts: RunOptions): Promise<number> {
+  const plan = await planRun(names, opts);
+  configureRun({ accel: plan.accel, arches: plan.arches, jobs: plan.jobs, ...(opts.freshBoot ? { freshBoot: true } : {}) });
+  if (opts.dryRun) {
+    process.stdout.write(`${describePlan(plan).join('\n')}\n`);
+    return 0;
+  }
+  if (opts.list) {
+    process.stdout.write(`${(await listScenarios(plan)).join('\n')}\n`);
+    return 0;
+  }
+  const { files, arches, accel, jobs, repeat, pattern, shard } = plan;
+  for (const b of plan.binaries) progress(`${b.side} QEMU for ${b.arch}: ${b.version} (${b.source}) ${b.path}`);
+  if (plan.matrix) progress(`matrix ${plan.matrix.name}: ${plan.matrix.cells} cells`);
+  // Both hosts reached (keys verified) before any VM starts.
+  if (plan.hosts) for (const line of await checkHosts(loadHostsFile(plan.hosts))) progress(line);
   for (const line of await reapAtStart()) progress(`cleaned up: ${line}`);
   const dir = runDir();
-  // Validated with the rest before any VM starts (the environment's value too).
-  const jobs = opts.jobs === undefined ? runConfig().jobs : parseJobs(opts.jobs, '--jobs');
-  configureRun({ accel, arches, jobs, ...(opts.freshBoot ? { freshBoot: true } : {}) });
   if (jobs > 1) progress(`${jobs} suite files at once`);
   if (!runConfig().snapshotStart) progress('snapshot start off: every VM boots');
   if (files.length || opts.all) {

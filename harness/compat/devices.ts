@@ -1,3 +1,4 @@
+import { unknownSectionWords } from '../qemu/behaviour.js';
 import type { Arch } from '../util/arch.js';
 import { findBinary } from '../qemu/catalog.js';
 import { probeBinary } from '../qemu/probe.js';
@@ -26,7 +27,7 @@ export function deviceCases(arch: Arch): MigrationCase[] {
       arch,
       source: { devices: [ROOT_PORT] },
       destination: { devices: [] },
-      expect: refusedStream("Unknown savevm section or instance '0000:00:0b.0/pcie-root-port' 0", 'every section in the stream needs a device with that id on the destination'),
+      expect: refusedStream(unknownSectionWords('0000:00:0b.0/pcie-root-port'), 'every section in the stream needs a device with that id on the destination'),
     },
     {
       id: 'extra pcie-root-port on the destination',
@@ -43,7 +44,7 @@ export function deviceCases(arch: Arch): MigrationCase[] {
       arch,
       source: { devices: [RNG] },
       destination: { devices: [] },
-      expect: refusedStream("Unknown savevm section or instance '0000:00:0c.0/virtio-rng' 0", 'the virtio device state arrives for a device the destination does not have'),
+      expect: refusedStream(unknownSectionWords('0000:00:0c.0/virtio-rng'), 'the virtio device state arrives for a device the destination does not have'),
     },
     {
       id: 'different RAM size',

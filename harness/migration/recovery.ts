@@ -163,16 +163,19 @@ export async function recoverPostcopy(m: RunningMigration, opts: RecoverOptions 
 
 /**
  * Times one failure-and-recovery episode and the stall the guest felt: the longest silence
- * of the destination's heartbeat from the last beat before the fault to the first after
- * recovery (waited for, with a deadline).
+ * of its heartbeat from its last beat before the fault to its first after recovery (waited
+ * for, with a deadline). The guest's last beat may be the source's: a guest blocked on
+ * missing pages since the switchover (a throttled postcopy, QEMU 11.1) has not beaten on
+ * the destination at all before the fault.
  */
-export async function measureEpisode(dst: StartedVm, faultAt: number, pausedAt: number, recoveredAt: number, attempts: number): Promise<RecoveryFigures> {
+export async function measureEpisode(src: StartedVm, dst: StartedVm, faultAt: number, pausedAt: number, recoveredAt: number, attempts: number): Promise<RecoveryFigures> {
   const hb = dst.heartbeat!;
   const after = hb.beats.findIndex((b) => b.hostMs >= recoveredAt);
   await hb.waitForBeats(1, { since: after >= 0 ? after : hb.beats.length });
-  const firstAfter = hb.beats.findIndex((b) => b.hostMs >= recoveredAt);
-  const lastBefore = hb.beats.findLastIndex((b) => b.hostMs <= faultAt);
-  const window = hb.beats.slice(Math.max(0, lastBefore), firstAfter + 1);
+  const beats = [...(src.heartbeat?.beats ?? []), ...hb.beats].sort((a, b) => a.hostMs - b.hostMs);
+  const firstAfter = beats.findIndex((b) => b.hostMs >= recoveredAt);
+  const lastBefore = beats.findLastIndex((b) => b.hostMs <= faultAt);
+  const window = beats.slice(Math.max(0, lastBefore), firstAfter + 1);
   return {
     failureToPausedMs: pausedAt - faultAt,
     failureToRecoveredMs: recoveredAt - faultAt,

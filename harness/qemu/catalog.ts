@@ -1,3 +1,4 @@
+import { FETCHABLE } from './debian.js';
 import { execa } from 'execa';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -19,7 +20,7 @@ export interface QemuBinary {
 }
 
 /** What a QEMU can be named by, wherever one is asked for (CLI, env, matrix, grid, API). */
-export const QEMU_SPEC_FORMS = "a version label ('system', '7.2', '10.0.2'), a qemu-system-* binary's path, or a QEMU build directory";
+export const QEMU_SPEC_FORMS = "a version label ('system', 'newest', '7.2', '10.0.2'), a qemu-system-* binary's path, or a QEMU build directory";
 
 /** A spec that names a file or folder rather than a version label. */
 export const isQemuPath = (spec: string): boolean => spec.includes('/') || spec.startsWith('.') || spec.startsWith('~');
@@ -104,13 +105,16 @@ async function scan(): Promise<QemuBinary[]> {
 export async function findBinary(arch: Arch, version?: string): Promise<QemuBinary> {
   if (version && isQemuPath(version)) return binaryAt(arch, version);
   const all = (await listBinaries()).filter((b) => b.arch === arch);
-  const match = version && version !== 'system'
-    ? all.find((b) => versionMatches(b.version, version))
-    : (all.find((b) => b.source === 'system') ?? all[0]);
+  const match =
+    version === 'newest'
+      ? [...all].sort((a, b) => compareVersions(b.version, a.version))[0]
+      : version && version !== 'system'
+        ? all.find((b) => versionMatches(b.version, version))
+        : (all.find((b) => b.source === 'system') ?? all[0]);
   if (!match)
     throw new ConfigError(
       `qemu version for ${arch}`,
-      version ? `'${version}' is not installed (try: migtest qemu fetch ${version})` : 'no qemu-system binary found',
+      version ? `'${version}' is not installed${FETCHABLE[version.split('.').slice(0, 2).join('.')] ? ` (fetch it: migtest qemu fetch ${version.split('.').slice(0, 2).join('.')})` : ` (migtest qemu fetch places ${Object.keys(FETCHABLE).join(', ')}; or name a binary's path or a build directory)`}` : 'no qemu-system binary found',
       all.length ? all.map((b) => b.version) : 'none installed: run ci/setup.sh',
     );
   return match;

@@ -5,6 +5,9 @@ import { MigtestError } from '../util/errors.js';
 import { progress } from '../util/log.js';
 import { cacheDir } from '../util/paths.js';
 
+/** The Debian suite each fetchable QEMU version comes from. 8.x and 9.x are in no suite. */
+export const FETCHABLE: Record<string, string> = { '5.2': 'bullseye', '7.2': 'bookworm', '10.0': 'trixie', '11.1': 'sid' };
+
 /**
  * apt on a private sources list with its own state under the cache: another suite's
  * binaries or sources are read without touching the host's apt. apt still verifies each

@@ -6,10 +6,10 @@ import { ConfigError, MigtestError } from '../util/errors.js';
 import { progress } from '../util/log.js';
 import { shellQuote } from '../util/shell.js';
 import { listBinaries, qemuCacheDir, versionText, type QemuBinary } from './catalog.js';
-import { aptUpdate, writeAtomic } from './debian.js';
+import { aptUpdate, FETCHABLE, writeAtomic } from './debian.js';
 
-/** The Debian suite each fetchable QEMU version comes from. 8.x and 9.x are in no suite. */
-export const FETCHABLE: Record<string, string> = { '5.2': 'bullseye', '7.2': 'bookworm', '10.0': 'trixie', '11.1': 'sid' };
+export { FETCHABLE };
+
 
 /** The suite of a version that can be fetched; a ConfigError naming the ones that can, else. */
 export function fetchableSuite(version: string): string {

@@ -31,6 +31,14 @@ export const RULES: CapabilityRule[] = [
     message: "Capability 'switchover-ack' requires capability 'return-path'",
     why: 'the destination acknowledges switchover over the return path',
   },
+  {
+    id: 'x-colo-needs-return-path',
+    // Seen on 11.1.3, checked before background-snapshot's list; 10.0.2 has no such check.
+    since: '11.1',
+    applies: (c) => !!c['x-colo'] && !c['return-path'],
+    message: "Capability 'x-colo' requires capability 'return-path'",
+    why: 'COLO checkpoints are acknowledged over the return path',
+  },
   ...BACKGROUND_SNAPSHOT_INCOMPATIBLE.map<CapabilityRule>((cap) => ({
     id: `background-snapshot-vs-${cap}`,
     applies: (c) => !!c['background-snapshot'] && !!c[cap],

@@ -54,6 +54,8 @@ export interface RunConfig {
   hosts?: string;
   /** MIGTEST_RUN_DIR: this run's artifacts directory, shared by the runner and its workers (made on first use). */
   runDir?: string;
+  /** MIGTEST_LIST_ONLY=1 (migtest run --list): vitest only collects the scenarios; nothing is reaped or created. */
+  listOnly: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -104,6 +106,7 @@ export function parseRunConfig(env: Env = process.env): RunConfig {
     jobs,
     runDir: optional(env, 'MIGTEST_RUN_DIR'),
     hosts: optional(env, 'MIGTEST_HOSTS'),
+    listOnly: env.MIGTEST_LIST_ONLY === '1',
   };
 }
 

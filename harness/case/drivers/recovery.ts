@@ -88,7 +88,7 @@ export const recovery: ModeDriver = {
       attempts++;
     } else attempt = await recoverPostcopy(run.m, opts);
     const episode: Episode = { fault: fault.name, dstUri: attempt.dstUri, uri: attempt.uri, faultAt: record.at, pausedAt, recoveredAt: attempt.at, failedResume, listenPort: opts.listenPort };
-    report.episodes.push({ ...episode, figures: await measureEpisode(run.dst, episode.faultAt, episode.pausedAt, episode.recoveredAt, attempts) });
+    report.episodes.push({ ...episode, figures: await measureEpisode(run.src, run.dst, episode.faultAt, episode.pausedAt, episode.recoveredAt, attempts) });
     await run.case.hooks?.recovered?.(run, episode);
   },
 };
