@@ -18,7 +18,10 @@ describe.each(testArches())(`${SUITE} %s`, (arch) => {
   });
   /** The destination's multifd channels: more than one connection carried the precopy phase. */
   let connections = 0;
-  const countChannels = async ({ dst }: MigratingRun) => void (connections = (await dst.group()).sockets.filter((s) => s.state === 'ESTABLISHED').length);
+  const countChannels = async ({ dst, m }: MigratingRun) => {
+    await when.passes(1).wait(m);
+    connections = (await dst.group()).sockets.filter((s) => s.state === 'ESTABLISHED').length;
+  };
 
   caseScenario(mp('multifd + postcopy: precopy over 4 channels, then postcopy; RAM intact', { hooks: { beforePostcopy: countChannels } }), meta, ({ outcome }) => {
     if (outcome.kind === 'migrated') expect(connections).toBeGreaterThanOrEqual(2);

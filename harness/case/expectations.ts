@@ -120,6 +120,7 @@ export function expectFor(c: MigrationCase, ctx: ExpectationContext): Expectatio
   const caps = caseCapabilities(c);
   for (const [side, probe] of [['destination', ctx.dst], ['source', ctx.src]] as Array<[Side, QemuProbe]>) {
     const rule = RULES.find((r) => ruleEnforced(r, probe.version) && r.applies(caps[side], { accel: ctx.accel }));
+    if (rule?.outcome === 'unsupported') return { kind: 'skip', reason: `QEMU ${probe.version} (${side}): ${rule.message} (${rule.why})` };
     if (rule) return { kind: 'refused', side, stage: 'settings', message: rule.message, why: rule.why, rule: rule.id };
   }
   return c.whenAllowed ?? { kind: 'migrates' };

@@ -5,7 +5,9 @@ import { CheckFailedError, MigtestError } from '../util/errors.js';
 import { deadline } from '../util/deadlines.js';
 import { checkOutcome } from './expect.js';
 import type { Migrating, RunState } from './lifecycle.js';
-import type { CaseReport, MigratingRun, Outcome, PairRun } from './model.js';
+import type { CaseReport, MigratingRun, MigrationCase, MigrationSpec, Outcome, PairRun } from './model.js';
+import { driverFor } from './drivers/index.js';
+import { mergeSettings } from '../migration/postcopy.js';
 import { outcomeOf } from './outcome.js';
 import { applySide } from './pair.js';
 import { caseRow } from './row.js';
@@ -111,6 +113,14 @@ export async function finishRun(run: Migrating): Promise<CaseReport> {
   return settle(run, report as CaseReport);
 }
 
+/** A retry of the case's own migration: its mode's and its own capabilities and parameters, postcopy unthrottled. */
+function retryOf(c: MigrationCase): MigrationSpec {
+  const spec = c.migration ?? {};
+  const s = mergeSettings(driverFor(spec.mode).settings(spec), spec);
+  const postcopy = spec.mode === 'postcopy' || spec.mode === 'recovery';
+  return { mode: postcopy ? 'postcopy' : 'precopy', transport: spec.transport, capabilities: s.capabilities, parameters: { ...s.parameters, ...RETRY_SPEED, ...(postcopy ? { 'max-postcopy-bandwidth': 0 } : {}) } };
+}
+
 /** Checks the outcome, then the source (and a retry) after a failure, a lost guest's source when asked, then the end hook. */
 export async function settle(run: RunState, report: CaseReport): Promise<CaseReport> {
   const c = run.case;
@@ -135,13 +145,15 @@ export async function settle(run: RunState, report: CaseReport): Promise<CaseRep
         await c.hooks?.beforeRetry?.(run);
         const spec = typeof c.retry === 'object' ? c.retry : {};
         const setup = spec.destination ?? c.source ?? {};
-        const { keepDestinationOnError: _keep, ...migration } = spec.migration ?? {};
+        // The same migration again (its capabilities stay set on the source; the fresh
+        // destination must agree), at QEMU's default speed, unless the case says another.
+        const { keepDestinationOnError: _keep, ...migration } = spec.migration ?? retryOf(c);
         // Across two hosts the fresh destination is on the destination's host too.
         const hosts = await run.scope.runHosts(c.hosts);
         const { mode, ...rest } = migration;
         const retry = await retryToFreshDestination(run.scope.vms, run.src, run.ram, {
           ...rest,
-          postcopy: mode === 'postcopy',
+          postcopy: mode === 'postcopy' || mode === 'recovery',
           parameters: { ...RETRY_SPEED, ...rest.parameters },
           listenHost: rest.listenHost ?? run.listenHost ?? hosts?.file.hosts.dst.migrationAddress,
           // retryToFreshDestination pins the source's QEMU version; the setup may name a binary instead.

@@ -2,7 +2,8 @@ import { DestinationFailedError, GuestLostError, MigrationFailedError, Migration
 import { howExited, type Side } from '../migration/migrate.js';
 import { RecoveryError } from '../migration/recovery.js';
 import { WrongRunStateError } from '../migration/verify.js';
-import { QmpCommandError } from '../qmp/errors.js';
+import { QmpCommandError, QmpDisconnectedError } from '../qmp/errors.js';
+import { DeadlineError } from '../util/errors.js';
 import { deadline } from '../util/deadlines.js';
 import { pollUntil } from '../util/time.js';
 import { QemuExitedError } from '../vm/errors.js';
@@ -57,6 +58,8 @@ const destinationFailed = (run: MigratingRun) =>
  */
 export async function outcomeOf(run: MigratingRun | PairRun, e: unknown, opts: { faults: number; expectsFailure: boolean; killed?: Set<string> } = { faults: 0, expectsFailure: false }): Promise<Outcome> {
   const m = 'm' in run ? run : undefined;
+  // A monitor that closed: its QEMU is going; its exit (a signal?) decides the outcome.
+  for (const vm of [run.src, run.dst]) if (vm.qmp.closed && vm.process.running) await vm.process.waitExit().catch(() => undefined);
   // A connect refused at once: some versions fail `migrate` itself instead of the migration.
   if (e instanceof QmpCommandError && e.command === 'migrate' && run.case.migration?.connect === 'refused') return { kind: 'failed', status: 'failed', error: e.desc };
   if (e instanceof QmpCommandError && SETTINGS_COMMANDS[e.command])
@@ -64,6 +67,8 @@ export async function outcomeOf(run: MigratingRun | PairRun, e: unknown, opts: {
   if (e instanceof GuestLostError) return { kind: 'guest-lost', side: e.context.side as Side, error: e.message };
   if (e instanceof WrongRunStateError) return { kind: 'wrong-run-state', side: e.side, expected: e.expected, got: e.got };
   const crashed = crashedSide(run, opts.killed ?? new Set());
+  // A monitor gone with its QEMU, whatever was awaited on it.
+  if (crashed && (e instanceof QmpDisconnectedError || e instanceof DeadlineError)) return crash(crashed);
   if (e instanceof DestinationFailedError) {
     if (crashed) return crash(crashed);
     const words = m ? await destinationWords(run.dst, !!m.m.opts.keepDestinationOnError).catch(() => String(e.context.destination)) : String(e.context.destination);

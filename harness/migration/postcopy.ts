@@ -6,7 +6,7 @@ import type { MigrationSettings } from './apply.js';
 import { MigrationFailedError } from './errors.js';
 import type { RunningMigration } from './migrate.js';
 import { TERMINAL } from './stats.js';
-import { when, type Trigger } from './triggers.js';
+import { TriggerMissedError, when, type Trigger } from './triggers.js';
 
 export interface PostcopyOptions {
   /** postcopy-preempt: faulted pages on their own channel (usable since 8.0). */
@@ -54,7 +54,13 @@ export class ConvergedInPrecopyError extends MigtestError {}
  * waits until both sides say postcopy-active and the destination runs the guest.
  */
 export async function switchToPostcopy(m: RunningMigration, after: Trigger = when.passes(1)): Promise<void> {
-  await after.wait(m);
+  await after.wait(m).catch(async (e: unknown) => {
+    // Ended before the switch (cancelled by a hook, failed): that end is the outcome.
+    if (!(e instanceof TriggerMissedError) || e.context.sample === undefined) throw e;
+    const status = String((e.context.sample as { status: string }).status);
+    if (status === 'completed') throw new ConvergedInPrecopyError(`${m.src.name}: migration ended 'completed' before it could switch to postcopy (it converged in precopy: throttle it with max-bandwidth or dirty more memory)`);
+    throw new MigrationFailedError(`${m.src.name}: migration ended '${status}' before the switch to postcopy: ${(await m.src.queryMigrate())['error-desc'] ?? '(no error-desc)'}`, { status, info: await m.src.queryMigrate() });
+  });
   const [sm, dm] = [m.src.qmp.mark(), m.dst.qmp.mark()];
   await m.src.qmp.execute('migrate-start-postcopy');
   const e = await m.waitStatus((s) => s === 'postcopy-active' || TERMINAL.has(s), { what: 'to switch to postcopy-active', since: sm, timeoutMs: deadline(undefined, 'status') });

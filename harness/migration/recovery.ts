@@ -2,7 +2,7 @@ import { largestGap } from '../guest/liveness.js';
 import type { RecoveryFigures } from '../report/results.js';
 import type { MigrationInfo, MigrationStatus, QmpEvent } from '../qmp/types.js';
 import { deadline, type Wait } from '../util/deadlines.js';
-import { MigtestError } from '../util/errors.js';
+import { DeadlineError, MigtestError } from '../util/errors.js';
 import { pollUntil } from '../util/time.js';
 import type { StartedVm } from '../vm/started.js';
 import type { RunningMigration, Side } from './migrate.js';
@@ -146,7 +146,11 @@ export class PendingRecovery {
       if (active) return { done: true, value: { status: 'postcopy-active' as MigrationStatus, at: active.receivedAt, error: undefined }, state: 'postcopy-active' };
       const failed = await this.failedYet();
       return { done: !!failed, value: failed, state: this.m.src.lastMigrationStatus };
-    }, 50);
+    }, 50).catch((e: unknown) => {
+      // A recovery that never ends is an outcome (hung), not a harness error.
+      if (e instanceof DeadlineError) throw new RecoveryError(`${this.m.src.name}: the recovery via ${this.uri} did not end: ${e.message}`, { lastState: e.lastState });
+      throw e;
+    });
     if (r.status === 'postcopy-active') this.m.resumedAt(markAt(this.m.src, this.since));
     if (r.status === 'failed') throw new RecoveryError(`${this.m.src.name}: migration failed during recovery: ${r.error ?? '(no error given)'}`, { info: await this.m.src.queryMigrate() });
     return { dstUri: this.dstUri, uri: this.uri, outcome: r.status as RecoveryAttempt['outcome'], at: r.at, error: r.error };

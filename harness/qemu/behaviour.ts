@@ -9,8 +9,8 @@ export interface Behaviour {
   cancelWhileConnecting: {
     /** What the source says right after the cancel: `cancelled` at once, or `cancelling` until the connect gives up. */
     status: 'cancelled' | 'cancelling';
-    /** A second `migrate` meanwhile: `refused` as in progress, or `accepted` (and then failed by the stale connect's yank instance). */
-    secondMigrate: 'refused' | 'accepted';
+    /** A second `migrate` meanwhile: refused, in these words. */
+    secondMigrate: 'refused';
     secondMigrateWords: string;
     why: string;
   };
@@ -21,7 +21,7 @@ export interface Behaviour {
    * included; `allocated` skips what reads as zero on a target known to be zero.
    */
   mirrorFullCopies: 'whole-disk' | 'allocated';
-  /** A destination (or snapshot-load) meeting a section for a device it lacks: QEMU's words before the section's id. */
+  /** A destination (or snapshot-load) meeting a section for a device it lacks: QEMU's first word(s), before unknownSectionWords. */
   unknownSection: string;
 }
 
@@ -34,13 +34,13 @@ interface Entry {
 
 const BASE: Behaviour = {
   cancelWhileConnecting: {
-    status: 'cancelled',
-    secondMigrate: 'accepted',
-    secondMigrateWords: 'duplicate yank instance',
-    why: "seen on 7.2.22 and 10.0.2: cancelled at once, the connect left pending with its yank instance; a second migrate then fails with 'duplicate yank instance'",
+    status: 'cancelling',
+    secondMigrate: 'refused',
+    secondMigrateWords: "There's a migration process in progress",
+    why: 'seen on 5.2.0, 7.2.22 and 11.1.3: the status stays cancelling until the connect gives up, and a second migrate meanwhile is refused as in progress',
   },
   statuses: { failing: false, postcopyDevice: false },
-  unknownSection: 'Unknown savevm section or instance',
+  unknownSection: 'Unknown savevm',
   mirrorFullCopies: 'whole-disk',
 };
 
@@ -50,17 +50,18 @@ const ENTRIES: Entry[] = [
   // error_report into an error_setg for 10.1 (not verified on a 10.1 build here).
   // 11.1.3 copied 7 MB of a 64 MiB disk into a fresh image (the data fio had written), 10.0.x
   // all 64 MiB: upstream's mirror skips zeroes on a target known to be zero from 10.1 (unverified there).
-  { since: '10.1', behaviour: { unknownSection: 'Unknown section or instance', mirrorFullCopies: 'allocated' } },
+  { since: '10.1', behaviour: { unknownSection: 'Unknown', mirrorFullCopies: 'allocated' } },
   { since: '10.2', behaviour: { statuses: { failing: false, postcopyDevice: true } } },
   { since: '11.0', behaviour: { statuses: { failing: true, postcopyDevice: true } } },
   {
-    since: '11.1',
+    since: '10.0',
+    before: '11.1',
     behaviour: {
       cancelWhileConnecting: {
-        status: 'cancelling',
+        status: 'cancelled',
         secondMigrate: 'refused',
-        secondMigrateWords: 'in progress',
-        why: 'upstream fixed the 10.0 regression in 11.1: the status stays cancelling until the connect gives up, and a second migrate meanwhile is refused',
+        secondMigrateWords: 'duplicate yank instance',
+        why: "a regression in 10.0.0, fixed upstream in 11.1 (seen on 10.0.2 and 10.0.13): cancelled at once while the connect still hangs, which keeps its yank instance; a second migrate meanwhile fails with 'duplicate yank instance'",
       },
     },
   },

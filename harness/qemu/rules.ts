@@ -15,6 +15,11 @@ export interface CapabilityRule {
   applies: (caps: Record<string, boolean>, ctx: { accel: Accel }) => boolean;
   message: string;
   why: string;
+  /**
+   * What a version it covers does: refuses the settings in `message` (default), or accepts
+   * them and cannot do it (`unsupported`: the case skips, saying why, rather than assert a bug).
+   */
+  outcome?: 'refused' | 'unsupported';
 }
 
 /** background-snapshot's incompatible list (REFERENCE.md). */
@@ -72,12 +77,26 @@ export const RULES: CapabilityRule[] = [
     why: 'multifd has its own compression (multifd-compression)',
   },
   {
+    id: 'postcopy-with-multifd-unsupported',
+    before: '8.1',
+    applies: (c) => !!c['postcopy-ram'] && !!c.multifd,
+    outcome: 'unsupported',
+    message: 'multifd with postcopy-ram is accepted but not supported',
+    why: "seen on 7.2.22: the capabilities are accepted and the destination aborts (yank_unregister_instance assertion) or a recovery never completes; QEMU refuses the pair from 8.1 and supports it from 10.1",
+  },
+  {
     id: 'postcopy-vs-multifd',
     since: '8.1',
     before: '10.1',
     applies: (c) => !!c['postcopy-ram'] && !!c.multifd,
     message: 'Postcopy is not yet compatible with multifd',
     why: 'multifd with postcopy came in 10.1',
+  },
+  {
+    id: 'mapped-ram-vs-postcopy',
+    applies: (c) => !!c['mapped-ram'] && !!c['postcopy-ram'],
+    message: 'Mapped-ram migration is incompatible with postcopy',
+    why: 'mapped-ram writes each page at its offset in a file; postcopy sends pages on demand over a stream (seen on 10.0.2 and 11.1.3)',
   },
   {
     id: 'dirty-limit-needs-kvm-dirty-ring',
