@@ -51,7 +51,7 @@ export { withStaticCheck } from './compat/static.js';
 export { pairCase } from './compat/model.js';
 
 // The migration underneath: transports, settings, figures, postcopy and recovery steps.
-export { TRANSPORTS, TRANSPORT_KINDS, transportKind, type Transport, type TransportKind } from './migration/transport.js';
+export { fileTransportPath, TRANSPORTS, TRANSPORT_KINDS, transportKind, type Transport, type TransportKind } from './migration/transport.js';
 export type { MigrationResult, RunningMigration, Side } from './migration/migrate.js';
 export { migrationFigures, type MigrationFigures } from './migration/verify.js';
 export { postcopySettings } from './migration/postcopy.js';
@@ -99,7 +99,7 @@ export { hostsDown, hostsUp, setControlLink, topologyUp } from './net/topology.j
 export { compareVersions, findBinary, listBinaries, type QemuBinary } from './qemu/catalog.js';
 export { probeBinary, type QemuProbe } from './qemu/probe.js';
 export { probeBoot, runAccel } from './qemu/accel.js';
-export { behaviourOf, unknownSectionWords, type Behaviour } from './qemu/behaviour.js';
+export { behaviourOf, KNOWN_FAILURES, unknownSectionWords, type Behaviour, type KnownFailure } from './qemu/behaviour.js';
 export { KNOWN_BREAKS } from './qemu/known-breaks.js';
 export { RULES } from './qemu/rules.js';
 export { QmpCommandError } from './qmp/errors.js';

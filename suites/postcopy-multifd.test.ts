@@ -28,6 +28,7 @@ describe.each(testArches())(`${SUITE} %s`, (arch) => {
     return { extra: { destinationConnections: connections } };
   });
   caseScenario(mp('multifd + postcopy-preempt', { migration: { mode: 'postcopy', postcopy: { preempt: true } } }), meta);
+  caseScenario(mp('multifd + postcopy with zstd-compressed channels', { migration: { mode: 'postcopy', parameters: { 'multifd-compression': 'zstd' } } }), meta);
   caseScenario(mp('multifd + postcopy over TLS (x509)', { migration: { mode: 'postcopy', tls: { creds: 'x509' } } }), meta);
   // Cancelled in its precopy phase: the source runs on, and a retry (plain precopy) migrates.
   caseScenario(mp('multifd + postcopy cancelled before the switch: the source runs on', {

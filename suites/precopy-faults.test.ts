@@ -1,5 +1,5 @@
 import { describe, expect } from 'vitest';
-import { caseScenario, fault, testArches, when } from '../harness/index.js';
+import { behaviourOf, caseScenario, fault, testArches, when } from '../harness/index.js';
 
 const SUITE = 'precopy-faults';
 // 32 MiB/s: a 256 MiB guest stays in 'active' for a few seconds, long enough to be hit.
@@ -17,7 +17,14 @@ describe.each(testArches())(`${SUITE} %s`, (arch) => {
   caseScenario({
     id: 'bridge killed during precopy: failed, source intact, retry succeeds', arch, migration: bridged,
     faults: [fault.killBridge(hit())], expect: { kind: 'fails', status: 'failed' },
-  }, meta, ({ outcome }) => void expect(outcome.kind === 'failed' && outcome.error).toBeTruthy());
+  }, meta, ({ outcome, run }) => {
+    expect(outcome.kind === 'failed' && outcome.error).toBeTruthy();
+    // 11.0+ says failing (cleaning up) before failed (qemu/behaviour.ts).
+    const statuses = run.src.qmp.events.filter((e) => e.event === 'MIGRATION').map((e) => String(e.data?.status));
+    const failed = statuses.indexOf('failed');
+    expect(statuses[failed - 1] === 'failing', `before failed: ${statuses.slice(0, failed + 1).join(' ')}`).toBe(behaviourOf(run.versions.src).statuses.failing);
+    return { extra: { statuses: statuses.slice(0, failed + 1) } };
+  });
 
   caseScenario({
     id: 'bridge stalled (SIGSTOP): no progress, cancelled, source intact, retry succeeds', arch, migration: bridged,

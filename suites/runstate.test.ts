@@ -1,5 +1,5 @@
 import { describe, expect } from 'vitest';
-import { caseScenario, checkLivenessAfterMigration, testArches, type CaseReport, type PreparedRun, type RunState, type StartedVm } from '../harness/index.js';
+import { when, caseScenario, checkLivenessAfterMigration, testArches, type CaseReport, type PreparedRun, type RunState, type StartedVm } from '../harness/index.js';
 
 // A guest that was not running when migrated must not run on the destination either: QEMU
 // carries the run state. Verification expects the source's state on the destination
@@ -23,6 +23,17 @@ describe.each(testArches())('runstate %s', (arch) => {
   const noS3 = { kind: 'skip', reason: 'the aarch64 virt machine has no suspend-to-RAM (no ACPI S3; the guest offers only s2idle, which QEMU does not see)' } as const;
   caseScenario(
     { id: 'a guest suspended to RAM stays suspended on the destination; system_wakeup resumes it', arch, hooks: { start: ({ src }) => src.suspend() }, expect: arch === 'aarch64' ? noS3 : undefined },
+    meta,
+    resumedThere('suspended', (dst) => dst.wakeup()),
+  );
+  // The same in postcopy (qtest's postcopy/suspend): switched at once, the suspended guest
+  // dirtying nothing would otherwise converge in precopy.
+  caseScenario(
+    {
+      id: 'a guest suspended to RAM and migrated in postcopy stays suspended; system_wakeup resumes it', arch,
+      migration: { mode: 'postcopy', postcopy: { switchAfter: when.status('active') } },
+      hooks: { start: ({ src }) => src.suspend() }, expect: arch === 'aarch64' ? noS3 : undefined,
+    },
     meta,
     resumedThere('suspended', (dst) => dst.wakeup()),
   );

@@ -3,7 +3,7 @@ import { mergeSettings } from '../migration/postcopy.js';
 import { compareVersions } from '../qemu/catalog.js';
 import { knownBreak } from '../qemu/known-breaks.js';
 import { resolveMachine, type QemuProbe } from '../qemu/probe.js';
-import { RULES, ruleEnforced, USABLE_SINCE } from '../qemu/rules.js';
+import { FEATURE_SINCE, RULES, ruleEnforced, USABLE_SINCE } from '../qemu/rules.js';
 import { ARCH_DEFAULTS, type Accel, type Arch } from '../util/arch.js';
 import type { Side } from '../migration/migrate.js';
 import { driverFor } from './drivers/index.js';
@@ -52,6 +52,8 @@ export function lacksFor(c: MigrationCase, ctx: ExpectationContext): string | un
       if (usable && compareVersions(probe.version, usable.since) < 0) return `QEMU ${probe.version} (${side}) has ${cap} but it is usable only from ${usable.since} (${usable.why})`;
     }
     for (const p of params) if (!(p in probe.parameters)) return `QEMU ${probe.version} (${side}) has no parameter ${p}`;
+    for (const [field, f] of Object.entries(FEATURE_SINCE))
+      if (c.migration?.[field as 'channels' | 'fileOffset'] !== undefined && compareVersions(probe.version, f.since) < 0) return `QEMU ${probe.version} (${side}) has no ${f.what} (since ${f.since})`;
   }
   if (ctx.twoHosts) {
     if (t.oneHost) return `transport ${t.name} needs both sides on one host (${t.oneHost}); this run has two`;
@@ -62,6 +64,7 @@ export function lacksFor(c: MigrationCase, ctx: ExpectationContext): string | un
   }
   const src = c.source ?? {};
   if (src.cpu && !ctx.src.cpuModels.includes(src.cpu.split(',')[0]!)) return `QEMU ${ctx.src.version} has no CPU model ${src.cpu}`;
+  if (src.machine && !resolveMachine(ctx.src, src.machine.split(',')[0]!)) return `QEMU ${ctx.src.version} has no machine type ${src.machine}`;
   return undefined;
 }
 

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { runAccel } from '../qemu/accel.js';
 import { probeBinary } from '../qemu/probe.js';
 import { SkipError } from '../util/errors.js';
@@ -32,6 +34,15 @@ export function destinationSetup(c: Pick<MigrationCase, 'source' | 'destination'
   return { ...s, ...d, binary, devices: d.devices ?? s.devices, args: d.args ?? s.args, configure };
 }
 
+/** A case whose guest RAM is one /dev/shm file both sides map (memoryBackend.path 'shm'): the file named for it, removed after it. */
+function withSharedMemory(scope: Scope, c: MigrationCase): MigrationCase {
+  if (c.source?.memoryBackend?.path !== 'shm') return c;
+  const path = `/dev/shm/migtest-${process.pid}-${randomBytes(4).toString('hex')}`;
+  scope.track({ stop: async () => rmSync(path, { force: true }) });
+  const memoryBackend = { ...c.source.memoryBackend, path };
+  return { ...c, source: { ...c.source, memoryBackend }, destination: c.destination && { ...c.destination, memoryBackend: c.destination.memoryBackend ?? memoryBackend } };
+}
+
 /** Two sides started: the destination may have failed to start (an outcome, not an error). */
 export interface StartedSides {
   src: StartedVm;
@@ -54,7 +65,8 @@ export interface StartedSides {
  * (network namespaces) and the storage's images in place, the source booted to ready, the
  * destination waiting with -incoming (given the source's machine type by its versioned name).
  */
-export async function startSides(scope: Scope, c: MigrationCase): Promise<StartedSides> {
+export async function startSides(scope: Scope, given: MigrationCase): Promise<StartedSides> {
+  const c = withSharedMemory(scope, given);
   const srcB = applySide(new VmBuilder('src', c.arch), c.source ?? {});
   const dstB = applySide(new VmBuilder('dst', c.arch), destinationSetup(c)).withIncoming();
   const [sb, db] = await Promise.all([srcB.resolveBinary(), dstB.resolveBinary()]);

@@ -32,6 +32,10 @@ export interface MigrateOptions extends MigrationSettings, MigrateHooks {
   route?: (dstUri: string) => Promise<string>;
   /** Deadline for the whole migration (unscaled; default DEADLINES.migration). */
   timeoutMs?: number;
+  /** tcp: `migrate` names the destination by the `channels` argument (8.2+), not a URI. */
+  channels?: boolean;
+  /** file: where in the file the stream starts (`offset=`; a string goes to QEMU as written). */
+  fileOffset?: number | string;
   sampleIntervalMs?: number;
   /** The status the migration must end in (default completed; a negative scenario says failed/cancelled). */
   expect?: 'completed' | 'failed' | 'cancelled';
@@ -304,7 +308,7 @@ export class RunningMigration {
    */
   private async awaitDestination(info: MigrationInfo): Promise<void> {
     const t = transportKind(this.transport);
-    if (!t.streaming) await this.dst.qmp.execute('migrate-incoming', { uri: t.incomingUri(this.dst) });
+    if (!t.streaming) await this.dst.qmp.execute('migrate-incoming', { uri: t.incomingUri(this.dst, undefined, { offset: this.opts.fileOffset }) });
     const [event, want, what] =
       this.sourceRunState === 'running'
         ? ['RESUME', () => true, 'it to run the guest after the source reported completed']
@@ -358,11 +362,18 @@ export async function startMigration(src: StartedVm, dst: StartedVm, opts: Migra
   if (transport.streaming) await startIncoming(dst, settings);
   else await applySettings(dst, destinationSettings(settings));
   await applySettings(src, settings);
-  const dstUri = await transport.outgoingUri(dst, { listenHost: settings.listenHost, before });
+  const dstUri = await transport.outgoingUri(dst, { listenHost: settings.listenHost, before, offset: opts.fileOffset });
   const uri = opts.route ? await opts.route(dstUri) : dstUri;
   const srcMark = src.qmp.mark();
-  await src.qmp.execute('migrate', { uri });
+  await src.qmp.execute('migrate', opts.channels ? { channels: [mainChannel(uri)] } : { uri });
   return new RunningMigration(src, dst, uri, settings, srcMark, dstMark, runState);
+}
+
+/** A tcp URI as the `channels` argument's main channel. */
+export function mainChannel(uri: string): Record<string, unknown> {
+  const m = /^tcp:(.+):(\d+)$/.exec(uri);
+  if (!m) throw new MigrationFailedError(`migration.channels: only a tcp destination can be given as a channel here, not ${uri}`);
+  return { 'channel-type': 'main', addr: { transport: 'socket', type: 'inet', host: m[1]!.replace(/^\[|\]$/g, ''), port: m[2] } };
 }
 
 /** Runs the hooks at their states: onActive once active, beforeSwitchover at pre-switchover (then migrate-continue). */

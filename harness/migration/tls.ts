@@ -28,6 +28,10 @@ export interface TlsSpec {
   certs?: string;
   /** x509 made at run time: keyUsage keyEncipherment on the leaf certificates (default on; RSA key exchange needs it). */
   keyEncipherment?: boolean;
+  /** x509 made at run time: the names the server certificate is for (default: the address the source connects to, 127.0.0.1, localhost). */
+  certFor?: string[];
+  /** x509: the destination verifies the client's certificate (default); false lets an anonymous client in. */
+  verifyPeer?: boolean;
 }
 
 export const CLIENT_IDENTITY = 'CN=migtest-client';
@@ -95,9 +99,9 @@ export async function setupTls(scope: Scope, src: StartedVm, dst: StartedVm, spe
     await dst.qmp.execute('object-add', { 'qom-type': 'tls-creds-psk', id: 'tls0', endpoint: 'server', dir: dstDir });
     await src.qmp.execute('object-add', { 'qom-type': 'tls-creds-psk', id: 'tls0', endpoint: 'client', dir: srcDir, username: 'qemu' });
   } else {
-    const x = spec.certs ? readX509(spec.certs) : await generateX509([...new Set([connectTo, '127.0.0.1', 'localhost'])], { keyEncipherment: spec.keyEncipherment });
+    const x = spec.certs ? readX509(spec.certs) : await generateX509(spec.certFor ?? [...new Set([connectTo, '127.0.0.1', 'localhost'])], { keyEncipherment: spec.keyEncipherment });
     const dstDir = await placeFiles(scope, dst, { 'ca-cert.pem': x.ca, 'server-cert.pem': x.serverCert, 'server-key.pem': x.serverKey });
-    await dst.qmp.execute('object-add', { 'qom-type': 'tls-creds-x509', id: 'tls0', endpoint: 'server', dir: dstDir, 'verify-peer': true });
+    await dst.qmp.execute('object-add', { 'qom-type': 'tls-creds-x509', id: 'tls0', endpoint: 'server', dir: dstDir, 'verify-peer': spec.verifyPeer ?? true });
     if (spec.client === 'anon') {
       await src.qmp.execute('object-add', { 'qom-type': 'tls-creds-anon', id: 'tls0', endpoint: 'client' });
     } else {

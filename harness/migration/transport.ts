@@ -16,11 +16,16 @@ const dstDir = (dst: StartedVm) => dirname(dst.paths.qmp);
 
 const isLoopback = (host: string) => host === 'localhost' || host.startsWith('127.') || host === '::1';
 
-/** What outgoingUri needs besides the destination: where it listens, and (exec across hosts) the ports before. */
+/** What outgoingUri needs besides the destination: where it listens, (exec across hosts) the ports before, (file) the offset in the file. */
 export interface UriContext {
   listenHost?: string;
   before?: ReadonlySet<number>;
+  /** file: where in the file the stream starts (QEMU's `offset=`; a string is sent as it is, to test QEMU's parsing). */
+  offset?: number | string;
 }
+
+/** The file the `file` transport writes, in the destination's private directory. */
+export const fileTransportPath = (dst: StartedVm) => join(dstDir(dst), 'migration.img');
 
 /**
  * A migration transport: its URIs on each side, the first QEMU release that has it, whether
@@ -37,7 +42,7 @@ export interface TransportKind {
   /** Each QEMU gets a descriptor by name over its second monitor (SCM_RIGHTS), not a URI it opens itself. */
   readonly passesFd: boolean;
   /** Where the destination listens (or what it reads). */
-  incomingUri(dst: StartedVm, listenHost?: string): string;
+  incomingUri(dst: StartedVm, listenHost?: string, ctx?: UriContext): string;
   /** The URI the source migrates to, read back where the destination chose (port 0). */
   outgoingUri(dst: StartedVm, ctx?: UriContext): Promise<string>;
   /** Why a QEMU of `version` cannot use it on `side`, or undefined. */
@@ -110,8 +115,8 @@ export const TRANSPORT_KINDS: Record<Transport, TransportKind> = {
     streaming: false,
     passesFd: false,
     oneHost: "a file the destination's host reads",
-    incomingUri: (dst) => `file:${join(dstDir(dst), 'migration.img')}`,
-    outgoingUri: async (dst) => `file:${join(dstDir(dst), 'migration.img')}`,
+    incomingUri: (dst, _host, ctx = {}) => `file:${fileTransportPath(dst)}${ctx.offset !== undefined ? `,offset=${ctx.offset}` : ''}`,
+    outgoingUri: async (dst, ctx = {}) => `file:${fileTransportPath(dst)}${ctx.offset !== undefined ? `,offset=${ctx.offset}` : ''}`,
   }),
 };
 

@@ -112,6 +112,12 @@ export function ruleEnforced(rule: CapabilityRule, version: string): boolean {
   return true;
 }
 
+/** Parts of QMP's migration interface that no probe shows before use: the first version with each. */
+export const FEATURE_SINCE: Record<string, { since: string; what: string }> = {
+  channels: { since: '8.2', what: "the 'channels' argument of migrate" },
+  fileOffset: { since: '8.2', what: "a file: URI's offset" },
+};
+
 /** Capabilities that a binary offers before they work for the harness's purpose: the first version they do. */
 export const USABLE_SINCE: Record<string, { since: string; why: string }> = {
   'postcopy-preempt': { since: '8.0', why: 'it appeared in 7.1; its channel survives a postcopy recovery from 8.0' },

@@ -9,7 +9,8 @@ import { runConfig } from '../util/run-config.js';
 import { ArtifactDir } from '../report/artifacts.js';
 import { recordResult, type ScenarioResult } from '../report/results.js';
 import { deadline, scale } from '../util/deadlines.js';
-import { MigtestError, SkipError } from '../util/errors.js';
+import { CheckFailedError, MigtestError, SkipError } from '../util/errors.js';
+import { versionMatches } from '../qemu/catalog.js';
 import { Scope } from '../vm/pool.js';
 
 export type { Stoppable } from '../vm/pool.js';
@@ -44,6 +45,18 @@ export class ScenarioContext extends Scope {
     const dir = mkdtempSync(join(tmpdir(), 'migtest-scratch-'));
     this.track({ stop: async () => rmSync(dir, { recursive: true, force: true }) });
     return join(dir, name);
+  }
+
+  /**
+   * A known failure on some QEMU versions: `check` asserts what QEMU should do. Where
+   * `version` is one of `versions` it must fail (the row says xfail and why); where it then
+   * passes, the scenario fails saying the known failure is gone (remove the xfail).
+   */
+  async xfail(known: { versions: string[]; reason: string }, version: string, check: () => Promise<void>): Promise<void> {
+    if (!known.versions.some((v) => versionMatches(version, v))) return check();
+    const err = await check().then(() => undefined, (e: unknown) => e);
+    if (!err) throw new CheckFailedError(`a known failure is gone: QEMU ${version} now does what it should; remove its xfail (${known.reason})`);
+    this.record({ verdict: `xfail on QEMU ${version} (${known.reason}): ${(err as Error).message.split('\n')[0]}` });
   }
 
   /** The host lacks something; the reason must name it. */

@@ -15,9 +15,18 @@ export async function runJob(vm: StartedVm, command: string, args: Record<string
   try {
     return await runQmpJob(vm.qmp, command, args, opts);
   } catch (e) {
-    if (e instanceof JobFailedError || vm.process.running) throw e;
-    const exit = await vm.process.exited;
-    const how = exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
-    throw new QemuExitedError(`${vm.name}: QEMU exited (${how}) during the ${command} job ${args['job-id']}; stderr: ${vm.stderrErrors().slice(-3).join(' | ') || '(empty)'}`, { exit, command });
+    if (e instanceof JobFailedError) throw e;
+    throw (await diedDuring(vm, `the ${command} job ${args['job-id']}`)) ?? e;
   }
+}
+
+/**
+ * When a command's monitor closed because QEMU died: its exit status (waited for) and last
+ * stderr lines, as a QemuExitedError; undefined while QEMU lives.
+ */
+export async function diedDuring(vm: StartedVm, what: string): Promise<QemuExitedError | undefined> {
+  const exit = vm.qmp.closed ? await vm.process.waitExit().catch(() => undefined) : undefined;
+  if (!exit) return undefined;
+  const how = exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`;
+  return new QemuExitedError(`${vm.name}: QEMU exited (${how}) during ${what}; stderr: ${vm.stderrErrors().slice(-3).join(' | ') || '(empty)'}`, { exit, what });
 }

@@ -1,7 +1,7 @@
 import { probeBinary } from '../qemu/probe.js';
 import type { Wait } from '../util/deadlines.js';
 import { deadline } from '../util/deadlines.js';
-import { JobFailedError, runJob } from './jobs.js';
+import { diedDuring, JobFailedError, runJob } from './jobs.js';
 import type { StartedVm } from './started.js';
 
 /** Where an internal snapshot goes: its tag, the disk that holds the VM state, the disks snapshotted. */
@@ -20,7 +20,11 @@ async function hasJobs(vm: StartedVm): Promise<boolean> {
 /** HMP answers with text; a refusal is text too ("Error: ..."), thrown here in QEMU's words as a job's would be. */
 async function hmp(vm: StartedVm, line: string, opts: Wait): Promise<number> {
   const t0 = Date.now();
-  const out = (await vm.qmp.hmp(line, { timeoutMs: deadline(opts, 'status') })).trim();
+  const out = (
+    await vm.qmp.hmp(line, { timeoutMs: deadline(opts, 'status') }).catch(async (e: unknown) => {
+      throw (await diedDuring(vm, `HMP ${line}`)) ?? e;
+    })
+  ).trim();
   if (/error|fail|not found|does not exist/i.test(out)) throw new JobFailedError(`${vm.name}: ${line} failed: ${out}`, { hmp: out });
   return Date.now() - t0;
 }

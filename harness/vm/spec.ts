@@ -42,7 +42,11 @@ export interface NicSpec {
 export interface MemoryBackend {
   kind: 'file' | 'memfd';
   shared?: boolean;
-  /** memory-backend-file: the file (default: `ram` in the VM's private directory). */
+  /**
+   * memory-backend-file: the file (default: `ram` in the VM's private directory). `shm`: one
+   * file in /dev/shm that the source and its destination both map (x-ignore-shared), made
+   * for the case and removed after it.
+   */
   path?: string;
 }
 
