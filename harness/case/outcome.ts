@@ -19,6 +19,8 @@ const SETTINGS_COMMANDS: Record<string, RefusalStage> = {
   'migrate-incoming': 'settings',
   migrate: 'settings',
   'migrate-start-postcopy': 'switch',
+  // TLS credentials a side would not load.
+  'object-add': 'settings',
 };
 
 /**

@@ -13,8 +13,11 @@ import type { StartedVm } from '../vm/started.js';
  */
 export interface TlsSpec {
   creds: 'x509' | 'psk';
-  /** x509: what the source presents: its client certificate (default), none at all (anonymous credentials). */
-  client?: 'x509' | 'anon';
+  /**
+   * x509: what the source presents: its client certificate (default); `no-cert`: x509
+   * credentials with the CA only (qtest's anonymous client); `anon`: anonymous credentials.
+   */
+  client?: 'x509' | 'no-cert' | 'anon';
   /** x509: the source's tls-hostname (default: the address it connects to, in the server certificate). */
   hostname?: string;
   /** x509: the destination's tls-authz: an authz-simple allowing this client identity ("CN=migtest-client" is the source's). */
@@ -105,7 +108,8 @@ export async function setupTls(scope: Scope, src: StartedVm, dst: StartedVm, spe
     if (spec.client === 'anon') {
       await src.qmp.execute('object-add', { 'qom-type': 'tls-creds-anon', id: 'tls0', endpoint: 'client' });
     } else {
-      const srcDir = await placeFiles(scope, src, { 'ca-cert.pem': x.ca, 'client-cert.pem': x.clientCert, 'client-key.pem': x.clientKey });
+      const mine: Record<string, string> = spec.client === 'no-cert' ? {} : { 'client-cert.pem': x.clientCert, 'client-key.pem': x.clientKey };
+      const srcDir = await placeFiles(scope, src, { 'ca-cert.pem': x.ca, ...mine });
       await src.qmp.execute('object-add', { 'qom-type': 'tls-creds-x509', id: 'tls0', endpoint: 'client', dir: srcDir });
     }
     if (spec.hostname) srcParams['tls-hostname'] = spec.hostname;
@@ -116,5 +120,5 @@ export async function setupTls(scope: Scope, src: StartedVm, dst: StartedVm, spe
   }
   await dst.qmp.execute('migrate-set-parameters', dstParams);
   await src.qmp.execute('migrate-set-parameters', srcParams);
-  return { identity: spec.creds === 'x509' && spec.client !== 'anon' ? CLIENT_IDENTITY : undefined };
+  return { identity: spec.creds === 'x509' && !spec.client ? CLIENT_IDENTITY : undefined };
 }
