@@ -42,9 +42,11 @@ export function lacksFor(c: MigrationCase, ctx: ExpectationContext): string | un
   const t = transportKind(c.migration?.transport);
   const caps = caseCapabilities(c);
   const params = Object.keys(caseParameters(c));
+  const driver = driverFor(c.migration?.mode);
   for (const [side, probe] of [['source', ctx.src], ['destination', ctx.dst]] as Array<[Side, QemuProbe]>) {
     const lacks = t.lacks(probe.version, side);
     if (lacks) return lacks;
+    if (driver.since && compareVersions(probe.version, driver.since.version) < 0) return `QEMU ${probe.version} (${side}) has no migration mode ${c.migration?.mode} (${driver.since.why})`;
     for (const [cap, on] of Object.entries(caps[side])) {
       if (!on) continue;
       if (!probe.capabilities.includes(cap)) return `QEMU ${probe.version} (${side}) has no capability ${cap}`;
@@ -57,6 +59,7 @@ export function lacksFor(c: MigrationCase, ctx: ExpectationContext): string | un
   }
   if (ctx.twoHosts) {
     if (t.oneHost) return `transport ${t.name} needs both sides on one host (${t.oneHost}); this run has two`;
+    if (driver.oneHost) return `mode ${c.migration?.mode}: ${driver.oneHost}; this run has two hosts`;
     if (c.oneHost) return `${c.oneHost}; this run has two hosts`;
     const f = c.faults?.find((x) => x.oneHost);
     if (f) return `fault '${f.name}' ${f.oneHost}; this run has two hosts`;

@@ -36,6 +36,8 @@ export interface RunParts {
   listenHost?: string;
   /** Places a destination where the faults' setups put this one (a retry's fresh destination). */
   placeDestination: (b: VmBuilder) => VmBuilder;
+  /** A destination the mode starts with the migration (cpr-transfer); until then the source stands in as `dst`. */
+  deferredDestination?: VmBuilder;
 }
 
 /** What every state of a run holds: the pair, its workload, bridges and storage, and what it must do. */
@@ -84,9 +86,17 @@ export class Prepared extends RunState implements PreparedRun {
     // The pre-switchover hook runs later, on the migrating run this creates.
     let run: Migrating | undefined;
     const opts = migrateOptions(this, () => run!);
-    if (this.case.migration?.tls) await setupTls(this.scope, this.src, this.dst, this.case.migration.tls, opts.listenHost ?? '127.0.0.1');
-    const m = await startMigration(this.src, this.dst, opts);
-    run = new Migrating(this, m);
+    const deferred = this.parts.deferredDestination;
+    let m: RunningMigration;
+    if (deferred && this.driver.begin) {
+      const begun = await this.driver.begin(this, deferred, opts);
+      m = begun.m;
+      run = new Migrating(this, m, begun.dst);
+    } else {
+      if (this.case.migration?.tls) await setupTls(this.scope, this.src, this.dst, this.case.migration.tls, opts.listenHost ?? '127.0.0.1');
+      m = await startMigration(this.src, this.dst, opts);
+      run = new Migrating(this, m);
+    }
     const hooks = this.case.hooks;
     try {
       if (hooks?.onActive) {
@@ -108,8 +118,10 @@ export class Migrating extends RunState implements MigratingRun {
   constructor(
     from: Prepared,
     readonly m: RunningMigration,
+    /** The destination a mode started with the migration (cpr-transfer). */
+    startedDestination?: StartedVm,
   ) {
-    super(from.parts);
+    super(startedDestination ? { ...from.parts, dst: startedDestination, deferredDestination: undefined } : from.parts);
   }
 
   finish(): Promise<CaseReport> {
@@ -157,15 +169,15 @@ function migrateOptions(run: Prepared, migrating: () => Migrating): MigrateOptio
  * nothing migrates then.
  */
 export async function prepare(scope: Scope, c: MigrationCase, sides: StartedSides): Promise<Prepared> {
-  const { src, dst, versions, storage, expectation, listenHost, placeDestination } = sides;
+  const { src, dst, versions, storage, expectation, listenHost, placeDestination, deferredDestination } = sides;
   const driver = driverFor(c.migration?.mode);
   const workload = c.workload === false ? undefined : (c.workload ?? driver.workload);
   const ram = workload ? await RamWorkload.start(src, workload) : undefined;
   const bridged = c.migration?.bridged ?? driver.bridged;
   const bridges = bridged ? scope.track(new BridgeChain(scope.artifacts, src.host)) : undefined;
   const connect = c.migration?.connect ? await ConnectRoute.start(scope, c.migration.connect) : undefined;
-  const run = new Prepared({ scope, case: c, src, dst: dst ?? src, ram, versions, bridges, storage, expectation, connect, listenHost, placeDestination });
+  const run = new Prepared({ scope, case: c, src, dst: dst ?? src, ram, versions, bridges, storage, expectation, connect, listenHost, placeDestination, deferredDestination });
   if (dst) await storage?.start(src, dst);
-  if (dst) await c.hooks?.start?.(run);
+  if (dst || deferredDestination) await c.hooks?.start?.(run);
   return run;
 }

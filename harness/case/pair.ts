@@ -9,6 +9,7 @@ import type { Scope } from '../vm/pool.js';
 import type { StartedVm } from '../vm/started.js';
 import { expectationOf, type ExpectationContext } from './expectations.js';
 import type { CasePatch, Expectation, MigrationCase, SideSetup } from './model.js';
+import { driverFor } from './drivers/index.js';
 import { CaseStorage } from './storage.js';
 
 /** Applies one side's setup to a builder. */
@@ -56,6 +57,8 @@ export interface StartedSides {
   listenHost?: string;
   /** Places a fresh destination as the faults' setups placed this one (a retry). */
   placeDestination: (b: VmBuilder) => VmBuilder;
+  /** A destination the mode starts itself, with the migration (cpr-transfer): its builder, ready. */
+  deferredDestination?: VmBuilder;
 }
 
 /**
@@ -67,8 +70,10 @@ export interface StartedSides {
  */
 export async function startSides(scope: Scope, given: MigrationCase): Promise<StartedSides> {
   const c = withSharedMemory(scope, given);
-  const srcB = applySide(new VmBuilder('src', c.arch), c.source ?? {});
-  const dstB = applySide(new VmBuilder('dst', c.arch), destinationSetup(c)).withIncoming();
+  const driver = driverFor(c.migration?.mode);
+  const modeArgs = driver.configure ?? ((b: VmBuilder) => b);
+  const srcB = modeArgs(applySide(new VmBuilder('src', c.arch), c.source ?? {}));
+  const dstB = modeArgs(applySide(new VmBuilder('dst', c.arch), destinationSetup(c))).withIncoming();
   const [sb, db] = await Promise.all([srcB.resolveBinary(), dstB.resolveBinary()]);
   const versions = { src: sb.version, dst: db.version };
   const hosts = await scope.runHosts(c.hosts);
@@ -94,6 +99,10 @@ export async function startSides(scope: Scope, given: MigrationCase): Promise<St
   if (storage) (storage.configureSrc(srcB), storage.configureDst(dstB));
   const src = await scope.vms.start(srcB);
   await dstB.withMachineOf(src);
+  if (driver.begin) {
+    await src.waitReady();
+    return { src, versions, expectation, storage, listenHost, placeDestination, deferredDestination: dstB };
+  }
   const [dst] = await Promise.all([
     scope.vms.start(dstB).catch((e: unknown) => {
       if (e instanceof VmStartError) return e;

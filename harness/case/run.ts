@@ -23,7 +23,7 @@ const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).s
  */
 export async function startPair(scope: Scope, c: MigrationCase): Promise<PreparedRun> {
   const sides = await startSides(scope, c);
-  if (!sides.dst) throw sides.dstError!;
+  if (!sides.dst && !sides.deferredDestination) throw sides.dstError!;
   return prepare(scope, c, sides);
 }
 
@@ -41,7 +41,7 @@ export async function beginCase(scope: Scope, c: MigrationCase): Promise<Migrati
 export async function runCase(scope: Scope, c: MigrationCase): Promise<CaseReport> {
   const sides = await startSides(scope, c);
   const run = await prepare(scope, c, sides);
-  if (!sides.dst) return settle(run, { ...newReport(run), outcome: { kind: 'dst-start-failed', error: firstLine(sides.dstError) } });
+  if (!sides.dst && !sides.deferredDestination) return settle(run, { ...newReport(run), outcome: { kind: 'dst-start-failed', error: firstLine(sides.dstError) } });
   let migrating: MigratingRun;
   try {
     migrating = await run.migrate();

@@ -12,7 +12,7 @@ export function buildArgv(spec: VmSpec, paths: VmPaths, opts: { incoming?: boole
   const a: string[] = [];
   for (const d of spec.firmwareDirs) a.push('-L', d);
   a.push('-nodefaults', '-no-user-config', '-display', 'none');
-  a.push('-machine', spec.memoryBackend ? `${spec.machine},memory-backend=ram0` : spec.machine, '-accel', [spec.accel, ...(spec.accelProps ?? [])].join(','), '-cpu', spec.cpu);
+  a.push('-machine', [spec.machine, ...(spec.machineOptions ?? []), ...(spec.memoryBackend ? ['memory-backend=ram0'] : [])].join(','), '-accel', [spec.accel, ...(spec.accelProps ?? [])].join(','), '-cpu', spec.cpu);
   a.push('-m', `${spec.memoryMiB}M`, '-smp', String(spec.smp));
   if (spec.memoryBackend) a.push('-object', memoryBackendObject(spec, paths));
   // A chardev socket monitor is the only kind that offers OOB.

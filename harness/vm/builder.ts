@@ -125,6 +125,10 @@ export class VmBuilder {
   withMachine(machine: string): this {
     return this.set('machine', machine);
   }
+  /** Options for -machine beside its type (aux-ram-share=on). */
+  withMachineOptions(...options: string[]): this {
+    return this.set('machineOptions', [...(this.d.machineOptions ?? []), ...options]);
+  }
   withCpu(cpu: string): this {
     return this.set('cpu', cpu);
   }

@@ -60,6 +60,8 @@ export interface VmSpec {
   /** -L directories, for a QEMU that does not live in /usr (a fetched older version). */
   firmwareDirs: string[];
   machine: string;
+  /** Options appended to -machine (aux-ram-share=on), kept apart from its type so the type can be pinned by version. */
+  machineOptions?: string[];
   cpu: string;
   accel: Accel;
   /** Appended to -accel (kvm,dirty-ring-size=4096). */
