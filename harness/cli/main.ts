@@ -56,6 +56,7 @@ program
   .option('--repeat <n>', 'run the selection n times; reports each scenario\'s pass rate and the spread of its figures')
   .option('--dry-run', 'check every option, file and QEMU binary, print the plan (suites, arches, binary per side, hosts) and exit; nothing runs or is created')
   .option('--list', "print the selected scenarios' names (as -t matches them) and exit")
+  .option('--rotation <share>', "a rotating share of the suites instead of naming them: 'k' (today's share of k, by the UTC day) or 'i/k'; with --qemu newest, CI's pass on the newest QEMU")
   .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']))
   .option('--arch <arch>', `architecture, repeatable (${ARCHES.join(', ')})`, collect)
   .action(async (suites: string[], opts) => {

@@ -18,7 +18,7 @@ import { configureRun, parseJobs, runConfig } from '../util/run-config.js';
 import { loadHostsFile } from '../host/hosts-file.js';
 import { checkHosts } from '../host/run-hosts.js';
 import { repoRoot } from '../util/paths.js';
-import { parseShard, suiteFiles, availableSuites } from './suites.js';
+import { parseShard, rotationSuites, suiteFiles, availableSuites } from './suites.js';
 import { expandMatrix } from '../matrix/expand.js';
 import { loadMatrix, presets } from '../matrix/load.js';
 
@@ -42,6 +42,7 @@ export interface RunOptions {
   blob?: string;
   dryRun?: boolean;
   list?: boolean;
+  rotation?: string;
 }
 
 /** --repeat: a whole number from 1 to 1000. */
@@ -80,6 +81,8 @@ export interface RunPlan {
   hosts?: string;
   results?: string;
   freshBoot: boolean;
+  /** The share of a rotation this run is (--rotation). */
+  rotation?: string;
 }
 
 /**
@@ -89,6 +92,13 @@ export interface RunPlan {
  */
 export async function planRun(names: string[], opts: RunOptions): Promise<RunPlan> {
   const matrix = opts.matrix ?? opts.preset;
+  let rotation: string | undefined;
+  if (opts.rotation !== undefined) {
+    if (names.length || opts.all) throw new ConfigError('--rotation', 'picks the suites itself: name none, and no --all', 'k or i/k');
+    const r = rotationSuites(opts.rotation);
+    rotation = r.share;
+    names = r.suites;
+  }
   if (!names.length && !opts.all && !opts.unit && !matrix)
     throw new ConfigError('suite', 'name at least one suite, or --all, or --preset', availableSuites());
   if (opts.preset && opts.matrix) throw new ConfigError('--preset/--matrix', 'give one, not both', presets());
@@ -131,12 +141,14 @@ export async function planRun(names: string[], opts: RunOptions): Promise<RunPla
     hosts: runConfig().hosts,
     results: opts.results,
     freshBoot: !!opts.freshBoot || !runConfig().snapshotStart,
+    rotation,
   };
 }
 
 /** The plan as lines a user reads (`--dry-run`). */
 export function describePlan(p: RunPlan): string[] {
   return [
+    ...(p.rotation ? [`rotation share ${p.rotation}`] : []),
     `suites: ${p.all ? 'unit tests and every suite' : p.unitOnly ? 'unit tests' : p.files.map((f) => f.replace(/^suites\/|\.test\.ts$/g, '')).join(', ')}`,
     ...(p.matrix ? [`matrix ${p.matrix.name}: ${p.matrix.cells} cells`] : []),
     `arches: ${p.arches.join(', ')}; accelerator: ${p.accel}; ${p.jobs} suite file(s) at once${p.repeat > 1 ? `; ${p.repeat} repetitions` : ''}${p.shard ? `; shard ${p.shard}` : ''}${p.pattern ? `; scenarios matching /${p.pattern}/` : ''}`,
@@ -178,6 +190,7 @@ export async function runSuites(names: string[], opts: RunOptions): Promise<numb
   const { files, arches, accel, jobs, repeat, pattern, shard } = plan;
   for (const b of plan.binaries) progress(`${b.side} QEMU for ${b.arch}: ${b.version} (${b.source}) ${b.path}`);
   if (plan.matrix) progress(`matrix ${plan.matrix.name}: ${plan.matrix.cells} cells`);
+  if (plan.rotation) progress(`rotation share ${plan.rotation}: ${files.map((f) => f.replace(/^suites\/|\.test\.ts$/g, '')).join(', ')}`);
   // Both hosts reached (keys verified) before any VM starts.
   if (plan.hosts) for (const line of await checkHosts(loadHostsFile(plan.hosts))) progress(line);
   for (const line of await reapAtStart()) progress(`cleaned up: ${line}`);

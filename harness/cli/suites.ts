@@ -26,3 +26,25 @@ export function parseShard(v: string): string {
     throw new ConfigError('--shard', `'${v}'`, 'i/n with 1 <= i <= n, e.g. 1/2');
   return v;
 }
+
+/**
+ * Suites that choose their QEMUs themselves (every installed version, a fetched 7.2) or
+ * test the harness rather than QEMU: a run on one QEMU version (--qemu) leaves them out of
+ * a rotation.
+ */
+export const VERSION_PINNED_SUITES = ['cross-version', 'compat', 'qemu-versions', 'reaper', 'report-html', 'repro', 'two-hosts', 'accel-probe'];
+
+/**
+ * A rotating share of the suites: "k" (today's share of k, by the UTC day) or "i/k". Over k
+ * days every suite (but the version-pinned ones) runs once.
+ */
+export function rotationSuites(spec: string, today = new Date()): { share: string; suites: string[] } {
+  const m = /^(?:(\d+)\/)?(\d+)$/.exec(spec);
+  const k = Number(m?.[2]);
+  if (!m || !Number.isInteger(k) || k < 1 || k > 50) throw new ConfigError('--rotation', `'${spec}'`, 'k or i/k with 1 <= i <= k <= 50: a share of the suites, today\'s by default');
+  const day = Math.floor(today.getTime() / 86_400_000);
+  const i = m[1] ? Number(m[1]) : (day % k) + 1;
+  if (i < 1 || i > k) throw new ConfigError('--rotation', `'${spec}'`, 'i/k with 1 <= i <= k');
+  const eligible = availableSuites().filter((s) => !VERSION_PINNED_SUITES.includes(s));
+  return { share: `${i}/${k}`, suites: eligible.filter((_, n) => n % k === i - 1) };
+}
