@@ -1,9 +1,9 @@
-import { reproCommand } from './repro.js';
+import { reproCommand, type ReproOptions } from './repro.js';
 import { mergeCommand } from './report.js';
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 
-/** Repeatable option: --arch x86_64 --arch aarch64 (or comma separated). */
-const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(',').filter(Boolean)];
+/** Repeatable option: --arch x86_64 --arch aarch64 (or comma separated); an empty one is refused, never read as "every arch". */
+const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((a) => parseArch(a.trim(), '--arch'))];
 import { ARCHES, parseArch } from '../util/arch.js';
 import { buildImage, findImage } from '../images/build.js';
 import { findBinary, listBinaries, type QemuBinary } from '../qemu/catalog.js';
@@ -11,7 +11,7 @@ import { gridPresets } from '../compat/grid.js';
 import { runCompat } from './compat.js';
 import type { RunOptions } from './run.js';
 import { FETCHABLE, fetchableSuite } from '../qemu/fetch.js';
-import { MigtestError } from '../util/errors.js';
+import { ConfigError, MigtestError } from '../util/errors.js';
 import { fetchAndVerify } from './qemu.js';
 import { doctor, formatChecks } from './doctor.js';
 import { runSuites } from './run.js';
@@ -24,7 +24,9 @@ import { versionLine } from './version.js';
 
 const program = new Command('migtest')
   .description('End-to-end tests of QEMU live migration on real QEMU pairs')
-  .version(versionLine(), '-V, --version', 'print the migtest version and commit');
+  .version(versionLine(), '-V, --version', 'print the migtest version and commit')
+  // Commander's own refusals (an unknown option, a missing argument) are bad input: exit 2, below.
+  .exitOverride();
 
 program
   .command('doctor')
@@ -54,6 +56,7 @@ program
   .option('--blob <file>', "also write vitest's blob report there (shards' blobs merge with vitest --merge-reports)")
   .option('-t, --test-name-pattern <pattern>', 'only the scenarios whose name matches (a regular expression, as vitest -t)')
   .option('--repeat <n>', 'run the selection n times; reports each scenario\'s pass rate and the spread of its figures')
+  .option('--keep-artifacts', "keep a passing scenario's disk images and saved streams too (by default only a failed one's)")
   .option('--dry-run', 'check every option, file and QEMU binary, print the plan (suites, arches, binary per side, hosts) and exit; nothing runs or is created')
   .option('--list', "print the selected scenarios' names (as -t matches them) and exit")
   .option('--rotation <share>', "a rotating share of the suites instead of naming them: 'k' (today's share of k, by the UTC day) or 'i/k'; with --qemu newest, CI's pass on the newest QEMU")
@@ -99,11 +102,14 @@ qemu
     const line = (b: QemuBinary) =>
       `${b.arch.padEnd(8)} ${b.version.padEnd(8)} ${b.source.padEnd(6)} ${b.path}${b.firmwareDirs.length ? ` (-L ${b.firmwareDirs.join(' -L ')})` : ''}\n`;
     for (const b of await listBinaries(true)) process.stdout.write(line(b));
-    for (const spec of specs)
-      for (const arch of ARCHES) {
-        const b = await findBinary(arch, spec).catch((e: Error) => e);
-        process.stdout.write(b instanceof Error ? `${arch.padEnd(8)} -        -      ${spec}: ${b.message}\n` : line(b));
-      }
+    let bad = 0;
+    for (const spec of specs) {
+      const found = await Promise.all(ARCHES.map((arch) => findBinary(arch, spec).catch((e: Error) => e)));
+      found.forEach((b, i) => process.stdout.write(b instanceof Error ? `${ARCHES[i]!.padEnd(8)} -        -      ${spec}: ${b.message}\n` : line(b)));
+      // A QEMU named that runs for no arch at all is an error (one arch's binary in a build is normal).
+      if (found.every((b) => b instanceof Error)) bad++;
+    }
+    if (bad) process.exitCode = 1;
   });
 qemu
   .command('fetch')
@@ -152,8 +158,12 @@ program
   .description("write a standalone script (python3) that replays a scenario from its artifacts directory without migtest: both QEMU command lines and the run's QMP commands, in order, on the same states")
   .argument('<artifacts-dir>', "the scenario's artifacts directory (the one a failure names)")
   .option('--out <file>', 'where to write the script (default: <artifacts-dir>/repro.py)')
-  .action((dir: string, opts: { out?: string }) => {
-    process.stdout.write(`${reproCommand(dir, opts)}\n`);
+  .option('--qemu <qemu>', 'replay both sides on this QEMU instead of the run\'s (a version label, a binary path or a build directory)')
+  .option('--src-qemu <qemu>', 'replay the source on this QEMU')
+  .option('--dst-qemu <qemu>', 'replay the destination on this QEMU')
+  .option('--image <dir>', 'boot this guest image folder instead of the run\'s (vmlinuz, initrd.img, root.qcow2, as `images build` makes it)')
+  .action(async (dir: string, opts: ReproOptions) => {
+    process.stdout.write(`${await reproCommand(dir, opts)}\n`);
   });
 
 program
@@ -165,7 +175,15 @@ program
   });
 
 program.parseAsync().catch((e: unknown) => {
-  // Our errors carry a clear message; anything else gets its stack.
-  process.stderr.write(`migtest: ${e instanceof MigtestError ? e.message : e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-  process.exitCode = 2;
+  // Commander has said what was wrong (or printed the help or version) already.
+  if (e instanceof CommanderError) {
+    process.exitCode = e.exitCode === 0 ? 0 : 2;
+    return;
+  }
+  // Bad input says what and where (exit 2); anything else says what failed (exit 1). The
+  // stack only when asked for (MIGTEST_DEBUG=1): it helps us, not a user.
+  const message = e instanceof Error ? e.message : String(e);
+  const stack = process.env.MIGTEST_DEBUG === '1' && e instanceof Error && e.stack ? `\n${e.stack}` : '';
+  process.stderr.write(`migtest: ${message}${e instanceof MigtestError ? '' : ' (an unexpected error; MIGTEST_DEBUG=1 shows where)'}${stack}\n`);
+  process.exitCode = e instanceof ConfigError ? 2 : 1;
 });

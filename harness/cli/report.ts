@@ -1,21 +1,23 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { ConfigError } from '../util/errors.js';
 import { dirname, join, resolve } from 'node:path';
 import { toJUnit } from '../report/junit.js';
 import { toMarkdown } from '../report/markdown.js';
 import { toHtml } from '../report/html.js';
 import { mergeShards } from '../report/merge.js';
 import type { ScenarioResult } from '../report/results.js';
+import type { RunMetadata } from '../report/metadata.js';
 import { formatTable } from '../report/table.js';
 
 /** Next to a results.json: junit.xml, summary.md (failures first, under 1 MiB for a CI step summary) and report.html. */
-export function writeReports(resultsFile: string, rows: ScenarioResult[], title = 'migtest'): { junit: string; summary: string; html: string } {
+export function writeReports(resultsFile: string, rows: ScenarioResult[], title = 'migtest', opts: { meta?: RunMetadata; runDir?: string } = {}): { junit: string; summary: string; html: string } {
   const dir = dirname(resultsFile);
   const junit = join(dir, 'junit.xml');
   const summary = join(dir, 'summary.md');
   const html = join(dir, 'report.html');
-  writeFileSync(junit, toJUnit(rows, title));
-  writeFileSync(summary, toMarkdown(rows, { title }));
-  writeFileSync(html, toHtml(rows, { title }));
+  writeFileSync(junit, toJUnit(rows, title, opts.meta));
+  writeFileSync(summary, toMarkdown(rows, { title, meta: opts.meta }));
+  writeFileSync(html, toHtml(rows, { title, meta: opts.meta, runDir: opts.runDir }));
   return { junit, summary, html };
 }
 
@@ -23,10 +25,11 @@ export function writeReports(resultsFile: string, rows: ScenarioResult[], title 
 export function mergeCommand(paths: string[], opts: { out?: string }): number {
   const merged = mergeShards(paths);
   const out = resolve(opts.out ?? '.');
+  if (existsSync(out) && !statSync(out).isDirectory()) throw new ConfigError('--out', `'${opts.out}' is a file`, 'a directory (made if missing)');
   mkdirSync(out, { recursive: true });
   const file = join(out, 'results.json');
   writeFileSync(file, `${JSON.stringify(merged, null, 2)}\n`);
-  const { junit, summary, html } = writeReports(file, merged.results, `migtest (${merged.shards.length} shards)`);
+  const { junit, summary, html } = writeReports(file, merged.results, `migtest (${merged.shards.length} shards)`, { meta: merged.metadata });
   const failed = merged.results.filter((r) => r.outcome === 'failed').length;
   process.stdout.write(`${formatTable(merged.results)}\n\nmerged ${merged.shards.length} shards: ${merged.results.length} rows, ${failed} failed\n${file}\n${junit}\n${summary}\n${html}\n`);
   return failed ? 1 : 0;

@@ -1,14 +1,48 @@
-import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { reproPlan, reproScript } from '../report/repro.js';
+import { findBinary, QEMU_SPEC_FORMS } from '../qemu/catalog.js';
+import { reproPlan, reproScript, type ReplayOn } from '../report/repro.js';
+import { parseArch } from '../util/arch.js';
 import { ConfigError } from '../util/errors.js';
+import { checkWritable } from './run.js';
+
+export interface ReproOptions {
+  out?: string;
+  qemu?: string;
+  srcQemu?: string;
+  dstQemu?: string;
+  /** A folder with the guest image to boot instead (vmlinuz, initrd, root.qcow2, as `images build` makes them). */
+  image?: string;
+}
+
+/** The run's arch, read from the source's binary name in its argv. */
+function archOf(dir: string): string {
+  const argv = join(dir, 'src.argv.json');
+  const m = existsSync(argv) ? /qemu-system-(\w+)/.exec(readFileSync(argv, 'utf8')) : null;
+  if (!m) throw new ConfigError('repro', `cannot tell the arch of '${dir}' from src.argv.json`, ["a scenario's artifacts directory as migtest wrote it"]);
+  return m[1]!;
+}
 
 /** `migtest repro DIR`: writes the replay script; returns what to tell the user. */
-export function reproCommand(dir: string, opts: { out?: string } = {}): string {
+export async function reproCommand(dir: string, opts: ReproOptions = {}): Promise<string> {
   const full = resolve(dir);
-  if (!existsSync(full)) throw new ConfigError('repro', `'${dir}' does not exist`, ["a scenario's artifacts directory (the path a failure message names)"]);
-  const plan = reproPlan(full);
+  if (!existsSync(full) || !statSync(full).isDirectory()) throw new ConfigError('repro', `'${dir}' is not a directory`, ["a scenario's artifacts directory (the path a failure message names)"]);
   const out = resolve(opts.out ?? join(full, 'repro.py'));
+  checkWritable(out, '--out');
+  if (opts.qemu && (opts.srcQemu || opts.dstQemu)) throw new ConfigError('--qemu/--src-qemu/--dst-qemu', '--qemu sets both sides: give it alone, or the per-side options', QEMU_SPEC_FORMS);
+  const on: ReplayOn = {};
+  const [srcSpec, dstSpec] = [opts.srcQemu ?? opts.qemu, opts.dstQemu ?? opts.qemu];
+  if (srcSpec || dstSpec) {
+    const arch = parseArch(archOf(full), 'the run\'s arch');
+    on.qemu = { src: srcSpec ? await findBinary(arch, srcSpec) : undefined, dst: dstSpec ? await findBinary(arch, dstSpec) : undefined };
+  }
+  if (opts.image) {
+    const img = resolve(opts.image);
+    const files = { kernel: join(img, 'vmlinuz'), initrd: join(img, 'initrd.img'), rootDisk: join(img, 'root.qcow2') };
+    for (const [k, f] of Object.entries(files)) if (!existsSync(f)) throw new ConfigError('--image', `'${opts.image}' has no ${f.split('/').at(-1)} (the ${k})`, 'a guest image folder as `migtest images build` makes it (vmlinuz, initrd.img, root.qcow2)');
+    on.image = files;
+  }
+  const plan = reproPlan(full, undefined, on);
   writeFileSync(out, reproScript(plan));
   chmodSync(out, 0o755);
   return [

@@ -1,5 +1,7 @@
 import { execa } from 'execa';
-import { writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { loadGrid } from '../compat/grid.js';
+import { checkGrid } from '../compat/versions.js';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { resolveAccel, type AccelChoice, ACCEL_CHOICES } from '../qemu/accel.js';
@@ -18,6 +20,35 @@ import { configureRun, parseJobs, runConfig } from '../util/run-config.js';
 import { loadHostsFile } from '../host/hosts-file.js';
 import { checkHosts } from '../host/run-hosts.js';
 import { repoRoot } from '../util/paths.js';
+import { hostname, type as osType, release as osRelease, arch as osArch } from 'node:os';
+import { basename, dirname } from 'node:path';
+import { relativeRows, type RunMetadata } from '../report/metadata.js';
+import { migtestVersion } from './version.js';
+
+/** Bytes under a directory. */
+function treeBytes(dir: string): number {
+  return readdirSync(dir, { withFileTypes: true }).reduce((n, e) => {
+    const p = join(dir, e.name);
+    return n + (e.isDirectory() ? treeBytes(p) : e.isFile() ? statSync(p).size : 0);
+  }, 0);
+}
+const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
+
+/** An output file: its folder must exist and be writable, and it must not be a folder. */
+export function checkWritable(file: string, field: string): void {
+  const full = resolve(file);
+  if (existsSync(full) && statSync(full).isDirectory()) throw new ConfigError(field, `'${file}' is a directory`, 'a file path (its folder must exist)');
+  const dir = dirname(full);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ConfigError(field, `'${file}': its folder ${dir} does not exist`, 'a file in an existing, writable folder');
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    throw new ConfigError(field, `'${file}': its folder ${dir} is not writable`, 'a file in an existing, writable folder');
+  }
+}
+
+/** A guest image by its recipe hash (the cache folder's name), or the user's own file. */
+const imageIdentity = (rootDisk: string) => (/^default-/.test(basename(dirname(rootDisk))) ? basename(dirname(rootDisk)) : rootDisk);
 import { parseShard, rotationSuites, suiteFiles, availableSuites } from './suites.js';
 import { expandMatrix } from '../matrix/expand.js';
 import { loadMatrix, presets } from '../matrix/load.js';
@@ -43,6 +74,7 @@ export interface RunOptions {
   dryRun?: boolean;
   list?: boolean;
   rotation?: string;
+  keepArtifacts?: boolean;
 }
 
 /** --repeat: a whole number from 1 to 1000. */
@@ -101,12 +133,21 @@ export async function planRun(names: string[], opts: RunOptions): Promise<RunPla
   }
   if (!names.length && !opts.all && !opts.unit && !matrix)
     throw new ConfigError('suite', 'name at least one suite, or --all, or --preset', availableSuites());
+  if (opts.unit && (names.length || opts.all || matrix)) throw new ConfigError('--unit', 'runs the unit tests alone: name no suite, and no --all, --preset or --matrix', ['--unit alone', 'suites', '--all (unit tests and every suite)']);
   if (opts.preset && opts.matrix) throw new ConfigError('--preset/--matrix', 'give one, not both', presets());
+  const arches: Arch[] = opts.arch?.length ? opts.arch.map((a) => parseArch(a, '--arch')) : [...ARCHES];
+  if (opts.results !== undefined) checkWritable(opts.results, '--results');
   let matrixPlan: RunPlan['matrix'];
+  // The matrix (--preset, --matrix, else MIGTEST_MATRIX) and the grid (MIGTEST_COMPAT), read
+  // and checked whether or not their suites run: a bad one is bad input all the same.
+  const m = loadMatrix(matrix ?? runConfig().matrix);
+  const grid = loadGrid(runConfig().compatGrid);
   if (matrix) {
-    // Validated here, before any VM starts: a bad matrix names its field and the allowed values.
-    const m = loadMatrix(matrix);
-    matrixPlan = { name: m.name, cells: expandMatrix(m).length };
+    const cells = expandMatrix(m).filter((c) => arches.includes(c.arch));
+    if (!cells.length) throw new ConfigError(`matrix ${matrix}`, `has no cell for the run's arches (${arches.join(', ')}): its filters leave none`, `a matrix with cells for ${arches.join(' or ')}`);
+    // A QEMU a cell names must exist for its arch, before any VM starts.
+    for (const c of cells) for (const v of [c.qemu.src, c.qemu.dst]) if (v !== 'default') await findBinary(c.arch, v);
+    matrixPlan = { name: m.name, cells: cells.length };
     configureRun({ matrix });
     names = [...new Set([...names, ...availableSuites().filter((s) => s.startsWith('matrix-'))])];
   }
@@ -114,7 +155,6 @@ export async function planRun(names: string[], opts: RunOptions): Promise<RunPla
   configureRun({ qemu: opts.qemu, qemuSrc: opts.srcQemu, qemuDst: opts.dstQemu });
   const hostsFile = opts.hosts ?? runConfig().hosts;
   if (hostsFile) configureRun({ hosts: loadHostsFile(hostsFile).file });
-  const arches: Arch[] = opts.arch?.length ? opts.arch.map((a) => parseArch(a, '--arch')) : [...ARCHES];
   // Every side's binary, for every arch of the run, found and run once.
   const { src, dst } = runConfig().qemu;
   const binaries: RunPlan['binaries'] = [];
@@ -124,6 +164,8 @@ export async function planRun(names: string[], opts: RunOptions): Promise<RunPla
       binaries.push({ arch, side, version: b.version, source: b.source, path: b.path });
     }
   const files = suiteFiles(names);
+  // The grid's versions, machine types and CPU models against the binaries, when its suite runs.
+  if (opts.all || names.includes('compat')) await checkGrid(grid, arches, `compat grid ${runConfig().compatGrid}`);
   const accel = (opts.accel ?? runConfig().accel) as AccelChoice;
   if (!(ACCEL_CHOICES as readonly string[]).includes(accel)) throw new ConfigError('--accel', `'${accel}'`, ACCEL_CHOICES);
   return {
@@ -178,7 +220,7 @@ async function listScenarios(plan: RunPlan): Promise<string[]> {
  */
 export async function runSuites(names: string[], opts: RunOptions): Promise<number> {
   const plan = await planRun(names, opts);
-  configureRun({ accel: plan.accel, arches: plan.arches, jobs: plan.jobs, ...(opts.freshBoot ? { freshBoot: true } : {}) });
+  configureRun({ accel: plan.accel, arches: plan.arches, jobs: plan.jobs, ...(opts.freshBoot ? { freshBoot: true } : {}), ...(opts.keepArtifacts ? { keepArtifacts: true } : {}) });
   if (opts.dryRun) {
     process.stdout.write(`${describePlan(plan).join('\n')}\n`);
     return 0;
@@ -194,14 +236,19 @@ export async function runSuites(names: string[], opts: RunOptions): Promise<numb
   // Both hosts reached (keys verified) before any VM starts.
   if (plan.hosts) for (const line of await checkHosts(loadHostsFile(plan.hosts))) progress(line);
   for (const line of await reapAtStart()) progress(`cleaned up: ${line}`);
+  const startedAt = new Date().toISOString();
   const dir = runDir();
   if (jobs > 1) progress(`${jobs} suite files at once`);
+  const accels: RunMetadata['accel'] = [];
+  const images: RunMetadata['images'] = [];
   if (!runConfig().snapshotStart) progress('snapshot start off: every VM boots');
   if (files.length || opts.all) {
     for (const arch of arches) {
       const img = await defaultImage(arch);
       progress(`image for ${arch}: ${img.rootDisk}`);
-      await resolveAccel(accel, await findBinary(arch));
+      images.push({ arch, image: imageIdentity(img.rootDisk) });
+      const decided = await resolveAccel(accel, await findBinary(arch, runConfig().qemu.src));
+      accels.push({ arch, accel: decided.accel, why: decided.reason });
     }
   }
   progress(`artifacts: ${dir}`);
@@ -218,13 +265,25 @@ export async function runSuites(names: string[], opts: RunOptions): Promise<numb
   const out = resolve(opts.results ?? join(dir, 'results.json'));
   const vitestRun = (env: Record<string, string> = {}) => execa(process.execPath, args, { cwd: repoRoot, stdio: 'inherit', reject: false, env: { FORCE_COLOR: '0', ...env } });
 
+  const meta = (): RunMetadata => ({
+    migtest: migtestVersion(),
+    command: ['migtest', ...process.argv.slice(2)],
+    startedAt,
+    endedAt: new Date().toISOString(),
+    host: { hostname: hostname(), kernel: `${osType()} ${osRelease()} ${osArch()}` },
+    hostsFile: plan.hosts,
+    accel: accels,
+    qemu: plan.binaries,
+    images,
+  });
   if (repeat === 1) {
     const r = await vitestRun();
     const rows = readResults(dir);
-    writeFileSync(out, `${JSON.stringify({ runDir: dir, accel, arches, results: rows }, null, 2)}\n`);
-    const reports = writeReports(out, rows);
+    const metadata = meta();
+    writeFileSync(out, `${JSON.stringify({ runDir: dir, metadata, results: relativeRows(rows, dir) }, null, 2)}\n`);
+    const reports = writeReports(out, relativeRows(rows, dir), 'migtest', { meta: metadata, runDir: dir });
     if (rows.length) process.stdout.write(`\n${formatTable(rows)}\n`);
-    process.stdout.write(`results: ${out}\njunit: ${reports.junit}\nsummary: ${reports.summary}\nreport: ${reports.html}\n`);
+    process.stdout.write(`results: ${out}\njunit: ${reports.junit}\nsummary: ${reports.summary}\nreport: ${reports.html}\nartifacts: ${dir} (${mib(treeBytes(dir))} MiB${runConfig().keepArtifacts ? ', disk images kept' : "; passing scenarios' disk images dropped (--keep-artifacts keeps them)"})\n`);
     return r.exitCode ?? 1;
   }
 
@@ -240,8 +299,9 @@ export async function runSuites(names: string[], opts: RunOptions): Promise<numb
   }
   const summary = summarizeRepeats(repetitions);
   const rows = repetitions.flatMap((rs, i) => rs.map((r) => ({ ...r, extra: { ...r.extra, repetition: i + 1 } })));
-  writeFileSync(out, `${JSON.stringify({ runDir: dir, accel, arches, repeat, summary, results: rows }, null, 2)}\n`);
-  writeReports(out, rows);
+  const metadata = meta();
+  writeFileSync(out, `${JSON.stringify({ runDir: dir, metadata, repeat, summary, results: relativeRows(rows, dir) }, null, 2)}\n`);
+  writeReports(out, relativeRows(rows, dir), 'migtest', { meta: metadata, runDir: dir });
   process.stdout.write(`\n${repeat} repetitions\n${formatRepeats(summary)}\n`);
   process.stdout.write(`results: ${out}\n`);
   return worst;

@@ -1,6 +1,5 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ARCHES, type Arch } from '../util/arch.js';
 import { compareVersions, isQemuPath, QEMU_SPEC_FORMS } from '../qemu/catalog.js';
@@ -10,7 +9,7 @@ import type { Accel } from '../util/arch.js';
 import type { Expectation, MigrationCase } from '../case/model.js';
 import { ConfigError } from '../util/errors.js';
 import { repoRoot } from '../util/paths.js';
-import { configErrorFrom } from '../util/zod.js';
+import { configErrorFrom, readYamlFile } from '../util/zod.js';
 import { pairCase } from './model.js';
 
 /**
@@ -43,7 +42,7 @@ export const gridPresets = () => readdirSync(gridDir()).filter((f) => f.endsWith
 export function loadGrid(nameOrPath: string): Grid {
   const file = existsSync(nameOrPath) ? nameOrPath : join(gridDir(), `${nameOrPath}.yaml`);
   if (!existsSync(file)) throw new ConfigError('compat grid', `'${nameOrPath}' is neither a preset nor a file`, gridPresets());
-  return parseGrid(parseYaml(readFileSync(file, 'utf8')), file);
+  return parseGrid(readYamlFile(file, 'compat grid'), file);
 }
 
 export function parseGrid(raw: unknown, source = 'grid'): Grid {

@@ -1,4 +1,5 @@
 import type { Arch } from '../util/arch.js';
+import { ConfigError } from '../util/errors.js';
 import { findBinary, listBinaries, type QemuBinary } from '../qemu/catalog.js';
 import { probeBinary, resolveMachine } from '../qemu/probe.js';
 import { commonMachines, FAMILY, type Grid, type Version } from './grid.js';
@@ -63,4 +64,22 @@ export async function gridVersions(grid: Grid, arch: Arch): Promise<{ versions: 
     else versions.push({ label, version: bin.version, probe: await probeBinary(bin) });
   }
   return { versions, missing };
+}
+
+/**
+ * A grid's names checked against the binaries themselves, before any VM starts: each version
+ * it names is installed or fetched (or a binary that runs), each machine type (not a
+ * keyword) and each CPU model is known to at least one of its versions for that arch.
+ */
+export async function checkGrid(grid: Grid, arches: Arch[], source: string): Promise<void> {
+  for (const arch of grid.arches.filter((a) => arches.includes(a))) {
+    const { versions, missing } = await gridVersions(grid, arch);
+    if (missing.length) throw new ConfigError(`${source}: versions`, `'${missing[0]!.label}' for ${arch}: ${missing[0]!.why}`, "installed, system, an installed or fetched version, a binary's path or a build directory");
+    for (const m of grid.machines[arch] ?? [])
+      if (!['newest', 'oldest', 'common'].includes(m) && !versions.some((v) => resolveMachine(v.probe, m)))
+        throw new ConfigError(`${source}: machines.${arch}`, `'${m}' is a machine type none of its QEMUs (${versions.map((v) => v.version).join(', ')}) knows`, 'newest, oldest, common, or a machine type one of them knows (qemu-system-* -machine help)');
+    for (const c of grid.cpus[arch] ?? [])
+      if (!versions.some((v) => v.probe.cpuModels.includes(c)))
+        throw new ConfigError(`${source}: cpus.${arch}`, `'${c}' is a CPU model none of its QEMUs (${versions.map((v) => v.version).join(', ')}) knows`, 'a CPU model one of them knows (qemu-system-* -cpu help)');
+  }
 }

@@ -1,14 +1,20 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../util/errors.js';
-import { configErrorFrom } from '../util/zod.js';
+import { configErrorFrom, readYamlFile } from '../util/zod.js';
 import type { SshTarget } from './ssh/host.js';
+
+/** An IPv4 address has four numbers up to 255; a name or IPv6 passes here and is resolved at connect. */
+const address = z
+  .string()
+  .min(1)
+  .refine((a) => !/^\d+(\.\d+){3}$/.test(a) || a.split('.').every((n) => Number(n) <= 255), 'not an IPv4 address (each number is 0 to 255)');
 
 const ssh = z
   .object({
-    address: z.string().min(1),
+    address,
     port: z.number().int().min(1).max(65535).optional(),
     user: z.string().min(1).optional(),
     identity: z.string().min(1),
@@ -27,7 +33,7 @@ const host = z
     local: z.literal(true).optional(),
     ssh: ssh.optional(),
     /** The address the other host reaches this one's migration listener on. */
-    migrationAddress: z.string().min(1),
+    migrationAddress: address,
     dirs: z
       .object({
         images: z.string().min(1).optional(),
@@ -57,11 +63,31 @@ export type HostsFile = z.infer<typeof hostsFileSchema>;
 export type HostEntry = HostsFile['hosts']['src'];
 export type Role = keyof HostsFile['hosts'];
 
-/** Reads and checks a hosts file; a bad field is named with what it allows, before anything starts. */
+/** `~` at the start of a path is the user's home, as in a shell. */
+const expandHome = (p: string) => p.replace(/^~(?=\/|$)/, homedir());
+
+/**
+ * Reads and checks a hosts file; a bad field is named with what it allows, before anything
+ * starts: `~` in its paths is expanded, and each identity and known_hosts file must be a
+ * readable file.
+ */
 export function loadHostsFile(file: string): HostsFile & { file: string } {
-  const full = resolve(file);
+  const full = resolve(expandHome(file));
   if (!existsSync(full)) throw new ConfigError('--hosts', `'${file}' does not exist`, 'a hosts file (YAML; `migtest hosts up` writes one)');
-  return { ...parseHostsFile(parseYaml(readFileSync(full, 'utf8')), full), file: full };
+  const f = parseHostsFile(readYamlFile(full, 'hosts file'), full);
+  for (const role of ['src', 'dst'] as const) {
+    const s = f.hosts[role].ssh;
+    if (!s) continue;
+    s.identity = expandHome(s.identity);
+    if (s.knownHosts) s.knownHosts = expandHome(s.knownHosts);
+    for (const [field, path] of [['identity', s.identity], ['knownHosts', s.knownHosts]] as const) {
+      if (!path) continue;
+      if (!existsSync(path) || !statSync(path).isFile()) throw new ConfigError(`${full}: hosts.${role}.ssh.${field}`, `'${path}' is not a file`, field === 'identity' ? 'the private key file ssh authenticates with' : 'a known_hosts file');
+    }
+    const dirs = f.hosts[role].dirs;
+    if (dirs) for (const k of ['images', 'artifacts', 'qemu', 'shared'] as const) if (dirs[k]) dirs[k] = expandHome(dirs[k]!);
+  }
+  return { ...f, file: full };
 }
 
 export function parseHostsFile(raw: unknown, source = 'hosts file'): HostsFile {

@@ -1,10 +1,9 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../util/errors.js';
 import { repoRoot } from '../util/paths.js';
-import { configErrorFrom } from '../util/zod.js';
-import { KNOWN_CAPABILITIES, KNOWN_PARAMETERS, matrixSchema, type CellFilter, type MatrixFile } from './model.js';
+import { configErrorFrom, readYamlFile } from '../util/zod.js';
+import { KNOWN_CAPABILITIES, KNOWN_PARAMETERS, matrixSchema, type CellFilter, type IntRange, type MatrixFile } from './model.js';
 
 export const presetDir = () => join(repoRoot, 'config', 'matrices');
 
@@ -19,13 +18,7 @@ export function presets(): string[] {
 export function loadMatrix(nameOrPath: string): MatrixFile {
   const file = existsSync(nameOrPath) ? nameOrPath : join(presetDir(), `${nameOrPath}.yaml`);
   if (!existsSync(file)) throw new ConfigError('matrix', `'${nameOrPath}' is neither a preset nor a file`, presets());
-  let raw: unknown;
-  try {
-    raw = parseYaml(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new ConfigError(`matrix ${file}`, `not valid YAML: ${(e as Error).message}`);
-  }
-  return parseMatrix(raw, file);
+  return parseMatrix(readYamlFile(file, 'matrix'), file);
 }
 
 /** Validates a matrix; the error names the field and what is allowed. */
@@ -55,9 +48,14 @@ function checkNames(caps: Record<string, unknown>, params: Record<string, unknow
     if (!type) throw new ConfigError(`${where}.parameters.${p}`, 'unknown parameter', Object.keys(KNOWN_PARAMETERS));
     for (const [i, value] of (Array.isArray(v) ? v : [v]).entries()) {
       const field = `${where}.parameters.${p}${Array.isArray(v) ? `[${i}]` : ''}`;
-      if (type === 'integer' && !Number.isInteger(value)) throw new ConfigError(field, `${JSON.stringify(value)} is not an integer`);
-      if (type === 'boolean' && typeof value !== 'boolean') throw new ConfigError(field, `${JSON.stringify(value)} is not a boolean`);
-      if (Array.isArray(type) && !type.includes(value as string)) throw new ConfigError(field, `${JSON.stringify(value)}`, type);
+      if (type === 'boolean') {
+        if (typeof value !== 'boolean') throw new ConfigError(field, `${JSON.stringify(value)} is not a boolean`, ['true', 'false']);
+      } else if (Array.isArray(type)) {
+        if (!type.includes(value as string)) throw new ConfigError(field, `${JSON.stringify(value)}`, type);
+      } else {
+        const r = type as IntRange;
+        if (!Number.isSafeInteger(value) || (value as number) < r.min || (value as number) > r.max) throw new ConfigError(field, `${JSON.stringify(value)}`, `an integer from ${r.min} to ${r.max}`);
+      }
     }
   }
 }

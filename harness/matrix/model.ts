@@ -10,28 +10,37 @@ export const KNOWN_CAPABILITIES = [
   'xbzrle', 'zero-blocks', 'zero-copy-send',
 ] as const;
 
-/** Parameters a matrix may vary, with the type QEMU wants. */
-export const KNOWN_PARAMETERS: Record<string, 'integer' | 'boolean' | readonly string[]> = {
-  'max-bandwidth': 'integer',
-  'max-postcopy-bandwidth': 'integer',
-  'avail-switchover-bandwidth': 'integer',
-  'downtime-limit': 'integer',
-  'multifd-channels': 'integer',
+/** An integer parameter's range, as QEMU takes it (its own checks: migrate_params_check). */
+export interface IntRange {
+  min: number;
+  max: number;
+}
+
+const SIZE = { min: 0, max: Number.MAX_SAFE_INTEGER };
+const PERCENT = { min: 1, max: 99 };
+
+/** Parameters a matrix may vary, with the type QEMU wants: an integer range, a boolean, or its values. */
+export const KNOWN_PARAMETERS: Record<string, IntRange | 'boolean' | readonly string[]> = {
+  'max-bandwidth': SIZE,
+  'max-postcopy-bandwidth': SIZE,
+  'avail-switchover-bandwidth': SIZE,
+  'downtime-limit': { min: 0, max: 2_000_000 },
+  'multifd-channels': { min: 1, max: 255 },
   'multifd-compression': ['none', 'zlib', 'zstd', 'qpl', 'uadk', 'qatzip'],
-  'multifd-zlib-level': 'integer',
-  'multifd-zstd-level': 'integer',
+  'multifd-zlib-level': { min: 0, max: 9 },
+  'multifd-zstd-level': { min: 0, max: 20 },
   'zero-page-detection': ['none', 'legacy', 'multifd'],
-  'xbzrle-cache-size': 'integer',
-  'cpu-throttle-initial': 'integer',
-  'cpu-throttle-increment': 'integer',
+  'xbzrle-cache-size': SIZE,
+  'cpu-throttle-initial': PERCENT,
+  'cpu-throttle-increment': PERCENT,
   'cpu-throttle-tailslow': 'boolean',
-  'max-cpu-throttle': 'integer',
-  'throttle-trigger-threshold': 'integer',
-  'vcpu-dirty-limit': 'integer',
-  'announce-initial': 'integer',
-  'announce-max': 'integer',
-  'announce-rounds': 'integer',
-  'announce-step': 'integer',
+  'max-cpu-throttle': PERCENT,
+  'throttle-trigger-threshold': { min: 1, max: 100 },
+  'vcpu-dirty-limit': { min: 1, max: Number.MAX_SAFE_INTEGER },
+  'announce-initial': { min: 1, max: 100_000 },
+  'announce-max': { min: 1, max: 100_000 },
+  'announce-rounds': { min: 0, max: 1000 },
+  'announce-step': { min: 1, max: 10_000 },
 };
 
 export type ParamValue = number | string | boolean;
@@ -47,7 +56,9 @@ export interface MatrixCell {
   workload: { mib: number; rateMiBs: number };
 }
 
-const qemuPair = z.object({ src: z.string().min(1), dst: z.string().min(1) }).strict();
+/** A QEMU label: a string; YAML reads 7.2 unquoted as a number, said so. */
+const qemuLabel = z.string({ invalid_type_error: "a QEMU version must be a string: write it quoted ('7.2'), or 'default', a binary's path or a build directory" }).min(1);
+const qemuPair = z.object({ src: qemuLabel, dst: qemuLabel }).strict();
 const paramValue = z.union([z.number(), z.string(), z.boolean()]);
 
 const filterSchema = z

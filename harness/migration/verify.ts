@@ -62,11 +62,12 @@ export function migrationFigures(m: MigrationResult, live?: LivenessReport): Mig
 }
 
 /**
- * The run state the destination must be in: the source's own when it was migrated (a
- * suspended guest stays suspended), paused for any other stopped state (io-error, paused).
+ * The run state the destination must be in: the source's own when it was migrated (QEMU's
+ * global state carries it: a suspended guest stays suspended, one stopped on an I/O error
+ * stays io-error, as seen on 10.0.2), paused for any other stopped state.
  */
 export function expectedDestinationRunState(source: RunState): RunState {
-  return source === 'running' || source === 'suspended' ? source : 'paused';
+  return source === 'running' || source === 'suspended' || source === 'io-error' ? source : 'paused';
 }
 
 /**

@@ -1,3 +1,4 @@
+import { artifactsPath, metadataLines, type RunMetadata } from './metadata.js';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { xmlEscape as esc } from './junit.js';
@@ -20,7 +21,7 @@ const MiB = 2 ** 20;
 const STATE_COLORS: Record<string, string> = { 'postcopy-active': '#3b82f6', 'postcopy-paused': '#dc2626', 'postcopy-recover': '#f59e0b' };
 
 /** The migrations a scenario's artifacts hold: each stats.<vm>.json's source series. */
-function seriesOf(dir: string | undefined): Array<{ name: string; samples: Sample[] }> {
+function seriesIn(dir: string | undefined): Array<{ name: string; samples: Sample[] }> {
   if (!dir || !existsSync(dir)) return [];
   return readdirSync(dir)
     .filter((f) => /^stats\..+\.json$/.test(f))
@@ -80,12 +81,14 @@ const label = (r: ScenarioResult) => `${r.suite}: ${r.scenario}${r.arch ? ` (${r
  * first with their error and artifacts, downtime per scenario (QEMU's and the guest's),
  * postcopy stall episodes, then each migration's charts from its stats series, and every row.
  */
-export function toHtml(rows: ScenarioResult[], opts: { title?: string } = {}): string {
+export function toHtml(rows: ScenarioResult[], opts: { title?: string; meta?: RunMetadata; runDir?: string } = {}): string {
   const title = opts.title ?? 'migtest';
+  const seriesOf = (dir: string | undefined) => seriesIn(dir && artifactsPath(dir, opts.runDir));
   const n = (o: ScenarioResult['outcome']) => rows.filter((r) => r.outcome === o).length;
   const failed = rows.filter((r) => r.outcome === 'failed');
   const parts: string[] = [];
   parts.push(`<h1>${esc(title)}</h1><p class="counts"><b>${n('passed')} passed</b>, <b class="bad">${n('failed')} failed</b>, ${n('skipped')} skipped, of ${rows.length}</p>`);
+  if (opts.meta) parts.push(`<details class="run"><summary>What this run was</summary><table>${metadataLines(opts.meta).map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</table></details>`);
   if (failed.length) {
     parts.push('<h2 id="failures">Failures</h2>');
     for (const r of failed) {

@@ -1,4 +1,5 @@
 import type { ScenarioResult } from './results.js';
+import { metadataLines, type RunMetadata } from './metadata.js';
 
 /** XML 1.0 text: the five entities escaped, characters XML cannot carry dropped (QEMU's stderr may hold any byte). */
 export function xmlEscape(s: string): string {
@@ -18,7 +19,7 @@ const attrs = (a: Record<string, string | number>) => Object.entries(a).map(([k,
  * (time in seconds), a failure with the error's first line as its message and the whole
  * error and the artifacts directory as its text, a skip with its reason. Pure.
  */
-export function toJUnit(rows: ScenarioResult[], name = 'migtest'): string {
+export function toJUnit(rows: ScenarioResult[], name = 'migtest', meta?: RunMetadata): string {
   const groups = new Map<string, ScenarioResult[]>();
   for (const r of rows) {
     const key = r.arch ? `${r.suite}.${r.arch}` : r.suite;
@@ -28,7 +29,9 @@ export function toJUnit(rows: ScenarioResult[], name = 'migtest'): string {
   const secs = (rs: ScenarioResult[]) => (rs.reduce((t, r) => t + (r.wallMs ?? 0), 0) / 1000).toFixed(3);
   const out = [`<?xml version="1.0" encoding="UTF-8"?>`, `<testsuites${attrs({ name, tests: rows.length, failures: count(rows, 'failed'), skipped: count(rows, 'skipped'), time: secs(rows) })}>`];
   for (const [suite, rs] of groups) {
-    out.push(`  <testsuite${attrs({ name: suite, tests: rs.length, failures: count(rs, 'failed'), skipped: count(rs, 'skipped'), time: secs(rs) })}>`);
+    out.push(`  <testsuite${attrs({ name: suite, tests: rs.length, failures: count(rs, 'failed'), skipped: count(rs, 'skipped'), time: secs(rs), ...(meta ? { timestamp: meta.startedAt } : {}) })}>`);
+    // What the run was, on every suite: CI systems show a testsuite's properties.
+    if (meta) out.push('    <properties>', ...metadataLines(meta).map(([k, v]) => `      <property${attrs({ name: k, value: v })}/>`), '    </properties>');
     for (const r of rs) {
       const head = `    <testcase${attrs({ classname: suite, name: r.scenario, time: ((r.wallMs ?? 0) / 1000).toFixed(3) })}`;
       if (r.outcome === 'failed') {

@@ -1,4 +1,5 @@
 import type { ScenarioResult } from './results.js';
+import { metadataLines, type RunMetadata } from './metadata.js';
 import { SUMMARY_HEADERS, summaryCells } from './table.js';
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
@@ -8,11 +9,12 @@ const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
  * first with their error and artifacts, then every row. Rows past `limitBytes` are left
  * out, saying how many; failures are never left out for rows.
  */
-export function toMarkdown(rows: ScenarioResult[], opts: { title?: string; limitBytes?: number } = {}): string {
+export function toMarkdown(rows: ScenarioResult[], opts: { title?: string; limitBytes?: number; meta?: RunMetadata } = {}): string {
   const limit = opts.limitBytes ?? 1_000_000;
   const n = (o: ScenarioResult['outcome']) => rows.filter((r) => r.outcome === o).length;
   const failed = rows.filter((r) => r.outcome === 'failed');
   const parts: string[] = [`## ${opts.title ?? 'migtest'}`, '', `**${n('passed')} passed, ${n('failed')} failed, ${n('skipped')} skipped** of ${rows.length}`, ''];
+  if (opts.meta) parts.push('<details><summary>What this run was</summary>', '', ...metadataLines(opts.meta).map(([k, v]) => `- ${k}: ${cell(v)}`), '', '</details>', '');
   if (failed.length) {
     parts.push('### Failures', '');
     for (const r of failed)

@@ -1,3 +1,5 @@
+import { toHtml } from './html.js';
+import { relativeRows } from './metadata.js';
 import { execa } from 'execa';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -59,5 +61,25 @@ describe('report merge', () => {
     expect(m.results.find((r) => r.scenario.includes('<fd>'))!.outcome).toBe('passed');
     expect(m.shards.map((s) => s.rows)).toEqual([2, 2]);
     expect(() => mergeShards([join(d, 'nope')])).toThrow(/has no results.json/);
+  });
+});
+
+describe('run metadata', () => {
+  const meta = {
+    migtest: { version: '0.1.0', commit: 'abc123' },
+    command: ['migtest', 'run', 'precopy-basic'],
+    startedAt: '2026-12-05T10:00:00.000Z',
+    endedAt: '2026-12-05T10:03:00.000Z',
+    host: { hostname: 'h', kernel: 'Linux 6.1.0 x86_64' },
+    accel: [{ arch: 'x86_64', accel: 'tcg', why: '/dev/kvm does not exist' }],
+    qemu: [{ arch: 'x86_64', side: 'source', version: '10.0.2', source: 'system', path: '/usr/bin/qemu-system-x86_64' }],
+    images: [{ arch: 'x86_64', image: 'default-x86_64-18b05ff506d59964' }],
+  };
+  it('says what the run was in JUnit properties, the summary and the page; artifacts relative to the run', () => {
+    expect(toJUnit(rows, 'migtest', meta)).toContain('<property name="QEMU x86_64 source" value="10.0.2 (system) /usr/bin/qemu-system-x86_64"/>');
+    expect(toMarkdown(rows, { meta })).toMatch(/- accelerator x86_64: tcg: \/dev\/kvm does not exist/);
+    expect(toMarkdown(rows, { meta })).toContain('(3.0 min)');
+    expect(toHtml(rows, { meta })).toContain('commit abc123');
+    expect(relativeRows([{ ...rows[0]!, artifacts: '/runs/r1/suite_x' }], '/runs/r1')[0]!.artifacts).toBe('suite_x');
   });
 });

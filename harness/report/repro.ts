@@ -80,7 +80,45 @@ const rewriteDeep = (v: unknown, f: (s: string) => string): unknown =>
  * something, merged in time order, each with the migration state its side was in then.
  * A VM restored from a snapshot boots instead (its restore is the harness's, not the case's).
  */
-export function reproPlan(dir: string, scenario = dir.split('/').at(-1)!): ReproPlan {
+/** What to replay on instead of what the run had: another QEMU per side, another guest image. */
+export interface ReplayOn {
+  qemu?: { src?: { path: string; firmwareDirs: string[] }; dst?: { path: string; firmwareDirs: string[] } };
+  image?: { kernel: string; initrd: string; rootDisk: string };
+}
+
+/** A JSON file of the artifacts, or a ConfigError naming it. */
+function readJson<T>(file: string): T {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch (e) {
+    throw new ConfigError('repro', `${file} is not valid JSON (${(e as Error).message})`, ["a scenario's artifacts directory as migtest wrote it"]);
+  }
+}
+
+/** An argv with its QEMU binary, firmware folders and guest image swapped for the ones to replay on. */
+function replayArgv(a: string[], on: ReplayOn, side: 'src' | 'dst'): string[] {
+  let out = [...a];
+  const bin = on.qemu?.[side];
+  if (bin) {
+    const rest: string[] = [];
+    for (let i = 1; i < out.length; i++) {
+      if (out[i] === '-L') i++;
+      else rest.push(out[i]!);
+    }
+    out = [bin.path, ...bin.firmwareDirs.flatMap((d) => ['-L', d]), ...rest];
+  }
+  const img = on.image;
+  if (img)
+    out = out.map((w, i) => {
+      if (out[i - 1] === '-kernel') return img.kernel;
+      if (out[i - 1] === '-initrd') return img.initrd;
+      // The root disk's file node (argv.ts: node-name=root-file).
+      return w.includes('node-name=root-file') ? w.replace(/filename=[^,]+/, `filename=${img.rootDisk}`) : w;
+    });
+  return out;
+}
+
+export function reproPlan(dir: string, scenario = dir.split('/').at(-1)!, on: ReplayOn = {}): ReproPlan {
   const sides = ['src', 'dst'].filter((s) => existsSync(join(dir, `${s}.argv.json`)));
   if (!sides.includes('src') || !sides.includes('dst'))
     throw new ConfigError('repro', `'${dir}' has no src.argv.json and dst.argv.json`, ["a scenario's artifacts directory from a pair migration (the path a failure message names)"]);
@@ -89,10 +127,11 @@ export function reproPlan(dir: string, scenario = dir.split('/').at(-1)!): Repro
   const privateDirs: Record<string, string> = {};
   const restored = new Set<string>();
   for (const s of sides) {
-    const a = JSON.parse(readFileSync(join(dir, `${s}.argv.json`), 'utf8')) as string[];
+    const a = readJson<string[]>(join(dir, `${s}.argv.json`));
+    if (!Array.isArray(a) || !a.every((x) => typeof x === 'string')) throw new ConfigError('repro', `${join(dir, `${s}.argv.json`)} is not an argv (a list of strings)`, ["a scenario's artifacts directory as migtest wrote it"]);
     const qmp = a.find((x) => /^socket,id=qmp,path=/.test(x));
     if (qmp) privateDirs[s] = dirname(/path=([^,]+)/.exec(qmp)![1]!);
-    const start = existsSync(join(dir, `${s}.start.json`)) ? (JSON.parse(readFileSync(join(dir, `${s}.start.json`), 'utf8')) as { restoredFrom?: string; host?: string }) : {};
+    const start = existsSync(join(dir, `${s}.start.json`)) ? readJson<{ restoredFrom?: string; host?: string }>(join(dir, `${s}.start.json`)) : {};
     if (start.host) notes.push(`${s} ran on host ${start.host}: the script runs both sides on this machine`);
     if (start.restoredFrom) {
       restored.add(s);
@@ -100,8 +139,13 @@ export function reproPlan(dir: string, scenario = dir.split('/').at(-1)!): Repro
       const i = a.indexOf('-incoming');
       if (i >= 0 && a[i + 1] === 'defer') a.splice(i, 2);
     }
-    argv[s] = a;
+    argv[s] = replayArgv(a, on, s as 'src' | 'dst');
   }
+  // The fd: transport hands each QEMU a descriptor over a second monitor (SCM_RIGHTS): a
+  // script of QMP commands cannot, and would wait for a migration that never starts.
+  const transport = existsSync(join(dir, 'case.json')) ? readJson<{ case?: { migration?: { transport?: string } } }>(join(dir, 'case.json')).case?.migration?.transport : undefined;
+  const viaFd = transport === 'fd' || sides.some((s) => existsSync(join(dir, `${s}.qmp.log`)) && readFileSync(join(dir, `${s}.qmp.log`), 'utf8').includes('(via '));
+  if (viaFd) throw new ConfigError('repro', `'${dir}' migrated over the fd: transport, whose descriptors the harness passed over a second monitor (SCM_RIGHTS); a replay script cannot do that`, ['a scenario over tcp, unix, exec or file']);
   const f = rewriter(privateDirs, dir);
   const lines = sides.flatMap((s) => (existsSync(join(dir, `${s}.qmp.log`)) ? parseTranscript(readFileSync(join(dir, `${s}.qmp.log`), 'utf8'), s) : [])).sort((a, b) => a.t - b.t);
   const state: Record<string, { status?: string; syncs?: number }> = Object.fromEntries(sides.map((s) => [s, {}]));
@@ -153,7 +197,6 @@ export function reproPlan(dir: string, scenario = dir.split('/').at(-1)!): Repro
       const fault = JSON.parse(l) as { name?: string; fault?: string };
       notes.push(`the harness injected a fault the script does not: ${fault.name ?? fault.fault ?? l}`);
     }
-  if (argv.src!.some((a) => a.includes('fd:')) || steps.some((s) => JSON.stringify(s.cmd).includes('"fd:'))) notes.push('the fd: transport passes descriptors over the monitor: not replayable by this script');
   return {
     scenario,
     guest,

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'vitest';
@@ -80,6 +80,17 @@ export interface ScenarioMeta {
   timeoutMs?: number;
 }
 
+/** Disk images and saved streams, what makes a scenario's artifacts large. */
+const BULK = /\.(qcow2|raw|img|mig)$/;
+
+function dropBulk(dir: string): void {
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) dropBulk(p);
+    else if (BULK.test(e.name)) rmSync(p, { force: true });
+  }
+}
+
 /**
  * A vitest test around one scenario: a per-test artifacts directory, VMs and tracked things
  * that are always stopped (every one, whatever failed first), one results.json row written
@@ -106,6 +117,8 @@ export function scenario(name: string, meta: ScenarioMeta, fn: (ctx: ScenarioCon
     }
     const stopErrors = await ctx.close();
     const wallMs = Date.now() - started;
+    // The artifacts budget: a scenario that did not fail keeps its logs and figures, not its disk images.
+    if (!error && !stopErrors.length && !runConfig().keepArtifacts) dropBulk(artifacts.path);
     if (skipped !== undefined) {
       recordResult({ ...base, ...ctx.row, outcome: 'skipped', reason: skipped, wallMs });
       tctx.skip(skipped);

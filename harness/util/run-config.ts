@@ -54,6 +54,8 @@ export interface RunConfig {
   hosts?: string;
   /** MIGTEST_RUN_DIR: this run's artifacts directory, shared by the runner and its workers (made on first use). */
   runDir?: string;
+  /** MIGTEST_KEEP_ARTIFACTS=1 (migtest run --keep-artifacts): a passing scenario keeps its disk images too. */
+  keepArtifacts: boolean;
   /** MIGTEST_LIST_ONLY=1 (migtest run --list): vitest only collects the scenarios; nothing is reaped or created. */
   listOnly: boolean;
 }
@@ -63,6 +65,14 @@ type Env = Record<string, string | undefined>;
 function optional(env: Env, name: string): string | undefined {
   const v = env[name];
   return v === undefined || v === '' ? undefined : v;
+}
+
+/** A 0/1 switch; anything else is refused, naming the variable (yes, true and on are not guessed at). */
+function flag(env: Env, name: string): boolean {
+  const v = optional(env, name);
+  if (v === undefined || v === '0') return false;
+  if (v === '1') return true;
+  throw new ConfigError(name, `'${v}'`, ['1 (on)', '0 or unset (off)']);
 }
 
 /** Suite files at once: 1 to 8. */
@@ -94,19 +104,20 @@ export function parseRunConfig(env: Env = process.env): RunConfig {
     },
     accel: accel as AccelChoice,
     timeScale,
-    quiet: env.MIGTEST_QUIET === '1',
+    quiet: flag(env, 'MIGTEST_QUIET'),
     matrix: optional(env, 'MIGTEST_MATRIX') ?? 'default',
     compatGrid: optional(env, 'MIGTEST_COMPAT') ?? 'smoke',
     image: kernel && initrd && disk ? { kernel, initrd, disk } : undefined,
     cacheDir,
     stateDir: optional(env, 'MIGTEST_STATE') ?? join(cacheDir, 'state'),
     artifactsRoot: optional(env, 'MIGTEST_ARTIFACTS'),
-    watchdog: env.MIGTEST_NO_WATCHDOG !== '1',
-    snapshotStart: env.MIGTEST_FRESH_BOOT !== '1',
+    watchdog: !flag(env, 'MIGTEST_NO_WATCHDOG'),
+    snapshotStart: !flag(env, 'MIGTEST_FRESH_BOOT'),
     jobs,
     runDir: optional(env, 'MIGTEST_RUN_DIR'),
     hosts: optional(env, 'MIGTEST_HOSTS'),
     listOnly: env.MIGTEST_LIST_ONLY === '1',
+    keepArtifacts: flag(env, 'MIGTEST_KEEP_ARTIFACTS'),
   };
 }
 
@@ -122,7 +133,7 @@ export function runConfig(): RunConfig {
  * Sets parts of the run's configuration for this process and the workers it starts (the
  * CLI after parsing its options): written to the environment they inherit, then re-parsed.
  */
-export function configureRun(settings: { arches?: Arch[]; qemu?: string; qemuSrc?: string; qemuDst?: string; accel?: AccelChoice; matrix?: string; compatGrid?: string; runDir?: string; freshBoot?: boolean; jobs?: number; hosts?: string }): RunConfig {
+export function configureRun(settings: { arches?: Arch[]; qemu?: string; qemuSrc?: string; qemuDst?: string; accel?: AccelChoice; matrix?: string; compatGrid?: string; runDir?: string; freshBoot?: boolean; jobs?: number; hosts?: string; keepArtifacts?: boolean }): RunConfig {
   const set = (name: string, v: string | undefined) => {
     if (v !== undefined) process.env[name] = v;
   };
@@ -137,6 +148,7 @@ export function configureRun(settings: { arches?: Arch[]; qemu?: string; qemuSrc
   set('MIGTEST_FRESH_BOOT', settings.freshBoot === undefined ? undefined : settings.freshBoot ? '1' : '0');
   set('MIGTEST_JOBS', settings.jobs === undefined ? undefined : String(settings.jobs));
   set('MIGTEST_HOSTS', settings.hosts);
+  set('MIGTEST_KEEP_ARTIFACTS', settings.keepArtifacts ? '1' : undefined);
   return reloadRunConfig();
 }
 
