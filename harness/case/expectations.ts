@@ -1,6 +1,7 @@
 import { transportKind } from '../migration/transport.js';
 import { mergeSettings } from '../migration/postcopy.js';
 import { compareVersions } from '../qemu/catalog.js';
+import { behaviourOf } from '../qemu/behaviour.js';
 import { knownBreak } from '../qemu/known-breaks.js';
 import { resolveMachine, type QemuProbe } from '../qemu/probe.js';
 import { FEATURE_SINCE, RULES, ruleEnforced, USABLE_SINCE } from '../qemu/rules.js';
@@ -129,6 +130,9 @@ export function expectFor(c: MigrationCase, ctx: ExpectationContext): Expectatio
     if (rule?.outcome === 'unsupported') return { kind: 'skip', reason: `QEMU ${probe.version} (${side}): ${rule.message} (${rule.why})` };
     if (rule) return { kind: 'refused', side, stage: 'settings', message: rule.message, why: rule.why, rule: rule.id };
   }
+  // The destination loads its credentials first, and checks its certificate's key usage there.
+  if (c.migration?.tls?.creds === 'x509' && c.migration.tls.keyEncipherment === false && behaviourOf(ctx.dst.version).x509KeyEncipherment === 'required')
+    return { kind: 'refused', side: 'destination', stage: 'settings', message: 'usage does not permit key encipherment', why: `QEMU ${ctx.dst.version} wants keyUsage keyEncipherment on an x509 certificate (no longer from 10.2, 10.1.3 and 7.2.22)` };
   return c.whenAllowed ?? { kind: 'migrates' };
 }
 

@@ -4,7 +4,7 @@ import { RecoveryError } from '../migration/recovery.js';
 import { WrongRunStateError } from '../migration/verify.js';
 import { QmpCommandError, QmpDisconnectedError } from '../qmp/errors.js';
 import { DeadlineError } from '../util/errors.js';
-import { deadline } from '../util/deadlines.js';
+import { DEADLINES, deadline } from '../util/deadlines.js';
 import { pollUntil } from '../util/time.js';
 import { QemuExitedError } from '../vm/errors.js';
 import type { StartedVm } from '../vm/started.js';
@@ -29,11 +29,17 @@ const SETTINGS_COMMANDS: Record<string, RefusalStage> = {
  * error-desc ("load of migration failed: ..."). Both, stderr first.
  */
 export async function destinationWords(dst: StartedVm, kept: boolean): Promise<string> {
+  let descSince: number | undefined;
   return pollUntil(`${dst.name}: its reason for failing the incoming migration`, deadline(undefined, 'reason'), async () => {
     const desc = kept && dst.process.running ? (await dst.queryMigrate().catch(() => undefined))?.['error-desc'] : undefined;
     const lines = dst.stderrErrors().filter((l) => !l.includes(desc ?? '\0'));
+    if (desc !== undefined) descSince ??= Date.now();
+    // QEMU reports on stderr before it sets error-desc, but from 10.1 many load errors are in
+    // error-desc alone (error_setg, no error_report): a desc with no stderr after a grace
+    // (a remote stderr is followed with a delay) is all there is.
+    const descAlone = descSince !== undefined && Date.now() - descSince >= DEADLINES.stderrGrace;
     // A destination that aborted (an assertion) says nothing more: its stderr is all there is.
-    const done = lines.length > 0 && ((kept && desc !== undefined) || !dst.process.running);
+    const done = (lines.length > 0 && ((kept && desc !== undefined) || !dst.process.running)) || descAlone;
     return { done, value: [...lines.map((l) => l.replace(/^qemu-system-\w+: /, '')), ...(desc ? [desc] : [])].join(' | '), state: { desc, lines } };
   }, 100);
 }

@@ -65,7 +65,7 @@ export function deviceCases(arch: Arch): MigrationCase[] {
       arch,
       source: { devices: [BLK(1)], args: NULL_DRIVE },
       destination: { devices: [BLK(2)] },
-      expect: refusedStream('Failed to load virtio-blk:virtio', "the queue count changes the device's PCI config (MSI-X vectors), which QEMU compares byte for byte ('Bad config data') before the virtio state"),
+      expect: refusedStream('Bad config data', "the queue count changes the device's PCI config (MSI-X vectors), which QEMU compares byte for byte ('Bad config data') before the virtio state"),
     },
   ];
   return cases.map(asPair);

@@ -25,6 +25,12 @@ export interface Behaviour {
   mirrorFullCopies: 'whole-disk' | 'allocated';
   /** A destination (or snapshot-load) meeting a section for a device it lacks: QEMU's first word(s), before unknownSectionWords. */
   unknownSection: string;
+  /**
+   * x509 credentials whose certificates lack keyUsage keyEncipherment: `required` refuses them
+   * when loaded; upstream stopped requiring it (3995fc238e, 10.2; in stable 10.1.3 and
+   * Debian's 7.2.22, not in 10.0.13).
+   */
+  x509KeyEncipherment: 'required' | 'optional';
 }
 
 interface Entry {
@@ -45,6 +51,7 @@ const BASE: Behaviour = {
   postcopyLatency: false,
   unknownSection: 'Unknown savevm',
   mirrorFullCopies: 'whole-disk',
+  x509KeyEncipherment: 'required',
 };
 
 /** Later entries override earlier ones where both cover a version. */
@@ -55,6 +62,10 @@ const ENTRIES: Entry[] = [
   // all 64 MiB: upstream's mirror skips zeroes on a target known to be zero from 10.1 (unverified there).
   { since: '10.1', behaviour: { unknownSection: 'Unknown', mirrorFullCopies: 'allocated', postcopyLatency: true } },
   { since: '10.2', behaviour: { statuses: { failing: false, postcopyDevice: true } } },
+  // Refused on 5.2.0, 10.0.2 and 10.0.13, loaded on 7.2.22 (Debian's 7.2 stable carries the
+  // change) and 11.1.3; upstream's change reached stable 10.1.3 too.
+  { since: '7.2.22', before: '7.3', behaviour: { x509KeyEncipherment: 'optional' } },
+  { since: '10.1.3', behaviour: { x509KeyEncipherment: 'optional' } },
   { since: '11.0', behaviour: { statuses: { failing: true, postcopyDevice: true } } },
   {
     since: '10.0',

@@ -11,6 +11,8 @@ export const DEADLINES = {
   connect: 15_000,
   /** A QMP command's reply. */
   command: 30_000,
+  /** A failed destination's stderr to catch up with its error-desc (a remote stderr is followed, not read). */
+  stderrGrace: 1_500,
   /** The guest agent to answer guest-sync. */
   agentSync: 3_000,
   /** The guest agent to answer at all (its port may open late). */
