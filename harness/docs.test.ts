@@ -80,8 +80,8 @@ describe('docs', () => {
       const failures: string[] = [];
       for (const line of lines) {
         const words = subst(line).replace(/^node bin\/migtest\.mjs /, '').match(/"[^"]*"|\S+/g)!.map((w) => w.replace(/^"|"$/g, ''));
-        // Runs are planned (nothing starts); the rest must be commands migtest has (--help), except what only lists.
-        const planned = words[0] === 'run' && !words.includes('--hosts') ? [...words.filter((w) => w !== '--dry-run'), '--dry-run'] : words[0] === 'qemu' && words[1] === 'list' ? words : [...words.slice(0, words[0] === 'qemu' || words[0] === 'hosts' ? 2 : 1), '--help'];
+        // Runs are planned (nothing starts) or listed (--list creates nothing, and --dry-run with it is refused); the rest must be commands migtest has (--help), except what only lists.
+        const planned = words[0] === 'run' && words.includes('--list') ? words : words[0] === 'run' && !words.includes('--hosts') ? [...words.filter((w) => w !== '--dry-run'), '--dry-run'] : words[0] === 'qemu' && words[1] === 'list' ? words : [...words.slice(0, words[0] === 'qemu' || words[0] === 'hosts' ? 2 : 1), '--help'];
         const r = await execa(process.execPath, [join(repoRoot, 'bin/migtest.mjs'), ...planned], { cwd: repoRoot, reject: false, env: { MIGTEST_QUIET: '1' } });
         if (r.exitCode !== 0) failures.push(`${line}\n  -> ${planned.join(' ')}: exit ${r.exitCode}: ${r.stderr.trim().split('\n').slice(-2).join(' | ')}`);
       }

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 export const LAYERS: string[][] = [
   ['util'],
   ['report'],
+  ['history'],
   ['host'],
   ['qmp'],
   ['images'],
@@ -22,6 +23,7 @@ export const LAYERS: string[][] = [
   ['case'],
   ['matrix', 'compat'],
   ['testing'],
+  ['bisect'],
   ['cli'],
 ];
 

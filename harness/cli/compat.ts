@@ -17,6 +17,7 @@ export async function runCompat(gridName: string, opts: RunOptions): Promise<num
   configureRun({ compatGrid: gridName });
   progress(`compat grid ${grid.name}: ${grid.arches.join(', ')} x versions ${grid.versions.join(', ')}`);
   const code = await runSuites(['compat'], opts);
+  if (opts.dryRun) return code; // the plan printed: no run, so no report (and no run directory)
   const rows = compatRows(readResults(runDir()));
   const md = compatMarkdown(rows, `Compatibility: ${grid.name}${grid.description ? ` (${grid.description})` : ''}`);
   writeFileSync(join(runDir(), 'compat.md'), md);

@@ -1,5 +1,6 @@
 import { reproCommand, type ReproOptions } from './repro.js';
 import { mergeCommand } from './report.js';
+import { registerHistory } from './history.js';
 import { Command, CommanderError, Option } from 'commander';
 
 /** Repeatable option: --arch x86_64 --arch aarch64 (or comma separated); an empty one is refused, never read as "every arch". */
@@ -21,6 +22,17 @@ import { hostsDown, hostsUp } from '../net/topology.js';
 import { checkHosts } from '../host/run-hosts.js';
 import { loadHostsFile } from '../host/hosts-file.js';
 import { versionLine } from './version.js';
+import { runConfig } from '../util/run-config.js';
+import { bisectCommand, type BisectOptions } from './bisect.js';
+
+// The environment first: a bad MIGTEST_* setting is bad input (exit 2, no stack trace) even
+// when what reads it first runs while the commands are set up (a default shown in --help).
+try {
+  runConfig();
+} catch (e) {
+  fail(e);
+  process.exit();
+}
 
 const program = new Command('migtest')
   .description('End-to-end tests of QEMU live migration on real QEMU pairs')
@@ -57,6 +69,7 @@ program
   .option('-t, --test-name-pattern <pattern>', 'only the scenarios whose name matches (a regular expression, as vitest -t)')
   .option('--repeat <n>', 'run the selection n times; reports each scenario\'s pass rate and the spread of its figures')
   .option('--keep-artifacts', "keep a passing scenario's disk images and saved streams too (by default only a failed one's)")
+  .option('--history [db]', 'record the run in a history store and add its trends and flakes to report.html (default store: MIGTEST_HISTORY_DB, else ~/.cache/migtest/history.sqlite; MIGTEST_HISTORY_DB alone also turns it on)')
   .option('--dry-run', 'check every option, file and QEMU binary, print the plan (suites, arches, binary per side, hosts) and exit; nothing runs or is created')
   .option('--list', "print the selected scenarios' names (as -t matches them) and exit")
   .option('--rotation <share>', "a rotating share of the suites instead of naming them: 'k' (today's share of k, by the UTC day) or 'i/k'; with --qemu newest, CI's pass on the newest QEMU")
@@ -73,6 +86,7 @@ program
   .option('--hosts <file>', 'a hosts file: sources on its src host, destinations on its dst host')
   .option('--results <file>', 'where to write results.json (default: in the run artifacts directory)')
   .option('--fresh-boot', 'boot every VM (no snapshot start)')
+  .option('--dry-run', "check the grid (its versions, machine types and CPU models against the binaries), every option and file, print the plan and exit; nothing runs or is created")
   .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']))
   .option('--arch <arch>', `architecture, repeatable (${ARCHES.join(', ')})`, collect)
   .action(async (opts: { grid: string } & RunOptions) => {
@@ -153,6 +167,8 @@ report
     process.exitCode = mergeCommand(paths, opts);
   });
 
+registerHistory(program);
+
 program
   .command('repro')
   .description("write a standalone script (python3) that replays a scenario from its artifacts directory without migtest: both QEMU command lines and the run's QMP commands, in order, on the same states")
@@ -167,6 +183,24 @@ program
   });
 
 program
+  .command('bisect')
+  .description('find the first QEMU build (installed builds in version order, or revisions of a QEMU git tree with --git) where one scenario fails: docs/bisect.md')
+  .argument('<suite>', 'the suite of the scenario')
+  .requiredOption('-t, --test-name-pattern <pattern>', 'a regular expression selecting exactly one scenario (as run -t)')
+  .requiredOption('--good <qemu>', 'where the scenario passes: a version label (7.2), default, newest, a binary path or a build directory; with --git, a revision')
+  .requiredOption('--bad <qemu>', 'where it fails (as --good)')
+  .option('--arch <arch>', `architecture (${ARCHES.join(', ')}; default x86_64)`)
+  .option('--repeat <n>', 'run each step n times and take the majority (a tie is bad)')
+  .addOption(new Option('--side <side>', 'the side(s) that run the build under test; the other runs the default QEMU').choices(['both', 'source', 'destination']).default('both'))
+  .option('--git <dir>', 'bisect the revisions of this QEMU git tree (git bisect) instead of installed builds')
+  .option('--build <cmd>', 'with --git: the build command, run as sh -c CMD in the tree for each revision')
+  .option('--binary <path>', 'with --git: the built binary, relative to the tree (default build/qemu-system-<arch>)')
+  .action(async (suite: string, opts: BisectOptions) => {
+    // MIGTEST_BISECT_STEP_CMD: tests only, a node script that stands in for bin/migtest.mjs (no QEMU).
+    process.exitCode = await bisectCommand(suite, opts, process.env.MIGTEST_BISECT_STEP_CMD || undefined);
+  });
+
+program
   .command('reap')
   .description('kill and report QEMU/helper process groups left by a runner that was killed')
   .action(async () => {
@@ -174,16 +208,20 @@ program
     process.stdout.write(lines.length ? `${lines.join('\n')}\n` : 'nothing left behind\n');
   });
 
-program.parseAsync().catch((e: unknown) => {
+program.parseAsync().catch(fail);
+
+/**
+ * Bad input says what and where (exit 2); anything else says what failed (exit 1). The stack
+ * only when asked for (MIGTEST_DEBUG=1): it helps us, not a user.
+ */
+function fail(e: unknown): void {
   // Commander has said what was wrong (or printed the help or version) already.
   if (e instanceof CommanderError) {
     process.exitCode = e.exitCode === 0 ? 0 : 2;
     return;
   }
-  // Bad input says what and where (exit 2); anything else says what failed (exit 1). The
-  // stack only when asked for (MIGTEST_DEBUG=1): it helps us, not a user.
   const message = e instanceof Error ? e.message : String(e);
   const stack = process.env.MIGTEST_DEBUG === '1' && e instanceof Error && e.stack ? `\n${e.stack}` : '';
   process.stderr.write(`migtest: ${message}${e instanceof MigtestError ? '' : ' (an unexpected error; MIGTEST_DEBUG=1 shows where)'}${stack}\n`);
   process.exitCode = e instanceof ConfigError ? 2 : 1;
-});
+}

@@ -25,6 +25,9 @@ function archOf(dir: string): string {
 
 /** `migtest repro DIR`: writes the replay script; returns what to tell the user. */
 export async function reproCommand(dir: string, opts: ReproOptions = {}): Promise<string> {
+  // An empty value (--qemu "") is a mistake, never read as "the run's own".
+  for (const [flag, value] of [['--out', opts.out], ['--qemu', opts.qemu], ['--src-qemu', opts.srcQemu], ['--dst-qemu', opts.dstQemu], ['--image', opts.image]] as const)
+    if (value !== undefined && !value.trim()) throw new ConfigError(flag, 'is empty', flag === '--out' ? 'a file path (its folder must exist)' : flag === '--image' ? 'a guest image folder (vmlinuz, initrd.img, root.qcow2)' : QEMU_SPEC_FORMS);
   const full = resolve(dir);
   if (!existsSync(full) || !statSync(full).isDirectory()) throw new ConfigError('repro', `'${dir}' is not a directory`, ["a scenario's artifacts directory (the path a failure message names)"]);
   const out = resolve(opts.out ?? join(full, 'repro.py'));

@@ -24,6 +24,7 @@ import { hostname, type as osType, release as osRelease, arch as osArch } from '
 import { basename, dirname } from 'node:path';
 import { relativeRows, type RunMetadata } from '../report/metadata.js';
 import { migtestVersion } from './version.js';
+import { historyTarget } from '../history/store.js';
 
 /** Bytes under a directory. */
 function treeBytes(dir: string): number {
@@ -45,6 +46,16 @@ export function checkWritable(file: string, field: string): void {
   } catch {
     throw new ConfigError(field, `'${file}': its folder ${dir} is not writable`, 'a file in an existing, writable folder');
   }
+}
+
+/** The folders a run writes under (MIGTEST_CACHE, MIGTEST_STATE, MIGTEST_ARTIFACTS, MIGTEST_RUN_DIR) and the user's image (MIGTEST_KERNEL, ...), checked before anything is made. */
+function checkRunDirs(): void {
+  const c = runConfig();
+  for (const [field, dir] of [['MIGTEST_CACHE', c.cacheDir], ['MIGTEST_STATE', c.stateDir], ['MIGTEST_ARTIFACTS', c.artifactsRoot], ['MIGTEST_RUN_DIR', c.runDir]] as const)
+    if (dir && existsSync(dir) && !statSync(dir).isDirectory()) throw new ConfigError(field, `'${dir}' is not a directory`, 'a directory (made when missing)');
+  if (c.image)
+    for (const [field, file] of [['MIGTEST_KERNEL', c.image.kernel], ['MIGTEST_INITRD', c.image.initrd], ['MIGTEST_DISK', c.image.disk]] as const)
+      if (!existsSync(file) || !statSync(file).isFile()) throw new ConfigError(field, `'${file}' does not exist or is not a file`, 'a path to a file');
 }
 
 /** A guest image by its recipe hash (the cache folder's name), or the user's own file. */
@@ -75,6 +86,8 @@ export interface RunOptions {
   list?: boolean;
   rotation?: string;
   keepArtifacts?: boolean;
+  /** --history [db]: record the run in a history store (true: the default one); else MIGTEST_HISTORY_DB. */
+  history?: string | boolean;
 }
 
 /** --repeat: a whole number from 1 to 1000. */
@@ -123,6 +136,14 @@ export interface RunPlan {
  * ConfigError naming the field and what is allowed.
  */
 export async function planRun(names: string[], opts: RunOptions): Promise<RunPlan> {
+  // An empty value (--qemu "", --hosts "$UNSET_VAR") is a mistake, never read as "the default".
+  const empty: Array<[string, string | undefined, string | readonly string[]]> = [
+    ['--qemu', opts.qemu, QEMU_SPEC_FORMS], ['--src-qemu', opts.srcQemu, QEMU_SPEC_FORMS], ['--dst-qemu', opts.dstQemu, QEMU_SPEC_FORMS],
+    ['--preset', opts.preset, presets()], ['--matrix', opts.matrix, 'a matrix file (YAML) or a preset name'],
+    ['--hosts', opts.hosts, 'a hosts file (YAML; `migtest hosts up` writes one)'],
+    ['--results', opts.results, 'a file path (its folder must exist)'], ['--blob', opts.blob, 'a file path (its folder must exist)'],
+  ];
+  for (const [flag, value, allowed] of empty) if (value !== undefined && !value.trim()) throw new ConfigError(flag, 'is empty', allowed);
   const matrix = opts.matrix ?? opts.preset;
   let rotation: string | undefined;
   if (opts.rotation !== undefined) {
@@ -137,6 +158,18 @@ export async function planRun(names: string[], opts: RunOptions): Promise<RunPla
   if (opts.preset && opts.matrix) throw new ConfigError('--preset/--matrix', 'give one, not both', presets());
   const arches: Arch[] = opts.arch?.length ? opts.arch.map((a) => parseArch(a, '--arch')) : [...ARCHES];
   if (opts.results !== undefined) checkWritable(opts.results, '--results');
+  if (opts.blob !== undefined) checkWritable(opts.blob, '--blob');
+  if (opts.dryRun && opts.list) throw new ConfigError('--dry-run/--list', 'give one: --dry-run prints the plan, --list the scenarios', ['--dry-run', '--list']);
+  // The flags that need nothing but themselves, before a file is read or a binary run.
+  suiteFiles(names);
+  const jobs = opts.jobs === undefined ? runConfig().jobs : parseJobs(opts.jobs, '--jobs');
+  const repeat = parseRepeat(opts.repeat);
+  const pattern = parsePattern(opts.testNamePattern);
+  const shard = opts.shard === undefined ? undefined : parseShard(opts.shard);
+  const accel = (opts.accel ?? runConfig().accel) as AccelChoice;
+  if (!(ACCEL_CHOICES as readonly string[]).includes(accel)) throw new ConfigError('--accel', `'${accel}'`, ACCEL_CHOICES);
+  if (opts.qemu && (opts.srcQemu || opts.dstQemu)) throw new ConfigError('--qemu/--src-qemu/--dst-qemu', '--qemu sets both sides: give it alone, or the per-side options', QEMU_SPEC_FORMS);
+  checkRunDirs();
   let matrixPlan: RunPlan['matrix'];
   // The matrix (--preset, --matrix, else MIGTEST_MATRIX) and the grid (MIGTEST_COMPAT), read
   // and checked whether or not their suites run: a bad one is bad input all the same.
@@ -151,7 +184,6 @@ export async function planRun(names: string[], opts: RunOptions): Promise<RunPla
     configureRun({ matrix });
     names = [...new Set([...names, ...availableSuites().filter((s) => s.startsWith('matrix-'))])];
   }
-  if (opts.qemu && (opts.srcQemu || opts.dstQemu)) throw new ConfigError('--qemu/--src-qemu/--dst-qemu', '--qemu sets both sides: give it alone, or the per-side options', QEMU_SPEC_FORMS);
   configureRun({ qemu: opts.qemu, qemuSrc: opts.srcQemu, qemuDst: opts.dstQemu });
   const hostsFile = opts.hosts ?? runConfig().hosts;
   if (hostsFile) configureRun({ hosts: loadHostsFile(hostsFile).file });
@@ -166,18 +198,16 @@ export async function planRun(names: string[], opts: RunOptions): Promise<RunPla
   const files = suiteFiles(names);
   // The grid's versions, machine types and CPU models against the binaries, when its suite runs.
   if (opts.all || names.includes('compat')) await checkGrid(grid, arches, `compat grid ${runConfig().compatGrid}`);
-  const accel = (opts.accel ?? runConfig().accel) as AccelChoice;
-  if (!(ACCEL_CHOICES as readonly string[]).includes(accel)) throw new ConfigError('--accel', `'${accel}'`, ACCEL_CHOICES);
   return {
     files,
     all: !!opts.all,
     unitOnly: !!opts.unit && !files.length,
     arches,
     accel,
-    jobs: opts.jobs === undefined ? runConfig().jobs : parseJobs(opts.jobs, '--jobs'),
-    repeat: parseRepeat(opts.repeat),
-    pattern: parsePattern(opts.testNamePattern),
-    shard: opts.shard === undefined ? undefined : parseShard(opts.shard),
+    jobs,
+    repeat,
+    pattern,
+    shard,
     matrix: matrixPlan,
     binaries,
     hosts: runConfig().hosts,
@@ -220,13 +250,17 @@ async function listScenarios(plan: RunPlan): Promise<string[]> {
  */
 export async function runSuites(names: string[], opts: RunOptions): Promise<number> {
   const plan = await planRun(names, opts);
+  const history = historyTarget(opts.history);
   configureRun({ accel: plan.accel, arches: plan.arches, jobs: plan.jobs, ...(opts.freshBoot ? { freshBoot: true } : {}), ...(opts.keepArtifacts ? { keepArtifacts: true } : {}) });
   if (opts.dryRun) {
     process.stdout.write(`${describePlan(plan).join('\n')}\n`);
     return 0;
   }
   if (opts.list) {
-    process.stdout.write(`${(await listScenarios(plan)).join('\n')}\n`);
+    const names = await listScenarios(plan);
+    // A pattern that selects nothing is a typo more often than not: say so, as bad input.
+    if (!names.length) throw new ConfigError('-t', `'${plan.pattern ?? ''}' matches no scenario of ${plan.files.map((f) => f.replace(/^suites\/|\.test\.ts$/g, '')).join(', ')}`, 'a regular expression matching scenario names (run --list without -t to see them)');
+    process.stdout.write(`${names.join('\n')}\n`);
     return 0;
   }
   const { files, arches, accel, jobs, repeat, pattern, shard } = plan;
@@ -281,7 +315,7 @@ export async function runSuites(names: string[], opts: RunOptions): Promise<numb
     const rows = readResults(dir);
     const metadata = meta();
     writeFileSync(out, `${JSON.stringify({ runDir: dir, metadata, results: relativeRows(rows, dir) }, null, 2)}\n`);
-    const reports = writeReports(out, relativeRows(rows, dir), 'migtest', { meta: metadata, runDir: dir });
+    const reports = writeReports(out, relativeRows(rows, dir), 'migtest', { meta: metadata, runDir: dir, history });
     if (rows.length) process.stdout.write(`\n${formatTable(rows)}\n`);
     process.stdout.write(`results: ${out}\njunit: ${reports.junit}\nsummary: ${reports.summary}\nreport: ${reports.html}\nartifacts: ${dir} (${mib(treeBytes(dir))} MiB${runConfig().keepArtifacts ? ', disk images kept' : "; passing scenarios' disk images dropped (--keep-artifacts keeps them)"})\n`);
     return r.exitCode ?? 1;
@@ -301,7 +335,7 @@ export async function runSuites(names: string[], opts: RunOptions): Promise<numb
   const rows = repetitions.flatMap((rs, i) => rs.map((r) => ({ ...r, extra: { ...r.extra, repetition: i + 1 } })));
   const metadata = meta();
   writeFileSync(out, `${JSON.stringify({ runDir: dir, metadata, repeat, summary, results: relativeRows(rows, dir) }, null, 2)}\n`);
-  writeReports(out, relativeRows(rows, dir), 'migtest', { meta: metadata, runDir: dir });
+  writeReports(out, relativeRows(rows, dir), 'migtest', { meta: metadata, runDir: dir, history });
   process.stdout.write(`\n${repeat} repetitions\n${formatRepeats(summary)}\n`);
   process.stdout.write(`results: ${out}\n`);
   return worst;

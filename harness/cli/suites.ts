@@ -32,7 +32,7 @@ export function parseShard(v: string): string {
  * test the harness rather than QEMU: a run on one QEMU version (--qemu) leaves them out of
  * a rotation.
  */
-export const VERSION_PINNED_SUITES = ['cross-version', 'compat', 'qemu-versions', 'reaper', 'report-html', 'repro', 'two-hosts', 'accel-probe'];
+export const VERSION_PINNED_SUITES = ['cross-version', 'compat', 'qemu-versions', 'reaper', 'report-html', 'repro', 'two-hosts', 'accel-probe', 'bisect'];
 
 /**
  * A rotating share of the suites: "k" (today's share of k, by the UTC day) or "i/k". Over k

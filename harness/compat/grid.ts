@@ -27,7 +27,7 @@ export const gridSchema = z
     description: z.string().optional(),
     arches: z.array(z.enum(ARCHES)).min(1),
     versions: z
-      .array(z.string().refine((v) => /^(system|installed|\d+\.\d+(\.\d+)?)$/.test(v) || isQemuPath(v), `installed (every installed and fetched QEMU), or ${QEMU_SPEC_FORMS}`))
+      .array(z.string({ invalid_type_error: "a QEMU version must be a string: write it quoted ('7.2'), or 'system', 'installed', a binary's path or a build directory" }).refine((v) => /^(system|installed|\d+\.\d+(\.\d+)?)$/.test(v) || isQemuPath(v), `installed (every installed and fetched QEMU), or ${QEMU_SPEC_FORMS}`))
       .min(1),
     machines: perArch,
     cpus: perArch,
@@ -47,7 +47,8 @@ export function loadGrid(nameOrPath: string): Grid {
 
 export function parseGrid(raw: unknown, source = 'grid'): Grid {
   const r = gridSchema.safeParse(raw);
-  if (!r.success) throw configErrorFrom(r.error.issues[0]!, source, () => Object.keys(gridSchema.shape));
+  // An unknown key under machines or cpus is an arch; anywhere else, a grid's own key.
+  if (!r.success) throw configErrorFrom(r.error.issues[0]!, source, (path) => (path.length ? ARCHES : Object.keys(gridSchema.shape)));
   for (const arch of r.data.arches)
     for (const axis of ['machines', 'cpus'] as const)
       if (!r.data[axis][arch]) throw new ConfigError(`${source}: ${axis}.${arch}`, `missing for listed arch ${arch}`, 'a list of names');

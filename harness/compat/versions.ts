@@ -53,14 +53,14 @@ export async function crossVersionCases(arch: Arch, accel: Accel): Promise<{ cas
  * A grid's versions for one arch, probed: `installed` stands for every installed and fetched
  * QEMU; a label or path that is not there is listed as missing, with why.
  */
-export async function gridVersions(grid: Grid, arch: Arch): Promise<{ versions: Version[]; missing: Array<{ label: string; why: string }> }> {
+export async function gridVersions(grid: Grid, arch: Arch): Promise<{ versions: Version[]; missing: Array<{ label: string; why: string; error: Error }> }> {
   const installed = (await listBinaries()).filter((b) => b.arch === arch).map(label);
   const labels = [...new Set(grid.versions.flatMap((l) => (l === 'installed' ? installed : [l])))];
   const versions: Version[] = [];
-  const missing: Array<{ label: string; why: string }> = [];
+  const missing: Array<{ label: string; why: string; error: Error }> = [];
   for (const label of labels) {
     const bin = await findBinary(arch, label).catch((e: Error) => e);
-    if (bin instanceof Error) missing.push({ label, why: bin.message });
+    if (bin instanceof Error) missing.push({ label, why: bin.message, error: bin });
     else versions.push({ label, version: bin.version, probe: await probeBinary(bin) });
   }
   return { versions, missing };
@@ -74,7 +74,9 @@ export async function gridVersions(grid: Grid, arch: Arch): Promise<{ versions: 
 export async function checkGrid(grid: Grid, arches: Arch[], source: string): Promise<void> {
   for (const arch of grid.arches.filter((a) => arches.includes(a))) {
     const { versions, missing } = await gridVersions(grid, arch);
-    if (missing.length) throw new ConfigError(`${source}: versions`, `'${missing[0]!.label}' for ${arch}: ${missing[0]!.why}`, "installed, system, an installed or fetched version, a binary's path or a build directory");
+    // The catalog's own refusal (not installed, no such path) with its list of what is there, said once.
+    const gone = missing[0];
+    if (gone) throw new ConfigError(`${source}: versions`, `'${gone.label}' for ${arch}: ${gone.error instanceof ConfigError ? gone.error.problem : gone.why}`, gone.error instanceof ConfigError && gone.error.allowed !== undefined ? gone.error.allowed : "installed, system, an installed or fetched version, a binary's path or a build directory");
     for (const m of grid.machines[arch] ?? [])
       if (!['newest', 'oldest', 'common'].includes(m) && !versions.some((v) => resolveMachine(v.probe, m)))
         throw new ConfigError(`${source}: machines.${arch}`, `'${m}' is a machine type none of its QEMUs (${versions.map((v) => v.version).join(', ')}) knows`, 'newest, oldest, common, or a machine type one of them knows (qemu-system-* -machine help)');

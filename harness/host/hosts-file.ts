@@ -1,18 +1,24 @@
 import { existsSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from '../util/errors.js';
 import { configErrorFrom, readYamlFile } from '../util/zod.js';
 import type { SshTarget } from './ssh/host.js';
 
+/** A host name: dot-separated labels of letters, digits, '-' (and '_', which some resolvers take). */
+const HOST_NAME = /^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/;
+
 /** An IPv4 address has four numbers up to 255; a name or IPv6 passes here and is resolved at connect. */
 const address = z
   .string()
   .min(1)
-  .refine((a) => !/^\d+(\.\d+){3}$/.test(a) || a.split('.').every((n) => Number(n) <= 255), 'not an IPv4 address (each number is 0 to 255)');
+  .refine((a) => !/^\d+(\.\d+){3}$/.test(a) || a.split('.').every((n) => Number(n) <= 255), (a) => ({ message: `'${a}' is not an IPv4 address (each number is 0 to 255)` }))
+  // Anything else is an IPv6 address or a host name (letters, digits, '-' and '.'): a space or a URL is a mistake, said now.
+  .refine((a) => /^\d+(\.\d+){3}$/.test(a) || isIP(a) === 6 || HOST_NAME.test(a), (a) => ({ message: `'${a}' is neither an IPv4 or IPv6 address nor a host name (letters, digits, '-' and '.')` }));
 
-const ssh = z
+const sshKeys = z
   .object({
     address,
     port: z.number().int().min(1).max(65535).optional(),
@@ -24,30 +30,32 @@ const ssh = z
     keepaliveCountMax: z.number().int().min(1).optional(),
     maxSessions: z.number().int().min(1).max(64).optional(),
   })
-  .strict()
-  .refine((s) => !!s.hostKey !== !!s.knownHosts, 'exactly one of hostKey (pinned) and knownHosts: a host key is always verified');
+  .strict();
+const ssh = sshKeys.refine((s) => !!s.hostKey !== !!s.knownHosts, 'exactly one of hostKey (pinned) and knownHosts: a host key is always verified');
 
-const host = z
+const dirsKeys = z
+  .object({
+    images: z.string().min(1).optional(),
+    artifacts: z.string().min(1).optional(),
+    qemu: z.string().min(1).optional(),
+    /** Where this host mounts the storage both hosts share (NFS and the like): an absolute path. */
+    shared: z.string().regex(/^\//, 'an absolute path').optional(),
+  })
+  .strict();
+
+const hostKeys = z
   .object({
     /** On this machine (no ssh); or reached over ssh. */
     local: z.literal(true).optional(),
     ssh: ssh.optional(),
     /** The address the other host reaches this one's migration listener on. */
     migrationAddress: address,
-    dirs: z
-      .object({
-        images: z.string().min(1).optional(),
-        artifacts: z.string().min(1).optional(),
-        qemu: z.string().min(1).optional(),
-        /** Where this host mounts the storage both hosts share (NFS and the like): an absolute path. */
-        shared: z.string().regex(/^\//, 'an absolute path').optional(),
-      })
-      .strict()
-      .optional(),
+    dirs: dirsKeys.optional(),
     /** Whether this host sees the shared storage at dirs.shared (one image both QEMUs open); else each side has its own images. */
     sharedStorage: z.boolean().optional(),
   })
-  .strict()
+  .strict();
+const host = hostKeys
   .refine((h) => !!h.local !== !!h.ssh, 'exactly one of local: true and ssh: {...}')
   .refine((h) => !h.sharedStorage || !!h.dirs?.shared, { message: 'sharedStorage: true needs dirs.shared (where this host mounts it)', path: ['dirs', 'shared'] });
 
@@ -92,8 +100,17 @@ export function loadHostsFile(file: string): HostsFile & { file: string } {
 
 export function parseHostsFile(raw: unknown, source = 'hosts file'): HostsFile {
   const r = hostsFileSchema.safeParse(raw);
-  if (!r.success) throw configErrorFrom(r.error.issues[0]!, source, () => ['hosts.src', 'hosts.dst']);
+  if (!r.success) throw configErrorFrom(r.error.issues[0]!, source, keysAt);
   return r.data;
+}
+
+/** The keys allowed where an unknown one was found: the file's, a host's, its ssh's or its dirs'. */
+function keysAt(path: PropertyKey[]): string[] {
+  if (path.length === 0) return ['hosts'];
+  if (path.length === 1) return ['src', 'dst'];
+  if (path[2] === 'ssh') return Object.keys(sshKeys.shape);
+  if (path[2] === 'dirs') return Object.keys(dirsKeys.shape);
+  return Object.keys(hostKeys.shape);
 }
 
 /** Where each host mounts the shared storage, when the hosts have some. */

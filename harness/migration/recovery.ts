@@ -88,6 +88,23 @@ export async function beginRecovery(m: RunningMigration, opts: RecoverOptions = 
 /** QEMU's words when an outgoing connect fails (7.2 says it only on stderr). */
 const CONNECT_FAILED = /Failed to connect[^\n]*/;
 
+/**
+ * The event that says this attempt failed: `failed`, or `postcopy-paused` once the source
+ * had left postcopy-paused in this attempt's window. A paused event before that is the last
+ * attempt's, delivered late (QEMU can answer query-migrate between setting a state and
+ * emitting its event), and must not end this one.
+ */
+export function attemptFailure(events: QmpEvent[]): QmpEvent | undefined {
+  let left = false;
+  for (const x of events) {
+    if (x.event !== 'MIGRATION') continue;
+    const status = x.data?.status;
+    if (status === 'failed' || (left && status === 'postcopy-paused')) return x;
+    if (status !== 'postcopy-paused') left = true;
+  }
+  return undefined;
+}
+
 export class PendingRecovery {
   private constructor(
     readonly m: RunningMigration,
@@ -127,9 +144,7 @@ export class PendingRecovery {
    * "Failed to connect" line on the source's stderr.
    */
   private async failedYet(): Promise<{ status: MigrationStatus; error?: string; at: number } | undefined> {
-    const e = this.m.src.qmp.events
-      .slice(markAt(this.m.src, this.since))
-      .find((x) => x.event === 'MIGRATION' && (x.data?.status === 'postcopy-paused' || x.data?.status === 'failed'));
+    const e = attemptFailure(this.m.src.qmp.events.slice(markAt(this.m.src, this.since)));
     const info: MigrationInfo = await this.m.src.queryMigrate();
     const newError = info['error-desc'] !== undefined && info['error-desc'] !== this.errorBefore ? info['error-desc'] : undefined;
     const said = CONNECT_FAILED.exec(this.m.src.stderrText().slice(this.stderrBefore))?.[0];

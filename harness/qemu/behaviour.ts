@@ -105,7 +105,8 @@ export interface KnownFailure {
 export const KNOWN_FAILURES = {
   /** precopy-cancel: a second migrate while a cancelled connect still hangs. */
   secondMigrateWhileCancelling: {
-    versions: ['10.0'],
+    // The same range as cancelWhileConnecting's entry above (10.0 up to 11.1).
+    versions: ['10.0', '10.1', '10.2', '11.0'],
     reason: "regression in 10.0.0, fixed upstream in 11.1: the cancel ends at once and the hanging connect keeps its yank instance, so a second migrate fails with 'duplicate yank instance' (seen on 10.0.2 and 10.0.13)",
   },
   /** snapshots: snapshot-save with the multifd capability on. */

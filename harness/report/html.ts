@@ -81,7 +81,7 @@ const label = (r: ScenarioResult) => `${r.suite}: ${r.scenario}${r.arch ? ` (${r
  * first with their error and artifacts, downtime per scenario (QEMU's and the guest's),
  * postcopy stall episodes, then each migration's charts from its stats series, and every row.
  */
-export function toHtml(rows: ScenarioResult[], opts: { title?: string; meta?: RunMetadata; runDir?: string } = {}): string {
+export function toHtml(rows: ScenarioResult[], opts: { title?: string; meta?: RunMetadata; runDir?: string; sections?: string[] } = {}): string {
   const title = opts.title ?? 'migtest';
   const seriesOf = (dir: string | undefined) => seriesIn(dir && artifactsPath(dir, opts.runDir));
   const n = (o: ScenarioResult['outcome']) => rows.filter((r) => r.outcome === o).length;
@@ -96,6 +96,8 @@ export function toHtml(rows: ScenarioResult[], opts: { title?: string; meta?: Ru
       parts.push(`<section class="failure"><h3>${esc(label(r))}</h3><pre>${esc(r.error ?? 'failed')}</pre><p>artifacts: <code>${esc(r.artifacts ?? '-')}</code></p>${charts}</section>`);
     }
   }
+  // Sections made elsewhere (the run's history), already HTML: after the failures, as the next thing to read.
+  parts.push(...(opts.sections ?? []));
   const down = rows.filter((r) => r.qemuDowntimeMs !== undefined || r.guestDowntimeMs !== undefined);
   if (down.length)
     parts.push(

@@ -128,7 +128,7 @@ export function reproPlan(dir: string, scenario = dir.split('/').at(-1)!, on: Re
   const restored = new Set<string>();
   for (const s of sides) {
     const a = readJson<string[]>(join(dir, `${s}.argv.json`));
-    if (!Array.isArray(a) || !a.every((x) => typeof x === 'string')) throw new ConfigError('repro', `${join(dir, `${s}.argv.json`)} is not an argv (a list of strings)`, ["a scenario's artifacts directory as migtest wrote it"]);
+    if (!Array.isArray(a) || a.length === 0 || !a.every((x) => typeof x === 'string')) throw new ConfigError('repro', `${join(dir, `${s}.argv.json`)} is not an argv (a list of strings)`, ["a scenario's artifacts directory as migtest wrote it"]);
     const qmp = a.find((x) => /^socket,id=qmp,path=/.test(x));
     if (qmp) privateDirs[s] = dirname(/path=([^,]+)/.exec(qmp)![1]!);
     const start = existsSync(join(dir, `${s}.start.json`)) ? readJson<{ restoredFrom?: string; host?: string }>(join(dir, `${s}.start.json`)) : {};

@@ -90,3 +90,23 @@ export function barChart(title: string, groups: Array<{ label: string; values: A
   out.push('</svg>');
   return out.join('');
 }
+
+/**
+ * A small trend line (one value per run, oldest left) for a table cell: no axes, the range
+ * in its tooltip, the last point marked (red when flagged) since it is the run at hand. Pure.
+ */
+export function sparkline(values: number[], opts: { title: string; flag?: boolean; width?: number; height?: number }): string {
+  const [w, h, pad] = [opts.width ?? 160, opts.height ?? 28, 3];
+  if (!values.length) return '';
+  const [lo, hi] = [Math.min(...values), Math.max(...values)];
+  const x = (i: number) => pad + (values.length > 1 ? (i / (values.length - 1)) * (w - 2 * pad) : (w - 2 * pad) / 2);
+  const y = (v: number) => h - pad - (hi > lo ? ((v - lo) / (hi - lo)) * (h - 2 * pad) : (h - 2 * pad) / 2);
+  const pts = values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
+  const last = values.length - 1;
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="${xmlEscape(opts.title)}">` +
+    `<title>${xmlEscape(`${opts.title}: ${values.length} runs, ${fmt(lo)} to ${fmt(hi)}`)}</title>` +
+    `<polyline fill="none" stroke="#64748b" stroke-width="1.3" points="${pts}"/>` +
+    `<circle cx="${x(last).toFixed(1)}" cy="${y(values[last]!).toFixed(1)}" r="2.5" fill="${opts.flag ? '#dc2626' : '#0ea5e9'}"/></svg>`
+  );
+}

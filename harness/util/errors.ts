@@ -27,7 +27,7 @@ export class DeadlineError extends MigtestError {
 export class ConfigError extends MigtestError {
   constructor(
     readonly field: string,
-    problem: string,
+    readonly problem: string,
     readonly allowed?: readonly unknown[] | string,
   ) {
     const allowedText =

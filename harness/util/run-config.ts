@@ -58,6 +58,8 @@ export interface RunConfig {
   keepArtifacts: boolean;
   /** MIGTEST_LIST_ONLY=1 (migtest run --list): vitest only collects the scenarios; nothing is reaped or created. */
   listOnly: boolean;
+  /** MIGTEST_DEBUG=1: an error the CLI reports comes with its stack (the CLI reads the variable itself; checked here). */
+  debug: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -89,7 +91,8 @@ export function parseRunConfig(env: Env = process.env): RunConfig {
   if (!(ACCEL_CHOICES as readonly string[]).includes(accel)) throw new ConfigError('MIGTEST_ACCEL', `'${accel}'`, ACCEL_CHOICES);
   const scaleText = optional(env, 'MIGTEST_TIME_SCALE') ?? '1';
   const timeScale = Number(scaleText);
-  if (!Number.isFinite(timeScale) || timeScale <= 0) throw new ConfigError('MIGTEST_TIME_SCALE', `'${scaleText}'`, 'a number > 0 (e.g. 2 on a slow machine)');
+  // Up to 100: beyond that a deadline outlives any run (and a typo like 1e9 hangs CI for days).
+  if (!Number.isFinite(timeScale) || timeScale <= 0 || timeScale > 100) throw new ConfigError('MIGTEST_TIME_SCALE', `'${scaleText}'`, 'a number > 0 and <= 100 (e.g. 2 on a slow machine)');
   const both = optional(env, 'MIGTEST_QEMU');
   const jobs = parseJobs(optional(env, 'MIGTEST_JOBS') ?? '1', 'MIGTEST_JOBS');
   const [kernel, initrd, disk] = ['MIGTEST_KERNEL', 'MIGTEST_INITRD', 'MIGTEST_DISK'].map((n) => optional(env, n));
@@ -118,6 +121,7 @@ export function parseRunConfig(env: Env = process.env): RunConfig {
     hosts: optional(env, 'MIGTEST_HOSTS'),
     listOnly: env.MIGTEST_LIST_ONLY === '1',
     keepArtifacts: flag(env, 'MIGTEST_KEEP_ARTIFACTS'),
+    debug: flag(env, 'MIGTEST_DEBUG'),
   };
 }
 
