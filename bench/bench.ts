@@ -1,121 +1,46 @@
 /**
  * npm run bench: the speed figures users care about, measured, never asserted.
- * Per arch: image build cold (empty cache) and warm, boot-to-ready, and a precopy scenario's
- * wall time (pair up, migrate, liveness) with a fresh boot and with snapshot start, against
- * QEMU's own total-time. BENCH_SUITES="precopy-basic postcopy-basic" also times those suites
- * (`migtest run`) both ways; BENCH_SUITES=all times `npm test`'s whole run both ways (long).
+ *
+ * Sections, all by default; BENCH_ONLY="overhead" (or a list: "image scenario") runs only those:
+ *   image     per arch: image build cold (empty cache) and warm (bench/inprocess.ts);
+ *   scenario  per arch: boot-to-ready, and a precopy scenario's wall time (pair up, migrate,
+ *             liveness) in this process with a fresh boot and with snapshot start, against
+ *             QEMU's own total-time (bench/inprocess.ts);
+ *   overhead  per arch: the harness's scenario wall (`migtest run precopy-basic -t "over tcp"`,
+ *             from results.json) against bench/bare.py doing the same steps on the same argv,
+ *             with a fresh boot and with snapshot start, and the guest downtime of each
+ *             (bench/overhead.ts);
+ *   suites    BENCH_SUITES="precopy-basic postcopy-basic" times those suites (`migtest run`)
+ *             both ways; BENCH_SUITES=all times `npm test`'s whole run both ways (long).
+ *             Runs whenever BENCH_SUITES is set (and BENCH_ONLY, if set, names it).
+ * Arches: the arguments (`npm run bench -- x86_64`), else every one. Repetitions: BENCH_REPS
+ * (default 3). BENCH_RUN_ARGS: extra words for the overhead's `migtest run` (e.g. --qemu 11.1);
+ * BENCH_BARE_ARGS: extra words for bare.py (e.g. --src-beats 3 --dst-beats 30, the harness's
+ * counts); BENCH_PYTHON: the python to run it with (default python3); BENCH_MIGTEST: the
+ * migtest CLI the overhead runs (default bin/migtest.mjs).
  */
 import { execa } from 'execa';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildImage } from '../harness/images/build.js';
 import { ARCHES, parseArch, type Arch } from '../harness/util/arch.js';
-import { runCase } from '../harness/case/run.js';
-import { ArtifactDir, runDir } from '../harness/report/artifacts.js';
-import { Scope, VmPool } from '../harness/vm/pool.js';
-import { VmBuilder } from '../harness/vm/builder.js';
-import { reloadRunConfig } from '../harness/util/run-config.js';
 import { repoRoot } from '../harness/util/paths.js';
+import { childEnv, s, timed, words } from './common.js';
 
-const REPS = Number(process.env.BENCH_REPS ?? 3);
+const SECTIONS = ['image', 'scenario', 'overhead', 'suites'] as const;
+type Section = (typeof SECTIONS)[number];
+
+const only = words('BENCH_ONLY').flatMap((w) => w.split(',')).filter(Boolean);
+for (const w of only) if (!(SECTIONS as readonly string[]).includes(w)) throw new Error(`BENCH_ONLY: '${w}' is not a section (${SECTIONS.join(', ')})`);
+const wanted = (x: Section) => !only.length || only.includes(x);
+
 const arches: Arch[] = process.argv.slice(2).length ? process.argv.slice(2).map((a) => parseArch(a)) : [...ARCHES];
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const s = (ms: number) => `${(ms / 1000).toFixed(2)}s`;
 
-async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
-  const t0 = performance.now();
-  const v = await fn();
-  return [performance.now() - t0, v];
-}
-
-/** Runs fn with MIGTEST_FRESH_BOOT set or not, the run config re-read. */
-async function withFreshBoot<T>(fresh: boolean, fn: () => Promise<T>): Promise<T> {
-  const saved = process.env.MIGTEST_FRESH_BOOT;
-  process.env.MIGTEST_FRESH_BOOT = fresh ? '1' : '0';
-  reloadRunConfig();
-  try {
-    return await fn();
-  } finally {
-    if (saved === undefined) delete process.env.MIGTEST_FRESH_BOOT;
-    else process.env.MIGTEST_FRESH_BOOT = saved;
-    reloadRunConfig();
-  }
-}
-
-interface Scenario {
-  wall: number;
-  total: number;
-  down: number;
-  guestDown: number;
-  mode: string;
-}
-
-/** One precopy scenario as the suites run it: a pair, a migration, the liveness check. */
-async function scenario(arch: Arch, dir: string): Promise<Scenario> {
-  const scope = new Scope(new ArtifactDir(dir));
-  try {
-    const [wall, r] = await timed(() => runCase(scope, { id: 'bench precopy', arch, workload: false }));
-    return { wall, total: r.migration!.info['total-time'] ?? NaN, down: r.migration!.info.downtime ?? NaN, guestDown: r.figures.guestDowntimeMs ?? NaN, mode: r.run.src.startMode };
-  } finally {
-    await scope.close();
-  }
-}
-
-const rows: string[][] = [];
-for (const arch of arches) {
-  // Cold: a fresh cache directory, so nothing is reused (packages are downloaded again).
-  const savedCache = process.env.MIGTEST_CACHE;
-  const coldCache = mkdtempSync('/tmp/migtest-bench-cache-');
-  process.env.MIGTEST_CACHE = coldCache;
-  reloadRunConfig();
-  const [cold] = await timed(() => buildImage(arch));
-  const [warm] = await timed(() => buildImage(arch));
-  rmSync(coldCache, { recursive: true, force: true });
-  if (savedCache === undefined) delete process.env.MIGTEST_CACHE;
-  else process.env.MIGTEST_CACHE = savedCache;
-  reloadRunConfig();
-
-  const boots: number[] = [];
-  const fresh: Scenario[] = [];
-  const snap: Scenario[] = [];
-  for (let i = 0; i < REPS; i++) {
-    const pool = new VmPool(new ArtifactDir(join(runDir(), `bench-${arch}-${i}`)));
-    try {
-      const [boot, vm] = await timed(async () => {
-        const v = await pool.start(new VmBuilder('boot', arch).withFreshBoot());
-        await v.waitReady();
-        return v;
-      });
-      boots.push(boot);
-      await vm.stop();
-      fresh.push(await withFreshBoot(true, () => scenario(arch, join(runDir(), `bench-${arch}-${i}-fresh`))));
-      // Snapshot start: the configuration's snapshot exists after its second boot; the
-      // first rep may still be the one that saves it.
-      snap.push(await withFreshBoot(false, () => scenario(arch, join(runDir(), `bench-${arch}-${i}-snap`))));
-    } finally {
-      await pool.stopAll();
-    }
-  }
-  const restored = snap.filter((x) => x.mode === 'restored');
-  const col = (xs: Scenario[], k: keyof Omit<Scenario, 'mode'>, unit: (n: number) => string) => (xs.length ? unit(median(xs.map((x) => x[k]))) : '-');
-  const ms = (n: number) => `${n}ms`;
-  rows.push([arch, s(cold), s(warm), s(median(boots)), col(fresh, 'wall', s), `${col(restored, 'wall', s)} (${restored.length}/${snap.length})`, col(fresh, 'total', s), col(fresh, 'down', ms), col(restored, 'down', ms), col(fresh, 'guestDown', ms), col(restored, 'guestDown', ms)]);
-}
-
-const header = ['arch', 'image cold', 'image warm', 'boot-to-ready', 'scenario fresh boot', 'scenario snapshot start (restored)', 'qemu total-time', 'qemu downtime (fresh)', '(snapshot)', 'guest downtime (fresh)', '(snapshot)'];
-const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-const line = (c: string[]) => c.map((x, i) => x.padEnd(widths[i]!)).join('  ');
-console.log(`\nmedian of ${REPS} runs; scenario = pair up + precopy + liveness check`);
-console.log([line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n'));
-
-/** The environment without this process's run directory and fresh-boot setting. */
-function childEnv(): Record<string, string> {
-  const { MIGTEST_RUN_DIR: _r, MIGTEST_FRESH_BOOT: _f, ...rest } = process.env;
-  return Object.fromEntries(Object.entries(rest).filter((e): e is [string, string] => e[1] !== undefined));
-}
+// Each section's modules load only when it runs (BENCH_ONLY=overhead loads no in-process harness).
+if (wanted('image')) await (await import('./inprocess.js')).imageSection(arches);
+if (wanted('scenario')) await (await import('./inprocess.js')).scenarioSection(arches);
+if (wanted('overhead')) await (await import('./overhead.js')).overheadSection(arches);
 
 const suites = process.env.BENCH_SUITES?.trim();
-if (suites) {
+if (suites && wanted('suites')) {
   // Whole suites through the CLI, as CI runs them, both ways.
   const args = suites === 'all' ? ['run', '--all'] : ['run', ...suites.split(/\s+/)];
   const out: string[] = [];
@@ -128,4 +53,4 @@ if (suites) {
     out.push(`${fresh ? 'fresh boot   ' : 'snapshot start'}  ${s(t)}  ${counts}`);
   }
   console.log(`\nsuites: ${suites}\n${out.join('\n')}`);
-}
+} else if (only.includes('suites')) console.log('\nsuites: BENCH_SUITES is not set (e.g. BENCH_SUITES="precopy-basic postcopy-basic")');

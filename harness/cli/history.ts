@@ -4,6 +4,7 @@ import { findingJson, formatFlakes, formatRegressions, formatRuns, formatScenari
 import { ingest, ingestLine } from '../history/ingest.js';
 import { DEFAULTS, regressions } from '../history/regressions.js';
 import { defaultDbPath, loadRows, loadRuns, openStore, type Db } from '../history/store.js';
+import { chosenRuns, formatSummary, historySummary, summaryJson } from '../history/summary.js';
 import { ConfigError } from '../util/errors.js';
 
 interface Common {
@@ -83,6 +84,23 @@ export function registerHistory(program: Command): void {
           data: { baseline, window, tested: r.tested, short: r.short, findings: shown.map(findingJson) },
           exit: r.findings.some((f) => f.direction === 'worse') ? 1 : 0,
         };
+      }),
+    );
+  history
+    .command('summary')
+    .description("markdown for a CI step summary of a run: its new reds, the scenarios still red, the flaky ones, its figures that got worse, and counts; exit 0 whatever it finds")
+    .option('--run <runs...>', 'run ids, or the results.json files, run directories or `report merge` outputs they were ingested from (several: a nightly\'s two passes); default: the latest run in the store')
+    .option('--last <n>', 'runs of each scenario the flaky section looks at', String(20))
+    .option('--db <file>', dbOption)
+    .option('--json', 'machine-readable output')
+    .action((opts: Common & { run?: string[]; last: string }) =>
+      withStore(opts, (db, path) => {
+        const last = runsCount(opts.last, '--last');
+        const runs = loadRuns(db);
+        const ids = chosenRuns(opts.run, runs, path);
+        if (!ids.length) return { text: empty(path), data: { db: path, runs: [] } };
+        const s = historySummary(loadRows(db), runs, ids, { last });
+        return { text: formatSummary(s), data: summaryJson(s) };
       }),
     );
   history

@@ -14,6 +14,7 @@ import { readResults, type ScenarioResult } from '../report/results.js';
 import { formatRepeats, summarizeRepeats } from '../report/repeat.js';
 import { writeReports } from './report.js';
 import { formatTable } from '../report/table.js';
+import { formatTimeSplit, runWallMs } from '../report/time-split.js';
 import { ConfigError, MigtestError } from '../util/errors.js';
 import { progress } from '../util/log.js';
 import { configureRun, parseJobs, runConfig } from '../util/run-config.js';
@@ -230,6 +231,12 @@ export function describePlan(p: RunPlan): string[] {
   ];
 }
 
+/** The run's last lines: where its time went, by suite file (nothing when no row has phases). */
+function printTimeSplit(rows: ScenarioResult[], meta: RunMetadata): void {
+  const text = formatTimeSplit(rows, { runWallMs: runWallMs(meta) });
+  if (text) process.stdout.write(`\n${text}\n`);
+}
+
 /** vitest's own list of the scenarios a plan selects: "suite > describe > scenario", one per line. */
 async function listScenarios(plan: RunPlan): Promise<string[]> {
   const vitest = join(createRequire(import.meta.url).resolve('vitest/package.json'), '..', 'vitest.mjs');
@@ -318,6 +325,7 @@ export async function runSuites(names: string[], opts: RunOptions): Promise<numb
     const reports = writeReports(out, relativeRows(rows, dir), 'migtest', { meta: metadata, runDir: dir, history });
     if (rows.length) process.stdout.write(`\n${formatTable(rows)}\n`);
     process.stdout.write(`results: ${out}\njunit: ${reports.junit}\nsummary: ${reports.summary}\nreport: ${reports.html}\nartifacts: ${dir} (${mib(treeBytes(dir))} MiB${runConfig().keepArtifacts ? ', disk images kept' : "; passing scenarios' disk images dropped (--keep-artifacts keeps them)"})\n`);
+    printTimeSplit(rows, metadata);
     return r.exitCode ?? 1;
   }
 
@@ -338,5 +346,7 @@ export async function runSuites(names: string[], opts: RunOptions): Promise<numb
   writeReports(out, relativeRows(rows, dir), 'migtest', { meta: metadata, runDir: dir, history });
   process.stdout.write(`\n${repeat} repetitions\n${formatRepeats(summary)}\n`);
   process.stdout.write(`results: ${out}\n`);
+  // Every repetition's rows: the time of the whole run.
+  printTimeSplit(rows, metadata);
   return worst;
 }

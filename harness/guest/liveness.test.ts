@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { continuityProblems, largestGap } from './liveness.js';
+import { continuityProblems, largestGap, switchoverWindow } from './liveness.js';
 import type { Beat } from '../vm/heartbeat.js';
 
 const beats = (vm: string, from: number, to: number, t0: number, mono0: number): Beat[] =>
@@ -29,5 +29,17 @@ describe('continuityProblems', () => {
   });
   it('measures the largest host-observed gap', () => {
     expect(largestGap([...src, ...beats('dst', 101, 110, 2000, 7)]).gapMs).toBe(2000 - 99 * 15);
+  });
+});
+
+describe('switchoverWindow', () => {
+  const b = (hostMs: number, n: number) => ({ n, guestMono: n / 60, guestReal: 0, hostMs, vm: 'src' });
+  it('keeps the last beat before the migration started and every one after', () => {
+    // A restored guest's first beats are uneven (a 300 ms gap before the migration): not the migration's.
+    const beats = [b(0, 1), b(300, 2), b(316, 3), b(332, 4), b(348, 5)];
+    expect(switchoverWindow(beats, 320).map((x) => x.n)).toEqual([3, 4, 5]);
+  });
+  it('without a start, the last 200 beats', () => {
+    expect(switchoverWindow(Array.from({ length: 250 }, (_, i) => b(i * 16, i))).length).toBe(200);
   });
 });

@@ -69,13 +69,25 @@ export function largestGap(beats: Beat[]): { gapMs: number; at?: Beat } {
 }
 
 /**
+ * The source's beats that belong to the migration: from the last beat before `since` (the
+ * migration's start, host ms) on; without it, the last 200. A guest restored from a snapshot
+ * beats unevenly in its first moments, before any migration: that gap is not the migration's.
+ */
+export function switchoverWindow(beats: Beat[], since?: number): Beat[] {
+  if (since === undefined) return beats.slice(-200);
+  const first = beats.findIndex((b) => b.hostMs >= since);
+  return first < 0 ? beats.slice(-1) : beats.slice(Math.max(0, first - 1));
+}
+
+/**
  * After switchover: the destination's guest must keep beating, continuing the source's
  * counter. Waits for `beats` beats on the destination with a deadline, then checks continuity.
+ * `since` (the migration's start) bounds the source's beats the guest downtime is taken from.
  */
 export async function checkLivenessAfterMigration(
   src: StartedVm,
   dst: StartedVm,
-  opts: { beats?: number } & Wait = {},
+  opts: { beats?: number; since?: number } & Wait = {},
 ): Promise<LivenessReport> {
   const beats = opts.beats ?? 30;
   const timeoutMs = deadline(opts, 'liveness');
@@ -105,7 +117,7 @@ export async function checkLivenessAfterMigration(
     srcLast,
     dstFirst,
     dstBeats: dh.beats.length,
-    guestObservedDowntimeMs: largestGap([...sh.beats.slice(-200), ...dh.beats]).gapMs,
+    guestObservedDowntimeMs: largestGap([...switchoverWindow(sh.beats, opts.since), ...dh.beats]).gapMs,
     guestClockGapMs: (dstFirst.guestMono - srcLast.guestMono) * 1000,
   };
 }

@@ -10,11 +10,11 @@ export function textTable(headers: string[], rows: string[][]): string {
   return [line(headers), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 
-const num = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(1));
+export const num = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(1));
 export const fmtP = (p: number) => (p < 0.001 ? p.toExponential(1) : p.toFixed(3));
 export const scenarioName = (r: { suite: string; scenario: string }) => `${r.suite}: ${r.scenario}`;
-const qemuOf = (r: { srcQemu: string; dstQemu: string }) => (r.srcQemu || r.dstQemu ? `${r.srcQemu || '?'}->${r.dstQemu || '?'}` : '-');
-const pct = (x: number) => (Number.isFinite(x) ? `${x > 0 ? '+' : ''}${(x * 100).toFixed(0)}%` : x > 0 ? '+inf' : '-inf');
+export const qemuOf = (r: { srcQemu: string; dstQemu: string }) => (r.srcQemu || r.dstQemu ? `${r.srcQemu || '?'}->${r.dstQemu || '?'}` : '-');
+export const pct = (x: number) => (Number.isFinite(x) ? `${x > 0 ? '+' : ''}${(x * 100).toFixed(0)}%` : x > 0 ? '+inf' : '-inf');
 
 /** What differs between the run before the change point and the first moved one: the likely culprit. */
 export function whatChanged(moved: RunPoint, previous?: RunPoint): string {

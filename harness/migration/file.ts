@@ -28,19 +28,26 @@ export async function migrateToFile(
   await applySettings(vm, settings);
   const since = vm.qmp.mark();
   const sentAt = Date.now();
-  await vm.qmp.execute('migrate', { uri: fileUri(vm.qemuVersion, file, 'out') });
+  // Migrating from `migrate` until the end is seen (or the wait for it gave up).
+  const span = vm.clock.begin('migrating', sentAt);
+  await vm.qmp.execute('migrate', { uri: fileUri(vm.qemuVersion, file, 'out') }).catch((e: unknown) => {
+    span.end();
+    throw e;
+  });
   const sampler = new MigrationSampler(vm, 100);
   try {
     const status = (e: QmpEvent) => String(e.data?.status);
     const active = await vm.qmp.waitForEvent('MIGRATION', (e) => status(e) === 'active' || TERMINAL.has(status(e)), { since });
     await settings.onActive?.();
     const end = await vm.qmp.waitForEvent('MIGRATION', (e) => TERMINAL.has(status(e)), { since, timeoutMs: deadline(settings, 'migration') });
+    span.end(end.receivedAt);
     const info = await vm.queryMigrate();
     if (status(end) !== 'completed') throw new MigtestError(`${vm.name}: migration to ${file} ended '${status(end)}': ${info['error-desc'] ?? '(no error-desc)'}`, { info });
     // The caller sees the run state the source settles in, not finish-migrate.
     await vm.statusAfterMigration(settings);
     return { file, sentAt, activeAt: active.receivedAt, completedAt: end.receivedAt, info, series: await sampler.stop() };
   } finally {
+    if (span.to === undefined) span.end();
     await sampler.stop();
   }
 }

@@ -1,6 +1,7 @@
 import { DeadlineError, describe } from '../util/errors.js';
 import { deadline, type Wait } from '../util/deadlines.js';
 import { pollUntil } from '../util/time.js';
+import type { PhaseSpan } from '../util/phases.js';
 import { QemuExitedError } from '../vm/errors.js';
 import type { QmpEvent, MigrationInfo, MigrationStatus, RunState } from '../qmp/types.js';
 import type { StartedVm } from '../vm/started.js';
@@ -125,6 +126,11 @@ export class RunningMigration {
   readonly transport: Transport;
   /** Where finish() looks for the end: moved past each recovered postcopy pause. */
   private epoch: number;
+  /**
+   * The migration on the source's clock (its scope's): from here until the source's sampling
+   * ends (its terminal state seen, its QEMU gone, or finish() done).
+   */
+  private readonly span: PhaseSpan;
 
   constructor(
     readonly src: StartedVm,
@@ -139,6 +145,8 @@ export class RunningMigration {
     this.transport = transportOf(opts);
     this.sampler = new MigrationSampler(src, opts.sampleIntervalMs ?? 100);
     this.epoch = srcMark;
+    this.span = src.clock.begin('migrating', this.startedAt);
+    void this.sampler.ended.then(() => this.span.end());
   }
 
   /** After a recovery: earlier postcopy-paused events are history, not the end. */
@@ -284,7 +292,8 @@ export class RunningMigration {
           : await this.src.queryMigrate();
       if (status !== expect)
         throw new MigrationFailedError(`migration ended '${status}', expected '${expect}': ${info['error-desc'] ?? '(no error-desc)'}`, { info, status });
-      if (status === 'completed') await this.awaitDestination(info);
+      // The destination loading the rest (a file: all of it) is QEMU migrating too.
+      if (status === 'completed') await this.src.clock.time('migrating', () => this.awaitDestination(info));
       return {
         status,
         uri: this.uri,

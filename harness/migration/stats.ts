@@ -34,7 +34,7 @@ export const TERMINAL: ReadonlySet<MigrationStatus> = new Set<MigrationStatus>([
 export class MigrationSampler {
   readonly samples: MigrationSample[] = [];
   private running = true;
-  private loop: Promise<void>;
+  private readonly loop: Promise<void>;
 
   constructor(
     private readonly vm: StartedVm,
@@ -45,6 +45,11 @@ export class MigrationSampler {
 
   get last(): MigrationSample | undefined {
     return this.samples.at(-1);
+  }
+
+  /** Settles when sampling ends: a terminal state seen, the monitor gone or failing, or stop(). */
+  get ended(): Promise<void> {
+    return this.loop;
   }
 
   private async run(): Promise<void> {

@@ -87,7 +87,7 @@ export async function verifyMigration({ src, dst }: Pair, migration: MigrationRe
   if (s.status !== 'postmigrate') throw new WrongRunStateError('source', 'postmigrate', s.status, '', migrationFigures(migration));
   if (d.status !== want) throw new WrongRunStateError('destination', want, d.status, ` (the source was '${migration.sourceRunState}')`, migrationFigures(migration));
   if (want !== 'running') return { migration, figures: migrationFigures(migration) };
-  const liveness = await checkLivenessAfterMigration(src, dst);
+  const liveness = await checkLivenessAfterMigration(src, dst, { since: migration.startedAt });
   dst.artifacts.writeJson(`liveness.${dst.name}.json`, liveness);
   return { migration, liveness, figures: migrationFigures(migration, liveness) };
 }

@@ -1,6 +1,7 @@
 import { FETCHABLE } from './debian.js';
 import { execa } from 'execa';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, delimiter, dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../util/errors.js';
@@ -53,7 +54,27 @@ export async function versionText(path: string): Promise<{ text: string; version
   return { text: r.stdout, version: parseQemuVersion(r.stdout), why: (r.stderr.trim() || r.shortMessage || `exit ${r.exitCode}`).split('\n')[0]! };
 }
 
-const versionOf = async (path: string) => (await versionText(path)).version;
+/**
+ * A binary's version, cached on disk by its path, size and mtime: `--version` costs 60 ms a
+ * binary, and every run that lists the installed QEMUs would pay it for each of them.
+ */
+async function versionOf(path: string): Promise<string | undefined> {
+  let file: string | undefined;
+  try {
+    const st = statSync(path);
+    const key = createHash('sha256').update([path, st.size, st.mtimeMs].join('\0')).digest('hex').slice(0, 16);
+    file = join(cacheDir(), 'version', `${key}.txt`);
+    if (existsSync(file)) return readFileSync(file, 'utf8').trim() || undefined;
+  } catch {
+    file = undefined;
+  }
+  const v = (await versionText(path)).version;
+  if (v && file) {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, `${v}\n`);
+  }
+  return v;
+}
 
 function onPath(name: string): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {

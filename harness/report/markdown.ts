@@ -1,13 +1,14 @@
 import type { ScenarioResult } from './results.js';
 import { metadataLines, type RunMetadata } from './metadata.js';
 import { SUMMARY_HEADERS, summaryCells } from './table.js';
+import { runWallMs, timeSplitMarkdown } from './time-split.js';
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 
 /**
  * A markdown summary for a CI step summary (GitHub's limit is 1 MiB): counts, then failures
- * first with their error and artifacts, then every row. Rows past `limitBytes` are left
- * out, saying how many; failures are never left out for rows.
+ * first with their error and artifacts, where the time went (by suite file), then every row.
+ * Rows past `limitBytes` are left out, saying how many; failures are never left out for rows.
  */
 export function toMarkdown(rows: ScenarioResult[], opts: { title?: string; limitBytes?: number; meta?: RunMetadata } = {}): string {
   const limit = opts.limitBytes ?? 1_000_000;
@@ -21,6 +22,7 @@ export function toMarkdown(rows: ScenarioResult[], opts: { title?: string; limit
       parts.push(`- **${cell(`${r.suite}: ${r.scenario}`)}** (${r.arch ?? 'any'}): ${cell((r.error ?? 'failed').split('\n')[0]!.slice(0, 500))}${r.artifacts ? `  \n  artifacts: \`${r.artifacts}\`` : ''}`);
     parts.push('');
   }
+  parts.push(...timeSplitMarkdown(rows, { runWallMs: runWallMs(opts.meta) }));
   parts.push('### All scenarios', '', `| ${SUMMARY_HEADERS.join(' | ')} |`, `|${SUMMARY_HEADERS.map(() => '---|').join('')}`);
   let text = parts.join('\n');
   const order = [...failed, ...rows.filter((r) => r.outcome !== 'failed')];

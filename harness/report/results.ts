@@ -14,6 +14,16 @@ export interface ScenarioResult {
   verdict?: string;
   /** Wall time of the whole scenario (boot, migration, checks), ms. */
   wallMs: number;
+  /**
+   * The wall split three ways (they add up to wallMs), overlaps counted once: bootMs, VMs
+   * starting (spawn to ready: booted, restored from a snapshot, or a destination's monitor
+   * answering); migratingMs, QEMU migrating beyond that (a migration from `migrate` to its
+   * end, a save to or load from a file, a snapshot job); harnessMs, the rest (waits on the
+   * guest, checks, teardown).
+   */
+  phases?: { bootMs: number; migratingMs: number; harnessMs: number };
+  /** The suite file it ran in, relative to the repository (suites/precopy-basic.test.ts). */
+  file?: string;
   /** QEMU's own total-time, downtime and throughput (query-migrate on the source). */
   qemuTotalTimeMs?: number;
   qemuDowntimeMs?: number;

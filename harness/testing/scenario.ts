@@ -101,7 +101,7 @@ export function scenario(name: string, meta: ScenarioMeta, fn: (ctx: ScenarioCon
   test(name, { timeout: scale(meta.timeoutMs ?? deadline(undefined, 'scenario')) }, async (tctx) => {
     const artifacts = ArtifactDir.forTest(`${meta.suite}/${meta.arch ?? 'any'}/${name}`);
     const ctx = new ScenarioContext(artifacts);
-    const base = { suite: meta.suite, scenario: name, arch: meta.arch, artifacts: artifacts.path };
+    const base = { suite: meta.suite, scenario: name, arch: meta.arch, file: tctx.task.file.name, artifacts: artifacts.path };
     const started = Date.now();
     let error: unknown;
     let skipped: string | undefined;
@@ -116,22 +116,25 @@ export function scenario(name: string, meta: ScenarioMeta, fn: (ctx: ScenarioCon
       if (e instanceof MigtestError && e.context.row) ctx.record(e.context.row as Row);
     }
     const stopErrors = await ctx.close();
-    const wallMs = Date.now() - started;
+    const ended = Date.now();
+    const wallMs = ended - started;
+    // Where the wall went: the VMs' starts and their migrations, timed on the scope's clock; the rest is the harness.
+    const phases = ctx.clock.split(started, ended);
     // The artifacts budget: a scenario that did not fail keeps its logs and figures, not its disk images.
     if (!error && !stopErrors.length && !runConfig().keepArtifacts) dropBulk(artifacts.path);
     if (skipped !== undefined) {
-      recordResult({ ...base, ...ctx.row, outcome: 'skipped', reason: skipped, wallMs });
+      recordResult({ ...base, ...ctx.row, outcome: 'skipped', reason: skipped, wallMs, phases });
       tctx.skip(skipped);
       return;
     }
     if (!error && stopErrors.length) error = stopErrors[0];
     if (error) {
       const message = error instanceof Error ? error.message : String(error);
-      recordResult({ ...base, ...ctx.row, outcome: 'failed', wallMs, error: message.split('\n')[0] });
+      recordResult({ ...base, ...ctx.row, outcome: 'failed', wallMs, phases, error: message.split('\n')[0] });
       if (error instanceof Error) error.message = `${message}\n  artifacts: ${artifacts.path}`;
       throw error;
     }
-    recordResult({ ...base, ...ctx.row, outcome: 'passed', wallMs });
+    recordResult({ ...base, ...ctx.row, outcome: 'passed', wallMs, phases });
   });
 }
 

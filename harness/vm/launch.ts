@@ -46,6 +46,7 @@ export async function launchLocal(
   const [file, args] = spec.netns ? ['ip', ['netns', 'exec', spec.netns, spec.binary, ...argv]] : [spec.binary, argv];
   art.writeJson(`${name}.argv.json`, [file, ...args]);
   const stderrFile = art.file(`${name}.stderr.log`);
+  const spawnedAt = Date.now();
   const proc = GroupProcess.spawn(file, args, { name, stderrFile });
   const stderrTail = () => (existsSync(stderrFile) ? readFileSync(stderrFile, 'utf8').trim().split('\n').slice(-5).join('\n') : '');
   try {
@@ -58,7 +59,7 @@ export async function launchLocal(
     const hb = spec.heartbeat
       ? await HeartbeatStream.connect(paths.heartbeat, name, art.file(`${name}.heartbeat.log`))
       : undefined;
-    const vm = new StartedVm({ name, spec, argv: [file, ...args], incoming: opts.incoming, binary: opts.binary, process: proc, qmp, heartbeat: hb, paths, artifacts: art, cleanupDir: dir.cleanup });
+    const vm = new StartedVm({ name, spec, argv: [file, ...args], incoming: opts.incoming, binary: opts.binary, process: proc, qmp, heartbeat: hb, paths, artifacts: art, cleanupDir: dir.cleanup, spawnedAt });
     const plan = opts.snapshot;
     if (plan && 'save' in plan) vm.afterFirstReady = () => saveStartSnapshot(vm, plan.save.key, plan.save.cache);
     if (restore) await restoreStartSnapshot(vm, restore);
@@ -96,11 +97,12 @@ export async function launchOn(host: Host, name: string, spec: VmSpec, opts: { i
       await host.writeFile(remote, '');
       followers.push(await host.follow(remote, local));
     }
+    const spawnedAt = Date.now();
     proc = await host.spawn([spec.binary, ...argv], { name, stderrFile: stderrThere });
     const qmp = await QmpClient.connect(reach(there.qmp), { vm: name, transcriptFile: art.file(`${name}.qmp.log`) });
     const hb = spec.heartbeat ? await HeartbeatStream.connect(reach(there.heartbeat), name, art.file(`${name}.heartbeat.log`)) : undefined;
     const here: VmPaths = { ...there, serialLog: art.file(`${name}.serial.log`) };
-    return new StartedVm({ name, spec, argv: [spec.binary, ...argv], incoming: opts.incoming, binary: opts.binary, process: proc, qmp, heartbeat: hb, paths: here, artifacts: art, cleanupDir: cleanup, reach, host });
+    return new StartedVm({ name, spec, argv: [spec.binary, ...argv], incoming: opts.incoming, binary: opts.binary, process: proc, qmp, heartbeat: hb, paths: here, artifacts: art, cleanupDir: cleanup, reach, host, spawnedAt });
   } catch (e) {
     await proc?.stop({ termMs: DEADLINES.teardownQuick }).catch(() => undefined);
     const said = existsSync(art.file(`${name}.stderr.log`)) ? readFileSync(art.file(`${name}.stderr.log`), 'utf8').trim().split('\n').slice(-5).join('\n') : '';

@@ -1,6 +1,7 @@
 import type { ArtifactDir } from '../report/artifacts.js';
 import { connectRunHosts, type RunHosts } from '../host/run-hosts.js';
 import { runConfig } from '../util/run-config.js';
+import { PhaseClock } from '../util/phases.js';
 import type { VmBuilder } from './builder.js';
 import type { StartedVm } from './started.js';
 
@@ -9,14 +10,28 @@ export interface Stoppable {
   stop(): Promise<unknown>;
 }
 
-/** The VMs a test started; stopAll() stops every one even if some stop throws. */
+/**
+ * The VMs a test started; stopAll() stops every one even if some stop throws. Each start
+ * (and each migration of its VMs) is timed on `clock`; a start that failed counts as one too.
+ */
 export class VmPool {
   private readonly vms: StartedVm[] = [];
 
-  constructor(private readonly artifacts: ArtifactDir) {}
+  constructor(
+    private readonly artifacts: ArtifactDir,
+    readonly clock = new PhaseClock(),
+  ) {}
 
   async start(builder: VmBuilder): Promise<StartedVm> {
-    const vm = await builder.withArtifacts(this.artifacts).start();
+    const asked = Date.now();
+    const vm = await builder
+      .withArtifacts(this.artifacts)
+      .start()
+      .catch((e: unknown) => {
+        this.clock.add('boot', asked, Date.now());
+        throw e;
+      });
+    vm.timeOn(this.clock);
     this.vms.push(vm);
     return vm;
   }
@@ -34,10 +49,12 @@ export class VmPool {
  */
 export class Scope {
   readonly vms: VmPool;
+  /** Where the scope's time went: its VMs' starts and their migrations (the row's `phases`). */
+  readonly clock = new PhaseClock();
   private readonly tracked: Stoppable[] = [];
 
   constructor(readonly artifacts: ArtifactDir) {
-    this.vms = new VmPool(artifacts);
+    this.vms = new VmPool(artifacts, this.clock);
   }
 
   track<T extends Stoppable>(thing: T): T {

@@ -38,8 +38,10 @@ export async function restoreStartSnapshot(vm: StartedVm, file: string): Promise
 export async function saveStartSnapshot(vm: StartedVm, key: string, cache: SnapshotCache): Promise<void> {
   const tmp = cache.temporary(key);
   try {
-    await vm.qmp.execute('migrate', { uri: fileUri(vm.qemuVersion, tmp, 'out') });
-    await stateMigrationDone(vm, `saving a snapshot to ${tmp}`, { timeoutMs: DEADLINES.snapshotSave });
+    await vm.clock.time('migrating', async () => {
+      await vm.qmp.execute('migrate', { uri: fileUri(vm.qemuVersion, tmp, 'out') });
+      await stateMigrationDone(vm, `saving a snapshot to ${tmp}`, { timeoutMs: DEADLINES.snapshotSave });
+    });
     await vm.qmp.execute('cont');
     await vm.waitRunState('running');
     cache.commit(tmp, key);

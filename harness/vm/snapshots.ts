@@ -32,17 +32,17 @@ async function hmp(vm: StartedVm, line: string, opts: Wait): Promise<number> {
 /**
  * An internal snapshot of the whole VM (RAM, devices, disks) into its qcow2 disks, on every
  * QEMU version: the snapshot-save job where QMP has it (6.0+), else HMP `savevm`. Returns how
- * long it took; a refusal is a JobFailedError in QEMU's words.
+ * long it took (timed as migrating on the VM's clock); a refusal is a JobFailedError in QEMU's words.
  */
 export async function snapshotSave(vm: StartedVm, t: SnapshotTarget, opts: Wait = {}): Promise<number> {
-  if (!(await hasJobs(vm))) return hmp(vm, `savevm ${t.tag}`, opts);
-  return runJob(vm, 'snapshot-save', { 'job-id': `save-${t.tag}`, tag: t.tag, vmstate: t.vmstate ?? t.devices[0]!, devices: t.devices }, opts);
+  if (!(await hasJobs(vm))) return vm.clock.time('migrating', () => hmp(vm, `savevm ${t.tag}`, opts));
+  return vm.clock.time('migrating', () => runJob(vm, 'snapshot-save', { 'job-id': `save-${t.tag}`, tag: t.tag, vmstate: t.vmstate ?? t.devices[0]!, devices: t.devices }, opts));
 }
 
-/** Loads an internal snapshot (snapshot-load, or HMP `loadvm` before 6.0): the guest goes back to it. */
+/** Loads an internal snapshot (snapshot-load, or HMP `loadvm` before 6.0): the guest goes back to it. Timed as migrating. */
 export async function snapshotLoad(vm: StartedVm, t: SnapshotTarget, opts: Wait = {}): Promise<number> {
-  if (!(await hasJobs(vm))) return hmp(vm, `loadvm ${t.tag}`, opts);
-  return runJob(vm, 'snapshot-load', { 'job-id': `load-${t.tag}`, tag: t.tag, vmstate: t.vmstate ?? t.devices[0]!, devices: t.devices }, opts);
+  if (!(await hasJobs(vm))) return vm.clock.time('migrating', () => hmp(vm, `loadvm ${t.tag}`, opts));
+  return vm.clock.time('migrating', () => runJob(vm, 'snapshot-load', { 'job-id': `load-${t.tag}`, tag: t.tag, vmstate: t.vmstate ?? t.devices[0]!, devices: t.devices }, opts));
 }
 
 /** Deletes an internal snapshot (snapshot-delete, or HMP `delvm` before 6.0). */

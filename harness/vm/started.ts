@@ -11,6 +11,7 @@ import { HeartbeatStream } from './heartbeat.js';
 import type { ArtifactDir } from '../report/artifacts.js';
 import { DEADLINES, deadline, type Wait } from '../util/deadlines.js';
 import { pollUntil } from '../util/time.js';
+import { PhaseClock, type PhaseSpan } from '../util/phases.js';
 import { VmStartError } from './errors.js';
 import type { QemuBinary } from '../qemu/catalog.js';
 import type { VmPaths, VmSpec } from './spec.js';
@@ -44,6 +45,8 @@ export interface VmParts {
   cleanupDir: () => Promise<void>;
   reach?: (path: string) => SocketTarget;
   host?: Host;
+  /** When QEMU was spawned (default: when the StartedVm was made). */
+  spawnedAt?: number;
 }
 
 /** A running QEMU with its monitor, heartbeat and (lazily) guest agent. */
@@ -56,6 +59,12 @@ export class StartedVm implements AsyncDisposable {
   startMode: StartMode = 'booted';
   /** Where it listens for an incoming migration (its host's migration address); loopback when unset. */
   listenAddress: string | undefined;
+  /** Where its start and its migrations are timed: its scope's clock once VmPool started it (timeOn), else one of its own. */
+  clock = new PhaseClock();
+  /** When QEMU was spawned: its start is timed from here. */
+  readonly spawnedAt: number;
+  /** A booting guest's start, extended to the end of its first waitReady. */
+  private booting: PhaseSpan | undefined;
 
   readonly name: string;
   readonly spec: VmSpec;
@@ -89,6 +98,19 @@ export class StartedVm implements AsyncDisposable {
     this.host = parts.host;
     this.cleanupDir = parts.cleanupDir;
     this.reach = parts.reach ?? ((p) => p);
+    this.spawnedAt = parts.spawnedAt ?? Date.now();
+  }
+
+  /**
+   * @internal VmPool: times this VM on its scope's clock. Its start runs from the spawn to now
+   * (QMP answering: a destination, or a guest restored from a snapshot), and for a booting
+   * guest on to the end of its first waitReady; its migrations record there too.
+   */
+  timeOn(clock: PhaseClock): void {
+    this.clock = clock;
+    const span = clock.begin('boot', this.spawnedAt);
+    span.end();
+    if (!this.incoming && this.startMode !== 'restored') this.booting = span;
   }
 
   /**
@@ -115,26 +137,31 @@ export class StartedVm implements AsyncDisposable {
    * A booted guest also says READY; a restored one said it before it was saved.
    */
   async waitReady(opts: Wait = {}): Promise<void> {
-    await this.waitGuest(opts);
-    const after = this.afterFirstReady;
-    this.afterFirstReady = undefined;
-    if (after) {
-      await after();
+    try {
       await this.waitGuest(opts);
+      const after = this.afterFirstReady;
+      this.afterFirstReady = undefined;
+      if (after) {
+        await after();
+        await this.waitGuest(opts);
+      }
+    } finally {
+      // The first wait for the guest ends its start, however it ended.
+      this.booting?.end();
+      this.booting = undefined;
     }
   }
 
   private async waitGuest(opts: Wait): Promise<void> {
-    if (this.heartbeat && this.startMode === 'restored') await this.heartbeat.waitForBeats(3);
-    else if (this.heartbeat) {
+    if (this.heartbeat && this.startMode !== 'restored') {
       await pollUntil(`${this.name}: guest READY on the heartbeat port (see ${this.paths.serialLog})`, deadline(opts, 'boot'), () => ({
         done: this.heartbeat!.readyAt !== undefined || !this.process.running,
         state: this.process.running ? this.serialTail() : `QEMU exited ${JSON.stringify(this.process.exit)}`,
       }));
       if (!this.process.running) throw new VmStartError(`${this.name}: QEMU exited while booting`, { artifacts: this.artifacts.path });
-      await this.heartbeat.waitForBeats(3);
     }
-    if (this.spec.agent) await (await this.agent()).ping();
+    // Beating and the agent answering are independent: wait for both at once.
+    await Promise.all([this.heartbeat?.waitForBeats(3), this.spec.agent ? this.agent().then((a) => a.ping()) : undefined]);
   }
 
   /** The host it runs on: this machine unless onHost() put it elsewhere. */

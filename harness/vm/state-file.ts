@@ -29,13 +29,16 @@ export async function stateMigrationDone(vm: StartedVm, what: string, opts: Wait
 
 /**
  * Loads a guest's state from a file into a VM started with -incoming defer: migrate-incoming,
- * then waits until QEMU has loaded it. Whether it then runs is the stream's and -S's say.
+ * then waits until QEMU has loaded it (timed as migrating on the VM's clock). Whether it then
+ * runs is the stream's and -S's say.
  */
 export async function loadStateFile(vm: StartedVm, file: string, opts: Wait & StateFileSettings = {}): Promise<void> {
   // A file written with mapped-ram (or multifd) is read only with the same capabilities.
   const caps = Object.entries(opts.capabilities ?? {}).map(([capability, state]) => ({ capability, state }));
   if (caps.length) await vm.qmp.execute('migrate-set-capabilities', { capabilities: caps });
   if (opts.parameters && Object.keys(opts.parameters).length) await vm.qmp.execute('migrate-set-parameters', opts.parameters);
-  await vm.qmp.execute('migrate-incoming', { uri: fileUri(vm.qemuVersion, file, 'in') });
-  await stateMigrationDone(vm, `loading ${file}`, opts);
+  await vm.clock.time('migrating', async () => {
+    await vm.qmp.execute('migrate-incoming', { uri: fileUri(vm.qemuVersion, file, 'in') });
+    await stateMigrationDone(vm, `loading ${file}`, opts);
+  });
 }
