@@ -118,7 +118,10 @@ function retryOf(c: MigrationCase): MigrationSpec {
   const spec = c.migration ?? {};
   const s = mergeSettings(driverFor(spec.mode).settings(spec), spec);
   const postcopy = spec.mode === 'postcopy' || spec.mode === 'recovery';
-  return { mode: postcopy ? 'postcopy' : 'precopy', transport: spec.transport, capabilities: s.capabilities, parameters: { ...s.parameters, ...RETRY_SPEED, ...(postcopy ? { 'max-postcopy-bandwidth': 0 } : {}) } };
+  // A CPR mode's retry is a normal migration to a plain fresh destination (no new QEMU to exec or hand descriptors to).
+  const { 'cpr-exec-command': _command, ...parameters } = s.parameters ?? {};
+  const cpr = spec.mode === 'cpr-transfer' || spec.mode === 'cpr-exec' ? { mode: 'normal' } : {};
+  return { mode: postcopy ? 'postcopy' : 'precopy', transport: spec.transport, capabilities: s.capabilities, parameters: { ...parameters, ...cpr, ...RETRY_SPEED, ...(postcopy ? { 'max-postcopy-bandwidth': 0 } : {}) } };
 }
 
 /** Checks the outcome, then the source (and a retry) after a failure, a lost guest's source when asked, then the end hook. */

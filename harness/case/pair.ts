@@ -55,7 +55,7 @@ export interface StartedSides {
   storage?: CaseStorage;
   /** Where the destination listens when a fault's setup chose (a network namespace's address). */
   listenHost?: string;
-  /** Places a fresh destination as the faults' setups placed this one (a retry). */
+  /** Places a fresh destination as the mode and the faults' setups placed this one (a retry). */
   placeDestination: (b: VmBuilder) => VmBuilder;
   /** A destination the mode starts itself, with the migration (cpr-transfer): its builder, ready. */
   deferredDestination?: VmBuilder;
@@ -93,7 +93,8 @@ export async function startSides(scope: Scope, given: MigrationCase): Promise<St
     patch.destination?.(dstB);
     listenHost = patch.listenHost ?? listenHost;
   }
-  const placeDestination = (b: VmBuilder) => patches.reduce((x, p) => p.destination?.(x) ?? x, b);
+  // A retry's fresh destination: the mode's command line (a shared RAM backend) and the faults' places.
+  const placeDestination = (b: VmBuilder) => patches.reduce((x, p) => p.destination?.(x) ?? x, modeArgs(b));
   // The data disk's images, each made on the host whose QEMU opens it.
   const storage = c.storage ? await CaseStorage.place(scope, c.storage, hosts) : undefined;
   if (storage) (storage.configureSrc(srcB), storage.configureDst(dstB));

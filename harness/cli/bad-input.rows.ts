@@ -129,6 +129,7 @@ export const BAD_INPUTS: BadInput[] = [
   env('MIGTEST_JOBS=lots', { MIGTEST_JOBS: 'lots' }, /invalid MIGTEST_JOBS: 'lots'; allowed: an integer from 1 to 8/),
   env('MIGTEST_TIME_SCALE=0', { MIGTEST_TIME_SCALE: '0' }, /invalid MIGTEST_TIME_SCALE: '0'; allowed: a number > 0 and <= 100/),
   env('MIGTEST_TIME_SCALE=fast', { MIGTEST_TIME_SCALE: 'fast' }, /invalid MIGTEST_TIME_SCALE: 'fast'; allowed: a number > 0 and <= 100/),
+  env('MIGTEST_SNAPSHOT_CACHE_GIB=lots', { MIGTEST_SNAPSHOT_CACHE_GIB: 'lots' }, /invalid MIGTEST_SNAPSHOT_CACHE_GIB: 'lots'; allowed: a number of GiB >= 0 and <= 1024/),
   env('MIGTEST_TIME_SCALE=1e9', { MIGTEST_TIME_SCALE: '1e9' }, /invalid MIGTEST_TIME_SCALE: '1e9'; allowed: a number > 0 and <= 100/),
   env('MIGTEST_ACCEL=xen', { MIGTEST_ACCEL: 'xen' }, /invalid MIGTEST_ACCEL: 'xen'; allowed: auto, kvm, tcg/),
   env('MIGTEST_ARCHES=sparc', { MIGTEST_ARCHES: 'sparc' }, /invalid MIGTEST_ARCHES: 'sparc' is not a supported architecture; allowed: x86_64, aarch64/),

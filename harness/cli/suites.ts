@@ -35,8 +35,14 @@ export function parseShard(v: string): string {
 export const VERSION_PINNED_SUITES = ['cross-version', 'compat', 'qemu-versions', 'reaper', 'report-html', 'repro', 'two-hosts', 'accel-probe', 'bisect'];
 
 /**
+ * Suites whose cases need a newer QEMU than most hosts' default (cpr-exec: 10.2), so that
+ * only the pass on the newest QEMU runs them: every share of a rotation includes them.
+ */
+export const NEWEST_ONLY_SUITES = ['cpr'];
+
+/**
  * A rotating share of the suites: "k" (today's share of k, by the UTC day) or "i/k". Over k
- * days every suite (but the version-pinned ones) runs once.
+ * days every suite (but the version-pinned ones) runs once; NEWEST_ONLY_SUITES run every day.
  */
 export function rotationSuites(spec: string, today = new Date()): { share: string; suites: string[] } {
   const m = /^(?:(\d+)\/)?(\d+)$/.exec(spec);
@@ -46,5 +52,5 @@ export function rotationSuites(spec: string, today = new Date()): { share: strin
   const i = m[1] ? Number(m[1]) : (day % k) + 1;
   if (i < 1 || i > k) throw new ConfigError('--rotation', `'${spec}'`, 'i/k with 1 <= i <= k');
   const eligible = availableSuites().filter((s) => !VERSION_PINNED_SUITES.includes(s));
-  return { share: `${i}/${k}`, suites: eligible.filter((_, n) => n % k === i - 1) };
+  return { share: `${i}/${k}`, suites: eligible.filter((name, n) => n % k === i - 1 || NEWEST_ONLY_SUITES.includes(name)) };
 }

@@ -2,6 +2,7 @@ import { dirname, join } from 'node:path';
 import { CheckFailedError } from '../util/errors.js';
 import { deadline, type Wait } from '../util/deadlines.js';
 import { pollUntil } from '../util/time.js';
+import { QmpCommandError } from '../qmp/errors.js';
 import type { StartedVm } from '../vm/started.js';
 
 const PAGE = 4096;
@@ -71,13 +72,20 @@ async function readGuestFile(vm: StartedVm, path: string): Promise<string> {
   return (await (await vm.agent()).readFile(path)).toString('utf8');
 }
 
-/** Polls until the guest file exists, then returns its content. */
+/**
+ * Polls until the guest file exists, then returns its content. The workload writes its files
+ * by rename, so a file that opens is whole. One agent request per try (no guest process).
+ */
 async function waitForGuestFile(vm: StartedVm, path: string, awaited: string, opts: Wait = {}): Promise<string> {
   const ga = await vm.agent();
   return pollUntil(`${vm.name}: ${awaited}`, deadline(opts, 'guestExec'), async () => {
-    const r = await ga.exec('/bin/busybox', ['cat', path]);
-    return { done: r.exitcode === 0, value: r.stdout, state: r.stderr.trim() };
-  }, 200);
+    try {
+      return { done: true, value: (await ga.readFile(path)).toString('utf8') };
+    } catch (e) {
+      if (!(e instanceof QmpCommandError)) throw e;
+      return { done: false, state: e.message };
+    }
+  }, 50);
 }
 
 function parseMap(text: string): number[] {
@@ -115,8 +123,7 @@ export class RamWorkload {
   /** The guest re-reads its page map: if any frame moved, a dump-based check would be wrong. */
   async confirmFramesUnmoved(vm: StartedVm): Promise<void> {
     const ga = await vm.agent();
-    await ga.exec('/bin/busybox', ['rm', '-f', `${DIR}/ram.map2`]);
-    await ga.exec('/bin/busybox', ['kill', '-USR1', String(this.pid)]);
+    await ga.sh(`rm -f ${DIR}/ram.map2 && kill -USR1 ${this.pid}`);
     const text = await waitForGuestFile(vm, `${DIR}/ram.map2`, "RAM workload's page map refresh");
     const now = parseMap(text);
     const moved = now.findIndex((p, i) => p !== this.pfns[i]);

@@ -121,7 +121,8 @@ export async function startIncoming(dst: StartedVm, opts: MigrateOptions): Promi
 /** A migration under way: sampled, with waits on both sides' MIGRATION events. */
 export class RunningMigration {
   readonly sampler: MigrationSampler;
-  readonly startedAt = Date.now();
+  /** When `migrate` was sent. */
+  readonly startedAt: number;
   /** Resolved once: every later step uses this, not its own default. */
   readonly transport: Transport;
   /** Where finish() looks for the end: moved past each recovered postcopy pause. */
@@ -141,7 +142,10 @@ export class RunningMigration {
     readonly dstMark: number,
     /** The source's run state when `migrate` was sent (a stopped or suspended guest stays so on the destination). */
     readonly sourceRunState: RunState = 'running',
+    /** When `migrate` was sent, if before now (a mode that attached to its destination after it). */
+    startedAt?: number,
   ) {
+    this.startedAt = startedAt ?? Date.now();
     this.transport = transportOf(opts);
     this.sampler = new MigrationSampler(src, opts.sampleIntervalMs ?? 100);
     this.epoch = srcMark;
@@ -267,6 +271,17 @@ export class RunningMigration {
     });
   }
 
+  /** The source's final figures. */
+  protected finalInfo(status: MigrationStatus, _end: QmpEvent): Promise<MigrationInfo> {
+    // QEMU (seen on 7.2 with multifd) may say completed before it has filled in the final
+    // figures: query until total-time and the ram section are there.
+    if (status !== 'completed') return this.src.queryMigrate();
+    return pollUntil(`${this.src.name}: final migration figures`, deadline(undefined, 'finalFigures'), async () => {
+      const i = await this.src.queryMigrate();
+      return { done: (i['total-time'] ?? 0) > 0 && i.ram !== undefined, value: i, state: i };
+    }, 50);
+  }
+
   /**
    * Waits for the end, checks it is the expected one, and (when completed) for the destination
    * to take over. Postcopy-paused with nobody recovering, or a side dying, end the wait at once.
@@ -281,15 +296,7 @@ export class RunningMigration {
       if (status === 'postcopy-paused')
         throw (await this.lostGuest()) ??
           new MigrationPausedError(`${this.src.name}: postcopy paused (the link to the destination failed) and was not recovered`);
-      // QEMU (seen on 7.2 with multifd) may say completed before it has filled in the final
-      // figures: query until total-time and the ram section are there.
-      const info =
-        status === 'completed'
-          ? await pollUntil(`${this.src.name}: final migration figures`, deadline(undefined, 'finalFigures'), async () => {
-              const i = await this.src.queryMigrate();
-              return { done: (i['total-time'] ?? 0) > 0 && i.ram !== undefined, value: i, state: i };
-            }, 50)
-          : await this.src.queryMigrate();
+      const info = await this.finalInfo(status, end);
       if (status !== expect)
         throw new MigrationFailedError(`migration ended '${status}', expected '${expect}': ${info['error-desc'] ?? '(no error-desc)'}`, { info, status });
       // The destination loading the rest (a file: all of it) is QEMU migrating too.

@@ -135,6 +135,8 @@ export class GuestAgentClient {
   async waitExec(pid: number, what = `guest pid ${pid}`, opts: Wait = {}): Promise<GuestExecResult> {
     const timeoutMs = scale(deadline(opts, 'guestExec'));
     const end = Date.now() + timeoutMs;
+    // Most guest commands end within tens of ms: ask soon, then back off to every 100 ms.
+    let pauseMs = 10;
     for (;;) {
       const st = await this.repeatable(`status of ${what}`, () => this.execute<{
         exited: boolean;
@@ -149,7 +151,8 @@ export class GuestAgentClient {
           stderr: Buffer.from(st['err-data'] ?? '', 'base64').toString(),
         };
       if (Date.now() > end) throw new DeadlineError(`${what} in the guest to exit`, timeoutMs, 'still running');
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, pauseMs));
+      pauseMs = Math.min(100, pauseMs * 2);
     }
   }
 

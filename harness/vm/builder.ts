@@ -17,7 +17,7 @@ import { ArtifactDir } from '../report/artifacts.js';
 import { ARCH_DEFAULTS, type DiskSpec, type MemoryBackend, type NicSpec, type VmSpec } from './spec.js';
 import { SnapshotCache, snapshotIneligible, snapshotKey } from './snapshot.js';
 import type { StartedVm } from './started.js';
-import { launchLocal, launchOn } from './launch.js';
+import { launchLocal, launchOn, planExec, type ExecPlan } from './launch.js';
 import { SnapshotRestoreError } from './snapshot-start.js';
 import { progress } from '../util/log.js';
 
@@ -263,6 +263,14 @@ export class VmBuilder {
     const vm = await this.launch();
     if (this.listenAt) vm.listenAddress ??= this.listenAt;
     return vm;
+  }
+
+  /** cpr-exec: this VM's command line for `source`'s QEMU to exec into; attach() once it did. */
+  async planExecFrom(source: StartedVm): Promise<ExecPlan> {
+    const spec = await this.resolveSpec();
+    const artifacts = this.artifacts ?? source.artifacts;
+    artifacts.writeJson(`${this.name}.start.json`, { snapshotStart: false, why: `${source.name}'s QEMU execs it (cpr-exec)` });
+    return planExec(source, this.name, spec, { artifacts, binary: this.d.binary! });
   }
 
   private async launch(): Promise<StartedVm> {

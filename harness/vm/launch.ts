@@ -6,7 +6,7 @@ import type { QemuBinary } from '../qemu/catalog.js';
 import { QmpClient } from '../qmp/client.js';
 import type { SocketTarget } from '../qmp/connection.js';
 import type { ArtifactDir } from '../report/artifacts.js';
-import { DEADLINES } from '../util/deadlines.js';
+import { DEADLINES, deadline, type Wait } from '../util/deadlines.js';
 import { privateDir } from '../util/privdir.js';
 import { pollUntil } from '../util/time.js';
 import { buildArgv } from './argv.js';
@@ -109,4 +109,53 @@ export async function launchOn(host: Host, name: string, spec: VmSpec, opts: { i
     await cleanup();
     throw new VmStartError(`${name}: start on host ${host.name} failed: ${(e as Error).message}\n${said}`, { artifacts: art.path });
   }
+}
+
+/** cpr-exec: the command line a running QEMU execs into, and how to reach it once it did. */
+export interface ExecPlan {
+  /** The new QEMU's argv, binary first: the source's `cpr-exec-command`. */
+  readonly command: readonly string[];
+  /** Its private (0700) directory: its sockets, and the state file it loads. */
+  readonly dir: string;
+  /** Connects to the new QEMU once it opened its monitor; ends at once if the process exits or `failed` says why not. */
+  attach(opts: Wait & { failed?: () => Error | undefined }): Promise<StartedVm>;
+  /** Removes its directory when it was never attached. */
+  cleanup(): Promise<void>;
+}
+
+/**
+ * cpr-exec (10.2+): `source`'s QEMU execs a new one in place (same pid and process group, its
+ * stderr kept). The new QEMU gets its own private directory, sockets and console, so both
+ * sides keep their own evidence; its stderr stays in the source's file.
+ */
+export async function planExec(source: StartedVm, name: string, spec: VmSpec, opts: { artifacts: ArtifactDir; binary: QemuBinary }): Promise<ExecPlan> {
+  if (source.host) throw new VmStartError(`${name}: cpr-exec replaces ${source.name}'s process on its host; the harness attaches to it on this machine only`, { artifacts: opts.artifacts.path });
+  const dir = await privateDir(name);
+  const art = opts.artifacts;
+  const paths = vmPaths(dir.path, art.file(`${name}.serial.log`));
+  const argv = buildArgv(spec, paths, { incoming: true });
+  const command = [spec.binary, ...argv];
+  art.writeJson(`${name}.argv.json`, command);
+  let attached = false;
+  return {
+    command,
+    dir: dir.path,
+    cleanup: async () => {
+      if (!attached) await dir.cleanup();
+    },
+    async attach(wait) {
+      const proc = source.process;
+      await pollUntil(`${name}: the QEMU ${source.name} exec'd to open its monitor`, deadline(wait, 'migration'), () => {
+        const why = wait.failed?.();
+        if (why) throw why;
+        return { done: existsSync(paths.qmp) || !proc.running, state: proc.running ? 'no socket yet' : `exited ${JSON.stringify(proc.exit)}` };
+      });
+      if (!proc.running) throw new VmStartError(`${name}: the process exited after the exec (${JSON.stringify(proc.exit)}): ${source.stderrErrors().slice(-3).join(' | ')}`, { artifacts: art.path });
+      const qmp = await QmpClient.connect(paths.qmp, { vm: name, transcriptFile: art.file(`${name}.qmp.log`) });
+      const hb = spec.heartbeat ? await HeartbeatStream.connect(paths.heartbeat, name, art.file(`${name}.heartbeat.log`)) : undefined;
+      attached = true;
+      source.handOver(name);
+      return new StartedVm({ name, spec, argv: command, incoming: true, binary: opts.binary, process: proc, qmp, heartbeat: hb, paths, artifacts: art, cleanupDir: dir.cleanup, stderrFile: art.file(`${source.name}.stderr.log`) });
+    },
+  };
 }

@@ -36,6 +36,13 @@ export class VmPool {
     return vm;
   }
 
+  /** A VM started by other means (a QEMU exec'd in place by cpr-exec): timed and stopped with the rest. */
+  adopt(vm: StartedVm): StartedVm {
+    vm.timeOn(this.clock);
+    this.vms.push(vm);
+    return vm;
+  }
+
   async stopAll(): Promise<Error[]> {
     const results = await Promise.allSettled(this.vms.map((vm) => vm.stop()));
     return results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as Error);

@@ -1,4 +1,4 @@
-import { mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SnapshotCache, snapshotIneligible, snapshotKey } from './snapshot.js';
@@ -46,5 +46,22 @@ describe('snapshot start', () => {
     expect(cache.lookup('k')).toBe(cache.file('k'));
     cache.drop('k');
     expect(cache.lookup('k')).toBeUndefined();
+  });
+
+  it('keeps what fits its byte budget, the least recently used dropped first', () => {
+    const cache = new SnapshotCache(mkdtempSync('/tmp/migtest-snapcache-'), 2500);
+    const save = (k: string, ageS: number) => {
+      const tmp = cache.temporary(k);
+      writeFileSync(tmp, Buffer.alloc(1000));
+      cache.commit(tmp, k);
+      const t = new Date(Date.now() - ageS * 1000);
+      utimesSync(cache.file(k), t, t);
+    };
+    save('old', 30);
+    save('mid', 20);
+    save('new', 10);
+    // The third does not fit beside the two more recent ones: the oldest went.
+    save('newest', 0);
+    expect(['old', 'mid', 'new', 'newest'].filter((k) => existsSync(cache.file(k)))).toEqual(['new', 'newest']);
   });
 });

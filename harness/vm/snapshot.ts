@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheDir } from '../util/paths.js';
+import { runConfig } from '../util/run-config.js';
 import { buildArgv } from './argv.js';
 import type { VmPaths, VmSpec } from './spec.js';
 
 /** Bumped when what a snapshot holds or how it is restored changes: old files are never used. */
 const FORMAT = 1;
-/** At most this many snapshots are kept (newest used first), and none unused for this long. */
-const KEEP = 32;
+/** None is kept unused for this long; how many bytes are kept is the run's (MIGTEST_SNAPSHOT_CACHE_GIB). */
 const MAX_AGE_MS = 14 * 24 * 3600 * 1000;
 
 /** The argv is hashed with these in place of the per-VM socket and log paths, which do not reach the guest. */
@@ -48,7 +48,10 @@ export function snapshotKey(spec: VmSpec, qemuVersion: string): string {
 export class SnapshotCache {
   readonly dir: string;
 
-  constructor(dir = join(cacheDir(), 'snapshots')) {
+  constructor(
+    dir = join(cacheDir(), 'snapshots'),
+    private readonly budgetBytes = runConfig().snapshotCacheBytes,
+  ) {
     this.dir = dir;
   }
 
@@ -104,6 +107,11 @@ export class SnapshotCache {
       .filter((e) => e.s !== undefined);
     for (const e of entries) if (now - e.s!.mtimeMs > MAX_AGE_MS) rmSync(e.p, { force: true });
     const snaps = entries.filter((e) => e.n.endsWith('.mig') && now - e.s!.mtimeMs <= MAX_AGE_MS).sort((a, b) => b.s!.mtimeMs - a.s!.mtimeMs);
-    for (const e of snaps.slice(KEEP)) rmSync(e.p, { force: true });
+    // Least recently used first out, until the rest fits the budget.
+    let kept = 0;
+    for (const e of snaps) {
+      kept += e.s!.size;
+      if (kept > this.budgetBytes) rmSync(e.p, { force: true });
+    }
   }
 }

@@ -47,6 +47,8 @@ export interface VmParts {
   host?: Host;
   /** When QEMU was spawned (default: when the StartedVm was made). */
   spawnedAt?: number;
+  /** Where its stderr goes (default: `<name>.stderr.log`); a QEMU exec'd in place writes to its predecessor's. */
+  stderrFile?: string;
 }
 
 /** A running QEMU with its monitor, heartbeat and (lazily) guest agent. */
@@ -82,6 +84,9 @@ export class StartedVm implements AsyncDisposable {
   private readonly cleanupDir: () => Promise<void>;
   /** How its unix sockets are reached: directly, or through the host it runs on. */
   private readonly reach: (path: string) => SocketTarget;
+  private readonly stderrFile: string;
+  /** Set once its process exec'd into another QEMU (cpr-exec): the process is that VM's now. */
+  private successor: string | undefined;
 
   /** @internal made by vm/launch.ts once QEMU runs and its monitor answers. */
   constructor(parts: VmParts) {
@@ -99,6 +104,20 @@ export class StartedVm implements AsyncDisposable {
     this.cleanupDir = parts.cleanupDir;
     this.reach = parts.reach ?? ((p) => p);
     this.spawnedAt = parts.spawnedAt ?? Date.now();
+    this.stderrFile = parts.stderrFile ?? this.artifacts.file(`${this.name}.stderr.log`);
+  }
+
+  /**
+   * @internal cpr-exec: QEMU exec'd the VM `to` in its own process (same pid and group).
+   * This one is gone but its process is not: stop() leaves the process to `to`.
+   */
+  handOver(to: string): void {
+    this.successor = to;
+  }
+
+  /** The VM its process became (cpr-exec), if it did. */
+  get handedOverTo(): string | undefined {
+    return this.successor;
   }
 
   /**
@@ -226,8 +245,7 @@ export class StartedVm implements AsyncDisposable {
 
   /** Everything QEMU wrote to stderr so far (its error_report lines). */
   stderrText(): string {
-    const f = this.artifacts.file(`${this.name}.stderr.log`);
-    return existsSync(f) ? readFileSync(f, 'utf8') : '';
+    return existsSync(this.stderrFile) ? readFileSync(this.stderrFile, 'utf8') : '';
   }
 
   /** Its stderr lines that are not QEMU's warnings (a newer QEMU deprecates options the harness still passes). */
@@ -313,7 +331,7 @@ export class StartedVm implements AsyncDisposable {
       // Mid-postcopy the main loop may be blocked on a missing page (quit would hang) and
       // QEMU ignores SIGTERM in postcopy-paused: go straight to signals, briefly.
       const stuck = /^postcopy-/.test(this.lastMigrationStatus ?? '');
-      const exit = await this.process.stop({
+      const exit = this.successor ? { code: undefined, signal: undefined } : await this.process.stop({
         graceful: stuck || this.qmp.closed ? undefined : () => this.qmp.execute('quit', undefined, { timeoutMs: DEADLINES.quit }),
         graceMs: DEADLINES.teardownGrace,
         termMs: stuck ? DEADLINES.teardownQuick : DEADLINES.teardownTerm,
