@@ -1,8 +1,8 @@
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { ConfigError, MigtestError } from '../util/errors.js';
+import { repoRoot } from '../util/paths.js';
 import type { BisectResult } from './bisect.js';
 import { stepsFile, testCheckout, type GitStepConfig, type RevisionStep } from './git-step.js';
 import type { Build } from './order.js';
@@ -31,7 +31,8 @@ export async function checkGitInputs(dir: string, good: string, bad: string): Pr
   return { dir: full, good: g, bad: b };
 }
 
-const gitStepScript = join(dirname(fileURLToPath(import.meta.url)), 'git-step.mjs');
+// By its place in the repository: the CLI runs bundled, where import.meta.url is the bundle's.
+const gitStepScript = join(repoRoot, 'harness/bisect/git-step.mjs');
 
 export interface GitBisectOptions {
   cfg: GitStepConfig;

@@ -122,6 +122,7 @@ export const BAD_INPUTS: BadInput[] = [
   env('MIGTEST_FRESH_BOOT=yes', { MIGTEST_FRESH_BOOT: 'yes' }, new RegExp(`invalid MIGTEST_FRESH_BOOT: 'yes'; ${FLAG_VALUES.source}`)),
   env('MIGTEST_QUIET=2', { MIGTEST_QUIET: '2' }, new RegExp(`invalid MIGTEST_QUIET: '2'; ${FLAG_VALUES.source}`)),
   env('MIGTEST_KEEP_ARTIFACTS=on', { MIGTEST_KEEP_ARTIFACTS: 'on' }, new RegExp(`invalid MIGTEST_KEEP_ARTIFACTS: 'on'; ${FLAG_VALUES.source}`)),
+  env('MIGTEST_NO_BUNDLE=yes', { MIGTEST_NO_BUNDLE: 'yes' }, new RegExp(`invalid MIGTEST_NO_BUNDLE: 'yes'; ${FLAG_VALUES.source}`)),
   env('MIGTEST_NO_WATCHDOG=please', { MIGTEST_NO_WATCHDOG: 'please' }, new RegExp(`invalid MIGTEST_NO_WATCHDOG: 'please'; ${FLAG_VALUES.source}`)),
   env('MIGTEST_DEBUG=yes', { MIGTEST_DEBUG: 'yes' }, new RegExp(`invalid MIGTEST_DEBUG: 'yes'; ${FLAG_VALUES.source}`)),
   env('MIGTEST_QUIET=no (before any subcommand)', { MIGTEST_QUIET: 'no' }, new RegExp(`invalid MIGTEST_QUIET: 'no'; ${FLAG_VALUES.source}`), { args: ['report', 'merge', '$D/none.json'] }),

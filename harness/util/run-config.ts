@@ -44,6 +44,8 @@ export interface RunConfig {
    * smaller than that boots (twice, the second saving) what it dropped, on every run.
    */
   snapshotCacheBytes: number;
+  /** MIGTEST_NO_BUNDLE=1: bin/migtest.mjs runs the CLI through tsx, not its bundle (read there; checked here). */
+  noBundle: boolean;
   /** MIGTEST_NO_WATCHDOG=1: no watchdog process (the reaper suite needs true orphans). */
   watchdog: boolean;
   /**
@@ -124,6 +126,7 @@ export function parseRunConfig(env: Env = process.env): RunConfig {
     stateDir: optional(env, 'MIGTEST_STATE') ?? join(cacheDir, 'state'),
     artifactsRoot: optional(env, 'MIGTEST_ARTIFACTS'),
     watchdog: !flag(env, 'MIGTEST_NO_WATCHDOG'),
+    noBundle: flag(env, 'MIGTEST_NO_BUNDLE'),
     snapshotCacheBytes: Math.round(gib * 2 ** 30),
     snapshotStart: !flag(env, 'MIGTEST_FRESH_BOOT'),
     jobs,
