@@ -14,7 +14,8 @@ harness does them, as fast as a careful script can:
     in a fresh private directory (the recorded socket and console paths rewritten to it);
   - the source boots until READY and one beat on its heartbeat port; or, with --snapshot FILE
     (the harness's snapshot cache file), starts with -incoming defer, loads FILE
-    (migrate-incoming, as the harness's snapshot start does), `cont`, and one beat after it;
+    (migrate-incoming with mapped-ram where QEMU has it, as the harness's snapshot start does),
+    `cont`, and one beat after it;
   - the destination listens (migrate-incoming tcp:127.0.0.1:0; the port read back from
     query-migrate); the source migrates to it; completion is waited for by MIGRATION events;
   - the destination's first beat must continue the source's counter (n + 1, no READY);
@@ -373,6 +374,10 @@ def run(args, work):
         mark('srcQmp')
         src.qmp.cmd('migrate-set-capabilities', {'capabilities': [{'capability': 'events', 'state': True}]})
         load_since = len(src.qmp.events)
+        # The harness saves its snapshots with mapped-ram where QEMU has it (9.0+): read them so.
+        mapped = bool(snap) and any(c['capability'] == 'mapped-ram' for c in src.qmp.cmd('query-migrate-capabilities'))
+        if mapped:
+            src.qmp.cmd('migrate-set-capabilities', {'capabilities': [{'capability': 'mapped-ram', 'state': True}]})
         if snap:
             uri = f'file:{snap}' if src.qmp.version >= (8, 2, 0) else f'exec:cat < {shlex.quote(snap)}'
             src.qmp.cmd('migrate-incoming', {'uri': uri})
@@ -383,6 +388,8 @@ def run(args, work):
             if e['data']['status'] != 'completed':
                 raise Fail(f"src: loading {snap} ended {e['data']['status']}: {src.stderr_tail()}")
             mark('srcLoaded', t)
+            if mapped:
+                src.qmp.cmd('migrate-set-capabilities', {'capabilities': [{'capability': 'mapped-ram', 'state': False}]})
             since = src.hb.count()
             src.qmp.cmd('cont')
             mark('srcCont')

@@ -12,7 +12,8 @@ describe.each(testArches())('ram-checker %s', (arch) => {
     await vm.waitReady();
     const ram = await RamWorkload.start(vm, WORKLOAD);
     const first = await ram.check(vm);
-    await vm.heartbeat!.waitForBeats(100);
+    // At least one whole pass between the two checks (32 MiB at 16 MiB/s: about 2 s).
+    await ram.waitForPass(vm, first.passes + 1);
     const second = await ram.check(vm);
     // The workload kept running between the two checks.
     expect(second.passes).toBeGreaterThan(first.passes);

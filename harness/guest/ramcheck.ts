@@ -120,6 +120,14 @@ export class RamWorkload {
     return Number(/pass (\d+)/.exec(await readGuestFile(vm, `${DIR}/ram.status`))?.[1] ?? 0);
   }
 
+  /** Waits until the guest has completed pass `n` (a control run needs the workload to have moved on). */
+  async waitForPass(vm: StartedVm, n: number, opts: Wait = {}): Promise<number> {
+    return pollUntil(`${vm.name}: RAM workload to complete pass ${n}`, deadline(opts, 'guestExec'), async () => {
+      const p = await this.passes(vm);
+      return { done: p >= n, value: p, state: `pass ${p}` };
+    }, 200);
+  }
+
   /** The guest re-reads its page map: if any frame moved, a dump-based check would be wrong. */
   async confirmFramesUnmoved(vm: StartedVm): Promise<void> {
     const ga = await vm.agent();

@@ -7,7 +7,7 @@ import { buildArgv } from './argv.js';
 import type { VmPaths, VmSpec } from './spec.js';
 
 /** Bumped when what a snapshot holds or how it is restored changes: old files are never used. */
-const FORMAT = 1;
+const FORMAT = 2;
 /** None is kept unused for this long; how many bytes are kept is the run's (MIGTEST_SNAPSHOT_CACHE_GIB). */
 const MAX_AGE_MS = 14 * 24 * 3600 * 1000;
 
