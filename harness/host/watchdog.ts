@@ -1,6 +1,5 @@
 import { runConfig } from '../util/run-config.js';
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { repoRoot } from '../util/paths.js';
 import { isAlive } from './procfs.js';
@@ -31,7 +30,7 @@ async function watch(owner: number, ownerStart: number): Promise<void> {
   reapOrphans('watchdog', owner);
 }
 
-if (process.env.MIGTEST_WATCHDOG_CHILD === '1' && process.argv[1] === fileURLToPath(import.meta.url) && process.argv[1] === SELF) {
+if (process.env.MIGTEST_WATCHDOG_CHILD === '1' && process.argv[1] === SELF) {
   process.title = 'migtest-watchdog';
   await watch(Number(process.argv[2]), Number(process.argv[3]));
   process.exit(0);

@@ -24,8 +24,10 @@ export interface UriContext {
   offset?: number | string;
 }
 
+/** The file the `file` transport writes in a destination's private directory (cpr-exec names it before its destination exists). */
+export const fileTransportPathIn = (dir: string) => join(dir, 'migration.img');
 /** The file the `file` transport writes, in the destination's private directory. */
-export const fileTransportPath = (dst: StartedVm) => join(dstDir(dst), 'migration.img');
+export const fileTransportPath = (dst: StartedVm) => fileTransportPathIn(dstDir(dst));
 
 /**
  * A migration transport: its URIs on each side, the first QEMU release that has it, whether

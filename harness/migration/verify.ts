@@ -83,9 +83,11 @@ export async function verifyMigration({ src, dst }: Pair, migration: MigrationRe
   src.artifacts.writeJson(`stats.${dst.name}.json`, { source: migration.series, final: migration.info });
   const want = expectedDestinationRunState(migration.sourceRunState);
   // A source that exec'd into its destination (cpr-exec) has no run state of its own any more.
-  const s = src.handedOverTo ? { status: 'postmigrate' as const } : await src.statusAfterMigration({ timeoutMs: deadline(undefined, 'settle') });
+  if (!src.handedOverTo) {
+    const s = await src.statusAfterMigration({ timeoutMs: deadline(undefined, 'settle') });
+    if (s.status !== 'postmigrate') throw new WrongRunStateError('source', 'postmigrate', s.status, '', migrationFigures(migration));
+  }
   const d = await dst.status();
-  if (s.status !== 'postmigrate') throw new WrongRunStateError('source', 'postmigrate', s.status, '', migrationFigures(migration));
   if (d.status !== want) throw new WrongRunStateError('destination', want, d.status, ` (the source was '${migration.sourceRunState}')`, migrationFigures(migration));
   if (want !== 'running') return { migration, figures: migrationFigures(migration) };
   const liveness = await checkLivenessAfterMigration(src, dst, { since: migration.startedAt });

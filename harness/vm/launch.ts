@@ -27,6 +27,22 @@ const vmPaths = (dir: string, serialLog: string): VmPaths => ({
 });
 
 /**
+ * Waits for a local QEMU's monitor socket (ending at once if the process exits or `failed`
+ * says why not), then connects its monitor and heartbeat. Undefined if the process exited.
+ */
+async function connectLocal(name: string, spec: VmSpec, paths: VmPaths, art: ArtifactDir, proc: HostProcess, wait: { what: string; timeoutMs: number; failed?: () => Error | undefined }): Promise<{ qmp: QmpClient; hb: HeartbeatStream | undefined } | undefined> {
+  await pollUntil(`${name}: ${wait.what}`, wait.timeoutMs, () => {
+    const why = wait.failed?.();
+    if (why) throw why;
+    return { done: existsSync(paths.qmp) || !proc.running, state: proc.running ? 'no socket yet' : `exited ${JSON.stringify(proc.exit)}` };
+  });
+  if (!proc.running) return undefined;
+  const qmp = await QmpClient.connect(paths.qmp, { vm: name, transcriptFile: art.file(`${name}.qmp.log`) });
+  const hb = spec.heartbeat ? await HeartbeatStream.connect(paths.heartbeat, name, art.file(`${name}.heartbeat.log`)) : undefined;
+  return { qmp, hb };
+}
+
+/**
  * Starts QEMU on this machine in its own process group, with a private (0700) directory for
  * its sockets; connects its monitor and heartbeat. With a snapshot plan it restores a saved
  * guest, or saves this one once it is first ready.
@@ -50,15 +66,9 @@ export async function launchLocal(
   const proc = GroupProcess.spawn(file, args, { name, stderrFile });
   const stderrTail = () => (existsSync(stderrFile) ? readFileSync(stderrFile, 'utf8').trim().split('\n').slice(-5).join('\n') : '');
   try {
-    await pollUntil(`${name}: QMP socket`, DEADLINES.connect, () => ({
-      done: existsSync(paths.qmp) || !proc.running,
-      state: proc.running ? 'no socket yet' : `exited ${JSON.stringify(proc.exit)}`,
-    }));
-    if (!proc.running) throw new VmStartError(`${name}: QEMU exited at start: ${stderrTail()}`, { artifacts: art.path });
-    const qmp = await QmpClient.connect(paths.qmp, { vm: name, transcriptFile: art.file(`${name}.qmp.log`) });
-    const hb = spec.heartbeat
-      ? await HeartbeatStream.connect(paths.heartbeat, name, art.file(`${name}.heartbeat.log`))
-      : undefined;
+    const monitors = await connectLocal(name, spec, paths, art, proc, { what: 'QMP socket', timeoutMs: DEADLINES.connect });
+    if (!monitors) throw new VmStartError(`${name}: QEMU exited at start: ${stderrTail()}`, { artifacts: art.path });
+    const { qmp, hb } = monitors;
     const vm = new StartedVm({ name, spec, argv: [file, ...args], incoming: opts.incoming, binary: opts.binary, process: proc, qmp, heartbeat: hb, paths, artifacts: art, cleanupDir: dir.cleanup, spawnedAt });
     const plan = opts.snapshot;
     if (plan && 'save' in plan) vm.afterFirstReady = () => saveStartSnapshot(vm, plan.save.key, plan.save.cache);
@@ -145,14 +155,9 @@ export async function planExec(source: StartedVm, name: string, spec: VmSpec, op
     },
     async attach(wait) {
       const proc = source.process;
-      await pollUntil(`${name}: the QEMU ${source.name} exec'd to open its monitor`, deadline(wait, 'migration'), () => {
-        const why = wait.failed?.();
-        if (why) throw why;
-        return { done: existsSync(paths.qmp) || !proc.running, state: proc.running ? 'no socket yet' : `exited ${JSON.stringify(proc.exit)}` };
-      });
-      if (!proc.running) throw new VmStartError(`${name}: the process exited after the exec (${JSON.stringify(proc.exit)}): ${source.stderrErrors().slice(-3).join(' | ')}`, { artifacts: art.path });
-      const qmp = await QmpClient.connect(paths.qmp, { vm: name, transcriptFile: art.file(`${name}.qmp.log`) });
-      const hb = spec.heartbeat ? await HeartbeatStream.connect(paths.heartbeat, name, art.file(`${name}.heartbeat.log`)) : undefined;
+      const monitors = await connectLocal(name, spec, paths, art, proc, { what: `the QEMU ${source.name} exec'd to open its monitor`, timeoutMs: deadline(wait, 'migration'), failed: wait.failed });
+      if (!monitors) throw new VmStartError(`${name}: the process exited after the exec (${JSON.stringify(proc.exit)}): ${source.stderrErrors().slice(-3).join(' | ')}`, { artifacts: art.path });
+      const { qmp, hb } = monitors;
       attached = true;
       source.handOver(name);
       return new StartedVm({ name, spec, argv: command, incoming: true, binary: opts.binary, process: proc, qmp, heartbeat: hb, paths, artifacts: art, cleanupDir: dir.cleanup, stderrFile: art.file(`${source.name}.stderr.log`) });

@@ -1,8 +1,8 @@
 import { statSync } from 'node:fs';
-import { join } from 'node:path';
 import { applySettings } from '../../migration/apply.js';
 import { MigrationFailedError } from '../../migration/errors.js';
 import { RunningMigration } from '../../migration/migrate.js';
+import { fileTransportPathIn } from '../../migration/transport.js';
 import type { MigrationInfo, MigrationStatus, QmpEvent } from '../../qmp/types.js';
 import type { ModeDriver } from './driver.js';
 import { cprTransfer } from './cpr-transfer.js';
@@ -35,8 +35,8 @@ export const cprExec: ModeDriver = {
   async begin(run, destination, opts) {
     const plan = await destination.withArtifacts(run.scope.artifacts).planExecFrom(run.src);
     run.scope.track({ stop: plan.cleanup });
-    // Where the file transport puts a destination's state file: its own private directory.
-    const uri = `file:${join(plan.dir, 'migration.img')}`;
+    // Where the file transport reads the destination's state file from (finish() loads it there).
+    const uri = `file:${fileTransportPathIn(plan.dir)}`;
     await applySettings(run.src, { ...opts, parameters: { 'cpr-exec-command': plan.command, ...opts.parameters } });
     const runState = (await run.src.status()).status;
     const srcMark = run.src.qmp.mark();
