@@ -41,6 +41,12 @@ async function bundle() {
   return file;
 }
 
+// A checkout without its npm dependencies: say what to run instead of Node's stack trace.
+if (!existsSync(join(root, 'node_modules/tsx/package.json'))) {
+  process.stderr.write(`migtest: the npm dependencies are not installed in ${root}; run \`npm ci\` there (or the README's set-up line, \`bash ci/setup.sh\`)\n`);
+  process.exit(2);
+}
+
 const bundled = process.env.MIGTEST_NO_BUNDLE === '1' ? undefined : await bundle().catch(() => undefined);
 if (bundled) await import(pathToFileURL(bundled).href);
 else {

@@ -101,6 +101,7 @@ export { probeBinary, type QemuProbe } from './qemu/probe.js';
 export { probeBoot, runAccel } from './qemu/accel.js';
 export { behaviourOf, KNOWN_FAILURES, unknownSectionWords, type Behaviour, type KnownFailure } from './qemu/behaviour.js';
 export { KNOWN_BREAKS } from './qemu/known-breaks.js';
+export { KNOWN_FLAKES, knownFlake, type KnownFlake } from './case/known-flakes.js';
 export { RULES } from './qemu/rules.js';
 export { QmpCommandError } from './qmp/errors.js';
 export type { MigrationInfo, MigrationStatus, QmpEvent, RunState } from './qmp/types.js';

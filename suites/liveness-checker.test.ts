@@ -1,5 +1,5 @@
 import { describe, expect } from 'vitest';
-import { caseScenario, DEADLINES, checkLivenessAfterMigration, checkLivenessSteady, LivenessError, migrationFigures, scenario, startPair, testArches, VmBuilder, type ScenarioContext } from '../harness/index.js';
+import { caseScenario, DEADLINES, type MigratingRun, checkLivenessAfterMigration, checkLivenessSteady, LivenessError, migrationFigures, scenario, startPair, testArches, VmBuilder, type ScenarioContext } from '../harness/index.js';
 
 // The liveness checker must be able to fail: real faults injected on the destination right
 // after switchover, plus a control run (same guest, no migration) that must pass.
@@ -51,6 +51,8 @@ describe.each(testArches())('liveness-checker %s', (arch) => {
     { suite: 'liveness-checker' },
   );
 
+  const crashGuest = async (run: MigratingRun) => void (await (await run.dst.agent()).spawn('/bin/busybox', ['sh', '-c', 'echo c > /proc/sysrq-trigger']));
+
   // A guest kernel that dies on the destination takes its agent with it: the case says
   // guest-died and quotes the console, instead of timing out on an agent that never answers.
   caseScenario(
@@ -58,7 +60,7 @@ describe.each(testArches())('liveness-checker %s', (arch) => {
       id: 'fault: the guest kernel crashes on the destination in postcopy (sysrq c): guest-died, the console quoted',
       arch,
       migration: { mode: 'postcopy' },
-      hooks: { inPostcopy: async (run) => void (await (await run.dst.agent()).spawn('/bin/busybox', ['sh', '-c', 'echo c > /proc/sysrq-trigger'])) },
+      hooks: { inPostcopy: crashGuest },
       expect: { kind: 'guest-dies', why: 'the guest kernel was made to crash (sysrq c) once it ran on the destination' },
     },
     { suite: 'liveness-checker' },
@@ -67,6 +69,26 @@ describe.each(testArches())('liveness-checker %s', (arch) => {
       expect('error' in outcome && outcome.error).toMatch(/the guest kernel crashed on the destination: .*(sysrq|Kernel panic)/);
       expect(run.dst.kernelCrash()).toBeDefined();
       return { extra: { caught: 'error' in outcome ? outcome.error : undefined } };
+    },
+  );
+
+  // A known flake gets one more attempt on a fresh pair and passes only if that one does. The
+  // flake is made here: the guest's kernel crashed (sysrq c) in the first attempt only.
+  let attempts = 0;
+  caseScenario(
+    {
+      id: 'a known flake (the guest crashed in the first attempt only) passes on a second attempt, the first kept in the row',
+      arch,
+      migration: { mode: 'postcopy' },
+      hooks: { inPostcopy: async (run) => void (attempts++ === 0 && (await crashGuest(run))) },
+      knownFlakes: [{ id: 'made-on-purpose', arch, modes: ['postcopy'], outcome: 'guest-died', message: /sysrq|Kernel panic/, why: "the first attempt's guest crashed on purpose (sysrq c)" }],
+    },
+    { suite: 'liveness-checker' },
+    (report, ctx) => {
+      expect(attempts).toBe(2);
+      expect(report.outcome.kind).toBe('migrated');
+      expect(report.verdict).toMatch(/second attempt: the first hit known flake made-on-purpose/);
+      expect(ctx.row.extra?.knownFlake).toMatch(/^first attempt \(artifacts kept here\): .*guest kernel crashed on the destination/);
     },
   );
 });

@@ -16,6 +16,10 @@ describe('checkOutcome', () => {
     expect(checkOutcome({ kind: 'fails', status: 'cancelled' }, { kind: 'failed', status: 'failed', error: 'x' }).ok).toBe(false);
     expect(checkOutcome({ kind: 'guest-lost', side: 'source' }, { kind: 'guest-lost', side: 'destination', error: 'e' }).ok).toBe(false);
     expect(checkOutcome({ kind: 'dst-start-fails', message: 'unsupported machine type', why: 'w' }, { kind: 'dst-start-failed', error: "qemu: unsupported machine type 'pc-q35-10.0'" }).ok).toBe(true);
+    // Without return-path the source may complete before the destination refuses: the same refusal.
+    const raced = checkOutcome(refusedStream, { kind: 'lost', error: 'the destination failed; the destination said: Size mismatch: pc.ram' });
+    expect(raced).toMatchObject({ ok: true, verdict: expect.stringMatching(/refused by the destination, as expected; the source had already completed: lost/) });
+    expect(checkOutcome(refusedStream, { kind: 'lost', error: 'the destination said: Unknown ramblock' }).ok).toBe(false);
     // A side refusing its settings is not the stream being refused.
     expect(checkOutcome(refusedStream, { kind: 'refused', side: 'destination', stage: 'settings', error: 'Size mismatch' }).ok).toBe(false);
   });

@@ -1,3 +1,4 @@
+import { knownFlake } from './known-flakes.js';
 import { assertSourceIntact, retryToFreshDestination } from '../migration/checks.js';
 import { verifyMigration, WrongRunStateError } from '../migration/verify.js';
 import { injectAt } from '../migration/triggers.js';
@@ -17,6 +18,9 @@ const RETRY_SPEED = { 'max-bandwidth': 134_217_728 };
 
 /** A case's outcome did not match its expectation; `row` keeps what it measured for results.json. */
 export class CaseError extends CheckFailedError {}
+
+/** The outcome is a known flake (case/known-flakes.ts): the scenario gives the case a second attempt. */
+export class KnownFlakeError extends CaseError {}
 
 const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0]!;
 
@@ -130,7 +134,11 @@ export async function settle(run: RunState, report: CaseReport): Promise<CaseRep
   try {
     const v = checkOutcome(run.expectation, report.outcome, run.versions);
     report.verdict = v.verdict;
-    if (!v.ok) throw new CaseError(`${c.id}: ${v.message}`);
+    if (!v.ok) {
+      const flake = knownFlake(report.outcome, { arch: c.arch, accel: run.src.spec.accel, mode: c.migration?.mode, versions: run.versions }, c.knownFlakes);
+      if (flake) throw new KnownFlakeError(`${c.id}: ${v.message} (known flake ${flake.id}: ${flake.why})`, { flake: flake.id });
+      throw new CaseError(`${c.id}: ${v.message}`);
+    }
     const o = report.outcome;
     if (o.kind === 'lost' && c.resumeSourceWhenLost) {
       // What libvirt does when Finish fails: resume the source (Confirm with failure).

@@ -17,6 +17,7 @@ import type { Scope } from '../vm/pool.js';
 import type { StartedVm } from '../vm/started.js';
 import type { CaseStorage, IoReport, StorageSpec } from './storage.js';
 import type { Mode } from './drivers/index.js';
+import type { KnownFlake } from './known-flakes.js';
 
 export type { Mode };
 
@@ -269,6 +270,8 @@ export interface MigrationCase {
    * fresh destination set up like the source (or like `destination`). Default on for those.
    */
   retry?: boolean | { destination?: SideSetup; migration?: MigrationSpec };
+  /** Flakes known for this case alone, beside case/known-flakes.ts: an outcome matching one gets a second attempt on a fresh pair. */
+  knownFlakes?: KnownFlake[];
   /** After a `lost` outcome: `cont` on the source, and check that the guest runs on there. */
   resumeSourceWhenLost?: boolean;
 }

@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { dir as tmpDir } from 'tmp-promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -105,5 +105,20 @@ describe('bad input is refused before anything runs', () => {
       expect(r.stderr, where).not.toMatch(/an unexpected error/);
       expect(r.made, where).toEqual({ artifacts: [], home: [], beside: [] });
     });
+  });
+});
+
+describe('a checkout without its npm dependencies', () => {
+  it('says to run npm ci instead of printing a stack trace', async () => {
+    const d = await tmpDir({ prefix: 'migtest-nodeps-', unsafeCleanup: true });
+    try {
+      mkdirSync(join(d.path, 'bin'));
+      writeFileSync(join(d.path, 'bin/migtest.mjs'), readFileSync(join(repoRoot, 'bin/migtest.mjs')));
+      const r = await execa(process.execPath, [join(d.path, 'bin/migtest.mjs'), 'run', 'precopy-basic'], { reject: false, env: { MIGTEST_QUIET: '1' } });
+      expect(r.exitCode).toBe(2);
+      expect(r.stderr).toBe(`migtest: the npm dependencies are not installed in ${d.path}; run \`npm ci\` there (or the README's set-up line, \`bash ci/setup.sh\`)`);
+    } finally {
+      await d.cleanup();
+    }
   });
 });

@@ -56,7 +56,8 @@ export function withStaticCheck(c: MigrationCase): { case: MigrationCase; verdic
 
 /** `outcome`: the case's outcome label (outcomeLabel: migrated, refused, failed, dst-start-failed, ...). */
 export function agreement(v: StaticVerdict, outcome: string): StaticAgreement {
-  const refused = outcome === 'refused' || outcome === 'failed';
+  // lost: the destination refused the stream after the source had completed.
+  const refused = outcome === 'refused' || outcome === 'failed' || outcome === 'lost';
   if (outcome === 'dst-start-failed') return v.predicted === 'dst-start-fails' ? 'agreed' : 'only migration tells';
   if (refused) return v.predicted === 'refused' ? 'predicted the refusal' : v.predicted === 'may-refuse' ? 'hinted at the refusal' : 'only migration tells';
   return v.predicted === 'refused' || v.predicted === 'dst-start-fails' ? 'false alarm' : 'agreed';

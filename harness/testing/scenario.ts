@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'vitest';
 import { runCase } from '../case/run.js';
+import { KnownFlakeError } from '../case/finish.js';
+import { progress } from '../util/log.js';
 import { caseRow } from '../case/row.js';
 import type { CaseReport, MigrationCase } from '../case/model.js';
 import { runConfig } from '../util/run-config.js';
@@ -149,8 +151,40 @@ export function caseScenario(
   then?: (report: CaseReport, ctx: ScenarioContext) => Promise<Row | void> | Row | void,
 ): void {
   scenario(c.id, { ...meta, arch: c.arch, twoHosts: true }, async (ctx) => {
-    const report = await runCase(ctx, c);
+    const report = await runCasePastKnownFlake(ctx, c);
     ctx.record(caseRow(report));
     return (await then?.(report, ctx)) ?? undefined;
   });
+}
+
+/**
+ * runCase, and once more on a fresh pair when the outcome is a known flake
+ * (case/known-flakes.ts): the first attempt's VMs stopped, its artifacts kept, its verdict in
+ * the row (`extra.knownFlake`). A second known flake fails the case: twice is no flake.
+ */
+async function runCasePastKnownFlake(ctx: ScenarioContext, c: MigrationCase): Promise<CaseReport> {
+  try {
+    return await runCase(ctx, c);
+  } catch (e) {
+    if (!(e instanceof KnownFlakeError)) throw e;
+    const first = e.message.split('\n')[0]!;
+    await ctx.vms.stopAll();
+    const again = new ScenarioContext(new ArtifactDir(join(ctx.artifacts.path, 'second-attempt')));
+    ctx.track({
+      stop: async () => {
+        const [err] = await again.close();
+        if (err) throw err;
+      },
+    });
+    ctx.record({ extra: { knownFlake: `first attempt (artifacts kept here): ${first}` } });
+    progress(`${c.id}: known flake ${String(e.context.flake)}, a second attempt on a fresh pair`);
+    try {
+      const report = await runCase(again, c);
+      report.verdict = `${report.verdict} (second attempt: the first hit known flake ${String(e.context.flake)})`;
+      return report;
+    } catch (e2) {
+      if (e2 instanceof KnownFlakeError) e2.message = `${e2.message}\n  twice in a row, so no flake; the first attempt: ${first}`;
+      throw e2;
+    }
+  }
 }
