@@ -36,6 +36,8 @@ apt-get update -q
 apt-get install -y -q -t bookworm-backports qemu-system-x86 qemu-system-arm qemu-utils
 apt-get install -y -q socat mmdebstrap e2fsprogs cpio busybox-static kmod nftables iproute2 \
   openssh-server openssh-client python3 openssl chromium
+# UEFI firmware (--firmware uefi, uefi-secure) and the tool that signs the guest's kernel for Secure Boot.
+apt-get install -y -q ovmf qemu-efi-aarch64 sbsigntool
 
 npm ci --no-audit --no-fund
 node bin/migtest.mjs images build

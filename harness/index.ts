@@ -126,3 +126,5 @@ export { MigtestError, SkipError } from './util/errors.js';
 export { parseArch, type Arch } from './util/arch.js';
 export { repoRoot } from './util/paths.js';
 export { runConfig } from './util/run-config.js';
+export { efiState, readEfiVariable, storedName, writeEfiVariable, MIGTEST_EFI_GUID } from './guest/efi.js';
+export { FIRMWARES, uefiFirmware, type FirmwareKind, type UefiFirmware } from './images/firmware.js';

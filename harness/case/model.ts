@@ -18,6 +18,7 @@ import type { StartedVm } from '../vm/started.js';
 import type { CaseStorage, IoReport, StorageSpec } from './storage.js';
 import type { Mode } from './drivers/index.js';
 import type { KnownFlake } from './known-flakes.js';
+import type { FirmwareKind } from '../util/arch.js';
 
 export type { Mode };
 
@@ -33,6 +34,8 @@ export interface SideSetup {
   memoryMiB?: number;
   /** Where guest RAM lives: anonymous (default), a file (memory-backend-file) or memfd, shared or not. */
   memoryBackend?: MemoryBackend;
+  /** What boots the guest: bios, uefi or uefi-secure (default: the run's, --firmware). */
+  firmware?: FirmwareKind;
   /** Extra -device arguments; on the destination they replace the source's. */
   devices?: string[];
   /** Extra raw arguments (a -netdev or -blockdev the devices need); on the destination they replace the source's. */

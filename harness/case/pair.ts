@@ -20,6 +20,7 @@ export function applySide(b: VmBuilder, s: SideSetup): VmBuilder {
   if (s.cpu) b.withCpu(s.cpu);
   if (s.memoryMiB) b.withMemory(s.memoryMiB);
   if (s.memoryBackend) b.withMemoryBackend(s.memoryBackend);
+  if (s.firmware) b.withFirmware(s.firmware);
   for (const d of s.devices ?? []) b.withDevice(d);
   if (s.args?.length) b.withArgs(...s.args);
   return s.configure ? s.configure(b) : b;

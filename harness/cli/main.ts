@@ -74,6 +74,7 @@ program
   .option('--list', "print the selected scenarios' names (as -t matches them) and exit")
   .option('--rotation <share>', "a rotating share of the suites instead of naming them: 'k' (today's share of k, by the UTC day) or 'i/k'; with --qemu newest, CI's pass on the newest QEMU")
   .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']))
+  .addOption(new Option('--firmware <firmware>', 'what boots every VM: bios (default), uefi (OVMF / AAVMF, a variable store per VM) or uefi-secure (Secure Boot enforced; also MIGTEST_FIRMWARE)').choices(['bios', 'uefi', 'uefi-secure']))
   .option('--arch <arch>', `architecture, repeatable (${ARCHES.join(', ')})`, collect)
   .action(async (suites: string[], opts) => {
     process.exitCode = await runSuites(suites, opts);

@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { FIRMWARES, parseFirmware, uefiFirmware, type FirmwareKind } from '../images/firmware.js';
 import { accessSync, constants, existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { loadGrid } from '../compat/grid.js';
 import { checkGrid } from '../compat/versions.js';
@@ -15,7 +16,7 @@ import { formatRepeats, summarizeRepeats } from '../report/repeat.js';
 import { writeReports } from './report.js';
 import { formatTable } from '../report/table.js';
 import { formatTimeSplit, runWallMs } from '../report/time-split.js';
-import { ConfigError, MigtestError } from '../util/errors.js';
+import { ConfigError, MigtestError, SkipError } from '../util/errors.js';
 import { progress } from '../util/log.js';
 import { configureRun, parseJobs, runConfig } from '../util/run-config.js';
 import { loadHostsFile } from '../host/hosts-file.js';
@@ -71,6 +72,7 @@ export interface RunOptions {
   shard?: string;
   results?: string;
   accel?: string;
+  firmware?: string;
   arch?: string[];
   preset?: string;
   matrix?: string;
@@ -117,6 +119,8 @@ export interface RunPlan {
   unitOnly: boolean;
   arches: Arch[];
   accel: AccelChoice;
+  /** What boots every VM (--firmware, MIGTEST_FIRMWARE). */
+  firmware: FirmwareKind;
   jobs: number;
   repeat: number;
   pattern?: string;
@@ -169,6 +173,15 @@ export async function planRun(names: string[], opts: RunOptions): Promise<RunPla
   const shard = opts.shard === undefined ? undefined : parseShard(opts.shard);
   const accel = (opts.accel ?? runConfig().accel) as AccelChoice;
   if (!(ACCEL_CHOICES as readonly string[]).includes(accel)) throw new ConfigError('--accel', `'${accel}'`, ACCEL_CHOICES);
+  const firmware = opts.firmware === undefined ? runConfig().firmware : parseFirmware('--firmware', opts.firmware);
+  // Its files on this machine, for every arch of the run, before anything starts.
+  for (const arch of arches)
+    try {
+      uefiFirmware(arch, firmware);
+    } catch (e) {
+      if (e instanceof SkipError) throw new ConfigError(opts.firmware === undefined ? 'MIGTEST_FIRMWARE' : '--firmware', `'${firmware}': ${e.message}`, FIRMWARES);
+      throw e;
+    }
   if (opts.qemu && (opts.srcQemu || opts.dstQemu)) throw new ConfigError('--qemu/--src-qemu/--dst-qemu', '--qemu sets both sides: give it alone, or the per-side options', QEMU_SPEC_FORMS);
   checkRunDirs();
   let matrixPlan: RunPlan['matrix'];
@@ -205,6 +218,7 @@ export async function planRun(names: string[], opts: RunOptions): Promise<RunPla
     unitOnly: !!opts.unit && !files.length,
     arches,
     accel,
+    firmware,
     jobs,
     repeat,
     pattern,
@@ -224,7 +238,7 @@ export function describePlan(p: RunPlan): string[] {
     ...(p.rotation ? [`rotation share ${p.rotation}`] : []),
     `suites: ${p.all ? 'unit tests and every suite' : p.unitOnly ? 'unit tests' : p.files.map((f) => f.replace(/^suites\/|\.test\.ts$/g, '')).join(', ')}`,
     ...(p.matrix ? [`matrix ${p.matrix.name}: ${p.matrix.cells} cells`] : []),
-    `arches: ${p.arches.join(', ')}; accelerator: ${p.accel}; ${p.jobs} suite file(s) at once${p.repeat > 1 ? `; ${p.repeat} repetitions` : ''}${p.shard ? `; shard ${p.shard}` : ''}${p.pattern ? `; scenarios matching /${p.pattern}/` : ''}`,
+    `arches: ${p.arches.join(', ')}; accelerator: ${p.accel}; firmware: ${p.firmware}; ${p.jobs} suite file(s) at once${p.repeat > 1 ? `; ${p.repeat} repetitions` : ''}${p.shard ? `; shard ${p.shard}` : ''}${p.pattern ? `; scenarios matching /${p.pattern}/` : ''}`,
     ...p.binaries.map((b) => `${b.arch} ${b.side}: QEMU ${b.version} (${b.source}) ${b.path}`),
     `hosts: ${p.hosts ?? 'this machine'}`,
     `snapshot start: ${p.freshBoot ? 'off (every VM boots)' : 'on'}`,
@@ -258,7 +272,7 @@ async function listScenarios(plan: RunPlan): Promise<string[]> {
 export async function runSuites(names: string[], opts: RunOptions): Promise<number> {
   const plan = await planRun(names, opts);
   const history = historyTarget(opts.history);
-  configureRun({ accel: plan.accel, arches: plan.arches, jobs: plan.jobs, ...(opts.freshBoot ? { freshBoot: true } : {}), ...(opts.keepArtifacts ? { keepArtifacts: true } : {}) });
+  configureRun({ accel: plan.accel, firmware: plan.firmware, arches: plan.arches, jobs: plan.jobs, ...(opts.freshBoot ? { freshBoot: true } : {}), ...(opts.keepArtifacts ? { keepArtifacts: true } : {}) });
   if (opts.dryRun) {
     process.stdout.write(`${describePlan(plan).join('\n')}\n`);
     return 0;

@@ -156,9 +156,11 @@ export class PendingRecovery {
 
   /** Waits until the source is postcopy-active again (recovered) or the attempt failed, whichever QEMU says first. */
   async outcome(opts: Wait = {}): Promise<RecoveryAttempt> {
-    const r = await pollUntil(`${this.m.src.name}: postcopy to resume (postcopy-active) after migrate resume to ${this.uri}`, deadline(opts, 'status'), async () => {
-      const active = this.m.src.qmp.events.slice(markAt(this.m.src, this.since)).find((x) => x.event === 'MIGRATION' && x.data?.status === 'postcopy-active');
-      if (active) return { done: true, value: { status: 'postcopy-active' as MigrationStatus, at: active.receivedAt, error: undefined }, state: 'postcopy-active' };
+    const r: { status: MigrationStatus; at: number; error?: string; index?: number } = await pollUntil(`${this.m.src.name}: postcopy to resume (postcopy-active) after migrate resume to ${this.uri}`, deadline(opts, 'status'), async () => {
+      const events = this.m.src.qmp.events;
+      const from = markAt(this.m.src, this.since);
+      const i = events.findIndex((x, j) => j >= from && x.event === 'MIGRATION' && x.data?.status === 'postcopy-active');
+      if (i >= 0) return { done: true, value: { status: 'postcopy-active' as MigrationStatus, at: events[i]!.receivedAt, error: undefined, index: i }, state: 'postcopy-active' };
       const failed = await this.failedYet();
       return { done: !!failed, value: failed, state: this.m.src.lastMigrationStatus };
     }, 50).catch((e: unknown) => {
@@ -166,7 +168,9 @@ export class PendingRecovery {
       if (e instanceof DeadlineError) throw new RecoveryError(`${this.m.src.name}: the recovery via ${this.uri} did not end: ${e.message}`, { lastState: e.lastState });
       throw e;
     });
-    if (r.status === 'postcopy-active') this.m.resumedAt(markAt(this.m.src, this.since));
+    // From the event that resumed it: an earlier attempt's postcopy-paused can share this
+    // attempt's first millisecond (seen: the 10.0.2 source, a failed resume then a good one).
+    if (r.status === 'postcopy-active' && r.index !== undefined) this.m.resumedAt(r.index);
     if (r.status === 'failed') throw new RecoveryError(`${this.m.src.name}: migration failed during recovery: ${r.error ?? '(no error given)'}`, { info: await this.m.src.queryMigrate() });
     return { dstUri: this.dstUri, uri: this.uri, outcome: r.status as RecoveryAttempt['outcome'], at: r.at, error: r.error };
   }

@@ -119,4 +119,9 @@ export const KNOWN_FAILURES = {
     versions: ['9', '10.0', '10.1'],
     reason: "before 10.2 snapshot-save with mapped-ram on fails: 'Error while writing VM state: Input/output error' (seen on 10.0.2); it works from 10.2",
   },
+  /** firmware: an x86_64 guest under --firmware uefi-secure with Debian bookworm's OVMF (2022.11), under TCG. */
+  ovmfSecureBootX86Tcg: {
+    versions: ['11.1'],
+    reason: "bookworm's OVMF 2022.11 secure-boot (SMM) build never reaches the kernel on QEMU 11.1.3 under TCG: it hangs after clearing the screen, or takes an exception (#UD at 0x30001, #PF) (seen 2026-12-06); 7.2.22, 10.0.2 and 10.0.13 boot it, and plain uefi boots on 11.1.3",
+  },
 } satisfies Record<string, KnownFailure>;

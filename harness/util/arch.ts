@@ -20,3 +20,18 @@ export const ARCH_DEFAULTS: Record<Arch, { machine: string; cpu: string; console
   // cortex-a57 rather than max: max turns on pointer authentication, slow under TCG.
   aarch64: { machine: 'virt', cpu: 'cortex-a57', console: 'ttyAMA0' },
 };
+
+/**
+ * What boots the guest: `bios` (x86_64 SeaBIOS loading the kernel; aarch64 virt has no BIOS
+ * and QEMU loads the kernel itself), `uefi` (OVMF / AAVMF from pflash, with a variable store
+ * of the VM's own), or `uefi-secure` (the same with Secure Boot enforced: x86_64 needs SMM,
+ * and the kernel is signed with the firmware's enrolled test key).
+ */
+export const FIRMWARES = ['bios', 'uefi', 'uefi-secure'] as const;
+export type FirmwareKind = (typeof FIRMWARES)[number];
+
+/** Parses a firmware name from a flag, variable or file field, naming it when it is wrong. */
+export function parseFirmware(field: string, value: string): FirmwareKind {
+  if (!(FIRMWARES as readonly string[]).includes(value)) throw new ConfigError(field, `'${value}'`, FIRMWARES);
+  return value as FirmwareKind;
+}

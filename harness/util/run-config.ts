@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { ACCEL_CHOICES, ARCHES, parseArch, type AccelChoice, type Arch } from './arch.js';
+import { ACCEL_CHOICES, ARCHES, parseArch, parseFirmware, type AccelChoice, type Arch, type FirmwareKind } from './arch.js';
 import { ConfigError } from './errors.js';
 
 /**
@@ -22,6 +22,8 @@ export interface RunConfig {
   qemu: { src?: string; dst?: string };
   /** MIGTEST_ACCEL (migtest run --accel). */
   accel: AccelChoice;
+  /** MIGTEST_FIRMWARE (migtest run --firmware): what boots every VM of the run (default bios). */
+  firmware: FirmwareKind;
   /** MIGTEST_TIME_SCALE: every deadline, passed or default, is multiplied by it. */
   timeScale: number;
   /** MIGTEST_QUIET=1: no progress lines. */
@@ -101,6 +103,7 @@ export function parseRunConfig(env: Env = process.env): RunConfig {
   const timeScale = Number(scaleText);
   // Up to 100: beyond that a deadline outlives any run (and a typo like 1e9 hangs CI for days).
   if (!Number.isFinite(timeScale) || timeScale <= 0 || timeScale > 100) throw new ConfigError('MIGTEST_TIME_SCALE', `'${scaleText}'`, 'a number > 0 and <= 100 (e.g. 2 on a slow machine)');
+  const firmware = parseFirmware('MIGTEST_FIRMWARE', optional(env, 'MIGTEST_FIRMWARE') ?? 'bios');
   const both = optional(env, 'MIGTEST_QEMU');
   const jobs = parseJobs(optional(env, 'MIGTEST_JOBS') ?? '1', 'MIGTEST_JOBS');
   const [kernel, initrd, disk] = ['MIGTEST_KERNEL', 'MIGTEST_INITRD', 'MIGTEST_DISK'].map((n) => optional(env, n));
@@ -117,6 +120,7 @@ export function parseRunConfig(env: Env = process.env): RunConfig {
       dst: optional(env, 'MIGTEST_QEMU_DST') ?? both ?? optional(env, 'QTEST_QEMU_BINARY_DST') ?? optional(env, 'QTEST_QEMU_BINARY'),
     },
     accel: accel as AccelChoice,
+    firmware,
     timeScale,
     quiet: flag(env, 'MIGTEST_QUIET'),
     matrix: optional(env, 'MIGTEST_MATRIX') ?? 'default',
@@ -150,7 +154,7 @@ export function runConfig(): RunConfig {
  * Sets parts of the run's configuration for this process and the workers it starts (the
  * CLI after parsing its options): written to the environment they inherit, then re-parsed.
  */
-export function configureRun(settings: { arches?: Arch[]; qemu?: string; qemuSrc?: string; qemuDst?: string; accel?: AccelChoice; matrix?: string; compatGrid?: string; runDir?: string; freshBoot?: boolean; jobs?: number; hosts?: string; keepArtifacts?: boolean }): RunConfig {
+export function configureRun(settings: { arches?: Arch[]; qemu?: string; qemuSrc?: string; qemuDst?: string; accel?: AccelChoice; firmware?: FirmwareKind; matrix?: string; compatGrid?: string; runDir?: string; freshBoot?: boolean; jobs?: number; hosts?: string; keepArtifacts?: boolean }): RunConfig {
   const set = (name: string, v: string | undefined) => {
     if (v !== undefined) process.env[name] = v;
   };
@@ -159,6 +163,7 @@ export function configureRun(settings: { arches?: Arch[]; qemu?: string; qemuSrc
   set('MIGTEST_QEMU_SRC', settings.qemuSrc);
   set('MIGTEST_QEMU_DST', settings.qemuDst);
   set('MIGTEST_ACCEL', settings.accel);
+  set('MIGTEST_FIRMWARE', settings.firmware);
   set('MIGTEST_MATRIX', settings.matrix);
   set('MIGTEST_COMPAT', settings.compatGrid);
   set('MIGTEST_RUN_DIR', settings.runDir);

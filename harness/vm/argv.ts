@@ -12,13 +12,19 @@ export function buildArgv(spec: VmSpec, paths: VmPaths, opts: { incoming?: boole
   const a: string[] = [];
   for (const d of spec.firmwareDirs) a.push('-L', d);
   a.push('-nodefaults', '-no-user-config', '-display', 'none');
-  a.push('-machine', [spec.machine, ...(spec.machineOptions ?? []), ...(spec.memoryBackend ? ['memory-backend=ram0'] : [])].join(','), '-accel', [spec.accel, ...(spec.accelProps ?? [])].join(','), '-cpu', spec.cpu);
+  // x86 Secure Boot keeps its variables behind SMM: without it the firmware refuses to start.
+  const smm = spec.firmware?.secure && spec.arch === 'x86_64' ? ['smm=on'] : [];
+  a.push('-machine', [spec.machine, ...(spec.machineOptions ?? []), ...smm, ...(spec.memoryBackend ? ['memory-backend=ram0'] : [])].join(','), '-accel', [spec.accel, ...(spec.accelProps ?? [])].join(','), '-cpu', spec.cpu);
   a.push('-m', `${spec.memoryMiB}M`, '-smp', String(spec.smp));
   if (spec.memoryBackend) a.push('-object', memoryBackendObject(spec, paths));
   // A chardev socket monitor is the only kind that offers OOB.
   a.push('-chardev', `socket,id=qmp,path=${paths.qmp},server=on,wait=off`, '-mon', 'chardev=qmp,mode=control');
   a.push('-chardev', `socket,id=qmpfd,path=${paths.fdMonitor},server=on,wait=off`, '-mon', 'chardev=qmpfd,mode=control');
   a.push('-chardev', `file,id=console,path=${paths.serialLog}`, '-serial', 'chardev:console');
+  if (spec.firmware) {
+    a.push('-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${spec.firmware.code}`, '-drive', `if=pflash,format=raw,unit=1,file=${paths.vars ?? 'vars.fd'}`);
+    if (smm.length) a.push('-global', 'driver=cfi.pflash01,property=secure,value=on');
+  }
   if (spec.kernel) a.push('-kernel', spec.kernel);
   if (spec.initrd) a.push('-initrd', spec.initrd);
   if (spec.kernel) a.push('-append', spec.append ?? defaultAppend(spec));

@@ -3,6 +3,7 @@ import { ConfigError } from '../util/errors.js';
 import type { AccelChoice, Arch } from '../util/arch.js';
 import { runConfig } from '../util/run-config.js';
 import { resolveAccel } from '../qemu/accel.js';
+import { snakeoilSignedKernel, uefiFirmware, type FirmwareKind } from '../images/firmware.js';
 import type { Host } from '../host/host.js';
 import type { Role } from '../host/hosts-file.js';
 import type { RunHosts } from '../host/run-hosts.js';
@@ -28,12 +29,14 @@ export type BootImage = Pick<GuestImage, 'kernel' | 'initrd' | 'rootDisk' | 'roo
  * What a builder has been told, before the binary, image and accelerator are resolved:
  * the one object every `withX()` writes into and `clone()` copies.
  */
-export interface VmDraft extends Omit<VmSpec, 'binary' | 'firmwareDirs' | 'accel' | 'kernel' | 'initrd' | 'disks'> {
+export interface VmDraft extends Omit<VmSpec, 'binary' | 'firmwareDirs' | 'accel' | 'kernel' | 'initrd' | 'disks' | 'firmware'> {
   /** A version label ("7.2", "system"); undefined: the run's choice for this side. */
   qemu?: string;
   binary?: QemuBinary;
   image?: BootImage;
   accel: AccelChoice;
+  /** What boots the guest: bios (default), uefi or uefi-secure (images/firmware.ts). */
+  firmware: FirmwareKind;
   /** Disks besides the read-only root. */
   disks: DiskSpec[];
   /** Starts with -incoming defer (a destination). */
@@ -63,6 +66,7 @@ export class VmBuilder {
     this.d = draft ?? {
       arch,
       accel: runConfig().accel,
+      firmware: runConfig().firmware,
       accelProps: [],
       memoryMiB: 256,
       smp: 1,
@@ -101,6 +105,10 @@ export class VmBuilder {
   }
   withAccel(accel: AccelChoice): this {
     return this.set('accel', accel);
+  }
+  /** What boots the guest: bios, uefi (OVMF / AAVMF, a variable store of its own) or uefi-secure (Secure Boot enforced, the kernel signed for it). */
+  withFirmware(firmware: FirmwareKind): this {
+    return this.set('firmware', firmware);
   }
   /** Accelerator properties, e.g. dirty-ring-size=4096 for KVM. */
   withAccelProps(...props: string[]): this {
@@ -240,14 +248,17 @@ export class VmBuilder {
     for (const [field, f] of [['kernel', image.kernel], ['initrd', image.initrd], ['disk', image.rootDisk]] as const)
       if (!existsSync(f)) throw new ConfigError(`image ${field}`, `${f} does not exist`, 'an existing file (run: migtest images build)');
     const accel = await resolveAccel(this.d.accel, bin, this.d.cpu);
-    const { qemu: _q, binary: _b, image: _i, incoming: _in, freshBoot: _f, kvmProps, ...rest } = this.d;
+    const { qemu: _q, binary: _b, image: _i, incoming: _in, freshBoot: _f, kvmProps, firmware: kind, ...rest } = this.d;
+    const firmware = uefiFirmware(this.arch, kind);
     return {
       ...rest,
+      firmware,
       accelProps: [...(rest.accelProps ?? []), ...(accel.accel === 'kvm' ? (kvmProps ?? []) : [])],
       binary: bin.path,
       firmwareDirs: bin.firmwareDirs,
       accel: accel.accel,
-      kernel: image.kernel,
+      // Secure Boot loads only a kernel signed with a key its variable store enrolls.
+      kernel: firmware?.secure ? await snakeoilSignedKernel(image.kernel) : image.kernel,
       initrd: image.initrd,
       // The root disk is read-only, so source and destination can both open it.
       disks: [{ id: 'root', file: image.rootDisk, format: image.rootFormat, readonly: true }, ...this.d.disks],
@@ -320,7 +331,8 @@ export class VmBuilder {
         `${this.name}: ${spec.binary} is QEMU ${there.version} on host ${host.name} but ${opts.binary.version} on this machine: install the same version there, or run a fetched QEMU (\`migtest qemu fetch\`, copied to each host)`,
         { artifacts: opts.artifacts.path },
       );
-    const local = this.d.image ?? (await defaultImage(this.arch));
+    // The kernel the spec boots (a signed copy under uefi-secure) goes there with the rest.
+    const local = { ...(this.d.image ?? (await defaultImage(this.arch))), ...(spec.kernel ? { kernel: spec.kernel } : {}) };
     const placed = await placeImage(host, local, imageDir);
     const moved = (f: string): string => (f === local.kernel ? placed.kernel : f === local.initrd && placed.initrd ? placed.initrd : f === local.rootDisk ? placed.rootDisk : f);
     const remoteSpec: VmSpec = { ...spec, kernel: spec.kernel && moved(spec.kernel), initrd: spec.initrd && moved(spec.initrd!), disks: spec.disks.map((d) => ({ ...d, file: moved(d.file) })) };

@@ -22,3 +22,12 @@ describe('kernelCrash', () => {
     expect(kernelCrash('[    0.000000] Linux version 6.1.0\nREADY\nmigtest: heartbeat 1\n')).toBeUndefined();
   });
 });
+
+describe('firmwareCrash', () => {
+  it("finds EDK II's exception report behind the console's escape sequences, and nothing in a normal boot", async () => {
+    const { firmwareCrash } = await import('./crash.js');
+    const log = '\x1b[2J\x1b[01;01H\x1b[=3h\x1b[2J\x1b[01;01H!!!! X64 Exception Type - 06(#UD - Invalid Opcode)  CPU Apic ID - 00000000 !!!!\nRIP  - 0000000000030001, CS  - 0000000000000038\n';
+    expect(firmwareCrash(log)?.excerpt).toEqual(['!!!! X64 Exception Type - 06(#UD - Invalid Opcode)  CPU Apic ID - 00000000 !!!!', 'RIP  - 0000000000030001, CS  - 0000000000000038']);
+    expect(firmwareCrash('\x1b[2J\x1b[01;01H[    0.000000] Linux version 6.1.0\nREADY\n')).toBeUndefined();
+  });
+});

@@ -19,3 +19,16 @@ export function kernelCrash(serial: string, context = 6): KernelCrash | undefine
   const excerpt = lines.slice(i, i + context).map((l) => l.replace(STAMP, '').trimEnd()).filter(Boolean);
   return { line: excerpt[0]!, excerpt };
 }
+
+// What EDK II (OVMF, AAVMF) prints when the firmware itself takes an exception: it then hangs.
+const FIRMWARE_CRASH = /!!!! (X64|IA32|AARCH64|ARM) Exception/;
+
+/** The firmware's own report of an exception (it hangs after it), if the console has one. Pure. */
+export function firmwareCrash(serial: string, context = 3): KernelCrash | undefined {
+  // The console's escape sequences (screen clears) come before EDK II's first line.
+  const lines = serial.split(/\r?\n/).map((l) => l.replace(/\x1b\[[0-9;=]*[A-Za-z]/g, ''));
+  const i = lines.findIndex((l) => FIRMWARE_CRASH.test(l));
+  if (i < 0) return undefined;
+  const excerpt = lines.slice(i, i + context).map((l) => l.trimEnd()).filter(Boolean);
+  return { line: excerpt[0]!, excerpt };
+}

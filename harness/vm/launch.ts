@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Host, HostProcess } from '../host/host.js';
 import { GroupProcess } from '../host/process.js';
@@ -24,7 +24,17 @@ const vmPaths = (dir: string, serialLog: string): VmPaths => ({
   heartbeat: join(dir, 'hb.sock'),
   serialLog,
   memFile: join(dir, 'ram'),
+  vars: join(dir, 'vars.fd'),
 });
+
+/** The VM's own UEFI variable store, a copy of its firmware's template, in its private directory (on its host). */
+async function placeVarstore(spec: VmSpec, paths: VmPaths, art: ArtifactDir, host?: Host): Promise<void> {
+  if (!spec.firmware) return;
+  if (!host) return copyFileSync(spec.firmware.varsTemplate, paths.vars!);
+  // The firmware at the same paths there (Debian's ovmf / qemu-efi-aarch64 on both hosts).
+  const r = await host.exec(['sh', '-c', 'test -r "$1" && cp "$2" "$3"', 'sh', spec.firmware.code, spec.firmware.varsTemplate, paths.vars!]);
+  if (r.code !== 0) throw new VmStartError(`host ${host.name} lacks the firmware ${spec.firmware.code} or ${spec.firmware.varsTemplate} (install the same firmware package there): ${r.stderr.trim()}`, { artifacts: art.path, host: host.name });
+}
 
 /**
  * Waits for a local QEMU's monitor socket (ending at once if the process exits or `failed`
@@ -56,6 +66,7 @@ export async function launchLocal(
   const dir = await privateDir(name);
   const art = opts.artifacts;
   const paths = vmPaths(dir.path, art.file(`${name}.serial.log`));
+  await placeVarstore(spec, paths, art);
   // A restored VM starts as an incoming one and loads its guest from the snapshot file.
   const argv = buildArgv(spec, paths, { incoming: opts.incoming || !!restore });
   // In a namespace: `ip netns exec` execs QEMU in place, so the pid and group stay QEMU's.
@@ -91,6 +102,7 @@ export async function launchOn(host: Host, name: string, spec: VmSpec, opts: { i
   const dir = await host.privateDir(name);
   const art = opts.artifacts;
   const there = vmPaths(dir.path, join(dir.path, `${name}.serial.log`));
+  await placeVarstore(spec, there, art, host);
   const stderrThere = join(dir.path, `${name}.stderr.log`);
   const argv = buildArgv(spec, there, { incoming: opts.incoming });
   art.writeJson(`${name}.argv.json`, [spec.binary, ...argv]);
@@ -143,6 +155,7 @@ export async function planExec(source: StartedVm, name: string, spec: VmSpec, op
   const dir = await privateDir(name);
   const art = opts.artifacts;
   const paths = vmPaths(dir.path, art.file(`${name}.serial.log`));
+  await placeVarstore(spec, paths, art);
   const argv = buildArgv(spec, paths, { incoming: true });
   const command = [spec.binary, ...argv];
   art.writeJson(`${name}.argv.json`, command);

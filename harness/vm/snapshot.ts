@@ -12,7 +12,7 @@ const FORMAT = 2;
 const MAX_AGE_MS = 14 * 24 * 3600 * 1000;
 
 /** The argv is hashed with these in place of the per-VM socket and log paths, which do not reach the guest. */
-const PLACEHOLDER_PATHS: VmPaths = { qmp: 'QMP', fdMonitor: 'FDMON', agent: 'QGA', heartbeat: 'HB', serialLog: 'SERIAL' };
+const PLACEHOLDER_PATHS: VmPaths = { qmp: 'QMP', fdMonitor: 'FDMON', agent: 'QGA', heartbeat: 'HB', serialLog: 'SERIAL', vars: 'VARS' };
 
 /** A file's identity for the key: a rebuilt image or binary has another size, mtime or inode. */
 function fileId(f: string): string {
@@ -34,7 +34,7 @@ export function snapshotIneligible(spec: VmSpec): string | undefined {
  * binary, argv or image makes another key, so a stale snapshot is never restored.
  */
 export function snapshotKey(spec: VmSpec, qemuVersion: string): string {
-  const files = [spec.binary, spec.kernel, spec.initrd, ...spec.disks.map((d) => d.file)].filter((f): f is string => !!f);
+  const files = [spec.binary, spec.kernel, spec.initrd, spec.firmware?.code, spec.firmware?.varsTemplate, ...spec.disks.map((d) => d.file)].filter((f): f is string => !!f);
   const h = createHash('sha256');
   h.update(JSON.stringify({ format: FORMAT, qemuVersion, argv: buildArgv(spec, PLACEHOLDER_PATHS), files: files.map(fileId) }));
   return h.digest('hex').slice(0, 32);

@@ -1,4 +1,5 @@
 import type { Arch } from '../util/arch.js';
+import type { UefiFirmware } from '../images/firmware.js';
 
 export const CACHE_MODES = ['none', 'writeback', 'writethrough', 'directsync', 'unsafe'] as const;
 export type CacheMode = (typeof CACHE_MODES)[number];
@@ -73,6 +74,8 @@ export interface VmSpec {
   kernel?: string;
   initrd?: string;
   append?: string;
+  /** UEFI from pflash (its code read-only, a variable store of the VM's own); undefined: the machine's BIOS or none. */
+  firmware?: UefiFirmware;
   disks: DiskSpec[];
   nics: NicSpec[];
   /** virtio-serial port for qemu-guest-agent. */
@@ -97,6 +100,8 @@ export interface VmPaths {
   serialLog: string;
   /** The default file of a memory-backend-file. */
   memFile?: string;
+  /** The VM's own UEFI variable store, copied from the firmware's template before it starts. */
+  vars?: string;
 }
 
 export { ARCH_DEFAULTS } from '../util/arch.js';

@@ -1,4 +1,4 @@
-import { kernelCrash, type KernelCrash } from './crash.js';
+import { firmwareCrash, kernelCrash, type KernelCrash } from './crash.js';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import type { ExitInfo } from '../host/process.js';
 import { listening, type GroupSockets, type Host, type HostProcess } from '../host/host.js';
@@ -173,11 +173,15 @@ export class StartedVm implements AsyncDisposable {
 
   private async waitGuest(opts: Wait): Promise<void> {
     if (this.heartbeat && this.startMode !== 'restored') {
+      // A firmware exception or a kernel that died while booting ends the wait at once: nothing will say READY.
+      const died = () => this.bootCrash();
       await pollUntil(`${this.name}: guest READY on the heartbeat port (see ${this.paths.serialLog})`, deadline(opts, 'boot'), () => ({
-        done: this.heartbeat!.readyAt !== undefined || !this.process.running,
+        done: this.heartbeat!.readyAt !== undefined || !this.process.running || !!died(),
         state: this.process.running ? this.serialTail() : `QEMU exited ${JSON.stringify(this.process.exit)}`,
       }));
       if (!this.process.running) throw new VmStartError(`${this.name}: QEMU exited while booting`, { artifacts: this.artifacts.path });
+      const crash = this.heartbeat!.readyAt === undefined ? died() : undefined;
+      if (crash) throw new VmStartError(`${this.name}: the guest died while booting: ${crash.excerpt.join(' | ')} (console: ${this.paths.serialLog})`, { artifacts: this.artifacts.path });
     }
     // Beating and the agent answering are independent: wait for both at once.
     await Promise.all([this.heartbeat?.waitForBeats(3), this.spec.agent ? this.agent().then((a) => a.ping()) : undefined]);
@@ -212,8 +216,18 @@ export class StartedVm implements AsyncDisposable {
   }
 
   /** The guest kernel's crash report on this VM's console, if it printed one. */
+  /** The firmware's exception or the kernel's crash, as the console printed it during boot. */
+  private bootCrash(): KernelCrash | undefined {
+    const serial = this.serialText();
+    return firmwareCrash(serial) ?? kernelCrash(serial);
+  }
+
   kernelCrash(): KernelCrash | undefined {
-    return existsSync(this.paths.serialLog) ? kernelCrash(readFileSync(this.paths.serialLog, 'utf8')) : undefined;
+    return kernelCrash(this.serialText());
+  }
+
+  private serialText(): string {
+    return existsSync(this.paths.serialLog) ? readFileSync(this.paths.serialLog, 'utf8') : '';
   }
 
   serialTail(lines = 3): string {
