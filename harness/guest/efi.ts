@@ -23,12 +23,20 @@ export async function efiState(vm: StartedVm): Promise<{ efi: boolean; secureBoo
 export async function writeEfiVariable(vm: StartedVm, name: string, value: string): Promise<void> {
   if (!/^[A-Za-z0-9]+$/.test(name) || !/^[A-Za-z0-9 ._-]*$/.test(value)) throw new Error(`writeEfiVariable: name and value must be plain (got ${JSON.stringify([name, value])})`);
   // Attributes 7 (NON_VOLATILE | BOOTSERVICE_ACCESS | RUNTIME_ACCESS) as 4 little-endian bytes, then the data.
-  await (await vm.agent()).sh(`${MOUNT}; printf '\\007\\000\\000\\000%s' '${value}' > ${EFIVARS}/${name}-${MIGTEST_EFI_GUID}`);
+  const r = await (await vm.agent()).sh(`${MOUNT}; printf '\\007\\000\\000\\000%s' '${value}' > ${EFIVARS}/${name}-${MIGTEST_EFI_GUID}`);
+  notEfi(vm, r.stdout);
+}
+
+// MOUNT's answer when the guest has no EFI runtime: an error, never a variable's value.
+function notEfi(vm: StartedVm, stdout: string): void {
+  if (stdout.trim() === 'no-efi') throw new Error(`${vm.name}: the guest was not booted through UEFI (no /sys/firmware/efi): it has no EFI variables`);
 }
 
 /** Reads one of migtest's EFI variables in the guest; undefined when it does not exist. */
 export async function readEfiVariable(vm: StartedVm, name: string): Promise<string | undefined> {
+  if (!/^[A-Za-z0-9]+$/.test(name)) throw new Error(`readEfiVariable: the name must be plain (got ${JSON.stringify(name)})`);
   const r = await (await vm.agent()).sh(`${MOUNT}; f=${EFIVARS}/${name}-${MIGTEST_EFI_GUID}; [ -e $f ] && tail -c +5 $f || echo -n __none__`);
+  notEfi(vm, r.stdout);
   return r.stdout === '__none__' ? undefined : r.stdout;
 }
 

@@ -2,7 +2,7 @@ import { execa } from 'execa';
 import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { privateDir } from '../util/privdir.js';
 import { join } from 'node:path';
-import { cacheDir } from '../util/paths.js';
+import { cacheDir, onPath } from '../util/paths.js';
 import { MigtestError, SkipError } from '../util/errors.js';
 import type { Arch } from '../util/arch.js';
 
@@ -41,8 +41,14 @@ export const SNAKEOIL = { key: '/usr/share/ovmf/PkKek-1-snakeoil.key', cert: '/u
 export function uefiFirmware(arch: Arch, kind: FirmwareKind): UefiFirmware | undefined {
   if (kind === 'bios') return undefined;
   const f = FILES[arch][kind];
-  for (const file of [f.code, f.vars, ...(kind === 'uefi-secure' ? [SNAKEOIL.key, SNAKEOIL.cert] : [])])
-    if (!existsSync(file)) throw new SkipError(`firmware ${kind} for ${arch}: ${file} is missing (install Debian's ${f.pkg} package; ci/setup.sh does)`);
+  // The snakeoil key ships in the ovmf package on every arch.
+  const files: Array<[string, string]> = [[f.code, f.pkg], [f.vars, f.pkg], ...(kind === 'uefi-secure' ? ([[SNAKEOIL.key, 'ovmf'], [SNAKEOIL.cert, 'ovmf']] as Array<[string, string]>) : [])];
+  for (const [file, pkg] of files)
+    if (!existsSync(file)) throw new SkipError(`firmware ${kind} for ${arch}: ${file} is missing (install Debian's ${pkg} package; ci/setup.sh does)`);
+  // What signs the guest's kernel for it, checked now so a run refuses before anything starts.
+  if (kind === 'uefi-secure')
+    for (const [tool, pkg] of [['openssl', 'openssl'], ['sbsign', 'sbsigntool'], ['sbattach', 'sbsigntool']] as const)
+      if (!onPath(tool)) throw new SkipError(`firmware ${kind} for ${arch}: ${tool} is missing, needed to sign the guest's kernel (install Debian's ${pkg} package; ci/setup.sh does)`);
   return { kind, code: f.code, varsTemplate: f.vars, secure: kind === 'uefi-secure' };
 }
 

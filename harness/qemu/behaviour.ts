@@ -1,4 +1,5 @@
 import { compareVersions } from './catalog.js';
+import type { Accel } from '../util/arch.js';
 
 /**
  * What a QEMU version does where versions differ, as data: the harness and its suites read
@@ -100,6 +101,8 @@ export interface KnownFailure {
   /** Version labels, as prefixes ("10.0", "9" for every 9.x). */
   versions: string[];
   reason: string;
+  /** Only under this accelerator (seen there, not known elsewhere); any when absent. */
+  accel?: Accel;
 }
 
 export const KNOWN_FAILURES = {
@@ -122,6 +125,7 @@ export const KNOWN_FAILURES = {
   /** firmware: an x86_64 guest under --firmware uefi-secure with Debian bookworm's OVMF (2022.11), under TCG. */
   ovmfSecureBootX86Tcg: {
     versions: ['11.1'],
+    accel: 'tcg',
     reason: "bookworm's OVMF 2022.11 secure-boot (SMM) build never reaches the kernel on QEMU 11.1.3 under TCG: it hangs after clearing the screen, or takes an exception (#UD at 0x30001, #PF) (seen 2026-12-06); 7.2.22, 10.0.2 and 10.0.13 boot it, and plain uefi boots on 11.1.3",
   },
 } satisfies Record<string, KnownFailure>;

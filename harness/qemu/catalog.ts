@@ -3,9 +3,9 @@ import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { basename, delimiter, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { ConfigError } from '../util/errors.js';
-import { cacheDir } from '../util/paths.js';
+import { cacheDir, onPath } from '../util/paths.js';
 import { ARCHES, type Arch } from '../util/arch.js';
 
 /** One installed QEMU system emulator. */
@@ -76,13 +76,6 @@ async function versionOf(path: string): Promise<string | undefined> {
   return v;
 }
 
-function onPath(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    const p = join(dir, name);
-    if (dir && existsSync(p)) return p;
-  }
-  return undefined;
-}
 
 let listed: Promise<QemuBinary[]> | undefined;
 

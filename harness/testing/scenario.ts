@@ -13,6 +13,7 @@ import { recordResult, type ScenarioResult } from '../report/results.js';
 import { deadline, scale } from '../util/deadlines.js';
 import { CheckFailedError, MigtestError, SkipError } from '../util/errors.js';
 import { versionMatches } from '../qemu/catalog.js';
+import type { Accel } from '../util/arch.js';
 import { Scope } from '../vm/pool.js';
 
 export type { Stoppable } from '../vm/pool.js';
@@ -52,11 +53,16 @@ export class ScenarioContext extends Scope {
   /**
    * A known failure on some QEMU versions: `check` asserts what QEMU should do. Where
    * `version` is one of `versions` it must fail (the row says xfail and why); where it then
-   * passes, the scenario fails saying the known failure is gone (remove the xfail).
+   * passes, the scenario fails saying the known failure is gone (remove the xfail). A known
+   * failure of one accelerator (`known.accel`) applies only where `at.accel` is that one.
    */
-  async xfail(known: { versions: string[]; reason: string }, version: string, check: () => Promise<void>): Promise<void> {
-    if (!known.versions.some((v) => versionMatches(version, v))) return check();
+  async xfail(known: { versions: string[]; reason: string; accel?: Accel }, at: string | { version: string; accel: Accel }, check: () => Promise<void>): Promise<void> {
+    const { version, accel } = typeof at === 'string' ? { version: at, accel: undefined } : at;
+    const applies = known.versions.some((v) => versionMatches(version, v)) && (!known.accel || !accel || known.accel === accel);
+    if (!applies) return check();
     const err = await check().then(() => undefined, (e: unknown) => e);
+    // A skip says the host lacks something: that proves nothing either way, so it stays a skip.
+    if (err instanceof SkipError) throw err;
     if (!err) throw new CheckFailedError(`a known failure is gone: QEMU ${version} now does what it should; remove its xfail (${known.reason})`);
     this.record({ verdict: `xfail on QEMU ${version} (${known.reason}): ${(err as Error).message.split('\n')[0]}` });
   }

@@ -1,4 +1,5 @@
-import { join, dirname } from 'node:path';
+import { existsSync } from 'node:fs';
+import { delimiter, join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runConfig } from './run-config.js';
 
@@ -12,3 +13,12 @@ export const cacheDir = (): string => runConfig().cacheDir;
 export const stateDir = (): string => runConfig().stateDir;
 
 export const artifactsRoot = (): string => runConfig().artifactsRoot ?? join(repoRoot, 'artifacts');
+
+/** Where `name` is on PATH, if it is. */
+export function onPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const p = join(dir, name);
+    if (dir && existsSync(p)) return p;
+  }
+  return undefined;
+}

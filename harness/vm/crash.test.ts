@@ -18,6 +18,12 @@ describe('kernelCrash', () => {
   it('finds an arm64 one', () => {
     expect(kernelCrash('[ 3.1] Unable to handle kernel paging request at virtual address 0000dead\n[ 3.2] Internal error: Oops: 96000004 [#1] SMP')!.line).toMatch(/^Unable to handle kernel paging request/);
   });
+  it('counts a stall or a soft lockup, unless only a death is asked for (a busy host can cause them)', () => {
+    const log = '[ 21.1] watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [swapper/0:1]\n[ 40.2] rcu: INFO: rcu_preempt detected stalls on CPUs/tasks:';
+    expect(kernelCrash(log)!.line).toMatch(/^watchdog: BUG: soft lockup/);
+    expect(kernelCrash(log, 6, true)).toBeUndefined();
+    expect(kernelCrash(`${log}\n[ 41.0] Kernel panic - not syncing: Fatal exception`, 6, true)!.line).toMatch(/^Kernel panic/);
+  });
   it('leaves a healthy console alone', () => {
     expect(kernelCrash('[    0.000000] Linux version 6.1.0\nREADY\nmigtest: heartbeat 1\n')).toBeUndefined();
   });

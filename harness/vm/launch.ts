@@ -27,10 +27,22 @@ const vmPaths = (dir: string, serialLog: string): VmPaths => ({
   vars: join(dir, 'vars.fd'),
 });
 
-/** The VM's own UEFI variable store, a copy of its firmware's template, in its private directory (on its host). */
-async function placeVarstore(spec: VmSpec, paths: VmPaths, art: ArtifactDir, host?: Host): Promise<void> {
+/**
+ * The VM's own UEFI variable store, a copy of its firmware's template (or of `from`, a running
+ * VM's live store), in its private directory (on its host). On failure it removes that directory.
+ */
+async function placeVarstore(spec: VmSpec, paths: VmPaths, art: ArtifactDir, dir: { cleanup(): Promise<void> }, host?: Host, from?: string): Promise<void> {
+  try {
+    await copyVarstore(spec, paths, art, host, from);
+  } catch (e) {
+    await dir.cleanup().catch(() => undefined);
+    throw e;
+  }
+}
+
+async function copyVarstore(spec: VmSpec, paths: VmPaths, art: ArtifactDir, host?: Host, from?: string): Promise<void> {
   if (!spec.firmware) return;
-  if (!host) return copyFileSync(spec.firmware.varsTemplate, paths.vars!);
+  if (!host) return copyFileSync(from && existsSync(from) ? from : spec.firmware.varsTemplate, paths.vars!);
   // The firmware at the same paths there (Debian's ovmf / qemu-efi-aarch64 on both hosts).
   const r = await host.exec(['sh', '-c', 'test -r "$1" && cp "$2" "$3"', 'sh', spec.firmware.code, spec.firmware.varsTemplate, paths.vars!]);
   if (r.code !== 0) throw new VmStartError(`host ${host.name} lacks the firmware ${spec.firmware.code} or ${spec.firmware.varsTemplate} (install the same firmware package there): ${r.stderr.trim()}`, { artifacts: art.path, host: host.name });
@@ -66,7 +78,7 @@ export async function launchLocal(
   const dir = await privateDir(name);
   const art = opts.artifacts;
   const paths = vmPaths(dir.path, art.file(`${name}.serial.log`));
-  await placeVarstore(spec, paths, art);
+  await placeVarstore(spec, paths, art, dir);
   // A restored VM starts as an incoming one and loads its guest from the snapshot file.
   const argv = buildArgv(spec, paths, { incoming: opts.incoming || !!restore });
   // In a namespace: `ip netns exec` execs QEMU in place, so the pid and group stay QEMU's.
@@ -102,7 +114,7 @@ export async function launchOn(host: Host, name: string, spec: VmSpec, opts: { i
   const dir = await host.privateDir(name);
   const art = opts.artifacts;
   const there = vmPaths(dir.path, join(dir.path, `${name}.serial.log`));
-  await placeVarstore(spec, there, art, host);
+  await placeVarstore(spec, there, art, dir, host);
   const stderrThere = join(dir.path, `${name}.stderr.log`);
   const argv = buildArgv(spec, there, { incoming: opts.incoming });
   art.writeJson(`${name}.argv.json`, [spec.binary, ...argv]);
@@ -155,7 +167,8 @@ export async function planExec(source: StartedVm, name: string, spec: VmSpec, op
   const dir = await privateDir(name);
   const art = opts.artifacts;
   const paths = vmPaths(dir.path, art.file(`${name}.serial.log`));
-  await placeVarstore(spec, paths, art);
+  // The exec'd QEMU takes over the source's store as it is now, as a real exec would keep its file.
+  await placeVarstore(spec, paths, art, dir, undefined, source.paths.vars);
   const argv = buildArgv(spec, paths, { incoming: true });
   const command = [spec.binary, ...argv];
   art.writeJson(`${name}.argv.json`, command);

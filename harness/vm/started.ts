@@ -215,13 +215,13 @@ export class StartedVm implements AsyncDisposable {
     });
   }
 
-  /** The guest kernel's crash report on this VM's console, if it printed one. */
-  /** The firmware's exception or the kernel's crash, as the console printed it during boot. */
+  /** The firmware's exception or the kernel's death (not a stall), as the console printed it during boot. */
   private bootCrash(): KernelCrash | undefined {
     const serial = this.serialText();
-    return firmwareCrash(serial) ?? kernelCrash(serial);
+    return firmwareCrash(serial) ?? kernelCrash(serial, 6, true);
   }
 
+  /** The guest kernel's crash report on this VM's console (a stall included), if it printed one. */
   kernelCrash(): KernelCrash | undefined {
     return kernelCrash(this.serialText());
   }
