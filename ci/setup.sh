@@ -38,8 +38,11 @@ apt-get install -y -q socat mmdebstrap e2fsprogs cpio busybox-static kmod nftabl
   openssh-server openssh-client python3 openssl chromium
 # UEFI firmware (--firmware uefi, uefi-secure) and the tool that signs the guest's kernel for Secure Boot.
 apt-get install -y -q ovmf qemu-efi-aarch64 sbsigntool
+# The system image's disk (GRUB images, the ESP, the partition table), built without loop devices.
+apt-get install -y -q grub-common mtools dosfstools fdisk
 
 npm ci --no-audit --no-fund
 node bin/migtest.mjs images build
+node bin/migtest.mjs images build --profile system
 node bin/migtest.mjs qemu fetch 5.2 7.2 10.0 11.1
 node bin/migtest.mjs doctor

@@ -7,6 +7,7 @@ import { Command, CommanderError, Option } from 'commander';
 const collect = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((a) => parseArch(a.trim(), '--arch'))];
 import { ARCHES, parseArch } from '../util/arch.js';
 import { buildImage, findImage } from '../images/build.js';
+import { PROFILES, parseProfile } from '../images/recipe.js';
 import { findBinary, listBinaries, type QemuBinary } from '../qemu/catalog.js';
 import { gridPresets } from '../compat/grid.js';
 import { runCompat } from './compat.js';
@@ -74,6 +75,7 @@ program
   .option('--list', "print the selected scenarios' names (as -t matches them) and exit")
   .option('--rotation <share>', "a rotating share of the suites instead of naming them: 'k' (today's share of k, by the UTC day) or 'i/k'; with --qemu newest, CI's pass on the newest QEMU")
   .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']))
+  .addOption(new Option('--image <name>', 'the built-in image every VM boots: default (kernel loaded by QEMU, busybox init) or system (systemd, booted by the firmware from its disk; also MIGTEST_IMAGE)').choices(['default', 'system']))
   .addOption(new Option('--firmware <firmware>', 'what boots every VM: bios (default), uefi (OVMF / AAVMF, a variable store per VM) or uefi-secure (Secure Boot enforced; also MIGTEST_FIRMWARE)').choices(['bios', 'uefi', 'uefi-secure']))
   .option('--arch <arch>', `architecture, repeatable (${ARCHES.join(', ')})`, collect)
   .action(async (suites: string[], opts) => {
@@ -97,13 +99,16 @@ program
 const images = program.command('images').description('guest images');
 images
   .command('build')
-  .description('build the default image (cached by recipe hash)')
+  .description('build a built-in image (cached by recipe hash): default, or system (systemd, booted by firmware)')
   .option('--arch <arch>', `architecture, repeatable (${ARCHES.join(', ')})`, collect)
+  .option('--profile <name>', `which built-in image (${PROFILES.join(', ')})`, 'default')
   .option('--force', 'rebuild even if cached')
-  .action(async (opts: { arch?: string[]; force?: boolean }) => {
-    for (const arch of (opts.arch ?? [...ARCHES]).map((a) => parseArch(a, '--arch'))) {
-      const cached = !opts.force && findImage(arch);
-      const img = cached || (await buildImage(arch, { force: opts.force }));
+  .action(async (opts: { arch?: string[]; profile: string; force?: boolean }) => {
+    const name = parseProfile('--profile', opts.profile);
+    const arches = (opts.arch ?? [...ARCHES]).map((a) => parseArch(a, '--arch'));
+    for (const arch of arches) {
+      const cached = !opts.force && findImage(arch, name);
+      const img = cached || (await buildImage(arch, { name, force: opts.force }));
       process.stdout.write(`${arch}: ${cached ? 'cached' : `built in ${img.builtSeconds?.toFixed(1)}s`} ${img.kernel} ${img.rootDisk}\n`);
     }
   });

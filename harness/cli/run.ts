@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { resolveAccel, type AccelChoice, ACCEL_CHOICES } from '../qemu/accel.js';
 import { reapAtStart } from '../testing/reaper.js';
 import { defaultImage } from '../images/default.js';
-import { ARCHES, parseArch, type Arch } from '../util/arch.js';
+import { ARCHES, parseArch, parseProfile, type Arch, type Profile } from '../util/arch.js';
 import { QEMU_SPEC_FORMS, findBinary } from '../qemu/catalog.js';
 import { runDir } from '../report/artifacts.js';
 import { readResults, type ScenarioResult } from '../report/results.js';
@@ -61,7 +61,7 @@ function checkRunDirs(): void {
 }
 
 /** A guest image by its recipe hash (the cache folder's name), or the user's own file. */
-const imageIdentity = (rootDisk: string) => (/^default-/.test(basename(dirname(rootDisk))) ? basename(dirname(rootDisk)) : rootDisk);
+const imageIdentity = (rootDisk: string) => (/^(default|system)-/.test(basename(dirname(rootDisk))) ? basename(dirname(rootDisk)) : rootDisk);
 import { parseShard, rotationSuites, suiteFiles, availableSuites } from './suites.js';
 import { expandMatrix } from '../matrix/expand.js';
 import { loadMatrix, presets } from '../matrix/load.js';
@@ -73,6 +73,7 @@ export interface RunOptions {
   results?: string;
   accel?: string;
   firmware?: string;
+  image?: string;
   arch?: string[];
   preset?: string;
   matrix?: string;
@@ -121,6 +122,8 @@ export interface RunPlan {
   accel: AccelChoice;
   /** What boots every VM (--firmware, MIGTEST_FIRMWARE). */
   firmware: FirmwareKind;
+  /** The built-in image every VM boots (--image, MIGTEST_IMAGE). */
+  image: Profile;
   jobs: number;
   repeat: number;
   pattern?: string;
@@ -182,6 +185,10 @@ export async function planRun(names: string[], opts: RunOptions): Promise<RunPla
       if (e instanceof SkipError) throw new ConfigError(opts.firmware === undefined ? 'MIGTEST_FIRMWARE' : '--firmware', `'${firmware}': ${e.message}`, FIRMWARES);
       throw e;
     }
+  const image = opts.image === undefined ? runConfig().imageProfile : parseProfile('--image', opts.image);
+  // GRUB from Debian's unsigned grub-efi packages: Secure Boot would refuse it.
+  if (image === 'system' && firmware === 'uefi-secure')
+    throw new ConfigError(opts.firmware === undefined ? 'MIGTEST_FIRMWARE' : '--firmware', "'uefi-secure' with the system image: its GRUB is not signed for Secure Boot", ['bios', 'uefi']);
   if (opts.qemu && (opts.srcQemu || opts.dstQemu)) throw new ConfigError('--qemu/--src-qemu/--dst-qemu', '--qemu sets both sides: give it alone, or the per-side options', QEMU_SPEC_FORMS);
   checkRunDirs();
   let matrixPlan: RunPlan['matrix'];
@@ -219,6 +226,7 @@ export async function planRun(names: string[], opts: RunOptions): Promise<RunPla
     arches,
     accel,
     firmware,
+    image,
     jobs,
     repeat,
     pattern,
@@ -238,7 +246,7 @@ export function describePlan(p: RunPlan): string[] {
     ...(p.rotation ? [`rotation share ${p.rotation}`] : []),
     `suites: ${p.all ? 'unit tests and every suite' : p.unitOnly ? 'unit tests' : p.files.map((f) => f.replace(/^suites\/|\.test\.ts$/g, '')).join(', ')}`,
     ...(p.matrix ? [`matrix ${p.matrix.name}: ${p.matrix.cells} cells`] : []),
-    `arches: ${p.arches.join(', ')}; accelerator: ${p.accel}; firmware: ${p.firmware}; ${p.jobs} suite file(s) at once${p.repeat > 1 ? `; ${p.repeat} repetitions` : ''}${p.shard ? `; shard ${p.shard}` : ''}${p.pattern ? `; scenarios matching /${p.pattern}/` : ''}`,
+    `arches: ${p.arches.join(', ')}; accelerator: ${p.accel}; image: ${p.image}; firmware: ${p.firmware}; ${p.jobs} suite file(s) at once${p.repeat > 1 ? `; ${p.repeat} repetitions` : ''}${p.shard ? `; shard ${p.shard}` : ''}${p.pattern ? `; scenarios matching /${p.pattern}/` : ''}`,
     ...p.binaries.map((b) => `${b.arch} ${b.side}: QEMU ${b.version} (${b.source}) ${b.path}`),
     `hosts: ${p.hosts ?? 'this machine'}`,
     `snapshot start: ${p.freshBoot ? 'off (every VM boots)' : 'on'}`,
@@ -272,7 +280,7 @@ async function listScenarios(plan: RunPlan): Promise<string[]> {
 export async function runSuites(names: string[], opts: RunOptions): Promise<number> {
   const plan = await planRun(names, opts);
   const history = historyTarget(opts.history);
-  configureRun({ accel: plan.accel, firmware: plan.firmware, arches: plan.arches, jobs: plan.jobs, ...(opts.freshBoot ? { freshBoot: true } : {}), ...(opts.keepArtifacts ? { keepArtifacts: true } : {}) });
+  configureRun({ accel: plan.accel, firmware: plan.firmware, image: plan.image, arches: plan.arches, jobs: plan.jobs, ...(opts.freshBoot ? { freshBoot: true } : {}), ...(opts.keepArtifacts ? { keepArtifacts: true } : {}) });
   if (opts.dryRun) {
     process.stdout.write(`${describePlan(plan).join('\n')}\n`);
     return 0;

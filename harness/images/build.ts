@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
+import { closeSync, openSync, writeSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { MigtestError } from '../util/errors.js';
@@ -7,7 +7,7 @@ import { progress } from '../util/log.js';
 import { cacheDir } from '../util/paths.js';
 import { moduleClosure, parseModulesDep } from './modules.js';
 import { DEB_ARCH, loadRecipe, recipeHash, type Recipe } from './recipe.js';
-import { type Arch } from '../util/arch.js';
+import { kernelAppend, type Arch } from '../util/arch.js';
 
 /** What a built image is: a kernel, an initramfs and a read-only root disk. */
 export interface GuestImage {
@@ -19,6 +19,8 @@ export interface GuestImage {
   rootDisk: string;
   rootFormat: 'qcow2' | 'raw';
   kernelVersion: string;
+  /** kernel: booted with -kernel/-initrd; firmware: the firmware boots GRUB from the root disk (kernel and initrd are copies of what it loads). */
+  boot?: 'kernel' | 'firmware';
   /** Seconds the build took, when it was built rather than found in the cache. */
   builtSeconds?: number;
 }
@@ -61,10 +63,11 @@ export async function buildImage(arch: Arch, opts: { name?: string; force?: bool
     const root = join(work, 'root');
     progress(`image ${recipe.name}/${arch}: mmdebstrap ${recipe.suite} (${DEB_ARCH[arch]})`);
     // extract: unpack packages and their dependencies, run nothing: no emulation needed for arm64.
+    const loaders = recipe.boot === 'firmware' ? (recipe.bootloaderPackages?.[arch] ?? []) : [];
     await run('mmdebstrap', 'mmdebstrap', [
       '--variant=extract',
       `--arch=${DEB_ARCH[arch]}`,
-      `--include=${[recipe.kernelPackage[arch], ...recipe.packages].join(',')}`,
+      `--include=${[recipe.kernelPackage[arch], ...recipe.packages, ...loaders].join(',')}`,
       '--quiet',
       recipe.suite,
       root,
@@ -82,14 +85,18 @@ export async function buildImage(arch: Arch, opts: { name?: string; force?: bool
       const target = join(root, dest);
       mkdirSync(dirname(target), { recursive: true });
       copyFileSync(join(recipe.dir, src), target);
-      chmodSync(target, 0o755);
+      chmodSync(target, /\.(pl|sh)$/.test(src) ? 0o755 : 0o644);
     }
     for (const p of recipe.prune) rmSync(join(root, p), { recursive: true, force: true });
-    rmSync(join(root, 'boot'), { recursive: true, force: true });
     for (const d of ['proc', 'sys', 'dev', 'run', 'tmp', 'var/lib']) mkdirSync(join(root, d), { recursive: true });
-    const usedMiB = Number((await run('du', 'du', ['-sm', root])).stdout.split('\t')[0]);
     const raw = join(work, 'root.raw');
-    await run('mkfs.ext4', 'mkfs.ext4', ['-q', '-F', '-L', 'migtest-root', '-d', root, raw, `${Math.ceil(usedMiB * 1.3 + 64)}M`]);
+    if (recipe.boot === 'firmware') {
+      await systemDisk(recipe, arch, root, work, raw);
+    } else {
+      rmSync(join(root, 'boot'), { recursive: true, force: true });
+      const usedMiB = Number((await run('du', 'du', ['-sm', root])).stdout.split('\t')[0]);
+      await run('mkfs.ext4', 'mkfs.ext4', ['-q', '-F', '-L', 'migtest-root', '-d', root, raw, `${Math.ceil(usedMiB * 1.3 + 64)}M`]);
+    }
     await run('qemu-img', 'qemu-img', ['convert', '-O', 'qcow2', raw, join(work, 'root.qcow2')]);
     rmSync(raw);
     rmSync(root, { recursive: true, force: true });
@@ -103,6 +110,7 @@ export async function buildImage(arch: Arch, opts: { name?: string; force?: bool
       rootDisk: join(outDir, 'root.qcow2'),
       rootFormat: 'qcow2',
       kernelVersion: kver,
+      boot: recipe.boot,
       builtSeconds: (Date.now() - started) / 1000,
     };
     writeFileSync(join(work, 'manifest.json'), JSON.stringify(image, null, 2));
@@ -114,6 +122,128 @@ export async function buildImage(arch: Arch, opts: { name?: string; force?: bool
   } catch (e) {
     rmSync(work, { recursive: true, force: true });
     throw e;
+  }
+}
+
+const MiB = 1024 * 1024;
+// The system disk's GPT: a BIOS boot partition (GRUB's core for SeaBIOS; unused on aarch64,
+// kept so the root is the third partition on both arches), the ESP, the root filesystem.
+const BIOS_BOOT = { start: 1, size: 1 };
+const ESP = { start: 2, size: 30 };
+const ROOT_START = 32;
+
+/**
+ * A firmware-booted system disk from the extracted root: configured for systemd without
+ * running maintainer scripts (no emulation for arm64), GRUB for the ESP (and for SeaBIOS on
+ * x86_64) from the image's own GRUB packages, all of it assembled in a file (no loop device).
+ */
+async function systemDisk(recipe: Recipe, arch: Arch, root: string, work: string, out: string): Promise<void> {
+  progress(`image ${recipe.name}/${arch}: systemd configuration`);
+  const etc = (p: string, text: string) => {
+    mkdirSync(dirname(join(root, 'etc', p)), { recursive: true });
+    writeFileSync(join(root, 'etc', p), text);
+  };
+  // What base-passwd's and systemd's maintainer scripts would have made.
+  etc('passwd', readFileSync(join(root, 'usr/share/base-passwd/passwd.master'), 'utf8'));
+  etc('group', readFileSync(join(root, 'usr/share/base-passwd/group.master'), 'utf8'));
+  etc('shadow', '');
+  etc('machine-id', '');
+  etc('hostname', 'migtest\n');
+  etc('fstab', '# the root is mounted by the initramfs (read-only, under a tmpfs overlay)\n');
+  const link = (target: string, at: string) => {
+    mkdirSync(dirname(join(root, at)), { recursive: true });
+    rmSync(join(root, at), { force: true });
+    symlinkSync(target, join(root, at));
+  };
+  link('/lib/systemd/system/multi-user.target', 'etc/systemd/system/default.target');
+  // No login on the console (the image has no getty): the harness reaches the guest through its agent.
+  for (const u of ['getty@.service', 'serial-getty@.service', 'getty.target']) link('/dev/null', `etc/systemd/system/${u}`);
+  for (const d of ['media/root-ro', 'media/root-rw', 'var/log', 'var/tmp', 'root']) mkdirSync(join(root, d), { recursive: true });
+
+  const kver = readdirSync(join(root, 'lib/modules'))[0]!;
+  copyFileSync(join(root, 'boot', `vmlinuz-${kver}`), join(root, 'boot/vmlinuz'));
+  copyFileSync(join(work, 'initrd.img'), join(root, 'boot/initrd.img'));
+  const grubDir = join(root, 'usr/lib/grub');
+  const cfg = [
+    'set timeout=0',
+    'search --no-floppy --label migtest-root --set=root',
+    // Not quiet: systemd's status lines on the console say how far a boot got.
+    `linux /boot/vmlinuz ${kernelAppend(arch).replace(/ ?\bquiet\b/, '')}`,
+    'initrd /boot/initrd.img',
+    'boot',
+    '',
+  ].join('\n');
+  writeFileSync(join(work, 'grub.cfg'), cfg);
+  const modules = ['part_gpt', 'ext2', 'search', 'search_label', 'linux', 'normal', 'configfile', 'echo', 'test'];
+
+  progress(`image ${recipe.name}/${arch}: GRUB, ESP and disk`);
+  const efi = arch === 'x86_64' ? { dir: 'x86_64-efi', file: 'BOOTX64.EFI' } : { dir: 'arm64-efi', file: 'BOOTAA64.EFI' };
+  const efiImage = join(work, efi.file);
+  await run('grub-mkstandalone', 'grub-mkstandalone', [
+    '-O', efi.dir, '-d', join(grubDir, efi.dir), '-o', efiImage,
+    `--install-modules=${[...modules, 'part_msdos', 'fat'].join(' ')}`, `--modules=${modules.join(' ')}`,
+    '--locales=', '--fonts=', '--themes=', `boot/grub/grub.cfg=${join(work, 'grub.cfg')}`,
+  ]);
+  const esp = join(work, 'esp.img');
+  await run('mkfs.vfat', 'mkfs.vfat', ['-C', '-n', 'MIGTEST-ESP', esp, String(ESP.size * 1024)]);
+  await run('mmd', 'mmd', ['-i', esp, '::/EFI', '::/EFI/BOOT']);
+  await run('mcopy', 'mcopy', ['-i', esp, efiImage, `::/EFI/BOOT/${efi.file}`]);
+  const bios = arch === 'x86_64' ? join(work, 'bios') : undefined;
+  if (bios) {
+    mkdirSync(bios);
+    copyFileSync(join(grubDir, 'i386-pc/boot.img'), join(bios, 'boot.img'));
+    // The whole boot in GRUB's core (embedded config), which goes in the BIOS boot partition.
+    await run('grub-mkimage', 'grub-mkimage', ['-O', 'i386-pc', '-d', join(grubDir, 'i386-pc'), '-o', join(bios, 'core.img'), '-c', join(work, 'grub.cfg'), '-p', '/boot/grub', 'biosdisk', ...modules]);
+  }
+  // GRUB's modules were for building; what boots is in the ESP and the BIOS boot partition.
+  rmSync(grubDir, { recursive: true, force: true });
+
+  const usedMiB = Number((await run('du', 'du', ['-sm', root])).stdout.split('\t')[0]);
+  const rootMiB = Math.ceil(usedMiB * 1.3 + 64);
+  const rootImg = join(work, 'rootfs.img');
+  await run('mkfs.ext4', 'mkfs.ext4', ['-q', '-F', '-L', 'migtest-root', '-d', root, rootImg, `${rootMiB}M`]);
+  const totalMiB = ROOT_START + rootMiB + 1; // one MiB for the backup GPT
+  await run('truncate', 'truncate', ['-s', `${totalMiB}M`, out]);
+  const sectors = (mib: number) => (mib * MiB) / 512;
+  await run('sfdisk', 'sfdisk', ['--quiet', out], {
+    input: [
+      'label: gpt',
+      `start=${sectors(BIOS_BOOT.start)}, size=${sectors(BIOS_BOOT.size)}, type=21686148-6449-6E6F-744E-656564454649, name=bios`,
+      `start=${sectors(ESP.start)}, size=${sectors(ESP.size)}, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name=esp`,
+      `start=${sectors(ROOT_START)}, size=${sectors(rootMiB)}, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4, name=root`,
+      '',
+    ].join('\n'),
+  });
+  await run('dd esp', 'dd', [`if=${esp}`, `of=${out}`, 'bs=1M', `seek=${ESP.start}`, 'conv=notrunc,sparse', 'status=none']);
+  await run('dd root', 'dd', [`if=${rootImg}`, `of=${out}`, 'bs=1M', `seek=${ROOT_START}`, 'conv=notrunc,sparse', 'status=none']);
+  rmSync(rootImg);
+  rmSync(esp);
+  if (bios) biosBoot(out, join(bios, 'boot.img'), join(bios, 'core.img'));
+  for (const f of [efiImage, join(work, 'grub.cfg'), ...(bios ? [bios] : [])]) rmSync(f, { recursive: true, force: true });
+}
+
+/**
+ * What grub-bios-setup does for a GPT disk, done on the file itself (grub-bios-setup wants
+ * to probe the host's root device): GRUB's core in the BIOS boot partition, its first
+ * sector's block list pointing at the rest; boot.img in the MBR's code area (the protective
+ * partition table kept) pointing at the core.
+ */
+export function biosBoot(disk: string, bootImg: string, coreImg: string): void {
+  const coreSector = (BIOS_BOOT.start * MiB) / 512;
+  const core = readFileSync(coreImg);
+  if (core.length > BIOS_BOOT.size * MiB) throw new ImageBuildError(`GRUB's core (${core.length} bytes) does not fit the ${BIOS_BOOT.size} MiB BIOS boot partition`);
+  // The block list (start: u64, len: u16, segment: u16) ends the core's first sector; grub-mkimage set len.
+  core.writeBigUInt64LE(BigInt(coreSector + 1), 512 - 12);
+  const boot = readFileSync(bootImg);
+  boot.writeBigUInt64LE(BigInt(coreSector), 0x5c); // GRUB_BOOT_MACHINE_KERNEL_SECTOR
+  boot[0x66] = 0x90; // GRUB_BOOT_MACHINE_DRIVE_CHECK: a hard disk, so trust the BIOS's drive number (two nops)
+  boot[0x67] = 0x90;
+  const fd = openSync(disk, 'r+');
+  try {
+    writeSync(fd, boot, 0, 440, 0); // up to the disk signature and partition table
+    writeSync(fd, core, 0, core.length, BIOS_BOOT.start * MiB);
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -4,13 +4,14 @@ import type { Arch } from '../util/arch.js';
 
 /**
  * The image a VM boots when the test names none: the user's own files if
- * MIGTEST_KERNEL/MIGTEST_INITRD/MIGTEST_DISK are set, else the built-in default image
- * (built on first use, cached by recipe hash).
+ * MIGTEST_KERNEL/MIGTEST_INITRD/MIGTEST_DISK are set, else the run's built-in image
+ * (MIGTEST_IMAGE, default `default`; built on first use, cached by recipe hash).
  */
-export async function defaultImage(arch: Arch): Promise<Pick<GuestImage, 'kernel' | 'initrd' | 'rootDisk' | 'rootFormat'>> {
+export async function defaultImage(arch: Arch): Promise<Pick<GuestImage, 'kernel' | 'initrd' | 'rootDisk' | 'rootFormat' | 'boot'>> {
   const own = runConfig().image;
   if (own) return { kernel: own.kernel, initrd: own.initrd, rootDisk: own.disk, rootFormat: own.disk.endsWith('.qcow2') ? 'qcow2' : 'raw' };
-  return findImage(arch) ?? (await buildImage(arch));
+  const name = runConfig().imageProfile;
+  return findImage(arch, name) ?? (await buildImage(arch, { name }));
 }
 
 export type { GuestImage };

@@ -31,7 +31,22 @@ export const FIRMWARES = ['bios', 'uefi', 'uefi-secure'] as const;
 export type FirmwareKind = (typeof FIRMWARES)[number];
 
 /** Parses a firmware name from a flag, variable or file field, naming it when it is wrong. */
+/** The built-in guest images (a folder under images/ each): default (-kernel, busybox init) and system (systemd, booted by firmware from its disk). */
+export const PROFILES = ['default', 'system'] as const;
+export type Profile = (typeof PROFILES)[number];
+
+export function parseProfile(field: string, value: string): Profile {
+  if (!(PROFILES as readonly string[]).includes(value)) throw new ConfigError(field, `'${value}' is not a built-in image`, PROFILES);
+  return value as Profile;
+}
+
 export function parseFirmware(field: string, value: string): FirmwareKind {
   if (!(FIRMWARES as readonly string[]).includes(value)) throw new ConfigError(field, `'${value}'`, FIRMWARES);
   return value as FirmwareKind;
+}
+
+/** The guest kernel's command line: its console on the serial port the harness logs. */
+export function kernelAppend(arch: Arch): string {
+  // panic=-1: a panicking guest reboots, which the heartbeat shows as a counter restart.
+  return `console=${ARCH_DEFAULTS[arch].console} panic=-1 quiet loglevel=4`;
 }

@@ -78,4 +78,10 @@ describe('buildArgv', () => {
     expect(devices).toContain('virtio-scsi-pci,id=scsi0');
     expect(devices).toContain('scsi-hd,drive=s,id=s-dev,write-cache=on,bus=scsi0.0,serial=S1,werror=stop');
   });
+  it('gives a disk the firmware boots from its bootindex, and such a guest no -kernel', () => {
+    const argv = buildArgv({ ...spec, kernel: undefined, initrd: undefined, disks: [{ id: 'root', file: '/r.qcow2', format: 'qcow2', readonly: true, bootindex: 0 }] }, paths);
+    expect(after(argv, '-device')).toContain('virtio-blk-pci,drive=root,id=root-dev,write-cache=on,bootindex=0');
+    expect(argv).not.toContain('-kernel');
+    expect(argv).not.toContain('-append');
+  });
 });

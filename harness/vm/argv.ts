@@ -1,4 +1,5 @@
-import { ARCH_DEFAULTS, type DiskSpec, type NicSpec, type VmPaths, type VmSpec } from './spec.js';
+import { kernelAppend } from '../util/arch.js';
+import { type DiskSpec, type NicSpec, type VmPaths, type VmSpec } from './spec.js';
 
 /** The -object that holds guest RAM (its id is ram0, named by -machine memory-backend=). */
 export function memoryBackendObject(spec: VmSpec, paths: VmPaths): string {
@@ -51,8 +52,7 @@ export function buildArgv(spec: VmSpec, paths: VmPaths, opts: { incoming?: boole
 }
 
 export function defaultAppend(spec: Pick<VmSpec, 'arch'>): string {
-  // panic=-1: a panicking guest reboots, which the heartbeat shows as a counter restart.
-  return `console=${ARCH_DEFAULTS[spec.arch].console} panic=-1 quiet loglevel=4`;
+  return kernelAppend(spec.arch);
 }
 
 /** Maps QEMU's -drive cache= shorthand onto -blockdev options and the device's write cache. */
@@ -112,6 +112,7 @@ function diskArgs(d: DiskSpec): string[] {
   const dev = [scsi ? 'scsi-hd' : 'virtio-blk-pci', `drive=${top}`, `id=${diskDeviceId(d)}`, `write-cache=${c.writeCache ? 'on' : 'off'}`];
   if (scsi) dev.push('bus=scsi0.0');
   if (d.serial) dev.push(`serial=${d.serial}`);
+  if (d.bootindex !== undefined) dev.push(`bootindex=${d.bootindex}`);
   if (d.werror) dev.push(`werror=${d.werror}`);
   if (d.rerror) dev.push(`rerror=${d.rerror}`);
   out.push('-device', dev.join(','));

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { ConfigError } from '../util/errors.js';
+import { ConfigError, SkipError } from '../util/errors.js';
 import type { AccelChoice, Arch } from '../util/arch.js';
 import { runConfig } from '../util/run-config.js';
 import { resolveAccel } from '../qemu/accel.js';
@@ -23,7 +23,7 @@ import { SnapshotRestoreError } from './snapshot-start.js';
 import { progress } from '../util/log.js';
 
 /** Image files a VM boots: a built image or the user's own kernel, initrd and disk. */
-export type BootImage = Pick<GuestImage, 'kernel' | 'initrd' | 'rootDisk' | 'rootFormat'>;
+export type BootImage = Pick<GuestImage, 'kernel' | 'initrd' | 'rootDisk' | 'rootFormat'> & Partial<Pick<GuestImage, 'boot'>>;
 
 /**
  * What a builder has been told, before the binary, image and accelerator are resolved:
@@ -245,11 +245,15 @@ export class VmBuilder {
   async resolveSpec(): Promise<VmSpec> {
     const bin = await this.resolveBinary();
     const image = this.d.image ?? (await defaultImage(this.arch));
-    for (const [field, f] of [['kernel', image.kernel], ['initrd', image.initrd], ['disk', image.rootDisk]] as const)
+    // A firmware-booted image's GRUB loads its kernel from its own disk.
+    const fromDisk = image.boot === 'firmware';
+    for (const [field, f] of [...(fromDisk ? [] : ([['kernel', image.kernel], ['initrd', image.initrd]] as const)), ['disk', image.rootDisk]] as const)
       if (!existsSync(f)) throw new ConfigError(`image ${field}`, `${f} does not exist`, 'an existing file (run: migtest images build)');
     const accel = await resolveAccel(this.d.accel, bin, this.d.cpu);
     const { qemu: _q, binary: _b, image: _i, incoming: _in, freshBoot: _f, kvmProps, firmware: kind, ...rest } = this.d;
-    const firmware = uefiFirmware(this.arch, kind);
+    if (fromDisk && kind === 'uefi-secure') throw new SkipError("uefi-secure: the image boots Debian's unsigned GRUB from its disk, which Secure Boot refuses");
+    // aarch64 has no BIOS: a guest that boots from its disk needs AAVMF there.
+    const firmware = uefiFirmware(this.arch, fromDisk && this.arch === 'aarch64' && kind === 'bios' ? 'uefi' : kind);
     return {
       ...rest,
       firmware,
@@ -258,10 +262,10 @@ export class VmBuilder {
       firmwareDirs: bin.firmwareDirs,
       accel: accel.accel,
       // Secure Boot loads only a kernel signed with a key its variable store enrolls.
-      kernel: firmware?.secure ? await snakeoilSignedKernel(image.kernel) : image.kernel,
-      initrd: image.initrd,
+      kernel: fromDisk ? undefined : firmware?.secure ? await snakeoilSignedKernel(image.kernel) : image.kernel,
+      initrd: fromDisk ? undefined : image.initrd,
       // The root disk is read-only, so source and destination can both open it.
-      disks: [{ id: 'root', file: image.rootDisk, format: image.rootFormat, readonly: true }, ...this.d.disks],
+      disks: [{ id: 'root', file: image.rootDisk, format: image.rootFormat, readonly: true, ...(fromDisk ? { bootindex: 0 } : {}) }, ...this.d.disks],
     };
   }
 

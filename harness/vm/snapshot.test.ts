@@ -33,6 +33,9 @@ describe('snapshot start', () => {
     expect(snapshotIneligible(spec())).toBeUndefined();
     expect(snapshotIneligible(spec({ disks: [...spec().disks, { id: 'data', file: file('d.qcow2'), format: 'qcow2' }] }))).toMatch(/writable disk/);
     expect(snapshotIneligible(spec({ agent: false }))).toMatch(/ready/);
+    // A guest the firmware boots from our read-only disk: the disk is in the key, so it qualifies.
+    expect(snapshotIneligible(spec({ kernel: undefined, initrd: undefined, disks: [{ ...spec().disks[0]!, bootindex: 0 }] }))).toBeUndefined();
+    expect(snapshotIneligible(spec({ kernel: undefined, initrd: undefined }))).toMatch(/no kernel of ours/);
   });
 
   it('saves on the second boot of a key, and only complete files are seen', () => {

@@ -24,7 +24,8 @@ function fileId(f: string): string {
 export function snapshotIneligible(spec: VmSpec): string | undefined {
   if (spec.disks.some((d) => !d.readonly)) return 'it has a writable disk, whose contents a snapshot does not hold';
   if (!spec.heartbeat || !spec.agent) return 'without heartbeat and agent nothing tells that a restored guest is ready';
-  if (!spec.kernel) return 'it boots no kernel of ours';
+  // Ours: a kernel we load, or a read-only disk the firmware boots from (both in the key).
+  if (!spec.kernel && !spec.disks.some((d) => d.bootindex !== undefined && d.readonly)) return 'it boots no kernel of ours';
   return undefined;
 }
 

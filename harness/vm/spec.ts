@@ -24,6 +24,8 @@ export interface DiskSpec {
   blkdebug?: Record<string, string | number>;
   /** virtio-blk/scsi-hd serial, how the guest finds the disk in /sys/block. */
   serial?: string;
+  /** The firmware boots from it (bootindex): a guest booted from its own disk. */
+  bootindex?: number;
 }
 
 export interface NicSpec {
