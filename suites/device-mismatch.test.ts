@@ -24,6 +24,10 @@ for (const arch of testArches()) {
         destination: { devices: [] },
         expect: { kind: 'lost', message: refusal, why: 'without return-path the source never hears that the destination refused the device state' },
         resumeSourceWhenLost: true,
+        // Which side learns first is a race the harness cannot hold still without return-path:
+        // the destination may refuse and close the socket while the source still writes its
+        // last device states (the source then fails, intact). Once, on a loaded CI run.
+        knownFlakes: [{ id: 'refused-before-the-source-completed', arch, modes: ['precopy'], outcome: 'refused', message: new RegExp(`section or instance '0000:00:0c\\.0/virtio-rng'`), why: 'the destination refused and closed the stream before the source finished writing it, so the source failed instead of completing (aarch64, 10.0.2, once in a CI run of every suite, 2026-12-06)' }],
       },
       { suite: 'device-mismatch' },
       ({ outcome, run }) => {

@@ -91,6 +91,15 @@ class Agent:
                 except ValueError:
                     continue
 
+    def exists(self, path):
+        self.send({'execute': 'guest-file-open', 'arguments': {'path': path, 'mode': 'r'}})
+        r = self.read()
+        if 'return' not in r:
+            return False
+        self.send({'execute': 'guest-file-close', 'arguments': {'handle': r['return']}})
+        self.read()
+        return True
+
     def run(self, path, args, wait):
         self.send({'execute': 'guest-exec', 'arguments': {'path': path, 'arg': args, 'capture-output': wait}})
         pid = self.read()['return']['pid']
@@ -217,7 +226,10 @@ try:
         if side not in agents:
             agents[side] = Agent(side, f'{WORK}/{side}/qga.sock')
         words = shlex.join([g['path'], *g['arg']])
-        if g['untilOk']:
+        if g.get('file'):
+            wait_until(f"{side}: guest file {g['path']} to exist (as the run waited on it)", lambda: (agents[side].exists(g['path']), None), 120)
+            say(f"{side} guest: {g['path']} exists")
+        elif g['untilOk']:
             wait_until(f'{side}: guest command {words} to succeed (as the run waited on it)', lambda: ((lambda rc: (rc == 0, rc))(agents[side].run(g['path'], g['arg'], True))), 120)
             say(f'{side} guest: {words} ok')
         else:

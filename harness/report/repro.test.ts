@@ -39,6 +39,9 @@ describe('repro plan', () => {
       ga('00.500', { path: '/usr/bin/perl', arg: ['/usr/lib/migtest/ramtest.pl', '64'], 'capture-output': false }),
       ga('00.600', { path: '/bin/busybox', arg: ['cat', '/run/migtest/ram.status'], 'capture-output': true }),
       ga('00.700', { path: '/bin/busybox', arg: ['cat', '/run/migtest/ram.status'], 'capture-output': true }),
+      `2026-12-01T12:00:00.800Z src.qga -> ${JSON.stringify({ execute: 'guest-file-open', id: 'g', arguments: { path: '/run/migtest/ram.map', mode: 'r' } })}`,
+      `2026-12-01T12:00:00.850Z src.qga -> ${JSON.stringify({ execute: 'guest-file-open', id: 'g', arguments: { path: '/run/migtest/ram.map', mode: 'r' } })}`,
+      `2026-12-01T12:00:00.900Z src.qga -> ${JSON.stringify({ execute: 'guest-file-open', id: 'g', arguments: { path: '/tmp/out', mode: 'w' } })}`,
       ga('05.000', { path: '/bin/busybox', arg: ['cat', '/after/migrate'], 'capture-output': true }),
     ].join('\n'),
   );
@@ -47,6 +50,8 @@ describe('repro plan', () => {
     expect(reproPlan(dir).guest).toEqual([
       { side: 'src', path: '/usr/bin/perl', arg: ['/usr/lib/migtest/ramtest.pl', '64'], untilOk: false },
       { side: 'src', path: '/bin/busybox', arg: ['cat', '/run/migtest/ram.status'], untilOk: true },
+      // A guest file the harness polled until it opened (its workload's ready file): waited for once.
+      { side: 'src', path: '/run/migtest/ram.map', arg: [], untilOk: true, file: true },
     ]);
   });
 

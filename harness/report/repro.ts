@@ -20,6 +20,8 @@ export interface GuestStep {
   arg: string[];
   /** A read the harness repeated until it succeeded (the workload's ready file): repeated likewise. */
   untilOk: boolean;
+  /** A guest file the harness waited for (guest-file-open until it opened): `path` is the file; the script waits likewise. */
+  file?: boolean;
 }
 
 export interface ReproPlan {
@@ -185,9 +187,15 @@ export function reproPlan(dir: string, scenario = dir.split('/').at(-1)!, on: Re
   for (const s of sides) {
     if (!existsSync(join(dir, `${s}.qga.log`))) continue;
     for (const l of parseTranscript(readFileSync(join(dir, `${s}.qga.log`), 'utf8'), s)) {
-      if (l.dir !== '->' || l.msg.execute !== 'guest-exec' || l.t >= migrateAt) continue;
-      const a = l.msg.arguments as { path: string; arg?: string[]; 'capture-output'?: boolean };
-      const step = { side: s, path: a.path, arg: a.arg ?? [], untilOk: !!a['capture-output'] };
+      if (l.dir !== '->' || l.t >= migrateAt) continue;
+      let step: GuestStep;
+      if (l.msg.execute === 'guest-exec') {
+        const a = l.msg.arguments as { path: string; arg?: string[]; 'capture-output'?: boolean };
+        step = { side: s, path: a.path, arg: a.arg ?? [], untilOk: !!a['capture-output'] };
+      } else if (l.msg.execute === 'guest-file-open' && (l.msg.arguments as { mode?: string }).mode === 'r') {
+        // The workload's ready file, polled until it opened: the migration must not start before it.
+        step = { side: s, path: (l.msg.arguments as { path: string }).path, arg: [], untilOk: true, file: true };
+      } else continue;
       const last = guest.at(-1);
       if (!(last && step.untilOk && JSON.stringify(last) === JSON.stringify(step))) guest.push(step);
     }
