@@ -128,3 +128,5 @@ export { repoRoot } from './util/paths.js';
 export { runConfig } from './util/run-config.js';
 export { efiState, readEfiVariable, storedName, writeEfiVariable, MIGTEST_EFI_GUID } from './guest/efi.js';
 export { FIRMWARES, uefiFirmware, type FirmwareKind, type UefiFirmware } from './images/firmware.js';
+export { buildImage, findImage } from './images/build.js';
+export { CONTRACT_FILES, checkContract, describeContract, type ContractReport } from './guest/contract.js';

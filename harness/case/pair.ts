@@ -11,6 +11,20 @@ import { expectationOf, type ExpectationContext } from './expectations.js';
 import type { CasePatch, Expectation, MigrationCase, SideSetup } from './model.js';
 import { driverFor } from './drivers/index.js';
 import { CaseStorage } from './storage.js';
+import { checkContract, describeContract } from '../guest/contract.js';
+import { progress } from '../util/log.js';
+
+/**
+ * A user's own image (--image FILE): the guest contract checked once the source is ready,
+ * before any migration; what is missing is said (and kept as <side>.contract.json), and the
+ * checks that need it fail naming the file they looked for.
+ */
+async function checkUserGuest(src: StartedVm): Promise<void> {
+  if (!src.spec.userImage) return;
+  const report = await checkContract(src);
+  src.artifacts.writeJson(`${src.name}.contract.json`, { image: src.spec.userImage, ...report });
+  for (const line of describeContract(report)) progress(`${src.name}: guest contract of ${src.spec.userImage}: ${line}`);
+}
 
 /** Applies one side's setup to a builder. */
 export function applySide(b: VmBuilder, s: SideSetup): VmBuilder {
@@ -103,6 +117,7 @@ export async function startSides(scope: Scope, given: MigrationCase): Promise<St
   await dstB.withMachineOf(src);
   if (driver.begin) {
     await src.waitReady();
+    await checkUserGuest(src);
     return { src, versions, expectation, storage, listenHost, placeDestination, deferredDestination: dstB };
   }
   const [dst] = await Promise.all([
@@ -110,7 +125,7 @@ export async function startSides(scope: Scope, given: MigrationCase): Promise<St
       if (e instanceof VmStartError) return e;
       throw e;
     }),
-    src.waitReady(),
+    src.waitReady().then(() => checkUserGuest(src)),
   ]);
   if (dst instanceof VmStartError) return { src, dstError: dst, versions, expectation, storage, listenHost, placeDestination };
   if (listenHost) dst.listenAddress = listenHost;

@@ -75,7 +75,7 @@ program
   .option('--list', "print the selected scenarios' names (as -t matches them) and exit")
   .option('--rotation <share>', "a rotating share of the suites instead of naming them: 'k' (today's share of k, by the UTC day) or 'i/k'; with --qemu newest, CI's pass on the newest QEMU")
   .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']))
-  .addOption(new Option('--image <name>', 'the built-in image every VM boots: default (kernel loaded by QEMU, busybox init) or system (systemd, booted by the firmware from its disk; also MIGTEST_IMAGE)').choices(['default', 'system']))
+  .option('--image <name|file>', "what every VM boots: default (a kernel loaded by QEMU, busybox init), system (systemd, booted by the firmware from its disk) or your own disk image file (qcow2 or raw, with --arch; each pair boots an overlay of it); also MIGTEST_IMAGE")
   .addOption(new Option('--firmware <firmware>', 'what boots every VM: bios (default), uefi (OVMF / AAVMF, a variable store per VM) or uefi-secure (Secure Boot enforced; also MIGTEST_FIRMWARE)').choices(['bios', 'uefi', 'uefi-secure']))
   .option('--arch <arch>', `architecture, repeatable (${ARCHES.join(', ')})`, collect)
   .action(async (suites: string[], opts) => {

@@ -8,7 +8,8 @@ import { createRequire } from 'node:module';
 import { resolveAccel, type AccelChoice, ACCEL_CHOICES } from '../qemu/accel.js';
 import { reapAtStart } from '../testing/reaper.js';
 import { defaultImage } from '../images/default.js';
-import { ARCHES, parseArch, parseProfile, type Arch, type Profile } from '../util/arch.js';
+import { ARCHES, parseArch, parseImageChoice, type Arch, type Profile } from '../util/arch.js';
+import { userDiskFormat } from '../images/user.js';
 import { QEMU_SPEC_FORMS, findBinary } from '../qemu/catalog.js';
 import { runDir } from '../report/artifacts.js';
 import { readResults, type ScenarioResult } from '../report/results.js';
@@ -122,8 +123,8 @@ export interface RunPlan {
   accel: AccelChoice;
   /** What boots every VM (--firmware, MIGTEST_FIRMWARE). */
   firmware: FirmwareKind;
-  /** The built-in image every VM boots (--image, MIGTEST_IMAGE). */
-  image: Profile;
+  /** The built-in image every VM boots, or the user's disk image file (--image, MIGTEST_IMAGE). */
+  image: Profile | string;
   jobs: number;
   repeat: number;
   pattern?: string;
@@ -185,7 +186,15 @@ export async function planRun(names: string[], opts: RunOptions): Promise<RunPla
       if (e instanceof SkipError) throw new ConfigError(opts.firmware === undefined ? 'MIGTEST_FIRMWARE' : '--firmware', `'${firmware}': ${e.message}`, FIRMWARES);
       throw e;
     }
-  const image = opts.image === undefined ? runConfig().imageProfile : parseProfile('--image', opts.image);
+  const imageField = opts.image === undefined ? 'MIGTEST_IMAGE' : '--image';
+  const choice = opts.image === undefined ? (runConfig().imageFile ? { file: runConfig().imageFile! } : { profile: runConfig().imageProfile }) : parseImageChoice('--image', opts.image);
+  const image = choice.file ?? choice.profile!;
+  if (choice.file) {
+    // A user's disk is one arch's and on this machine: checked and read before anything starts.
+    if (arches.length !== 1) throw new ConfigError(imageField, `'${choice.file}' boots one architecture: give --arch`, ARCHES);
+    if (opts.hosts ?? runConfig().hosts) throw new ConfigError(imageField, `'${choice.file}' is on this machine: a two-host run with a user's image is not supported yet`, 'a built-in image (default, system) with --hosts');
+    await userDiskFormat(choice.file, imageField);
+  }
   // GRUB from Debian's unsigned grub-efi packages: Secure Boot would refuse it.
   if (image === 'system' && firmware === 'uefi-secure')
     throw new ConfigError(opts.firmware === undefined ? 'MIGTEST_FIRMWARE' : '--firmware', "'uefi-secure' with the system image: its GRUB is not signed for Secure Boot", ['bios', 'uefi']);

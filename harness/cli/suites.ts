@@ -32,7 +32,7 @@ export function parseShard(v: string): string {
  * test the harness rather than QEMU: a run on one QEMU version (--qemu) leaves them out of
  * a rotation.
  */
-export const VERSION_PINNED_SUITES = ['cross-version', 'compat', 'qemu-versions', 'reaper', 'report-html', 'repro', 'two-hosts', 'accel-probe', 'bisect'];
+export const VERSION_PINNED_SUITES = ['cross-version', 'compat', 'qemu-versions', 'reaper', 'report-html', 'repro', 'two-hosts', 'accel-probe', 'bisect', 'user-image'];
 
 /**
  * Suites whose cases need a newer QEMU than most hosts' default (cpr-exec: 10.2), so that

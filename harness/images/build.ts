@@ -21,6 +21,8 @@ export interface GuestImage {
   kernelVersion: string;
   /** kernel: booted with -kernel/-initrd; firmware: the firmware boots GRUB from the root disk (kernel and initrd are copies of what it loads). */
   boot?: 'kernel' | 'firmware';
+  /** The user's own disk image (--image FILE): booted through an overlay, never written. */
+  user?: boolean;
   /** Seconds the build took, when it was built rather than found in the cache. */
   builtSeconds?: number;
 }

@@ -1,5 +1,8 @@
 import { runConfig } from '../util/run-config.js';
 import { buildImage, findImage, type GuestImage } from './build.js';
+import { userDiskFormat } from './user.js';
+
+const userFormats = new Map<string, Promise<'qcow2' | 'raw'>>();
 import type { Arch } from '../util/arch.js';
 
 /**
@@ -7,7 +10,13 @@ import type { Arch } from '../util/arch.js';
  * MIGTEST_KERNEL/MIGTEST_INITRD/MIGTEST_DISK are set, else the run's built-in image
  * (MIGTEST_IMAGE, default `default`; built on first use, cached by recipe hash).
  */
-export async function defaultImage(arch: Arch): Promise<Pick<GuestImage, 'kernel' | 'initrd' | 'rootDisk' | 'rootFormat' | 'boot'>> {
+export async function defaultImage(arch: Arch): Promise<Pick<GuestImage, 'kernel' | 'initrd' | 'rootDisk' | 'rootFormat' | 'boot' | 'user'>> {
+  const file = runConfig().imageFile;
+  if (file) {
+    // The user's disk, booted by the firmware: read once per process.
+    userFormats.set(file, userFormats.get(file) ?? userDiskFormat(file, 'MIGTEST_IMAGE').then((i) => i.format));
+    return { kernel: '', initrd: '', rootDisk: file, rootFormat: await userFormats.get(file)!, boot: 'firmware', user: true };
+  }
   const own = runConfig().image;
   if (own) return { kernel: own.kernel, initrd: own.initrd, rootDisk: own.disk, rootFormat: own.disk.endsWith('.qcow2') ? 'qcow2' : 'raw' };
   const name = runConfig().imageProfile;

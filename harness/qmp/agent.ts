@@ -156,6 +156,14 @@ export class GuestAgentClient {
     }
   }
 
+  /** Whether the guest can open this file for reading (guest-file-open). */
+  async exists(path: string): Promise<boolean> {
+    const handle = await this.execute<number>('guest-file-open', { path, mode: 'r' }).catch(() => undefined);
+    if (handle === undefined) return false;
+    await this.execute('guest-file-close', { handle });
+    return true;
+  }
+
   /** Reads a whole guest file with guest-file-open/read/close. */
   readFile(path: string, chunk = 1 << 20): Promise<Buffer> {
     return this.repeatable(`reading ${path}`, () => this.readOnce(path, chunk));

@@ -1,3 +1,5 @@
+import { existsSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { ConfigError } from './errors.js';
 
 /** Guest architectures the harness runs; every layer names them, so they live at the bottom. */
@@ -38,6 +40,18 @@ export type Profile = (typeof PROFILES)[number];
 export function parseProfile(field: string, value: string): Profile {
   if (!(PROFILES as readonly string[]).includes(value)) throw new ConfigError(field, `'${value}' is not a built-in image`, PROFILES);
   return value as Profile;
+}
+
+/** What --image / MIGTEST_IMAGE name: a built-in image, or the user's own disk image file. */
+export type ImageChoice = { profile: Profile; file?: undefined } | { profile?: undefined; file: string };
+export const IMAGE_FORMS = 'default, system, or the path of a disk image file (qcow2 or raw) with a bootloader and the guest contract (docs/guest-contract.md)';
+
+export function parseImageChoice(field: string, value: string): ImageChoice {
+  if ((PROFILES as readonly string[]).includes(value)) return { profile: value as Profile };
+  // A name without a slash or a dot is a mistyped built-in name, not a file in the current folder.
+  if (!/[/.]/.test(value)) throw new ConfigError(field, `'${value}' is not a built-in image`, PROFILES);
+  if (!existsSync(value) || !statSync(value).isFile()) throw new ConfigError(field, `'${value}' is neither a built-in image nor an existing file`, IMAGE_FORMS);
+  return { file: resolve(value) };
 }
 
 export function parseFirmware(field: string, value: string): FirmwareKind {

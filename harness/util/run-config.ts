@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { ACCEL_CHOICES, ARCHES, parseArch, parseFirmware, parseProfile, type AccelChoice, type Arch, type FirmwareKind, type Profile } from './arch.js';
+import { ACCEL_CHOICES, ARCHES, parseArch, parseFirmware, parseImageChoice, type AccelChoice, type Arch, type FirmwareKind, type Profile } from './arch.js';
 import { ConfigError } from './errors.js';
 
 /**
@@ -22,8 +22,10 @@ export interface RunConfig {
   qemu: { src?: string; dst?: string };
   /** MIGTEST_ACCEL (migtest run --accel). */
   accel: AccelChoice;
-  /** MIGTEST_IMAGE (migtest run --image): the built-in image every VM boots (default: default). */
+  /** MIGTEST_IMAGE (migtest run --image): the built-in image every VM boots (default: default)... */
   imageProfile: Profile;
+  /** ...or the user's own disk image file (each pair boots an overlay of it, never written). */
+  imageFile?: string;
   /** MIGTEST_FIRMWARE (migtest run --firmware): what boots every VM of the run (default bios). */
   firmware: FirmwareKind;
   /** MIGTEST_TIME_SCALE: every deadline, passed or default, is multiplied by it. */
@@ -106,7 +108,7 @@ export function parseRunConfig(env: Env = process.env): RunConfig {
   // Up to 100: beyond that a deadline outlives any run (and a typo like 1e9 hangs CI for days).
   if (!Number.isFinite(timeScale) || timeScale <= 0 || timeScale > 100) throw new ConfigError('MIGTEST_TIME_SCALE', `'${scaleText}'`, 'a number > 0 and <= 100 (e.g. 2 on a slow machine)');
   const firmware = parseFirmware('MIGTEST_FIRMWARE', optional(env, 'MIGTEST_FIRMWARE') ?? 'bios');
-  const imageProfile = parseProfile('MIGTEST_IMAGE', optional(env, 'MIGTEST_IMAGE') ?? 'default');
+  const imageChoice = parseImageChoice('MIGTEST_IMAGE', optional(env, 'MIGTEST_IMAGE') ?? 'default');
   const both = optional(env, 'MIGTEST_QEMU');
   const jobs = parseJobs(optional(env, 'MIGTEST_JOBS') ?? '1', 'MIGTEST_JOBS');
   const [kernel, initrd, disk] = ['MIGTEST_KERNEL', 'MIGTEST_INITRD', 'MIGTEST_DISK'].map((n) => optional(env, n));
@@ -124,7 +126,8 @@ export function parseRunConfig(env: Env = process.env): RunConfig {
     },
     accel: accel as AccelChoice,
     firmware,
-    imageProfile,
+    imageProfile: imageChoice.profile ?? 'default',
+    imageFile: imageChoice.file,
     timeScale,
     quiet: flag(env, 'MIGTEST_QUIET'),
     matrix: optional(env, 'MIGTEST_MATRIX') ?? 'default',
@@ -158,7 +161,7 @@ export function runConfig(): RunConfig {
  * Sets parts of the run's configuration for this process and the workers it starts (the
  * CLI after parsing its options): written to the environment they inherit, then re-parsed.
  */
-export function configureRun(settings: { arches?: Arch[]; qemu?: string; qemuSrc?: string; qemuDst?: string; accel?: AccelChoice; firmware?: FirmwareKind; image?: Profile; matrix?: string; compatGrid?: string; runDir?: string; freshBoot?: boolean; jobs?: number; hosts?: string; keepArtifacts?: boolean }): RunConfig {
+export function configureRun(settings: { arches?: Arch[]; qemu?: string; qemuSrc?: string; qemuDst?: string; accel?: AccelChoice; firmware?: FirmwareKind; image?: string; matrix?: string; compatGrid?: string; runDir?: string; freshBoot?: boolean; jobs?: number; hosts?: string; keepArtifacts?: boolean }): RunConfig {
   const set = (name: string, v: string | undefined) => {
     if (v !== undefined) process.env[name] = v;
   };

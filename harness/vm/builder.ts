@@ -4,6 +4,7 @@ import type { AccelChoice, Arch } from '../util/arch.js';
 import { runConfig } from '../util/run-config.js';
 import { resolveAccel } from '../qemu/accel.js';
 import { snakeoilSignedKernel, uefiFirmware, type FirmwareKind } from '../images/firmware.js';
+import { userOverlay } from '../images/user.js';
 import type { Host } from '../host/host.js';
 import type { Role } from '../host/hosts-file.js';
 import type { RunHosts } from '../host/run-hosts.js';
@@ -23,7 +24,7 @@ import { SnapshotRestoreError } from './snapshot-start.js';
 import { progress } from '../util/log.js';
 
 /** Image files a VM boots: a built image or the user's own kernel, initrd and disk. */
-export type BootImage = Pick<GuestImage, 'kernel' | 'initrd' | 'rootDisk' | 'rootFormat'> & Partial<Pick<GuestImage, 'boot'>>;
+export type BootImage = Pick<GuestImage, 'kernel' | 'initrd' | 'rootDisk' | 'rootFormat'> & Partial<Pick<GuestImage, 'boot' | 'user'>>;
 
 /**
  * What a builder has been told, before the binary, image and accelerator are resolved:
@@ -250,6 +251,7 @@ export class VmBuilder {
     for (const [field, f] of [...(fromDisk ? [] : ([['kernel', image.kernel], ['initrd', image.initrd]] as const)), ['disk', image.rootDisk]] as const)
       if (!existsSync(f)) throw new ConfigError(`image ${field}`, `${f} does not exist`, 'an existing file (run: migtest images build)');
     const accel = await resolveAccel(this.d.accel, bin, this.d.cpu);
+    const root = image.user ? await this.userRoot(image) : { id: 'root', file: image.rootDisk, format: image.rootFormat, readonly: true };
     const { qemu: _q, binary: _b, image: _i, incoming: _in, freshBoot: _f, kvmProps, firmware: kind, ...rest } = this.d;
     if (fromDisk && kind === 'uefi-secure') throw new SkipError("uefi-secure: the image boots Debian's unsigned GRUB from its disk, which Secure Boot refuses");
     // aarch64 has no BIOS: a guest that boots from its disk needs AAVMF there.
@@ -264,9 +266,20 @@ export class VmBuilder {
       // Secure Boot loads only a kernel signed with a key its variable store enrolls.
       kernel: fromDisk ? undefined : firmware?.secure ? await snakeoilSignedKernel(image.kernel) : image.kernel,
       initrd: fromDisk ? undefined : image.initrd,
-      // The root disk is read-only, so source and destination can both open it.
-      disks: [{ id: 'root', file: image.rootDisk, format: image.rootFormat, readonly: true, ...(fromDisk ? { bootindex: 0 } : {}) }, ...this.d.disks],
+      // A built-in root disk is read-only, so source and destination can both open it.
+      disks: [{ ...root, ...(fromDisk ? { bootindex: 0 } : {}) }, ...this.d.disks],
+      ...(image.user ? { userImage: image.rootDisk } : {}),
     };
+  }
+
+  /**
+   * A user's disk image: the pair's shared overlay of it in the case's artifacts directory
+   * (made by whichever side resolves first; the source does), on this machine only.
+   */
+  private async userRoot(image: BootImage): Promise<DiskSpec> {
+    if (this.place) throw new ConfigError('--image', `'${image.rootDisk}' is on this machine: a VM on host ${this.place.host.name} cannot boot it`, 'a built-in image (default, system) with --hosts');
+    this.artifacts ??= ArtifactDir.forTest(`adhoc-${this.name}-${Date.now()}`);
+    return { id: 'root', file: await userOverlay(image.rootDisk, image.rootFormat, this.artifacts.file('root-overlay.qcow2')), format: 'qcow2' };
   }
 
   /**

@@ -76,6 +76,8 @@ export interface VmSpec {
   kernel?: string;
   initrd?: string;
   append?: string;
+  /** The user's own disk image this VM boots (through an overlay): its boot wait names the guest contract. */
+  userImage?: string;
   /** UEFI from pflash (its code read-only, a variable store of the VM's own); undefined: the machine's BIOS or none. */
   firmware?: UefiFirmware;
   disks: DiskSpec[];

@@ -175,7 +175,9 @@ export class StartedVm implements AsyncDisposable {
     if (this.heartbeat && this.startMode !== 'restored') {
       // A firmware exception or a kernel that died while booting ends the wait at once: nothing will say READY.
       const died = () => this.bootCrash();
-      await pollUntil(`${this.name}: guest READY on the heartbeat port (see ${this.paths.serialLog})`, deadline(opts, 'boot'), () => ({
+      // A user's image that never beats most likely lacks migtest's heartbeat unit: say where the contract is.
+      const contract = this.spec.userImage ? `; ${this.spec.userImage} must run the heartbeat on port org.migtest.heartbeat (docs/guest-contract.md)` : '';
+      await pollUntil(`${this.name}: guest READY on the heartbeat port (see ${this.paths.serialLog}${contract})`, deadline(opts, 'boot'), () => ({
         done: this.heartbeat!.readyAt !== undefined || !this.process.running || !!died(),
         state: this.process.running ? this.serialTail() : `QEMU exited ${JSON.stringify(this.process.exit)}`,
       }));

@@ -1,0 +1,52 @@
+import { execa } from 'execa';
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect } from 'vitest';
+import { buildImage, findImage, repoRoot, scenario, testArches } from '../harness/index.js';
+
+const MIGTEST = join(repoRoot, 'bin/migtest.mjs');
+
+const digest = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+/** Every file named `name` below `dir`. */
+const findAll = (dir: string, name: string): string[] =>
+  readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? findAll(p, name) : n === name ? [p] : [];
+  });
+
+/**
+ * `--image FILE`: a guest disk of the user's own, in the user's own folder, run as a user runs
+ * it (`migtest run ... --image FILE --arch A`, a whole run of its own). The disk is made here
+ * as a user would copy a prepared guest (qemu-img convert of the system image's disk, outside
+ * migtest's cache); the run must check its contract before migrating, migrate it and never
+ * write the file.
+ */
+describe.each(testArches())('user-image %s', (arch) => {
+  scenario("a disk image of the user's own, passed with --image: contract checked, migrated, the file never written", { suite: 'user-image', arch, oneHost: "the user's image is on this machine" }, async (ctx) => {
+    const system = findImage(arch, 'system') ?? (await buildImage(arch, { name: 'system' }));
+    const mine = join(ctx.artifacts.path, 'my-guest.qcow2');
+    await execa('qemu-img', ['convert', '-O', 'qcow2', system.rootDisk, mine]);
+    const before = { digest: digest(mine), mtimeMs: statSync(mine).mtimeMs };
+
+    // The child is a whole migtest run of its own: not this run's directory nor vitest's worker state.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VITEST') && !['MIGTEST_RUN_DIR', 'MIGTEST_IMAGE'].includes(k)));
+    const results = join(ctx.artifacts.path, 'child-results.json');
+    const out = await execa(process.execPath, [MIGTEST, 'run', 'precopy-basic', '-t', 'over tcp', '--image', mine, '--arch', arch, '--results', results], {
+      cwd: repoRoot, env: { ...env, MIGTEST_ARTIFACTS: ctx.artifacts.path }, extendEnv: false, reject: false, all: true,
+    });
+    ctx.artifacts.append('child.txt', out.all ?? '');
+    expect(out.exitCode, out.all?.slice(-3000)).toBe(0);
+    const rows = (JSON.parse(readFileSync(results, 'utf8')) as { results: Array<{ outcome: string; scenario: string }> }).results;
+    expect(rows.map((r) => r.outcome)).toEqual(['passed']);
+
+    // The contract was checked on the source before the migration, and the guest meets it.
+    const reports = findAll(ctx.artifacts.path, 'src.contract.json').map((f) => JSON.parse(readFileSync(f, 'utf8')) as { image: string; exec: boolean; missing: unknown[] });
+    expect(reports.length).toBeGreaterThan(0);
+    for (const r of reports) expect(r).toEqual({ image: mine, exec: true, missing: [] });
+    // The pair booted an overlay of it: the user's file is as it was.
+    expect({ digest: digest(mine), mtimeMs: statSync(mine).mtimeMs }).toEqual(before);
+    return { extra: { image: mine, contract: 'met' } };
+  });
+});
