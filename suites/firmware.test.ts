@@ -69,6 +69,7 @@ describe.each(testArches())('firmware %s', (arch) => {
       ? refusedStream('Unknown ramblock "system.flash0"', "a bios destination has no pflash: the firmware's RAM blocks have nowhere to go")
       : refusedStream(unknownSectionWords('acpi-ged'), 'the virt machine builds its ACPI devices (acpi-ged) only when it boots firmware: the destination without one lacks them');
   // aarch64 boots the system image through AAVMF whatever a side asks: there is no bios side there.
-  const biosSide = arch === 'aarch64' && runConfig().imageProfile === 'system' ? ({ kind: 'skip', reason: 'the system image on aarch64 boots only through AAVMF (the virt machine has no BIOS): both sides run UEFI' } as const) : noFirmwareThere;
+  const fromDisk = runConfig().imageFile ? 'a disk image of your own' : runConfig().imageProfile === 'system' ? 'the system image' : undefined;
+  const biosSide = arch === 'aarch64' && fromDisk ? ({ kind: 'skip', reason: `${fromDisk} on aarch64 boots only through AAVMF (the virt machine has no BIOS): both sides run UEFI` } as const) : noFirmwareThere;
   caseScenario({ id: 'a uefi source into a bios destination is refused by the destination', arch, source: { firmware: 'uefi' }, destination: { firmware: 'bios' }, expect: biosSide }, meta);
 });

@@ -84,6 +84,7 @@ export const BAD_INPUTS: BadInput[] = [
   cli('--image fedora', run('--image', 'fedora'), /invalid --image: 'fedora' is not a built-in image; allowed: default, system/),
   cli('--image a missing file', run('--image', '$D/mine.qcow2'), /invalid --image: '\$D\/mine\.qcow2' is neither a built-in image nor an existing file; allowed: default, system, or the path of a disk image file/),
   cli('--image a file without --arch', run('--image', '$D/mine.raw'), /invalid --image: '\$D\/mine\.raw' boots one architecture: give --arch; allowed: x86_64, aarch64/, { files: { 'mine.raw': 'x' } }),
+  cli('--image a file with --firmware uefi-secure', run('--image', '$D/mine.raw', '--arch', 'x86_64', '--firmware', 'uefi-secure'), /invalid --firmware: 'uefi-secure' with a disk image of your own: the store enrolls only Debian's snakeoil test key, which did not sign your bootloader; allowed: bios, uefi/, { files: { 'mine.raw': 'x' } }),
   cli('--image a file that is no bootable disk', run('--image', '$D/mine.raw', '--arch', 'x86_64'), /invalid --image: '\$D\/mine\.raw' is raw with no partition table: not a bootable disk; allowed: default, system, or the path/, { files: { 'mine.raw': 'not a disk' } }),
   cli('--image system with --firmware uefi-secure', run('--image', 'system', '--firmware', 'uefi-secure'), /invalid --firmware: 'uefi-secure' with the system image: its GRUB is not signed for Secure Boot; allowed: bios, uefi/),
   cli('--qemu 9.9 (not installed)', run('--qemu', '9.9'), new RegExp(`invalid qemu version for x86_64: '9\\.9' ${INSTALLED.source}`)),

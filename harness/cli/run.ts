@@ -189,15 +189,16 @@ export async function planRun(names: string[], opts: RunOptions): Promise<RunPla
   const imageField = opts.image === undefined ? 'MIGTEST_IMAGE' : '--image';
   const choice = opts.image === undefined ? (runConfig().imageFile ? { file: runConfig().imageFile! } : { profile: runConfig().imageProfile }) : parseImageChoice('--image', opts.image);
   const image = choice.file ?? choice.profile!;
+  // GRUB from Debian's unsigned grub-efi packages: Secure Boot would refuse it. A user's disk is
+  // signed (if at all) by its distribution, whose keys the snakeoil store does not enroll.
+  if ((image === 'system' || choice.file) && firmware === 'uefi-secure')
+    throw new ConfigError(opts.firmware === undefined ? 'MIGTEST_FIRMWARE' : '--firmware', choice.file ? "'uefi-secure' with a disk image of your own: the store enrolls only Debian's snakeoil test key, which did not sign your bootloader" : "'uefi-secure' with the system image: its GRUB is not signed for Secure Boot", ['bios', 'uefi']);
   if (choice.file) {
     // A user's disk is one arch's and on this machine: checked and read before anything starts.
     if (arches.length !== 1) throw new ConfigError(imageField, `'${choice.file}' boots one architecture: give --arch`, ARCHES);
     if (opts.hosts ?? runConfig().hosts) throw new ConfigError(imageField, `'${choice.file}' is on this machine: a two-host run with a user's image is not supported yet`, 'a built-in image (default, system) with --hosts');
     await userDiskFormat(choice.file, imageField);
   }
-  // GRUB from Debian's unsigned grub-efi packages: Secure Boot would refuse it.
-  if (image === 'system' && firmware === 'uefi-secure')
-    throw new ConfigError(opts.firmware === undefined ? 'MIGTEST_FIRMWARE' : '--firmware', "'uefi-secure' with the system image: its GRUB is not signed for Secure Boot", ['bios', 'uefi']);
   if (opts.qemu && (opts.srcQemu || opts.dstQemu)) throw new ConfigError('--qemu/--src-qemu/--dst-qemu', '--qemu sets both sides: give it alone, or the per-side options', QEMU_SPEC_FORMS);
   checkRunDirs();
   let matrixPlan: RunPlan['matrix'];

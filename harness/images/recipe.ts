@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { ConfigError } from '../util/errors.js';
 import { repoRoot } from '../util/paths.js';
 
-import { type Arch } from '../util/arch.js';
+import { kernelAppend, type Arch } from '../util/arch.js';
 
 export const DEB_ARCH: Record<Arch, string> = { x86_64: 'amd64', aarch64: 'arm64' };
 
@@ -52,7 +52,8 @@ export { PROFILES, parseProfile, type Profile } from '../util/arch.js';
 /** The cache key: every file of the recipe directory and every guest file it takes from elsewhere, the arch and the builder version. */
 export function recipeHash(recipe: Recipe, arch: Arch): string {
   const h = createHash('sha256').update(`${BUILDER_VERSION}\0${arch}\0`);
-  if (recipe.boot === 'firmware') h.update(`disk ${DISK_BUILDER_VERSION}\0`);
+  // The disk's GRUB carries the kernel's command line: a change to it is a new image.
+  if (recipe.boot === 'firmware') h.update(`disk ${DISK_BUILDER_VERSION}\0${kernelAppend(arch)}\0`);
   for (const f of readdirSync(recipe.dir).sort()) h.update(f).update('\0').update(readFileSync(join(recipe.dir, f)));
   for (const f of Object.keys(recipe.guestFiles).filter((f) => f.includes('/')).sort()) h.update(f).update('\0').update(readFileSync(join(recipe.dir, f)));
   return h.digest('hex').slice(0, 16);

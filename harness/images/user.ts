@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { closeSync, existsSync, linkSync, openSync, readSync, rmSync } from 'node:fs';
 import { ConfigError, MigtestError } from '../util/errors.js';
 import { IMAGE_FORMS } from '../util/arch.js';
 
@@ -32,7 +32,17 @@ function hasBootSignature(file: string): boolean {
  */
 export async function userOverlay(file: string, format: 'qcow2' | 'raw', overlay: string): Promise<string> {
   if (existsSync(overlay)) return overlay;
-  const r = await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', format, '-b', file, overlay], { reject: false });
+  // Made under a temporary name, then linked into place: a side that finds it finds it whole,
+  // and an overlay already there (the other side's, maybe open) is never overwritten.
+  const tmp = `${overlay}.${process.pid}.tmp`;
+  const r = await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', format, '-b', file, tmp], { reject: false });
   if (r.exitCode !== 0) throw new MigtestError(`could not make an overlay of ${file} at ${overlay}: ${String(r.stderr).trim()}`);
+  try {
+    linkSync(tmp, overlay);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  } finally {
+    rmSync(tmp, { force: true });
+  }
   return overlay;
 }
