@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { resolveAccel, type AccelChoice, ACCEL_CHOICES } from '../qemu/accel.js';
 import { reapAtStart } from '../testing/reaper.js';
 import { defaultImage } from '../images/default.js';
-import { ARCHES, parseArch, parseImageChoice, type Arch, type Profile } from '../util/arch.js';
+import { ARCHES, PROFILES, parseArch, parseImageChoice, type Arch, type Profile } from '../util/arch.js';
 import { userDiskFormat } from '../images/user.js';
 import { QEMU_SPEC_FORMS, findBinary } from '../qemu/catalog.js';
 import { runDir } from '../report/artifacts.js';
@@ -62,7 +62,8 @@ function checkRunDirs(): void {
 }
 
 /** A guest image by its recipe hash (the cache folder's name), or the user's own file. */
-const imageIdentity = (rootDisk: string) => (/^(default|system)-/.test(basename(dirname(rootDisk))) ? basename(dirname(rootDisk)) : rootDisk);
+const BUILT_IN = new RegExp(`^(${PROFILES.join('|')})-`);
+const imageIdentity = (rootDisk: string) => (BUILT_IN.test(basename(dirname(rootDisk))) ? basename(dirname(rootDisk)) : rootDisk);
 import { parseShard, rotationSuites, suiteFiles, availableSuites } from './suites.js';
 import { expandMatrix } from '../matrix/expand.js';
 import { loadMatrix, presets } from '../matrix/load.js';

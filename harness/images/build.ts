@@ -96,8 +96,7 @@ export async function buildImage(arch: Arch, opts: { name?: string; force?: bool
       await systemDisk(recipe, arch, root, work, raw);
     } else {
       rmSync(join(root, 'boot'), { recursive: true, force: true });
-      const usedMiB = Number((await run('du', 'du', ['-sm', root])).stdout.split('\t')[0]);
-      await run('mkfs.ext4', 'mkfs.ext4', ['-q', '-F', '-L', 'migtest-root', '-d', root, raw, `${Math.ceil(usedMiB * 1.3 + 64)}M`]);
+      await rootFilesystem(root, raw);
     }
     await run('qemu-img', 'qemu-img', ['convert', '-O', 'qcow2', raw, join(work, 'root.qcow2')]);
     rmSync(raw);
@@ -127,7 +126,16 @@ export async function buildImage(arch: Arch, opts: { name?: string; force?: bool
   }
 }
 
+/** The root tree as an ext4 image (label migtest-root) with room to spare; returns its size in MiB. */
+async function rootFilesystem(root: string, out: string): Promise<number> {
+  const usedMiB = Number((await run('du', 'du', ['-sm', root])).stdout.split('\t')[0]);
+  const sizeMiB = Math.ceil(usedMiB * 1.3 + 64);
+  await run('mkfs.ext4', 'mkfs.ext4', ['-q', '-F', '-L', 'migtest-root', '-d', root, out, `${sizeMiB}M`]);
+  return sizeMiB;
+}
+
 const MiB = 1024 * 1024;
+const sectors = (mib: number) => (mib * MiB) / 512;
 // The system disk's GPT: a BIOS boot partition (GRUB's core for SeaBIOS; unused on aarch64,
 // kept so the root is the third partition on both arches), the ESP, the root filesystem.
 const BIOS_BOOT = { start: 1, size: 1 };
@@ -200,13 +208,10 @@ async function systemDisk(recipe: Recipe, arch: Arch, root: string, work: string
   // GRUB's modules were for building; what boots is in the ESP and the BIOS boot partition.
   rmSync(grubDir, { recursive: true, force: true });
 
-  const usedMiB = Number((await run('du', 'du', ['-sm', root])).stdout.split('\t')[0]);
-  const rootMiB = Math.ceil(usedMiB * 1.3 + 64);
   const rootImg = join(work, 'rootfs.img');
-  await run('mkfs.ext4', 'mkfs.ext4', ['-q', '-F', '-L', 'migtest-root', '-d', root, rootImg, `${rootMiB}M`]);
+  const rootMiB = await rootFilesystem(root, rootImg);
   const totalMiB = ROOT_START + rootMiB + 1; // one MiB for the backup GPT
   await run('truncate', 'truncate', ['-s', `${totalMiB}M`, out]);
-  const sectors = (mib: number) => (mib * MiB) / 512;
   await run('sfdisk', 'sfdisk', ['--quiet', out], {
     input: [
       'label: gpt',
@@ -231,7 +236,7 @@ async function systemDisk(recipe: Recipe, arch: Arch, root: string, work: string
  * partition table kept) pointing at the core.
  */
 export function biosBoot(disk: string, bootImg: string, coreImg: string): void {
-  const coreSector = (BIOS_BOOT.start * MiB) / 512;
+  const coreSector = sectors(BIOS_BOOT.start);
   const core = readFileSync(coreImg);
   if (core.length > BIOS_BOOT.size * MiB) throw new ImageBuildError(`GRUB's core (${core.length} bytes) does not fit the ${BIOS_BOOT.size} MiB BIOS boot partition`);
   // The block list (start: u64, len: u16, segment: u16) ends the core's first sector; grub-mkimage set len.
