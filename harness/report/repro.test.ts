@@ -84,3 +84,26 @@ describe('repro plan', () => {
     expect((await execa('python3', ['-c', read, f])).stdout).toBe("it's \\ a 'quoted' \"case\"");
   });
 });
+
+describe('repro plan of a source that saved a snapshot for snapshot start', () => {
+  it("drops the harness's save (a migration into the snapshot cache, then cont) and keeps the workload started before the case's migration", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'migtest-repro-save-'));
+    for (const side of ['src', 'dst'] as const)
+      writeFileSync(join(dir, `${side}.argv.json`), JSON.stringify(['/usr/bin/qemu-system-x86_64', '-chardev', `socket,id=qmp,path=/tmp/migtest-${side}-1-AAA/qmp.sock,server=on,wait=off`, ...(side === 'dst' ? ['-incoming', 'defer'] : [])]));
+    writeFileSync(join(dir, 'src.start.json'), JSON.stringify({ snapshotStart: true, booted: true, savesSnapshot: true }));
+    writeFileSync(
+      join(dir, 'src.qmp.log'),
+      [
+        line('00.100', 'src', '->', { execute: 'migrate', id: 'mt-2', arguments: { uri: "exec:cat > '/root/.cache/migtest/snapshots/ab54.6872.179.tmp'" } }),
+        line('00.200', 'src', '<-', { event: 'MIGRATION', data: { status: 'completed' } }),
+        line('00.300', 'src', '->', { execute: 'cont', id: 'mt-3' }),
+        line('01.000', 'src', '->', { execute: 'migrate', id: 'mt-4', arguments: { uri: 'tcp:127.0.0.1:4444' } }),
+      ].join('\n'),
+    );
+    writeFileSync(join(dir, 'src.qga.log'), `2026-12-01T12:00:00.500Z src.qga -> ${JSON.stringify({ execute: 'guest-exec', id: 'g', arguments: { path: '/usr/bin/perl', arg: ['/usr/lib/migtest/ramtest.pl'], 'capture-output': false } })}`);
+    const p = reproPlan(dir, 'case');
+    expect(p.steps.map((s) => `${s.side} ${String(s.cmd.execute)}`)).toEqual(['src migrate']);
+    expect(p.steps[0]!.cmd).toEqual({ execute: 'migrate', arguments: { uri: 'tcp:127.0.0.1:4444' } });
+    expect(p.guest).toEqual([{ side: 'src', path: '/usr/bin/perl', arg: ['/usr/lib/migtest/ramtest.pl'], untilOk: false }]);
+  });
+});

@@ -97,6 +97,9 @@ function readJson<T>(file: string): T {
   }
 }
 
+/** The harness's save of a ready guest for snapshot start: a migration into the snapshot cache. */
+const isSnapshotSave = (msg: Record<string, unknown>) => msg.execute === 'migrate' && /\/snapshots\/[0-9a-f]+\./.test(String((msg.arguments as { uri?: string } | undefined)?.uri ?? ''));
+
 /** An argv with its QEMU binary, firmware folders and guest image swapped for the ones to replay on. */
 function replayArgv(a: string[], on: ReplayOn, side: 'src' | 'dst'): string[] {
   let out = [...a];
@@ -128,12 +131,15 @@ export function reproPlan(dir: string, scenario = dir.split('/').at(-1)!, on: Re
   const argv: Record<string, string[]> = {};
   const privateDirs: Record<string, string> = {};
   const restored = new Set<string>();
+  // Sides that saved a snapshot of their first ready guest (the harness's, not the case's).
+  const saved = new Set<string>();
   for (const s of sides) {
     const a = readJson<string[]>(join(dir, `${s}.argv.json`));
     if (!Array.isArray(a) || a.length === 0 || !a.every((x) => typeof x === 'string')) throw new ConfigError('repro', `${join(dir, `${s}.argv.json`)} is not an argv (a list of strings)`, ["a scenario's artifacts directory as migtest wrote it"]);
     const qmp = a.find((x) => /^socket,id=qmp,path=/.test(x));
     if (qmp) privateDirs[s] = dirname(/path=([^,]+)/.exec(qmp)![1]!);
-    const start = existsSync(join(dir, `${s}.start.json`)) ? readJson<{ restoredFrom?: string; host?: string }>(join(dir, `${s}.start.json`)) : {};
+    const start = existsSync(join(dir, `${s}.start.json`)) ? readJson<{ restoredFrom?: string; host?: string; savesSnapshot?: boolean }>(join(dir, `${s}.start.json`)) : {};
+    if (start.savesSnapshot) saved.add(s);
     if (start.host) notes.push(`${s} ran on host ${start.host}: the script runs both sides on this machine`);
     if (start.restoredFrom) {
       restored.add(s);
@@ -154,6 +160,7 @@ export function reproPlan(dir: string, scenario = dir.split('/').at(-1)!, on: Re
   const asked = new Map<string, string>();
   const steps: ReproStep[] = [];
   const skipRestore = new Set(restored);
+  const skipSave = new Set(saved);
   let t0: number | undefined;
   for (const l of lines) {
     const st = state[l.side]!;
@@ -170,6 +177,12 @@ export function reproPlan(dir: string, scenario = dir.split('/').at(-1)!, on: Re
     const command = String(l.msg.execute ?? l.msg['exec-oob']);
     asked.set(`${l.side}:${String(l.msg.id)}`, command);
     if (!REPLAYED.has(command)) continue;
+    // The snapshot save: a migration into the cache, then cont. The case never asked for it.
+    if (skipSave.has(l.side) && (isSnapshotSave(l.msg) || command === 'cont')) {
+      if (command === 'cont') skipSave.delete(l.side);
+      st.status = undefined;
+      continue;
+    }
     // The snapshot restore: migrate-incoming from the cache, then cont. The boot replaces it.
     if (skipRestore.has(l.side) && (command === 'migrate-incoming' || command === 'cont')) {
       if (command === 'cont') skipRestore.delete(l.side);
@@ -182,7 +195,7 @@ export function reproPlan(dir: string, scenario = dir.split('/').at(-1)!, on: Re
     steps.push({ side: l.side, at: (l.t - t0) / 1000, cmd: rewriteDeep(cmd, f) as Record<string, unknown>, ...(wait ? { wait } : {}) });
   }
   // The guest's side of the case (its workload) went through the agent, before the migration.
-  const migrateAt = lines.find((l) => l.side === 'src' && l.dir === '->' && l.msg.execute === 'migrate')?.t ?? Infinity;
+  const migrateAt = lines.find((l) => l.side === 'src' && l.dir === '->' && l.msg.execute === 'migrate' && !(saved.has('src') && isSnapshotSave(l.msg)))?.t ?? Infinity;
   const guest: GuestStep[] = [];
   for (const s of sides) {
     if (!existsSync(join(dir, `${s}.qga.log`))) continue;
