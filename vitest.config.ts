@@ -1,5 +1,6 @@
 import { defineConfig } from 'vitest/config';
 import { runConfig } from './harness/util/run-config.js';
+import CostSequencer from './harness/testing/sequencer.js';
 
 // migtest run --jobs (MIGTEST_JOBS): suite files at once; 1 by default.
 const jobs = runConfig().jobs;
@@ -7,6 +8,8 @@ const jobs = runConfig().jobs;
 export default defineConfig({
   test: {
     globalSetup: ['./harness/testing/global-setup.ts'],
+    // Suite files longest first by their measured cost (config/suite-costs.json), not by size.
+    sequence: { sequencer: CostSequencer },
     projects: [
       {
         extends: true,

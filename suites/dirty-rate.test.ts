@@ -41,10 +41,17 @@ describe.each(testArches())('dirty-rate %s', (arch) => {
       const idle = await measure(vm, mode);
       const rows: Record<string, { knownMiBs: number; achievedMiBs: number; measuredMiBs: number; errorPct: number }> = {};
       let workload: RamWorkload | undefined;
+      // Under TCG dirty-bitmap reports nothing whatever the guest dirties (pinned below): the
+      // achieved rate is not compared, so the estimate needs no bracketing pass ends.
+      const pinnedZero = mode === 'dirty-bitmap' && accel !== 'kvm';
       for (const rate of [8, 24]) {
         // A fresh writer per rate: the guest's own pacing holds it to `rate`.
         if (workload) await (await vm.agent()).exec('/bin/busybox', ['kill', String(workload.pid)]);
         workload = await RamWorkload.start(vm, { mib: BUFFER_MIB, rateMiBs: rate });
+        if (pinnedZero) {
+          rows[`${rate}`] = { knownMiBs: rate, achievedMiBs: Number.NaN, measuredMiBs: await measure(vm, mode), errorPct: Number.NaN };
+          continue;
+        }
         // The estimate's window lies between two pass ends: what the guest dirtied there is known.
         const from = await passEnd(vm, workload, await workload.passes(vm));
         const measured = await measure(vm, mode);
@@ -53,7 +60,9 @@ describe.each(testArches())('dirty-rate %s', (arch) => {
         rows[`${rate}`] = { knownMiBs: rate, achievedMiBs: achieved, measuredMiBs: measured, errorPct: Math.round((100 * (measured - achieved)) / achieved) };
       }
       ctx.artifacts.writeJson('dirty-rate.json', { mode, accel, idle, rows });
-      if (mode === 'dirty-bitmap' && accel !== 'kvm') {
+      if (pinnedZero) {
+        // The guest did dirty meanwhile: the last writer, started before its window, ends a pass.
+        await workload!.waitForPass(vm, 1, { timeoutMs: DEADLINES.dirtyRate });
         // Pinned: QEMU counts this mode's pages only from KVM's dirty log (set_dirty_lebitmap);
         // TCG's own dirty tracking never reaches that count, so it reports nothing at all.
         for (const r of Object.values(rows)) expect(r.measuredMiBs).toBe(0);

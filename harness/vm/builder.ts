@@ -284,7 +284,7 @@ export class VmBuilder {
 
   /**
    * Starts QEMU. A guest-booting VM of a configuration that booted before starts from its
-   * snapshot (restored in well under a second instead of a boot); the second boot of a
+   * snapshot (restored in well under a second instead of a boot); the first boot of a
    * configuration saves one. A restore that fails drops the snapshot and boots.
    */
   async start(): Promise<StartedVm> {
@@ -323,9 +323,8 @@ export class VmBuilder {
         cache.drop(key);
       }
     }
-    const saveNow = cache.markSeen(key);
-    artifacts.writeJson(`${this.name}.start.json`, { snapshotStart: true, key, booted: true, savesSnapshot: saveNow });
-    return launchLocal(this.name, spec, { ...opts, snapshot: saveNow ? { save: { key, cache } } : undefined });
+    artifacts.writeJson(`${this.name}.start.json`, { snapshotStart: true, key, booted: true, savesSnapshot: true });
+    return launchLocal(this.name, spec, { ...opts, snapshot: { save: { key, cache } } });
   }
 
   /** On another host: a real boot (the snapshot cache is this machine's), its image placed there first. */

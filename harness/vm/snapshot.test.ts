@@ -38,10 +38,8 @@ describe('snapshot start', () => {
     expect(snapshotIneligible(spec({ kernel: undefined, initrd: undefined }))).toMatch(/no kernel of ours/);
   });
 
-  it('saves on the second boot of a key, and only complete files are seen', () => {
+  it('only complete files are seen', () => {
     const cache = new SnapshotCache(mkdtempSync('/tmp/migtest-snapcache-'));
-    expect(cache.markSeen('k')).toBe(false);
-    expect(cache.markSeen('k')).toBe(true);
     const tmp = cache.temporary('k');
     writeFileSync(tmp, 'partial');
     expect(cache.lookup('k')).toBeUndefined();

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheDir } from '../util/paths.js';
 import { runConfig } from '../util/run-config.js';
@@ -69,18 +69,6 @@ export class SnapshotCache {
     return f;
   }
 
-  /**
-   * Notes that a key booted; true if it had booted before. A snapshot is saved on the second
-   * boot of a key, so a configuration used once (a random UUID, say) costs no save.
-   */
-  markSeen(key: string): boolean {
-    mkdirSync(this.dir, { recursive: true });
-    const marker = join(this.dir, `${key}.seen`);
-    const seen = existsSync(marker);
-    writeFileSync(marker, '');
-    return seen;
-  }
-
   /** A name to write a snapshot to before it is complete. */
   temporary(key: string): string {
     mkdirSync(this.dir, { recursive: true });
@@ -95,10 +83,9 @@ export class SnapshotCache {
     return f;
   }
 
-  /** Forgets a key (a snapshot that failed to restore): the next starts boot, and the second saves anew. */
+  /** Forgets a key (a snapshot that failed to restore): the next start boots and saves anew. */
   drop(key: string): void {
     rmSync(this.file(key), { force: true });
-    rmSync(join(this.dir, `${key}.seen`), { force: true });
   }
 
   private prune(): void {
