@@ -26,6 +26,10 @@ describe('repro plan', () => {
       line('01.300', 'src', '->', { execute: 'query-migrate', id: 'mt-6' }),
       line('01.301', 'src', '<-', { return: { status: 'active', ram: { 'dirty-sync-count': 2 } }, id: 'mt-6' }),
       line('01.400', 'src', '->', { execute: 'migrate-start-postcopy', id: 'mt-7' }),
+      line('01.500', 'src', '<-', { event: 'MIGRATION', data: { status: 'postcopy-active' } }),
+      line('01.600', 'src', '->', { execute: 'query-migrate', id: 'mt-8' }),
+      line('01.601', 'src', '<-', { return: { status: 'postcopy-active', ram: { 'dirty-sync-count': 3 } }, id: 'mt-8' }),
+      line('01.700', 'src', '->', { execute: 'migrate-set-parameters', id: 'mt-9', arguments: { 'max-postcopy-bandwidth': 0 } }),
       line('02.000', 'src', '<-', { event: 'MIGRATION', data: { status: 'completed' } }),
       'a line cut sh',
     ].join('\n'),
@@ -39,8 +43,13 @@ describe('repro plan', () => {
       ga('00.500', { path: '/usr/bin/perl', arg: ['/usr/lib/migtest/ramtest.pl', '64'], 'capture-output': false }),
       ga('00.600', { path: '/bin/busybox', arg: ['cat', '/run/migtest/ram.status'], 'capture-output': true }),
       ga('00.700', { path: '/bin/busybox', arg: ['cat', '/run/migtest/ram.status'], 'capture-output': true }),
-      `2026-12-01T12:00:00.800Z src.qga -> ${JSON.stringify({ execute: 'guest-file-open', id: 'g', arguments: { path: '/run/migtest/ram.map', mode: 'r' } })}`,
-      `2026-12-01T12:00:00.850Z src.qga -> ${JSON.stringify({ execute: 'guest-file-open', id: 'g', arguments: { path: '/run/migtest/ram.map', mode: 'r' } })}`,
+      `2026-12-01T12:00:00.800Z src.qga -> ${JSON.stringify({ execute: 'guest-file-open', id: 'ga-1', arguments: { path: '/run/migtest/ram.map', mode: 'r' } })}`,
+      `2026-12-01T12:00:00.801Z src.qga <- ${JSON.stringify({ id: 'ga-1', error: { class: 'GenericError', desc: 'No such file or directory' } })}`,
+      `2026-12-01T12:00:00.850Z src.qga -> ${JSON.stringify({ execute: 'guest-file-open', id: 'ga-2', arguments: { path: '/run/migtest/ram.map', mode: 'r' } })}`,
+      `2026-12-01T12:00:00.851Z src.qga <- ${JSON.stringify({ id: 'ga-2', return: 1000 })}`,
+      // A probe for a file the guest lacks (the contract check): never opened, not waited for.
+      `2026-12-01T12:00:00.860Z src.qga -> ${JSON.stringify({ execute: 'guest-file-open', id: 'ga-3', arguments: { path: '/usr/bin/fio', mode: 'r' } })}`,
+      `2026-12-01T12:00:00.861Z src.qga <- ${JSON.stringify({ id: 'ga-3', error: { class: 'GenericError', desc: 'No such file or directory' } })}`,
       `2026-12-01T12:00:00.900Z src.qga -> ${JSON.stringify({ execute: 'guest-file-open', id: 'g', arguments: { path: '/tmp/out', mode: 'w' } })}`,
       ga('05.000', { path: '/bin/busybox', arg: ['cat', '/after/migrate'], 'capture-output': true }),
     ].join('\n'),
@@ -61,10 +70,12 @@ describe('repro plan', () => {
 
   it('merges both sides in time order, drops the snapshot restore and the queries, and waits on the state each command was sent in', () => {
     const p = reproPlan(dir, 'case');
-    expect(p.steps.map((s) => `${s.side} ${String(s.cmd.execute)}`)).toEqual(['dst migrate-incoming', 'src migrate-set-capabilities', 'src migrate', 'src migrate-start-postcopy']);
+    expect(p.steps.map((s) => `${s.side} ${String(s.cmd.execute)}`)).toEqual(['dst migrate-incoming', 'src migrate-set-capabilities', 'src migrate', 'src migrate-start-postcopy', 'src migrate-set-parameters']);
     expect(p.steps[0]!.cmd).toEqual({ execute: 'migrate-incoming', arguments: { uri: 'unix:@WORK@/dst/mig.sock' } });
     expect(p.steps[3]!.wait).toEqual({ status: 'active', syncs: 2 });
     expect(p.steps[2]!.wait).toBeUndefined();
+    // In postcopy only the status paces the replay: the sync count differs by version.
+    expect(p.steps[4]!.wait).toEqual({ status: 'postcopy-active' });
     // The restored source boots: no -incoming defer; the destination keeps it.
     expect(p.sides.src).not.toContain('-incoming');
     expect(p.sides.dst).toContain('-incoming');
@@ -107,3 +118,18 @@ describe('repro plan of a source that saved a snapshot for snapshot start', () =
     expect(p.guest).toEqual([{ side: 'src', path: '/usr/bin/perl', arg: ['/usr/lib/migtest/ramtest.pl'], untilOk: false }]);
   });
 });
+
+describe('repro refuses what a script cannot recreate', () => {
+  for (const [what, drive, words] of [
+    ['a UEFI variable store', 'if=pflash,format=raw,unit=1,file=PRIV/vars.fd', /a UEFI variable store the harness copied \(@WORK@\/src\/vars\.fd\)/],
+    ["an overlay of the user's image", 'driver=file,filename=ART/root-overlay.qcow2,node-name=root-file', /an overlay of your own disk image the harness made \(@WORK@\/root-overlay\.qcow2\)/],
+  ] as const)
+    it(`${what}: refused, naming the file`, () => {
+      const dir = mkdtempSync(join(tmpdir(), 'migtest-repro-made-'));
+      const priv = '/tmp/migtest-src-2-CCC';
+      for (const side of ['src', 'dst'])
+        writeFileSync(join(dir, `${side}.argv.json`), JSON.stringify(['/usr/bin/qemu-system-x86_64', '-chardev', `socket,id=qmp,path=${side === 'src' ? priv : '/tmp/migtest-dst-2-DDD'}/qmp.sock,server=on,wait=off`, '-drive', drive.replace('PRIV', priv).replace('ART', dir)]));
+      expect(() => reproPlan(dir)).toThrow(words);
+    });
+});
+

@@ -155,6 +155,15 @@ export function reproPlan(dir: string, scenario = dir.split('/').at(-1)!, on: Re
   const viaFd = transport === 'fd' || sides.some((s) => existsSync(join(dir, `${s}.qmp.log`)) && readFileSync(join(dir, `${s}.qmp.log`), 'utf8').includes('(via '));
   if (viaFd) throw new ConfigError('repro', `'${dir}' migrated over the fd: transport, whose descriptors the harness passed over a second monitor (SCM_RIGHTS); a replay script cannot do that`, ['a scenario over tcp, unix, exec or file']);
   const f = rewriter(privateDirs, dir);
+  // Files the harness made for a VM that the script would not have: a user image's overlay
+  // (--image FILE) and a UEFI variable store copied from the firmware's template (the copy's
+  // state when the side started is not in the artifacts). Refused rather than a QEMU that
+  // cannot open its drive.
+  for (const s of sides) {
+    const made = argv[s]!.map(f).flatMap((w) => /(?:^|,)file(?:name)?=(@WORK@\/[^,]*(?:root-overlay\.qcow2|vars\.fd))/.exec(w)?.[1] ?? []);
+    if (made.length)
+      throw new ConfigError('repro', `'${dir}': ${s} ran on ${made.map((m) => (m.endsWith('vars.fd') ? `a UEFI variable store the harness copied (${m})` : `an overlay of your own disk image the harness made (${m})`)).join(' and ')}; a replay script cannot recreate it`, ['a scenario of a run with --image default and --firmware bios (the defaults)']);
+  }
   const lines = sides.flatMap((s) => (existsSync(join(dir, `${s}.qmp.log`)) ? parseTranscript(readFileSync(join(dir, `${s}.qmp.log`), 'utf8'), s) : [])).sort((a, b) => a.t - b.t);
   const state: Record<string, { status?: string; syncs?: number }> = Object.fromEntries(sides.map((s) => [s, {}]));
   const asked = new Map<string, string>();
@@ -191,7 +200,10 @@ export function reproPlan(dir: string, scenario = dir.split('/').at(-1)!, on: Re
     }
     t0 ??= l.t;
     const { id: _id, ...cmd } = l.msg;
-    const wait = st.status && !['none', 'setup', 'completed', 'failed', 'cancelled'].includes(st.status) ? { status: st.status, ...(st.syncs ? { syncs: st.syncs } : {}) } : undefined;
+    // In postcopy the dirty-sync count is not a pace the replay can wait for: how many syncs a
+    // QEMU makes after the switch differs by version (11.1 makes fewer), so only the status is.
+    const paced = st.syncs && !st.status?.startsWith('postcopy');
+    const wait = st.status && !['none', 'setup', 'completed', 'failed', 'cancelled'].includes(st.status) ? { status: st.status, ...(paced ? { syncs: st.syncs } : {}) } : undefined;
     steps.push({ side: l.side, at: (l.t - t0) / 1000, cmd: rewriteDeep(cmd, f) as Record<string, unknown>, ...(wait ? { wait } : {}) });
   }
   // The guest's side of the case (its workload) went through the agent, before the migration.
@@ -199,13 +211,17 @@ export function reproPlan(dir: string, scenario = dir.split('/').at(-1)!, on: Re
   const guest: GuestStep[] = [];
   for (const s of sides) {
     if (!existsSync(join(dir, `${s}.qga.log`))) continue;
-    for (const l of parseTranscript(readFileSync(join(dir, `${s}.qga.log`), 'utf8'), s)) {
+    const transcript = parseTranscript(readFileSync(join(dir, `${s}.qga.log`), 'utf8'), s);
+    // Requests the agent answered without an error: a file that never opened (a probe of a
+    // user's guest for a tool it lacks) is no file for the script to wait for.
+    const answered = new Set(transcript.filter((l) => l.dir === '<-' && 'return' in l.msg).map((l) => String(l.msg.id)));
+    for (const l of transcript) {
       if (l.dir !== '->' || l.t >= migrateAt) continue;
       let step: GuestStep;
       if (l.msg.execute === 'guest-exec') {
         const a = l.msg.arguments as { path: string; arg?: string[]; 'capture-output'?: boolean };
         step = { side: s, path: a.path, arg: a.arg ?? [], untilOk: !!a['capture-output'] };
-      } else if (l.msg.execute === 'guest-file-open' && (l.msg.arguments as { mode?: string }).mode === 'r') {
+      } else if (l.msg.execute === 'guest-file-open' && (l.msg.arguments as { mode?: string }).mode === 'r' && answered.has(String(l.msg.id))) {
         // The workload's ready file, polled until it opened: the migration must not start before it.
         step = { side: s, path: (l.msg.arguments as { path: string }).path, arg: [], untilOk: true, file: true };
       } else continue;
