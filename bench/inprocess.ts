@@ -12,21 +12,28 @@ import { ArtifactDir, runDir } from '../harness/report/artifacts.js';
 import { Scope, VmPool } from '../harness/vm/pool.js';
 import { VmBuilder } from '../harness/vm/builder.js';
 import { reloadRunConfig } from '../harness/util/run-config.js';
-import { median, ms, REPS, s, table, timed } from './common.js';
+import { median, ms, REPS, s, table, timed, words } from './common.js';
 
-/** Runs fn with MIGTEST_FRESH_BOOT set or not, the run config re-read. */
-async function withFreshBoot<T>(fresh: boolean, fn: () => Promise<T>): Promise<T> {
-  const saved = process.env.MIGTEST_FRESH_BOOT;
-  process.env.MIGTEST_FRESH_BOOT = fresh ? '1' : '0';
+/** Runs fn with these environment variables set, the run config re-read, then restored. */
+async function withEnv<T>(vars: Record<string, string>, fn: () => Promise<T>): Promise<T> {
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  Object.assign(process.env, vars);
   reloadRunConfig();
   try {
     return await fn();
   } finally {
-    if (saved === undefined) delete process.env.MIGTEST_FRESH_BOOT;
-    else process.env.MIGTEST_FRESH_BOOT = saved;
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
     reloadRunConfig();
   }
 }
+
+const withFreshBoot = <T>(fresh: boolean, fn: () => Promise<T>) => withEnv({ MIGTEST_FRESH_BOOT: fresh ? '1' : '0' }, fn);
+
+/** The built-in images the scenario section measures: BENCH_IMAGES (default "default system"). */
+const IMAGES = words('BENCH_IMAGES').length ? words('BENCH_IMAGES') : ['default', 'system'];
 
 interface Scenario {
   wall: number;
@@ -69,10 +76,20 @@ export async function imageSection(arches: Arch[]): Promise<void> {
   console.log(`\nimage build (once each)\n${table(['arch', 'image cold', 'image warm'], rows)}`);
 }
 
-/** BENCH_ONLY=scenario: boot-to-ready, and runCase() in this process with a fresh boot and with snapshot start. */
+/**
+ * BENCH_ONLY=scenario: per arch and built-in image (BENCH_IMAGES), boot-to-ready (a first
+ * boot: no snapshot), and runCase() in this process with a fresh boot and with snapshot start.
+ */
 export async function scenarioSection(arches: Arch[]): Promise<void> {
   const rows: string[][] = [];
-  for (const arch of arches) {
+  for (const arch of arches)
+    for (const image of IMAGES) rows.push(await withEnv({ MIGTEST_IMAGE: image }, () => scenarioRow(arch, image)));
+  const header = ['arch', 'image', 'boot-to-ready', 'scenario fresh boot', 'scenario snapshot start (restored)', 'qemu total-time', 'qemu downtime (fresh)', '(snapshot)', 'guest downtime (fresh)', '(snapshot)'];
+  console.log(`\nin process, median of ${REPS} runs; scenario = pair up + precopy + liveness check\n${table(header, rows)}`);
+}
+
+async function scenarioRow(arch: Arch, image: string): Promise<string[]> {
+  {
     const boots: number[] = [];
     const fresh: Scenario[] = [];
     const snap: Scenario[] = [];
@@ -87,7 +104,7 @@ export async function scenarioSection(arches: Arch[]): Promise<void> {
         boots.push(boot);
         await vm.stop();
         fresh.push(await withFreshBoot(true, () => scenario(arch, join(runDir(), `bench-${arch}-${i}-fresh`))));
-        // Snapshot start: the configuration's snapshot exists after its second boot; the
+        // Snapshot start: the configuration's snapshot exists after its first boot; the
         // first rep may still be the one that saves it.
         snap.push(await withFreshBoot(false, () => scenario(arch, join(runDir(), `bench-${arch}-${i}-snap`))));
       } finally {
@@ -96,8 +113,6 @@ export async function scenarioSection(arches: Arch[]): Promise<void> {
     }
     const restored = snap.filter((x) => x.mode === 'restored');
     const col = (xs: Scenario[], k: keyof Omit<Scenario, 'mode'>, unit: (n: number | undefined) => string) => (xs.length ? unit(median(xs.map((x) => x[k]))) : '-');
-    rows.push([arch, s(median(boots)), col(fresh, 'wall', s), `${col(restored, 'wall', s)} (${restored.length}/${snap.length})`, col(fresh, 'total', s), col(fresh, 'down', ms), col(restored, 'down', ms), col(fresh, 'guestDown', ms), col(restored, 'guestDown', ms)]);
+    return [arch, image, s(median(boots)), col(fresh, 'wall', s), `${col(restored, 'wall', s)} (${restored.length}/${snap.length})`, col(fresh, 'total', s), col(fresh, 'down', ms), col(restored, 'down', ms), col(fresh, 'guestDown', ms), col(restored, 'guestDown', ms)];
   }
-  const header = ['arch', 'boot-to-ready', 'scenario fresh boot', 'scenario snapshot start (restored)', 'qemu total-time', 'qemu downtime (fresh)', '(snapshot)', 'guest downtime (fresh)', '(snapshot)'];
-  console.log(`\nin process, median of ${REPS} runs; scenario = pair up + precopy + liveness check\n${table(header, rows)}`);
 }

@@ -12,4 +12,8 @@ describe('describeContract', () => {
       'missing: /usr/bin/fio (for disk-io, parked-requests, storage-mirror and cases with storage)',
     ]);
   });
+  it('says an agent that refuses guest-file-open refuses it, rather than that every file is missing', () => {
+    const [line] = describeContract({ exec: false, missing: [], fileOpenRefused: 'CommandNotFound: The command guest-file-open has been disabled for this instance' });
+    expect(line).toMatch(/^guest-file-open is refused \(CommandNotFound: .*disabled.*\): the agent's configuration must allow guest-file-open/);
+  });
 });

@@ -1,3 +1,4 @@
+import { QmpCommandError } from '../qmp/errors.js';
 import type { StartedVm } from '../vm/started.js';
 
 /** What the suites run in a guest, by absolute path (docs/guest-contract.md), and who needs it. */
@@ -14,13 +15,19 @@ export interface ContractReport {
   /** guest-exec answered (some distributions' agent configuration blocks it). */
   exec: boolean;
   missing: Array<{ path: string; for: string }>;
+  /** The agent's refusal of guest-file-open, where it refused it: nothing could be looked for. */
+  fileOpenRefused?: string;
 }
 
 /** Checks a ready guest against the contract through its agent: what is missing, and who needs it. */
 export async function checkContract(vm: StartedVm): Promise<ContractReport> {
   const agent = await vm.agent();
   const missing: ContractReport['missing'] = [];
-  for (const f of CONTRACT_FILES) if (!(await agent.exists(f.path))) missing.push(f);
+  for (const f of CONTRACT_FILES) {
+    const there = await agent.exists(f.path).catch((e: unknown) => (e instanceof QmpCommandError ? e : Promise.reject(e)));
+    if (there instanceof QmpCommandError) return { exec: false, missing: [], fileOpenRefused: `${there.errorClass}: ${there.desc}` };
+    if (!there) missing.push(f);
+  }
   const runnable = CONTRACT_FILES.find((f) => f.path.startsWith('/bin/') && !missing.includes(f));
   const exec = runnable ? await agent.exec(runnable.path, runnable.path.endsWith('busybox') ? ['true'] : ['-V']).then(() => true, () => false) : false;
   return { exec, missing };
@@ -29,5 +36,6 @@ export async function checkContract(vm: StartedVm): Promise<ContractReport> {
 /** The report as a user reads it: empty when the guest has everything. */
 export function describeContract(r: ContractReport): string[] {
   const byPath = r.missing.map((m) => `${m.path} (for ${m.for})`);
+  if (r.fileOpenRefused) return [`guest-file-open is refused (${r.fileOpenRefused}): the agent's configuration must allow guest-file-open, -read and -close (the harness reads the workloads' files with them)`];
   return [...(r.exec ? [] : ["guest-exec is refused or failed: the agent's configuration must allow it"]), ...(byPath.length ? [`missing: ${byPath.join('; ')}`] : [])];
 }

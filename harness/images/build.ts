@@ -41,8 +41,8 @@ export function findImage(arch: Arch, name = 'default'): GuestImage | undefined 
   return JSON.parse(readFileSync(manifest, 'utf8')) as GuestImage;
 }
 
-async function run(step: string, file: string, args: string[], opts: { input?: string; cwd?: string } = {}) {
-  const r = await execa(file, args, { reject: false, all: true, input: opts.input, cwd: opts.cwd });
+async function run(step: string, file: string, args: string[], opts: { input?: string; cwd?: string; env?: Record<string, string> } = {}) {
+  const r = await execa(file, args, { reject: false, all: true, input: opts.input, cwd: opts.cwd, env: opts.env });
   if (r.exitCode !== 0)
     throw new ImageBuildError(`image build step '${step}' failed: ${file} ${args.join(' ')}\n${r.all?.slice(-3000)}`);
   return r;
@@ -126,11 +126,43 @@ export async function buildImage(arch: Arch, opts: { name?: string; force?: bool
   }
 }
 
+/**
+ * ext4's features pinned to bookworm's defaults, whatever the host's mke2fs.conf says: a newer
+ * e2fsprogs turns on features (orphan_file, metadata_csum_seed) that bookworm's GRUB 2.06
+ * cannot read, and the same recipe would make another filesystem on another host.
+ */
+const MKE2FS_CONF = `[defaults]
+	base_features = sparse_super,large_file,filetype,resize_inode,dir_index,ext_attr
+	default_mntopts = acl,user_xattr
+	enable_periodic_fsck = 0
+	blocksize = 4096
+	inode_size = 256
+	inode_ratio = 16384
+[fs_types]
+	ext4 = {
+		features = has_journal,extent,huge_file,flex_bg,metadata_csum,64bit,dir_nlink,extra_isize
+	}
+	small = {
+		blocksize = 1024
+		inode_ratio = 4096
+	}
+	floppy = {
+		blocksize = 1024
+		inode_ratio = 8192
+	}
+`;
+
 /** The root tree as an ext4 image (label migtest-root) with room to spare; returns its size in MiB. */
 async function rootFilesystem(root: string, out: string): Promise<number> {
   const usedMiB = Number((await run('du', 'du', ['-sm', root])).stdout.split('\t')[0]);
   const sizeMiB = Math.ceil(usedMiB * 1.3 + 64);
-  await run('mkfs.ext4', 'mkfs.ext4', ['-q', '-F', '-L', 'migtest-root', '-d', root, out, `${sizeMiB}M`]);
+  const conf = `${out}.mke2fs.conf`;
+  writeFileSync(conf, MKE2FS_CONF);
+  try {
+    await run('mkfs.ext4', 'mkfs.ext4', ['-q', '-F', '-L', 'migtest-root', '-d', root, out, `${sizeMiB}M`], { env: { MKE2FS_CONFIG: conf } });
+  } finally {
+    rmSync(conf, { force: true });
+  }
   return sizeMiB;
 }
 
@@ -203,7 +235,10 @@ async function systemDisk(recipe: Recipe, arch: Arch, root: string, work: string
     mkdirSync(bios);
     copyFileSync(join(grubDir, 'i386-pc/boot.img'), join(bios, 'boot.img'));
     // The whole boot in GRUB's core (embedded config), which goes in the BIOS boot partition.
-    await run('grub-mkimage', 'grub-mkimage', ['-O', 'i386-pc', '-d', join(grubDir, 'i386-pc'), '-o', join(bios, 'core.img'), '-c', join(work, 'grub.cfg'), '-p', '/boot/grub', 'biosdisk', ...modules]);
+    // GRUB's own messages on the serial console too (under SeaBIOS it would print on VGA only):
+    // a boot that fails in GRUB then says why in the VM's serial log.
+    writeFileSync(join(bios, 'grub.cfg'), `serial --unit=0 --speed=115200\nterminal_input serial console\nterminal_output serial console\n${cfg}`);
+    await run('grub-mkimage', 'grub-mkimage', ['-O', 'i386-pc', '-d', join(grubDir, 'i386-pc'), '-o', join(bios, 'core.img'), '-c', join(bios, 'grub.cfg'), '-p', '/boot/grub', 'biosdisk', 'serial', 'terminal', ...modules]);
   }
   // GRUB's modules were for building; what boots is in the ESP and the BIOS boot partition.
   rmSync(grubDir, { recursive: true, force: true });

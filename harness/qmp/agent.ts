@@ -5,6 +5,7 @@ import { DEADLINES, deadline, scale, type Wait } from '../util/deadlines.js';
 import { progress } from '../util/log.js';
 import { JsonConnection, type SocketTarget } from './connection.js';
 import { Transcript } from './transcript.js';
+import { QmpCommandError } from './errors.js';
 
 /** A guest command ended non-zero. */
 export class GuestCommandError extends MigtestError {}
@@ -156,9 +157,16 @@ export class GuestAgentClient {
     }
   }
 
-  /** Whether the guest can open this file for reading (guest-file-open). */
+  /**
+   * Whether the guest can open this file for reading (guest-file-open). Only "no such file"
+   * is false: an agent that refuses the command (--block-rpcs, a policy) or a file it may not
+   * read throws, saying so, rather than passing for a missing file.
+   */
   async exists(path: string): Promise<boolean> {
-    const handle = await this.execute<number>('guest-file-open', { path, mode: 'r' }).catch(() => undefined);
+    const handle = await this.execute<number>('guest-file-open', { path, mode: 'r' }).catch((e: unknown) => {
+      if (e instanceof QmpCommandError && isMissingFile(e)) return undefined;
+      throw e;
+    });
     if (handle === undefined) return false;
     await this.execute('guest-file-close', { handle });
     return true;
@@ -198,3 +206,6 @@ export class GuestAgentClient {
     await this.transcript.close();
   }
 }
+
+/** The agent's answer for a path that is not there (ENOENT, or ENOTDIR for a parent that is a file). */
+export const isMissingFile = (e: QmpCommandError): boolean => e.errorClass === 'GenericError' && /No such file or directory|Not a directory/.test(e.desc);
