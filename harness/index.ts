@@ -123,7 +123,7 @@ export { reproPlan, reproScript } from './report/repro.js';
 export { DEADLINES, deadline, scale, type Wait } from './util/deadlines.js';
 export { pollUntil } from './util/time.js';
 export { MigtestError, SkipError } from './util/errors.js';
-export { parseArch, type Arch } from './util/arch.js';
+export { parseArch, type Accel, type Arch } from './util/arch.js';
 export { repoRoot } from './util/paths.js';
 export { runConfig } from './util/run-config.js';
 export { efiState, readEfiVariable, storedName, writeEfiVariable, MIGTEST_EFI_GUID } from './guest/efi.js';

@@ -122,6 +122,12 @@ export const KNOWN_FAILURES = {
     versions: ['9', '10.0', '10.1'],
     reason: "before 10.2 snapshot-save with mapped-ram on fails: 'Error while writing VM state: Input/output error' (seen on 10.0.2); it works from 10.2",
   },
+  /** dirty-rate: calc-dirty-rate in dirty-bitmap mode on an x86_64 guest without KVM. */
+  dirtyBitmapX86Tcg: {
+    versions: ['7'],
+    accel: 'tcg',
+    reason: "QEMU 7.2.22 x86_64 under TCG dies of a segfault at calc-dirty-rate mode=dirty-bitmap (a NULL read at 0x11b0, booted or restored; seen 2026-12-06); aarch64 7.2.22 and x86_64 10.0.2 answer it (with 0 MiB/s under TCG); 8.x and 9.x not tried",
+  },
   /** firmware: an x86_64 guest under --firmware uefi-secure with Debian bookworm's OVMF (2022.11), under TCG. */
   ovmfSecureBootX86Tcg: {
     versions: ['11.1'],
