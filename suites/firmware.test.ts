@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect } from 'vitest';
 import {
-  caseRow, caseScenario, efiState, KNOWN_FAILURES, readEfiVariable, refusedStream, runAccel, runConfig, runCase, runQemu, scenario, storedName, testArches, uefiFirmware, unknownSectionWords, writeEfiVariable,
-  type Arch, type CaseReport, type MigrationCase, type ScenarioContext,
+  behaviourOf, caseRow, caseScenario, efiState, KNOWN_FAILURES, readEfiVariable, refusedStream, runAccel, runConfig, runCase, runQemu, scenario, storedName, testArches, uefiFirmware, unknownSectionWords, writeEfiVariable,
+  type Arch, type CaseReport, type MigrationCase, type ScenarioContext, type StartedVm,
 } from '../harness/index.js';
 
 // Guests booted by UEFI firmware (OVMF on x86_64, AAVMF on aarch64) from pflash, each VM with
@@ -28,6 +28,31 @@ async function storesCheck(arch: Arch, firmware: 'uefi' | 'uefi-secure', probe: 
   expect(dst.includes(storedName('MigtestAfter')), "the destination's store has what its guest set").toBe(true);
   expect(src.includes(storedName('MigtestAfter')), "the source's store is not the destination's").toBe(false);
   ctx.record({ extra: { firmware, probe } });
+}
+
+/** Memory regions of a VM that hide SMRAM from everything but SMM (QEMU's own view: info mtree). */
+async function smramRegions(vm: StartedVm): Promise<string[]> {
+  const tree = await vm.qmp.execute<string>('human-monitor-command', { 'command-line': 'info mtree' });
+  return [...new Set(tree.split('\n').flatMap((l) => /\b(tseg-blackhole|smram-region)\b/.exec(l)?.[1] ?? []))].sort();
+}
+
+/**
+ * smm=off on the destination of a Secure Boot guest: QEMU compares nothing of it, the guest
+ * runs on and its variable writes (through the SMM handler) still land in the store. What
+ * the destination still hides of SMRAM is the version's (behaviour.smmOffSmramRegions):
+ * from 8.2 nothing, so the handler runs from RAM the OS can write.
+ */
+async function smmOffCheck({ run }: CaseReport, ctx: ScenarioContext): Promise<void> {
+  const [srcRegions, dstRegions] = [await smramRegions(run.src), await smramRegions(run.dst)];
+  expect(srcRegions, 'the smm=on source hides TSEG and the legacy SMRAM').toEqual(['smram-region', 'tseg-blackhole']);
+  const kept = behaviourOf(run.dst.qemuVersion).smmOffSmramRegions;
+  expect(dstRegions, `the smm=off destination on ${run.dst.qemuVersion}: SMRAM regions ${kept}`).toEqual(kept === 'kept' ? srcRegions : []);
+  expect(await efiState(run.dst)).toEqual({ efi: true, secureBoot: true });
+  await writeEfiVariable(run.dst, 'MigtestAfter', 'dst');
+  expect(await readEfiVariable(run.dst, 'MigtestAfter')).toBe('dst');
+  const stored = run.dst.host ? 'not read: the destination is on another host' : readFileSync(run.dst.paths.vars!).includes(storedName('MigtestAfter'));
+  if (stored !== 'not read: the destination is on another host') expect(stored, "the destination's store has what its guest set").toBe(true);
+  ctx.record({ extra: { srcRegions, dstRegions, smramOnDestination: kept, variableStored: stored } });
 }
 
 describe.each(testArches())('firmware %s', (arch) => {
@@ -72,4 +97,61 @@ describe.each(testArches())('firmware %s', (arch) => {
   const fromDisk = runConfig().imageFile ? 'a disk image of your own' : runConfig().imageProfile === 'system' ? 'the system image' : undefined;
   const biosSide = arch === 'aarch64' && fromDisk ? ({ kind: 'skip', reason: `${fromDisk} on aarch64 boots only through AAVMF (the virt machine has no BIOS): both sides run UEFI` } as const) : noFirmwareThere;
   caseScenario({ id: 'a uefi source into a bios destination is refused by the destination', arch, source: { firmware: 'uefi' }, destination: { firmware: 'bios' }, expect: biosSide }, meta);
+
+  // Another build of the firmware on the destination: its flash is another size.
+  if (arch === 'x86_64')
+    caseScenario(
+      {
+        id: 'uefi: a destination on the 2 MiB OVMF build (the source on the 4 MiB one) is refused by the destination',
+        arch,
+        source: { firmware: 'uefi' },
+        destination: { firmwareFiles: { code: '/usr/share/OVMF/OVMF_CODE.fd', varsTemplate: '/usr/share/OVMF/OVMF_VARS.fd' } },
+        // QEMU's words (10.0.2): a RAM block of a fixed size that differs.
+        expect: refusedStream('Size mismatch: system.flash0: 0x37c000 != 0x1e0000', "the pflash code is a RAM block of the firmware file's size: 3.5 MiB of code against 1.9"),
+      },
+      meta,
+    );
+
+  // Secure Boot's variable store is written through SMM: a destination without SMM.
+  if (arch === 'x86_64') {
+    const smmOff: MigrationCase = {
+      id: "uefi-secure with smm on the source, smm off on the destination: migrates, the guest's variable writes still land, SMRAM as the destination's version maps it",
+      arch,
+      source: { firmware: 'uefi-secure' },
+      // The same secure-boot build and store, without smm=on (and its secure pflash).
+      destination: { firmware: 'uefi', machine: 'q35,smm=off', firmwareFiles: { code: uefiFirmware(arch, 'uefi-secure')!.code, varsTemplate: uefiFirmware(arch, 'uefi-secure')!.varsTemplate } },
+    };
+    scenario(smmOff.id, { ...meta, arch, twoHosts: true }, async (ctx) => {
+      const { src } = await runQemu(arch);
+      await ctx.xfail(KNOWN_FAILURES.ovmfSecureBootX86Tcg, { version: src.version, accel: (await runAccel(src)).accel }, async () => {
+        const report = await runCase(ctx, smmOff);
+        ctx.record(caseRow(report));
+        await smmOffCheck(report, ctx);
+      });
+    });
+  }
+
+  // A NIC's option ROM is a RAM block of the machine: the destination's NIC without one lacks it.
+  caseScenario(
+    {
+      id: "an option ROM that differs: the destination's NIC without its ROM is refused by the destination",
+      arch,
+      source: { firmware: 'uefi', devices: ['virtio-net-pci,id=nic0'] },
+      destination: { devices: ['virtio-net-pci,id=nic0,romfile='] },
+      expect: refusedStream('/virtio-net-pci.rom", cannot accept migration', "the source's NIC has its ROM (efi-virtio.rom) as a RAM block, the destination's (romfile=) none: Unknown ramblock"),
+    },
+    meta,
+  );
+  // A ROM of another size: the ROM's block has the size the source's device gave it.
+  caseScenario(
+    {
+      id: "an option ROM of another size (romsize=1M on the destination) is refused by the destination",
+      arch,
+      source: { firmware: 'uefi', devices: ['virtio-net-pci,id=nic0'] },
+      destination: { devices: ['virtio-net-pci,id=nic0,romsize=1048576'] },
+      // QEMU's words (10.0.2): efi-virtio.rom rounded up to 256 KiB against the 1 MiB asked for.
+      expect: refusedStream('virtio-net-pci.rom: 0x40000 != 0x100000', "a ROM's RAM block is sized by its device (the ROM file rounded up to a power of two, or romsize=): a destination whose ROM space differs cannot take the source's"),
+    },
+    meta,
+  );
 });

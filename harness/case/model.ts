@@ -36,6 +36,8 @@ export interface SideSetup {
   memoryBackend?: MemoryBackend;
   /** What boots the guest: bios, uefi or uefi-secure (default: the run's, --firmware). */
   firmware?: FirmwareKind;
+  /** The UEFI kind booted from another build's pflash files (another size, another version). */
+  firmwareFiles?: { code: string; varsTemplate: string };
   /** Extra -device arguments; on the destination they replace the source's. */
   devices?: string[];
   /** Extra raw arguments (a -netdev or -blockdev the devices need); on the destination they replace the source's. */

@@ -32,6 +32,12 @@ export interface Behaviour {
    * Debian's 7.2.22, not in 10.0.13).
    */
   x509KeyEncipherment: 'required' | 'optional';
+  /**
+   * A q35 machine with smm=off: `kept` still maps the SMRAM regions that hide TSEG and the
+   * legacy SMRAM from everything but SMM (smram-region, tseg-blackhole in info mtree);
+   * `dropped` has none, so TSEG is plain RAM to the guest.
+   */
+  smmOffSmramRegions: 'kept' | 'dropped';
 }
 
 interface Entry {
@@ -53,6 +59,7 @@ const BASE: Behaviour = {
   unknownSection: 'Unknown savevm',
   mirrorFullCopies: 'whole-disk',
   x509KeyEncipherment: 'required',
+  smmOffSmramRegions: 'kept',
 };
 
 /** Later entries override earlier ones where both cover a version. */
@@ -68,6 +75,9 @@ const ENTRIES: Entry[] = [
   { since: '7.2.22', before: '7.3', behaviour: { x509KeyEncipherment: 'optional' } },
   { since: '10.1.3', behaviour: { x509KeyEncipherment: 'optional' } },
   { since: '11.0', behaviour: { statuses: { failing: true, postcopyDevice: true } } },
+  // Kept on 7.2.22, dropped on 10.0.2 (firmware's smm-off case, 2026-12-06); upstream's q35
+  // host bridge maps them only with SMM ranges from 8.2 (that boundary unverified here).
+  { since: '8.2', behaviour: { smmOffSmramRegions: 'dropped' } },
   {
     since: '10.0',
     before: '11.1',

@@ -38,6 +38,8 @@ export interface VmDraft extends Omit<VmSpec, 'binary' | 'firmwareDirs' | 'accel
   accel: AccelChoice;
   /** What boots the guest: bios (default), uefi or uefi-secure (images/firmware.ts). */
   firmware: FirmwareKind;
+  /** Another build of the UEFI firmware than the kind's own files (another size, another version). */
+  firmwareFiles?: { code: string; varsTemplate: string };
   /** Disks besides the read-only root. */
   disks: DiskSpec[];
   /** Starts with -incoming defer (a destination). */
@@ -110,6 +112,11 @@ export class VmBuilder {
   /** What boots the guest: bios, uefi (OVMF / AAVMF, a variable store of its own) or uefi-secure (Secure Boot enforced, the kernel signed for it). */
   withFirmware(firmware: FirmwareKind): this {
     return this.set('firmware', firmware);
+  }
+  /** Boots a UEFI kind from these pflash files instead of its own (the 2 MiB OVMF build, say). */
+  withFirmwareFiles(files: { code: string; varsTemplate: string }): this {
+    for (const [field, f] of Object.entries(files)) if (!existsSync(f)) throw new ConfigError(`firmware ${field}`, `${f} does not exist`, 'an existing pflash image');
+    return this.set('firmwareFiles', files);
   }
   /** Accelerator properties, e.g. dirty-ring-size=4096 for KVM. */
   withAccelProps(...props: string[]): this {
@@ -252,10 +259,11 @@ export class VmBuilder {
       if (!existsSync(f)) throw new ConfigError(`image ${field}`, `${f} does not exist`, 'an existing file (run: migtest images build)');
     const accel = await resolveAccel(this.d.accel, bin, this.d.cpu);
     const root = image.user ? await this.userRoot(image) : { id: 'root', file: image.rootDisk, format: image.rootFormat, readonly: true };
-    const { qemu: _q, binary: _b, image: _i, incoming: _in, freshBoot: _f, kvmProps, firmware: kind, ...rest } = this.d;
+    const { qemu: _q, binary: _b, image: _i, incoming: _in, freshBoot: _f, kvmProps, firmware: kind, firmwareFiles, ...rest } = this.d;
     if (fromDisk && kind === 'uefi-secure') throw new SkipError("uefi-secure: the image boots Debian's unsigned GRUB from its disk, which Secure Boot refuses");
     // aarch64 has no BIOS: a guest that boots from its disk needs AAVMF there.
-    const firmware = uefiFirmware(this.arch, fromDisk && this.arch === 'aarch64' && kind === 'bios' ? 'uefi' : kind);
+    const kindFirmware = uefiFirmware(this.arch, fromDisk && this.arch === 'aarch64' && kind === 'bios' ? 'uefi' : kind);
+    const firmware = kindFirmware && firmwareFiles ? { ...kindFirmware, ...firmwareFiles } : kindFirmware;
     return {
       ...rest,
       firmware,
