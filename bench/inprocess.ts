@@ -89,30 +89,28 @@ export async function scenarioSection(arches: Arch[]): Promise<void> {
 }
 
 async function scenarioRow(arch: Arch, image: string): Promise<string[]> {
-  {
-    const boots: number[] = [];
-    const fresh: Scenario[] = [];
-    const snap: Scenario[] = [];
-    for (let i = 0; i < REPS; i++) {
-      const pool = new VmPool(new ArtifactDir(join(runDir(), `bench-${arch}-${i}`)));
-      try {
-        const [boot, vm] = await timed(async () => {
-          const v = await pool.start(new VmBuilder('boot', arch).withFreshBoot());
-          await v.waitReady();
-          return v;
-        });
-        boots.push(boot);
-        await vm.stop();
-        fresh.push(await withFreshBoot(true, () => scenario(arch, join(runDir(), `bench-${arch}-${i}-fresh`))));
-        // Snapshot start: the configuration's snapshot exists after its first boot; the
-        // first rep may still be the one that saves it.
-        snap.push(await withFreshBoot(false, () => scenario(arch, join(runDir(), `bench-${arch}-${i}-snap`))));
-      } finally {
-        await pool.stopAll();
-      }
+  const boots: number[] = [];
+  const fresh: Scenario[] = [];
+  const snap: Scenario[] = [];
+  for (let i = 0; i < REPS; i++) {
+    const pool = new VmPool(new ArtifactDir(join(runDir(), `bench-${arch}-${image}-${i}`)));
+    try {
+      const [boot, vm] = await timed(async () => {
+        const v = await pool.start(new VmBuilder('boot', arch).withFreshBoot());
+        await v.waitReady();
+        return v;
+      });
+      boots.push(boot);
+      await vm.stop();
+      fresh.push(await withFreshBoot(true, () => scenario(arch, join(runDir(), `bench-${arch}-${image}-${i}-fresh`))));
+      // Snapshot start: the configuration's snapshot exists after its first boot; the
+      // first rep may still be the one that saves it.
+      snap.push(await withFreshBoot(false, () => scenario(arch, join(runDir(), `bench-${arch}-${image}-${i}-snap`))));
+    } finally {
+      await pool.stopAll();
     }
-    const restored = snap.filter((x) => x.mode === 'restored');
-    const col = (xs: Scenario[], k: keyof Omit<Scenario, 'mode'>, unit: (n: number | undefined) => string) => (xs.length ? unit(median(xs.map((x) => x[k]))) : '-');
-    return [arch, image, s(median(boots)), col(fresh, 'wall', s), `${col(restored, 'wall', s)} (${restored.length}/${snap.length})`, col(fresh, 'total', s), col(fresh, 'down', ms), col(restored, 'down', ms), col(fresh, 'guestDown', ms), col(restored, 'guestDown', ms)];
   }
+  const restored = snap.filter((x) => x.mode === 'restored');
+  const col = (xs: Scenario[], k: keyof Omit<Scenario, 'mode'>, unit: (n: number | undefined) => string) => (xs.length ? unit(median(xs.map((x) => x[k]))) : '-');
+  return [arch, image, s(median(boots)), col(fresh, 'wall', s), `${col(restored, 'wall', s)} (${restored.length}/${snap.length})`, col(fresh, 'total', s), col(fresh, 'down', ms), col(restored, 'down', ms), col(fresh, 'guestDown', ms), col(restored, 'guestDown', ms)];
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect } from 'vitest';
 import {
   behaviourOf, caseRow, caseScenario, efiState, KNOWN_FAILURES, readEfiVariable, refusedStream, runAccel, runConfig, runCase, runQemu, scenario, storedName, testArches, uefiFirmware, unknownSectionWords, writeEfiVariable,
@@ -50,9 +50,9 @@ async function smmOffCheck({ run }: CaseReport, ctx: ScenarioContext): Promise<v
   expect(await efiState(run.dst)).toEqual({ efi: true, secureBoot: true });
   await writeEfiVariable(run.dst, 'MigtestAfter', 'dst');
   expect(await readEfiVariable(run.dst, 'MigtestAfter')).toBe('dst');
-  const stored = run.dst.host ? 'not read: the destination is on another host' : readFileSync(run.dst.paths.vars!).includes(storedName('MigtestAfter'));
-  if (stored !== 'not read: the destination is on another host') expect(stored, "the destination's store has what its guest set").toBe(true);
-  ctx.record({ extra: { srcRegions, dstRegions, smramOnDestination: kept, variableStored: stored } });
+  const stored = run.dst.host ? undefined : readFileSync(run.dst.paths.vars!).includes(storedName('MigtestAfter'));
+  if (stored !== undefined) expect(stored, "the destination's store has what its guest set").toBe(true);
+  ctx.record({ extra: { srcRegions, dstRegions, smramOnDestination: kept, variableStored: stored ?? 'not read: the destination is on another host' } });
 }
 
 describe.each(testArches())('firmware %s', (arch) => {
@@ -99,31 +99,39 @@ describe.each(testArches())('firmware %s', (arch) => {
   caseScenario({ id: 'a uefi source into a bios destination is refused by the destination', arch, source: { firmware: 'uefi' }, destination: { firmware: 'bios' }, expect: biosSide }, meta);
 
   // Another build of the firmware on the destination: its flash is another size.
-  if (arch === 'x86_64')
+  if (arch === 'x86_64') {
+    const twoMiB = { code: '/usr/share/OVMF/OVMF_CODE.fd', varsTemplate: '/usr/share/OVMF/OVMF_VARS.fd' };
+    const lacking = Object.values(twoMiB).find((f) => !existsSync(f));
     caseScenario(
       {
         id: 'uefi: a destination on the 2 MiB OVMF build (the source on the 4 MiB one) is refused by the destination',
         arch,
         source: { firmware: 'uefi' },
-        destination: { firmwareFiles: { code: '/usr/share/OVMF/OVMF_CODE.fd', varsTemplate: '/usr/share/OVMF/OVMF_VARS.fd' } },
+        destination: { firmwareFiles: twoMiB },
         // QEMU's words (10.0.2): a RAM block of a fixed size that differs.
-        expect: refusedStream('Size mismatch: system.flash0: 0x37c000 != 0x1e0000', "the pflash code is a RAM block of the firmware file's size: 3.5 MiB of code against 1.9"),
+        expect: lacking
+          ? { kind: 'skip', reason: `this host's ovmf package has no 2 MiB build (${lacking} is missing; Debian bookworm's ships it)` }
+          : refusedStream('Size mismatch: system.flash0: 0x37c000 != 0x1e0000', "the pflash code is a RAM block of the firmware file's size: 3.5 MiB of code against 1.9"),
       },
       meta,
     );
+  }
 
   // Secure Boot's variable store is written through SMM: a destination without SMM.
   if (arch === 'x86_64') {
-    const smmOff: MigrationCase = {
-      id: "uefi-secure with smm on the source, smm off on the destination: migrates, the guest's variable writes still land, SMRAM as the destination's version maps it",
-      arch,
-      source: { firmware: 'uefi-secure' },
-      // The same secure-boot build and store, without smm=on (and its secure pflash).
-      destination: { firmware: 'uefi', machine: 'q35,smm=off', firmwareFiles: { code: uefiFirmware(arch, 'uefi-secure')!.code, varsTemplate: uefiFirmware(arch, 'uefi-secure')!.varsTemplate } },
-    };
-    scenario(smmOff.id, { ...meta, arch, twoHosts: true }, async (ctx) => {
+    const id = "uefi-secure with smm on the source, smm off on the destination: migrates, the guest's variable writes still land, SMRAM as the destination's version maps it";
+    scenario(id, { ...meta, arch, twoHosts: true }, async (ctx) => {
       const { src } = await runQemu(arch);
       await ctx.xfail(KNOWN_FAILURES.ovmfSecureBootX86Tcg, { version: src.version, accel: (await runAccel(src)).accel }, async () => {
+        // Resolved when it runs: a host without the secure-boot firmware or its tools skips, naming them.
+        const { code, varsTemplate } = uefiFirmware(arch, 'uefi-secure')!;
+        const smmOff: MigrationCase = {
+          id,
+          arch,
+          source: { firmware: 'uefi-secure' },
+          // The same secure-boot build and store, without smm=on (and its secure pflash).
+          destination: { firmware: 'uefi', machine: 'q35,smm=off', firmwareFiles: { code, varsTemplate } },
+        };
         const report = await runCase(ctx, smmOff);
         ctx.record(caseRow(report));
         await smmOffCheck(report, ctx);

@@ -3,6 +3,7 @@ import { CheckFailedError } from '../util/errors.js';
 import { deadline, type Wait } from '../util/deadlines.js';
 import { pollUntil } from '../util/time.js';
 import { QmpCommandError } from '../qmp/errors.js';
+import { isMissingFile } from '../qmp/agent.js';
 import type { StartedVm } from '../vm/started.js';
 
 const PAGE = 4096;
@@ -75,6 +76,7 @@ async function readGuestFile(vm: StartedVm, path: string): Promise<string> {
 /**
  * Polls until the guest file exists, then returns its content. The workload writes its files
  * by rename, so a file that opens is whole. One agent request per try (no guest process).
+ * Only "no such file" is polled on: any other refusal (a blocked guest-file-open) ends the wait.
  */
 async function waitForGuestFile(vm: StartedVm, path: string, awaited: string, opts: Wait = {}): Promise<string> {
   const ga = await vm.agent();
@@ -82,7 +84,7 @@ async function waitForGuestFile(vm: StartedVm, path: string, awaited: string, op
     try {
       return { done: true, value: (await ga.readFile(path)).toString('utf8') };
     } catch (e) {
-      if (!(e instanceof QmpCommandError)) throw e;
+      if (!(e instanceof QmpCommandError && isMissingFile(e))) throw e;
       return { done: false, state: e.message };
     }
   }, 50);

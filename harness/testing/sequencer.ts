@@ -39,9 +39,8 @@ export default class CostSequencer extends BaseSequencer {
       // No table (a checkout without config/): vitest's own order.
       return base;
     }
-    const groups = [...new Set(base.map((f) => `${f.project.config.sequence.groupOrder}\0${f.project.name}`))];
-    return groups.flatMap((g) =>
-      longestFirst(base.filter((f) => `${f.project.config.sequence.groupOrder}\0${f.project.name}` === g), (f) => costs[relative(root, f.moduleId)]),
-    );
+    // vitest's groups (group order, then project) stay as it ordered them; files move within one.
+    const group = (f: TestSpecification) => `${f.project.config.sequence.groupOrder}\0${f.project.name}`;
+    return [...new Set(base.map(group))].flatMap((g) => longestFirst(base.filter((f) => group(f) === g), (f) => costs[relative(root, f.moduleId)]));
   }
 }

@@ -263,6 +263,7 @@ export class VmBuilder {
     if (fromDisk && kind === 'uefi-secure') throw new SkipError("uefi-secure: the image boots Debian's unsigned GRUB from its disk, which Secure Boot refuses");
     // aarch64 has no BIOS: a guest that boots from its disk needs AAVMF there.
     const kindFirmware = uefiFirmware(this.arch, fromDisk && this.arch === 'aarch64' && kind === 'bios' ? 'uefi' : kind);
+    if (firmwareFiles && !kindFirmware) throw new ConfigError('firmware files', `${firmwareFiles.code} is a UEFI build, and this VM boots with ${kind}`, 'uefi or uefi-secure with firmware files');
     const firmware = kindFirmware && firmwareFiles ? { ...kindFirmware, ...firmwareFiles } : kindFirmware;
     return {
       ...rest,
