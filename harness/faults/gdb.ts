@@ -8,7 +8,7 @@ import type { StartedVm } from '../vm/started.js';
 /** Minimal GDB remote protocol: enough to write guest physical memory through QEMU's gdbstub. */
 class GdbRemote {
   private buf = '';
-  private waiters: Array<(p: string) => void> = [];
+  private waiters: Array<{ stopReply: boolean; resolve: (p: string) => void }> = [];
 
   constructor(private readonly sock: Duplex) {
     sock.on('data', (d: Buffer) => this.onData(d.toString('latin1')));
@@ -20,8 +20,9 @@ class GdbRemote {
     return sum.toString(16).padStart(2, '0');
   }
 
+  /** `?` is answered by a stop reply; any other request's reply is not one. */
   request(body: string): Promise<string> {
-    const reply = new Promise<string>((resolve) => this.waiters.push(resolve));
+    const reply = new Promise<string>((resolve) => this.waiters.push({ stopReply: body === '?', resolve }));
     this.sock.write(`$${body}#${GdbRemote.checksum(body)}`);
     return withDeadline(`gdbstub reply to ${body.slice(0, 30)}`, DEADLINES.gdb, reply);
   }
@@ -39,7 +40,10 @@ class GdbRemote {
       }
       this.buf = this.buf.slice(m[0].length);
       this.sock.write('+');
-      this.waiters.shift()?.(m[1]!);
+      // A stop reply nobody asked for (QEMU 7.2's aarch64 stub sends one on attach, then the
+      // answer to '?'): not the reply to a request that expects none.
+      if (/^[ST][0-9a-fA-F]{2}/.test(m[1]!) && this.waiters[0] && !this.waiters[0].stopReply) continue;
+      this.waiters.shift()?.resolve(m[1]!);
     }
   }
 }
