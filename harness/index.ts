@@ -75,7 +75,7 @@ export { JobFailedError, runJob } from './vm/jobs.js';
 export { QemuExitedError, VmStartError } from './vm/errors.js';
 
 // The guest: liveness, the RAM pattern, fio.
-export { checkLivenessAfterMigration, checkLivenessSteady, largestGap, LivenessError } from './guest/liveness.js';
+export { checkLivenessAfterMigration, checkLivenessSteady, handover, largestGap, LivenessError } from './guest/liveness.js';
 export { RamIntegrityError, RamWorkload } from './guest/ramcheck.js';
 export { DiskIntegrityError, FioWorkload } from './guest/fio.js';
 

@@ -51,6 +51,44 @@ describe.each(testArches())('liveness-checker %s', (arch) => {
     { suite: 'liveness-checker' },
   );
 
+  // Liveness from the agent alone (a guest without the heartbeat: no heartbeat port at all).
+  // The same faults must be caught from the agent's polls, and the same guest left alone must pass.
+  const agentMeta = { ...meta, suite: 'liveness-checker' };
+  scenario('agent only: control: same guest without migration stays alive', agentMeta, async (ctx) => {
+    const vm = await ctx.vms.start(new VmBuilder('src', arch).withLiveness('agent'));
+    await vm.waitReady();
+    expect(vm.spec.heartbeat).toBe(false);
+    const steady = await checkLivenessSteady(vm, 3000);
+    expect(steady.beats).toBeGreaterThan(20);
+    return { guestDowntimeMs: steady.largestGapMs };
+  });
+
+  const migratedAgentOnly = async (ctx: ScenarioContext) => {
+    const report = await (await (await startPair(ctx, { id: 'a pair without heartbeat to break', arch, workload: false, source: { liveness: 'agent' } })).migrate()).finish();
+    expect(report.liveness?.from).toBe('agent');
+    ctx.record(migrationFigures(report.migration!, report.liveness));
+    return report.run;
+  };
+
+  scenario('agent only: fault: destination reset after switchover is caught', agentMeta, async (ctx) => {
+    const run = await migratedAgentOnly(ctx);
+    await run.dst.qmp.execute('system_reset');
+    const err = await checkLivenessAfterMigration(run.src, run.dst, { beats: 600 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LivenessError);
+    expect(String((err as Error).message)).toMatch(/booted again|uptime went back|not alive/);
+    return { extra: { caught: (err as Error).message } };
+  });
+
+  scenario('agent only: fault: destination stopped after switchover is caught', agentMeta, async (ctx) => {
+    const run = await migratedAgentOnly(ctx);
+    await run.dst.qmp.execute('stop');
+    const since = run.dst.heartbeat!.beats.length;
+    const err = await checkLivenessAfterMigration(run.src, run.dst, { beats: since + 100, timeoutMs: DEADLINES.expectedToFail }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LivenessError);
+    expect(String((err as Error).message)).toMatch(/not alive: .* answers from the destination's agent .*status: paused/);
+    return { extra: { caught: (err as Error).message } };
+  });
+
   const crashGuest = async (run: MigratingRun) => void (await (await run.dst.agent()).spawn('/bin/busybox', ['sh', '-c', 'echo c > /proc/sysrq-trigger']));
 
   // A guest kernel that dies on the destination takes its agent with it: the case says

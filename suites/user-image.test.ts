@@ -24,31 +24,45 @@ const findAll = (dir: string, name: string): string[] =>
  * write the file.
  */
 describe.each(testArches())('user-image %s', (arch) => {
-  scenario("a disk image of the user's own, passed with --image: contract checked, migrated, the file never written", { suite: 'user-image', arch, oneHost: "the user's image is on this machine" }, async (ctx) => {
-    // The snakeoil store boots only what its key signed: not a disk of the user's own.
-    if (runConfig().firmware === 'uefi-secure') return ctx.skip("uefi-secure enrolls only Debian's snakeoil key, which signed no disk of a user's own (such a run is refused)");
-    const system = findImage(arch, 'system') ?? (await buildImage(arch, { name: 'system' }));
-    const mine = join(ctx.artifacts.path, 'my-guest.qcow2');
-    await execa('qemu-img', ['convert', '-O', 'qcow2', system.rootDisk, mine]);
-    const before = { digest: digest(mine), mtimeMs: statSync(mine).mtimeMs };
+  // With the heartbeat installed (as the system image's units do), and without it: --liveness
+  // agent adds no heartbeat port, so the guest's unit never starts and only the agent answers.
+  for (const liveness of ['heartbeat', 'agent'] as const)
+    scenario(
+      liveness === 'heartbeat'
+        ? "a disk image of the user's own, passed with --image: contract checked, migrated, the file never written"
+        : "a disk image of the user's own without the heartbeat (--liveness agent): liveness from the agent, its resolution in the row",
+      { suite: 'user-image', arch, oneHost: "the user's image is on this machine" },
+      async (ctx) => {
+        // The snakeoil store boots only what its key signed: not a disk of the user's own.
+        if (runConfig().firmware === 'uefi-secure') return ctx.skip("uefi-secure enrolls only Debian's snakeoil key, which signed no disk of a user's own (such a run is refused)");
+        const system = findImage(arch, 'system') ?? (await buildImage(arch, { name: 'system' }));
+        const mine = join(ctx.artifacts.path, 'my-guest.qcow2');
+        await execa('qemu-img', ['convert', '-O', 'qcow2', system.rootDisk, mine]);
+        const before = { digest: digest(mine), mtimeMs: statSync(mine).mtimeMs };
 
-    // The child is a whole migtest run of its own: not this run's directory nor vitest's worker state.
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VITEST') && !['MIGTEST_RUN_DIR', 'MIGTEST_IMAGE'].includes(k)));
-    const results = join(ctx.artifacts.path, 'child-results.json');
-    const out = await execa(process.execPath, [MIGTEST, 'run', 'precopy-basic', '-t', 'over tcp', '--image', mine, '--arch', arch, '--results', results], {
-      cwd: repoRoot, env: { ...env, MIGTEST_ARTIFACTS: ctx.artifacts.path }, extendEnv: false, reject: false, all: true,
-    });
-    ctx.artifacts.append('child.txt', out.all ?? '');
-    expect(out.exitCode, out.all?.slice(-3000)).toBe(0);
-    const rows = (JSON.parse(readFileSync(results, 'utf8')) as { results: Array<{ outcome: string; scenario: string }> }).results;
-    expect(rows.map((r) => r.outcome)).toEqual(['passed']);
+        // The child is a whole migtest run of its own: not this run's directory nor vitest's worker state.
+        const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('VITEST') && !['MIGTEST_RUN_DIR', 'MIGTEST_IMAGE', 'MIGTEST_LIVENESS'].includes(k)));
+        const results = join(ctx.artifacts.path, 'child-results.json');
+        const out = await execa(process.execPath, [MIGTEST, 'run', 'precopy-basic', '-t', 'over tcp', '--image', mine, '--arch', arch, '--liveness', liveness, '--results', results], {
+          cwd: repoRoot, env: { ...env, MIGTEST_ARTIFACTS: ctx.artifacts.path }, extendEnv: false, reject: false, all: true,
+        });
+        ctx.artifacts.append('child.txt', out.all ?? '');
+        expect(out.exitCode, out.all?.slice(-3000)).toBe(0);
+        const rows = (JSON.parse(readFileSync(results, 'utf8')) as { results: Array<{ outcome: string; scenario: string; guestDowntimeMs?: number; guestDowntimeResolutionMs?: number }> }).results;
+        expect(rows.map((r) => r.outcome)).toEqual(['passed']);
+        // From the agent, the row says how coarse its guest downtime is; from the heartbeat, nothing.
+        const row = rows[0]!;
+        expect(row.guestDowntimeMs).toBeGreaterThan(0);
+        if (liveness === 'agent') expect(row.guestDowntimeResolutionMs).toBeGreaterThan(0);
+        else expect(row.guestDowntimeResolutionMs).toBeUndefined();
 
-    // The contract was checked on the source before the migration, and the guest meets it.
-    const reports = findAll(ctx.artifacts.path, 'src.contract.json').map((f) => JSON.parse(readFileSync(f, 'utf8')) as { image: string; exec: boolean; missing: unknown[] });
-    expect(reports.length).toBeGreaterThan(0);
-    for (const r of reports) expect(r).toEqual({ image: mine, exec: true, missing: [] });
-    // The pair booted an overlay of it: the user's file is as it was.
-    expect({ digest: digest(mine), mtimeMs: statSync(mine).mtimeMs }).toEqual(before);
-    return { extra: { image: mine, contract: 'met' } };
-  });
+        // The contract was checked on the source before the migration, and the guest meets it.
+        const reports = findAll(ctx.artifacts.path, 'src.contract.json').map((f) => JSON.parse(readFileSync(f, 'utf8')) as { image: string; exec: boolean; missing: unknown[] });
+        expect(reports.length).toBeGreaterThan(0);
+        for (const r of reports) expect(r).toEqual({ image: mine, exec: true, missing: [] });
+        // The pair booted an overlay of it: the user's file is as it was.
+        expect({ digest: digest(mine), mtimeMs: statSync(mine).mtimeMs }).toEqual(before);
+        return { guestDowntimeMs: row.guestDowntimeMs, guestDowntimeResolutionMs: row.guestDowntimeResolutionMs, extra: { image: mine, contract: 'met', liveness } };
+      },
+    );
 });

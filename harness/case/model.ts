@@ -18,7 +18,7 @@ import type { StartedVm } from '../vm/started.js';
 import type { CaseStorage, IoReport, StorageSpec } from './storage.js';
 import type { Mode } from './drivers/index.js';
 import type { KnownFlake } from './known-flakes.js';
-import type { FirmwareKind } from '../util/arch.js';
+import type { FirmwareKind, LivenessSource } from '../util/arch.js';
 
 export type { Mode };
 
@@ -38,6 +38,8 @@ export interface SideSetup {
   firmware?: FirmwareKind;
   /** The UEFI kind booted from another build's pflash files (another size, another version). */
   firmwareFiles?: { code: string; varsTemplate: string };
+  /** Where the guest's signs of life come from: its heartbeat, or the agent polled (default: the run's, --liveness). */
+  liveness?: LivenessSource;
   /** Extra -device arguments; on the destination they replace the source's. */
   devices?: string[];
   /** Extra raw arguments (a -netdev or -blockdev the devices need); on the destination they replace the source's. */

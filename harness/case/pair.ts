@@ -36,6 +36,7 @@ export function applySide(b: VmBuilder, s: SideSetup): VmBuilder {
   if (s.memoryBackend) b.withMemoryBackend(s.memoryBackend);
   if (s.firmware) b.withFirmware(s.firmware);
   if (s.firmwareFiles) b.withFirmwareFiles(s.firmwareFiles);
+  if (s.liveness) b.withLiveness(s.liveness);
   for (const d of s.devices ?? []) b.withDevice(d);
   if (s.args?.length) b.withArgs(...s.args);
   return s.configure ? s.configure(b) : b;

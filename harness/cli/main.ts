@@ -76,6 +76,7 @@ program
   .option('--rotation <share>', "a rotating share of the suites instead of naming them: 'k' (today's share of k, by the UTC day) or 'i/k'; with --qemu newest, CI's pass on the newest QEMU")
   .addOption(new Option('--accel <accel>', 'accelerator').choices(['auto', 'kvm', 'tcg']))
   .option('--image <name|file>', "what every VM boots: default (a kernel loaded by QEMU, busybox init), system (systemd, booted by the firmware from its disk) or your own disk image file (qcow2 or raw, with --arch; each pair boots an overlay of it); also MIGTEST_IMAGE")
+  .addOption(new Option('--liveness <source>', "where the guest's signs of life come from: heartbeat (default: migtest's heartbeat port) or agent (qemu-guest-agent polled every ~50 ms, for a guest without the heartbeat; a coarser guest downtime); also MIGTEST_LIVENESS").choices(['heartbeat', 'agent']))
   .addOption(new Option('--firmware <firmware>', 'what boots every VM: bios (default), uefi (OVMF / AAVMF, a variable store per VM) or uefi-secure (Secure Boot enforced; also MIGTEST_FIRMWARE)').choices(['bios', 'uefi', 'uefi-secure']))
   .option('--arch <arch>', `architecture, repeatable (${ARCHES.join(', ')})`, collect)
   .action(async (suites: string[], opts) => {

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { resolveAccel, type AccelChoice, ACCEL_CHOICES } from '../qemu/accel.js';
 import { reapAtStart } from '../testing/reaper.js';
 import { defaultImage } from '../images/default.js';
-import { ARCHES, PROFILES, parseArch, parseImageChoice, type Arch, type Profile } from '../util/arch.js';
+import { ARCHES, PROFILES, parseArch, parseImageChoice, parseLiveness, type Arch, type LivenessSource, type Profile } from '../util/arch.js';
 import { userDiskFormat } from '../images/user.js';
 import { QEMU_SPEC_FORMS, findBinary } from '../qemu/catalog.js';
 import { runDir } from '../report/artifacts.js';
@@ -75,6 +75,7 @@ export interface RunOptions {
   results?: string;
   accel?: string;
   firmware?: string;
+  liveness?: string;
   image?: string;
   arch?: string[];
   preset?: string;
@@ -124,6 +125,8 @@ export interface RunPlan {
   accel: AccelChoice;
   /** What boots every VM (--firmware, MIGTEST_FIRMWARE). */
   firmware: FirmwareKind;
+  /** Where the guest's signs of life come from (--liveness, MIGTEST_LIVENESS). */
+  liveness: LivenessSource;
   /** The built-in image every VM boots, or the user's disk image file (--image, MIGTEST_IMAGE). */
   image: Profile | string;
   jobs: number;
@@ -187,6 +190,7 @@ export async function planRun(names: string[], opts: RunOptions): Promise<RunPla
       if (e instanceof SkipError) throw new ConfigError(opts.firmware === undefined ? 'MIGTEST_FIRMWARE' : '--firmware', `'${firmware}': ${e.message}`, FIRMWARES);
       throw e;
     }
+  const liveness = opts.liveness === undefined ? runConfig().liveness : parseLiveness('--liveness', opts.liveness);
   const imageField = opts.image === undefined ? 'MIGTEST_IMAGE' : '--image';
   const choice = opts.image === undefined ? (runConfig().imageFile ? { file: runConfig().imageFile! } : { profile: runConfig().imageProfile }) : parseImageChoice('--image', opts.image);
   const image = choice.file ?? choice.profile!;
@@ -237,6 +241,7 @@ export async function planRun(names: string[], opts: RunOptions): Promise<RunPla
     arches,
     accel,
     firmware,
+    liveness,
     image,
     jobs,
     repeat,
@@ -257,7 +262,7 @@ export function describePlan(p: RunPlan): string[] {
     ...(p.rotation ? [`rotation share ${p.rotation}`] : []),
     `suites: ${p.all ? 'unit tests and every suite' : p.unitOnly ? 'unit tests' : p.files.map((f) => f.replace(/^suites\/|\.test\.ts$/g, '')).join(', ')}`,
     ...(p.matrix ? [`matrix ${p.matrix.name}: ${p.matrix.cells} cells`] : []),
-    `arches: ${p.arches.join(', ')}; accelerator: ${p.accel}; image: ${p.image}; firmware: ${p.firmware}; ${p.jobs} suite file(s) at once${p.repeat > 1 ? `; ${p.repeat} repetitions` : ''}${p.shard ? `; shard ${p.shard}` : ''}${p.pattern ? `; scenarios matching /${p.pattern}/` : ''}`,
+    `arches: ${p.arches.join(', ')}; accelerator: ${p.accel}; image: ${p.image}; firmware: ${p.firmware}; liveness: ${p.liveness}; ${p.jobs} suite file(s) at once${p.repeat > 1 ? `; ${p.repeat} repetitions` : ''}${p.shard ? `; shard ${p.shard}` : ''}${p.pattern ? `; scenarios matching /${p.pattern}/` : ''}`,
     ...p.binaries.map((b) => `${b.arch} ${b.side}: QEMU ${b.version} (${b.source}) ${b.path}`),
     `hosts: ${p.hosts ?? 'this machine'}`,
     `snapshot start: ${p.freshBoot ? 'off (every VM boots)' : 'on'}`,
@@ -291,7 +296,7 @@ async function listScenarios(plan: RunPlan): Promise<string[]> {
 export async function runSuites(names: string[], opts: RunOptions): Promise<number> {
   const plan = await planRun(names, opts);
   const history = historyTarget(opts.history);
-  configureRun({ accel: plan.accel, firmware: plan.firmware, image: plan.image, arches: plan.arches, jobs: plan.jobs, ...(opts.freshBoot ? { freshBoot: true } : {}), ...(opts.keepArtifacts ? { keepArtifacts: true } : {}) });
+  configureRun({ accel: plan.accel, firmware: plan.firmware, liveness: plan.liveness, image: plan.image, arches: plan.arches, jobs: plan.jobs, ...(opts.freshBoot ? { freshBoot: true } : {}), ...(opts.keepArtifacts ? { keepArtifacts: true } : {}) });
   if (opts.dryRun) {
     process.stdout.write(`${describePlan(plan).join('\n')}\n`);
     return 0;

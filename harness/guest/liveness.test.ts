@@ -1,9 +1,37 @@
 import { describe, expect, it } from 'vitest';
-import { continuityProblems, largestGap, switchoverWindow } from './liveness.js';
+import { agentContinuityProblems, continuityProblems, largestGap, medianInterval, switchoverWindow } from './liveness.js';
 import type { Beat } from '../vm/heartbeat.js';
 
 const beats = (vm: string, from: number, to: number, t0: number, mono0: number): Beat[] =>
   Array.from({ length: to - from + 1 }, (_, i) => ({ n: from + i, guestMono: mono0 + i * 0.015, guestReal: 0, hostMs: t0 + i * 15, vm }));
+
+/** Answers to the agent's polls: the host's count, the guest's uptime. */
+const polls = (vm: string, count: number, t0: number, up0: number, every = 60): Beat[] =>
+  Array.from({ length: count }, (_, i) => ({ n: i + 1, guestMono: up0 + (i * every) / 1000, guestReal: Number.NaN, hostMs: t0 + i * every, vm }));
+
+describe('agentContinuityProblems (liveness from the agent alone)', () => {
+  const src = polls('src', 50, 0, 20);
+  it('accepts the same boot id and an uptime that goes on', () => {
+    // The host's poll count starts again on the destination: not a reset.
+    expect(agentContinuityProblems(src, polls('dst', 30, 4000, 23.1), { src: 'b', dst: 'b' })).toEqual([]);
+  });
+  it('flags another boot id on the destination, or a new one after the handover', () => {
+    expect(agentContinuityProblems(src, polls('dst', 30, 4000, 1), { src: 'b', dst: 'c' }).join('; ')).toMatch(/booted again \(boot id c, source's b\).*uptime went back across migration: 22\.94 -> 1 s/);
+    expect(agentContinuityProblems(src, polls('dst', 30, 4000, 23.1), { src: 'b', dst: 'b', dstAgain: 'd' })).toEqual(['destination guest booted again after the handover (boot id d, before b)']);
+  });
+  it('flags an uptime that goes back on the destination', () => {
+    const dst = [...polls('dst', 10, 4000, 23.1), ...polls('dst', 5, 9000, 2)];
+    expect(agentContinuityProblems(src, dst, { src: 'b', dst: 'b' })).toEqual(['guest uptime went back on the destination: 23.64 then 2 s (guest reset?)']);
+  });
+  it('flags silence on either side', () => {
+    expect(agentContinuityProblems([], [], {})).toEqual(["no answer from the source's agent before migration"]);
+    expect(agentContinuityProblems(src, [], { src: 'b', dst: 'b' })).toEqual(["no answer from the destination's agent"]);
+  });
+  it('states its resolution as the median poll interval', () => {
+    expect(medianInterval(src)).toBe(60);
+    expect(medianInterval(src.slice(0, 1))).toBe(0);
+  });
+});
 
 describe('continuityProblems', () => {
   const src = beats('src', 1, 100, 0, 5);

@@ -2,7 +2,9 @@ import { CheckFailedError, DeadlineError } from '../util/errors.js';
 import { deadline, scale, type Wait } from '../util/deadlines.js';
 import { pollUntil } from '../util/time.js';
 import type { StartedVm } from '../vm/started.js';
-import type { Beat, HeartbeatStream } from '../vm/heartbeat.js';
+import type { Beat } from '../vm/heartbeat.js';
+import type { BeatLog } from '../vm/beats.js';
+import type { AgentPulse } from '../vm/agent-pulse.js';
 
 export class LivenessError extends CheckFailedError {}
 
@@ -14,6 +16,10 @@ export interface LivenessReport {
   guestObservedDowntimeMs: number;
   /** Guest monotonic clock advance across the gap (TCG stops guest time while stopped). */
   guestClockGapMs: number;
+  /** Where the beats came from: the guest's heartbeat, or the agent polled (no heartbeat in the guest). */
+  from: 'heartbeat' | 'agent';
+  /** From the agent: the median interval between the source's answers, ms; the guest downtime is no finer than this. */
+  resolutionMs?: number;
 }
 
 /**
@@ -47,6 +53,41 @@ export function continuityProblems(src: Beat[], dst: Beat[], dstReadyBoot: strin
   if (dst[0]!.guestMono < last.guestMono)
     problems.push(`guest monotonic clock went back across migration: ${last.guestMono} -> ${dst[0]!.guestMono} (guest reset?)`);
   return problems;
+}
+
+/**
+ * The same for beats from the agent's polls (a guest without the heartbeat): the host counts
+ * those, so continuity is the guest's boot id (the same on both sides, never a new one) and
+ * its uptime (never going back, across the handover or after it).
+ */
+export function agentContinuityProblems(src: Beat[], dst: Beat[], boots: { src?: string; dst?: string; dstAgain?: string }): string[] {
+  const problems: string[] = [];
+  const last = src.at(-1);
+  if (!last) return ["no answer from the source's agent before migration"];
+  if (boots.dst !== undefined && boots.src !== undefined && boots.dst !== boots.src)
+    problems.push(`destination guest booted again (boot id ${boots.dst}, source's ${boots.src})`);
+  if (boots.dstAgain !== undefined) problems.push(`destination guest booted again after the handover (boot id ${boots.dstAgain}, before ${boots.dst ?? 'unknown'})`);
+  if (dst.length === 0) return [...problems, "no answer from the destination's agent"];
+  if (dst[0]!.guestMono < last.guestMono) problems.push(`guest uptime went back across migration: ${last.guestMono} -> ${dst[0]!.guestMono} s (guest reset?)`);
+  for (let i = 1; i < dst.length; i++)
+    if (dst[i]!.guestMono < dst[i - 1]!.guestMono) {
+      problems.push(`guest uptime went back on the destination: ${dst[i - 1]!.guestMono} then ${dst[i]!.guestMono} s (guest reset?)`);
+      break;
+    }
+  return problems;
+}
+
+/** The median interval between consecutive beats, ms (0 with fewer than two). */
+export function medianInterval(beats: Beat[]): number {
+  const d = beats.slice(1).map((b, i) => b.hostMs - beats[i]!.hostMs).sort((a, b) => a - b);
+  return d.length ? d[Math.floor(d.length / 2)]! : 0;
+}
+
+const bootsOf = (sh: BeatLog, dh: BeatLog) => ({ src: (sh as AgentPulse).bootId, dst: (dh as AgentPulse).bootId, dstAgain: dh.readyBoot });
+
+/** The problems with src..dst for either kind of beat. */
+function problemsOf(sh: BeatLog, dh: BeatLog): string[] {
+  return dh.kind === 'agent' ? agentContinuityProblems(sh.beats, dh.beats, bootsOf(sh, dh)) : continuityProblems(sh.beats, dh.beats, dh.readyBoot, sh.readyBoot);
 }
 
 /** The first pair of consecutive beats whose counter does not advance by exactly one. */
@@ -91,47 +132,67 @@ export async function checkLivenessAfterMigration(
 ): Promise<LivenessReport> {
   const beats = opts.beats ?? 30;
   const timeoutMs = deadline(opts, 'liveness');
-  const sh = src.heartbeat as HeartbeatStream;
-  const dh = dst.heartbeat as HeartbeatStream;
+  const sh = src.heartbeat as BeatLog;
+  const dh = dst.heartbeat as BeatLog;
+  const what = dh.kind === 'agent' ? "answers from the destination's agent" : `heartbeats from ${dh.vm}`;
   try {
     // A reboot or a counter that restarted or jumped is proof enough: no need to wait out the deadline.
     const proofOfReset = () =>
-      dh.readyBoot !== undefined || (dh.beats.length > 0 && sh.last !== undefined && dh.beats[0]!.n <= sh.last.n) || firstJump(dh.beats) !== undefined;
-    await pollUntil(`${beats} heartbeats from ${dh.vm}`, timeoutMs, () => ({
+      dh.kind === 'agent'
+        ? dh.beats.length > 0 && problemsOf(sh, dh).length > 0
+        : dh.readyBoot !== undefined || (dh.beats.length > 0 && sh.last !== undefined && dh.beats[0]!.n <= sh.last.n) || firstJump(dh.beats) !== undefined;
+    await pollUntil(`${beats} ${what}`, timeoutMs, () => ({
       done: dh.beats.length >= beats || proofOfReset(),
       state: { received: dh.beats.length, last: dh.last, closed: dh.isClosed },
     }), 20);
   } catch (e) {
     if (!(e instanceof DeadlineError)) throw e;
     const status = await dst.status().catch((err: Error) => ({ status: `unknown (${err.message})` }));
+    const lastOf = (b: Beat | undefined) => (b === undefined ? 'none' : dh.kind === 'agent' ? `uptime ${b.guestMono} s` : b.n);
     throw new LivenessError(
-      `destination guest is not alive: ${dh.beats.length} of ${beats} heartbeats within ${(scale(timeoutMs) / 1000).toFixed(1)}s ` +
-        `(source's last: ${sh.last?.n ?? 'none'}, destination's last: ${dh.last?.n ?? 'none'}, destination status: ${status.status})`,
+      `destination guest is not alive: ${dh.beats.length} of ${beats} ${what} within ${(scale(timeoutMs) / 1000).toFixed(1)}s ` +
+        `(source's last: ${lastOf(sh.last)}, destination's last: ${lastOf(dh.last)}, destination status: ${status.status})`,
     );
   }
-  const problems = continuityProblems(sh.beats, dh.beats, dh.readyBoot, sh.readyBoot);
+  const problems = problemsOf(sh, dh);
   if (problems.length) throw new LivenessError(`destination guest failed the liveness check: ${problems.join('; ')}`);
   const srcLast = sh.last!;
   const dstFirst = dh.beats[0]!;
+  const window = switchoverWindow(sh.beats, opts.since);
   return {
     srcLast,
     dstFirst,
     dstBeats: dh.beats.length,
-    guestObservedDowntimeMs: largestGap([...switchoverWindow(sh.beats, opts.since), ...dh.beats]).gapMs,
+    guestObservedDowntimeMs: largestGap([...window, ...dh.beats]).gapMs,
     guestClockGapMs: (dstFirst.guestMono - srcLast.guestMono) * 1000,
+    from: dh.kind,
+    // Taken before the migration's start: the switchover's own gap is what is measured.
+    ...(dh.kind === 'agent' ? { resolutionMs: medianInterval(sh.beats.filter((b) => opts.since === undefined || b.hostMs <= opts.since).slice(-100)) || medianInterval(sh.beats) } : {}),
   };
+}
+
+/**
+ * The handover in one line, for a suite's own assertion: `continued` when the destination's
+ * first beat follows the source's last (the next counter value; from the agent, an uptime
+ * not gone back), else what was seen.
+ */
+export function handover(l: LivenessReport): string {
+  const ok = l.from === 'agent' ? l.dstFirst.guestMono >= l.srcLast.guestMono : l.dstFirst.n === l.srcLast.n + 1;
+  return ok ? 'continued' : l.from === 'agent' ? `uptime ${l.srcLast.guestMono} s then ${l.dstFirst.guestMono} s` : `beat ${l.srcLast.n} then ${l.dstFirst.n}`;
 }
 
 /** The control: the same guest without migrating keeps beating continuously for durationMs. */
 export async function checkLivenessSteady(vm: StartedVm, durationMs: number): Promise<{ beats: number; largestGapMs: number }> {
-  const hb = vm.heartbeat as HeartbeatStream;
+  const hb = vm.heartbeat as BeatLog;
   const since = hb.beats.length;
-  // Observe a window measured in beats (about 15 ms each), waited on with a deadline.
-  await hb.waitForBeats(Math.ceil(durationMs / 15), { timeoutMs: durationMs * 4 + 10_000, since });
+  // Observe a window measured in beats, waited on with a deadline.
+  await hb.waitForBeats(Math.ceil(durationMs / hb.periodMs), { timeoutMs: durationMs * 4 + 10_000, since });
   const window = hb.beats.slice(Math.max(0, since - 1));
   const jump = firstJump(window);
   if (jump) throw new LivenessError(`${vm.name}: heartbeat counter jumped without migration: ${jump[0].n} then ${jump[1].n}`);
   if (hb.readyBoot && hb.readyAt && hb.readyAt > (hb.beats[since]?.hostMs ?? 0))
     throw new LivenessError(`${vm.name}: guest rebooted without migration`);
+  const back = hb.kind === 'agent' ? agentContinuityProblems(window.slice(0, 1), window.slice(1), {}).filter((p) => /went back/.test(p)) : [];
+  if (back.length) throw new LivenessError(`${vm.name}: ${back.join('; ')} without migration`);
   return { beats: window.length, largestGapMs: largestGap(window).gapMs };
 }

@@ -24,6 +24,7 @@ export type MigrationFigures = Pick<
   | 'zeroPages'
   | 'postcopyRequests'
   | 'guestDowntimeMs'
+  | 'guestDowntimeResolutionMs'
 >;
 
 export interface VerifiedMigration {
@@ -58,6 +59,7 @@ export function migrationFigures(m: MigrationResult, live?: LivenessReport): Mig
     zeroPages: m.info.ram?.duplicate,
     postcopyRequests: m.info.ram?.['postcopy-requests'] || undefined,
     guestDowntimeMs: live?.guestObservedDowntimeMs,
+    guestDowntimeResolutionMs: live?.resolutionMs,
   };
 }
 

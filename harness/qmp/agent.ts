@@ -42,7 +42,13 @@ export class GuestAgentClient {
   static async connect(path: SocketTarget, vm: string, transcriptFile?: string, opts: Wait & { crashed?: CrashProbe } = {}): Promise<GuestAgentClient> {
     const transcript = new Transcript(`${vm}.qga`, transcriptFile);
     const client = new GuestAgentClient(path, vm, transcript, await GuestAgentClient.dial(path, vm, transcript), opts.crashed ?? (() => undefined));
-    await client.syncUntilAnswered(deadline(opts, 'agent'));
+    try {
+      await client.syncUntilAnswered(deadline(opts, 'agent'));
+    } catch (e) {
+      // The agent's port takes one client at a time: a connection left open would keep the next one waiting.
+      await client.close();
+      throw e;
+    }
     return client;
   }
 

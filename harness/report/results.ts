@@ -29,6 +29,11 @@ export interface ScenarioResult {
   qemuDowntimeMs?: number;
   /** Largest heartbeat gap across switchover as the host saw it. */
   guestDowntimeMs?: number;
+  /**
+   * Set when liveness came from the guest agent alone (a guest without the heartbeat): the
+   * median interval between the agent's answers, ms. guestDowntimeMs is no finer than this.
+   */
+  guestDowntimeResolutionMs?: number;
   throughputMbps?: number;
   transferredBytes?: number;
   dirtySyncCount?: number;

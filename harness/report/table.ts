@@ -31,11 +31,14 @@ export function outcomeText(r: ScenarioResult): string {
   return r.outcome === 'skipped' && r.reason ? `skipped (${r.reason})` : r.verdict ? `${r.outcome} (${r.verdict})` : r.outcome;
 }
 
+/** A guest downtime from the agent's polls says how coarse it is. */
+const agentNote = (r: ScenarioResult) => (r.guestDowntimeResolutionMs === undefined || r.guestDowntimeMs === undefined ? '' : ` (agent, ±${Math.round(r.guestDowntimeResolutionMs)} ms)`);
+
 /** The short summary row of the CI summary and report.html: headers, and a row's cells. */
 export const SUMMARY_HEADERS = ['scenario', 'arch', 'outcome', 'wall ms', 'QEMU total ms', 'QEMU downtime ms', 'guest downtime ms', 'Mbit/s'];
 export function summaryCells(r: ScenarioResult): string[] {
   const ms = (v?: number) => (v === undefined ? '' : `${Math.round(v)}`);
-  return [`${r.suite}: ${r.scenario}`, r.arch ?? '', outcomeText(r), ms(r.wallMs), ms(r.qemuTotalTimeMs), ms(r.qemuDowntimeMs), ms(r.guestDowntimeMs), r.throughputMbps === undefined ? '' : r.throughputMbps.toFixed(0)];
+  return [`${r.suite}: ${r.scenario}`, r.arch ?? '', outcomeText(r), ms(r.wallMs), ms(r.qemuTotalTimeMs), ms(r.qemuDowntimeMs), `${ms(r.guestDowntimeMs)}${agentNote(r)}`, r.throughputMbps === undefined ? '' : r.throughputMbps.toFixed(0)];
 }
 
 /** The run's closing table: scenario, arch, outcome, times, downtimes, throughput. */
@@ -48,7 +51,7 @@ export function formatTable(rows: ScenarioResult[]): string {
     fmtMs(r.wallMs),
     fmtMs(r.qemuTotalTimeMs),
     fmtMs(r.qemuDowntimeMs),
-    fmtMs(r.guestDowntimeMs),
+    `${fmtMs(r.guestDowntimeMs)}${agentNote(r)}`,
     fmtMbps(r.throughputMbps),
     postcopyNote(r),
     ioNote(r),

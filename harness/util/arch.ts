@@ -54,6 +54,18 @@ export function parseImageChoice(field: string, value: string): ImageChoice {
   return { file: resolve(value) };
 }
 
+/**
+ * Where a guest's signs of life come from: migtest's heartbeat (default), or the guest agent
+ * polled, for a guest without the heartbeat (coarser: docs/guest-contract.md).
+ */
+export const LIVENESS_SOURCES = ['heartbeat', 'agent'] as const;
+export type LivenessSource = (typeof LIVENESS_SOURCES)[number];
+
+export function parseLiveness(field: string, value: string): LivenessSource {
+  if (!(LIVENESS_SOURCES as readonly string[]).includes(value)) throw new ConfigError(field, `'${value}'`, ['heartbeat (the guest runs migtest\'s heartbeat)', "agent (qemu-guest-agent polled: a guest without the heartbeat)"]);
+  return value as LivenessSource;
+}
+
 export function parseFirmware(field: string, value: string): FirmwareKind {
   if (!(FIRMWARES as readonly string[]).includes(value)) throw new ConfigError(field, `'${value}'`, FIRMWARES);
   return value as FirmwareKind;

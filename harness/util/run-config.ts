@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { ACCEL_CHOICES, ARCHES, parseArch, parseFirmware, parseImageChoice, type AccelChoice, type Arch, type FirmwareKind, type Profile } from './arch.js';
+import { ACCEL_CHOICES, ARCHES, parseArch, parseFirmware, parseImageChoice, parseLiveness, type AccelChoice, type Arch, type FirmwareKind, type LivenessSource, type Profile } from './arch.js';
 import { ConfigError } from './errors.js';
 
 /**
@@ -28,6 +28,8 @@ export interface RunConfig {
   imageFile?: string;
   /** MIGTEST_FIRMWARE (migtest run --firmware): what boots every VM of the run (default bios). */
   firmware: FirmwareKind;
+  /** MIGTEST_LIVENESS (migtest run --liveness): the heartbeat (default), or the guest agent polled for a guest without it. */
+  liveness: LivenessSource;
   /** MIGTEST_TIME_SCALE: every deadline, passed or default, is multiplied by it. */
   timeScale: number;
   /** MIGTEST_QUIET=1: no progress lines. */
@@ -126,6 +128,7 @@ export function parseRunConfig(env: Env = process.env): RunConfig {
     },
     accel: accel as AccelChoice,
     firmware,
+    liveness: parseLiveness('MIGTEST_LIVENESS', optional(env, 'MIGTEST_LIVENESS') ?? 'heartbeat'),
     imageProfile: imageChoice.profile ?? 'default',
     imageFile: imageChoice.file,
     timeScale,
@@ -161,7 +164,7 @@ export function runConfig(): RunConfig {
  * Sets parts of the run's configuration for this process and the workers it starts (the
  * CLI after parsing its options): written to the environment they inherit, then re-parsed.
  */
-export function configureRun(settings: { arches?: Arch[]; qemu?: string; qemuSrc?: string; qemuDst?: string; accel?: AccelChoice; firmware?: FirmwareKind; image?: string; matrix?: string; compatGrid?: string; runDir?: string; freshBoot?: boolean; jobs?: number; hosts?: string; keepArtifacts?: boolean }): RunConfig {
+export function configureRun(settings: { arches?: Arch[]; qemu?: string; qemuSrc?: string; qemuDst?: string; accel?: AccelChoice; firmware?: FirmwareKind; liveness?: LivenessSource; image?: string; matrix?: string; compatGrid?: string; runDir?: string; freshBoot?: boolean; jobs?: number; hosts?: string; keepArtifacts?: boolean }): RunConfig {
   const set = (name: string, v: string | undefined) => {
     if (v !== undefined) process.env[name] = v;
   };
@@ -172,6 +175,7 @@ export function configureRun(settings: { arches?: Arch[]; qemu?: string; qemuSrc
   set('MIGTEST_ACCEL', settings.accel);
   set('MIGTEST_FIRMWARE', settings.firmware);
   set('MIGTEST_IMAGE', settings.image);
+  set('MIGTEST_LIVENESS', settings.liveness);
   set('MIGTEST_MATRIX', settings.matrix);
   set('MIGTEST_COMPAT', settings.compatGrid);
   set('MIGTEST_RUN_DIR', settings.runDir);

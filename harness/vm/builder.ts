@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { ConfigError, SkipError } from '../util/errors.js';
-import type { AccelChoice, Arch } from '../util/arch.js';
+import type { AccelChoice, Arch, LivenessSource } from '../util/arch.js';
 import { runConfig } from '../util/run-config.js';
 import { resolveAccel } from '../qemu/accel.js';
 import { snakeoilSignedKernel, uefiFirmware, type FirmwareKind } from '../images/firmware.js';
@@ -78,7 +78,8 @@ export class VmBuilder {
       disks: [],
       nics: [],
       agent: true,
-      heartbeat: true,
+      heartbeat: runConfig().liveness === 'heartbeat',
+      livenessFromAgent: runConfig().liveness === 'agent',
       devices: [],
       globals: [],
       objects: [],
@@ -186,6 +187,14 @@ export class VmBuilder {
   }
   withHeartbeat(on: boolean): this {
     return this.set('heartbeat', on);
+  }
+  /**
+   * Where the guest's signs of life come from: its heartbeat port, or the agent polled (a
+   * guest without the heartbeat: no heartbeat port is added, and the guest downtime is coarser).
+   */
+  withLiveness(source: LivenessSource): this {
+    this.set('heartbeat', source === 'heartbeat');
+    return this.set('livenessFromAgent', source === 'agent');
   }
   /** Starts with -incoming defer; the migration layer calls migrate-incoming on port 0. */
   withIncoming(on = true): this {

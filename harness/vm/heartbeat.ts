@@ -2,44 +2,30 @@ import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { linkGeneration, linkOf, lostWithLink, type SocketTarget } from '../qmp/connection.js';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { deadline, type Wait } from '../util/deadlines.js';
-import { pollUntil } from '../util/time.js';
+import { BeatLog } from './beats.js';
 
-/** One heartbeat line as the host received it. */
-export interface Beat {
-  n: number;
-  /** Guest CLOCK_MONOTONIC and CLOCK_REALTIME, seconds. */
-  guestMono: number;
-  guestReal: number;
-  /** Host time (ms, Date.now) of arrival. */
-  hostMs: number;
-  /** Which QEMU delivered it ("src", "dst"). */
-  vm: string;
-}
+export type { Beat } from './beats.js';
 
 /**
  * Reads the guest's heartbeat port. The guest blocks writing until the host connects, so a
  * beat is never dropped for lack of a reader; the host stamps each line on arrival.
  */
-export class HeartbeatStream {
-  readonly beats: Beat[] = [];
-  readyBoot: string | undefined;
-  readyAt: number | undefined;
-  /** Times the stream was opened again after its host's control link came back. */
-  reopens = 0;
+export class HeartbeatStream extends BeatLog {
+  readonly kind = 'heartbeat';
+  readonly periodMs = 15;
   private buf = '';
-  private closed = false;
   private stopped = false;
   private log: WriteStream | undefined;
   private socket!: Duplex;
 
   private constructor(
-    readonly vm: string,
+    vm: string,
     socket: Duplex,
     private readonly target: SocketTarget,
     private gen: number,
     logFile?: string,
   ) {
+    super(vm);
     this.log = logFile ? createWriteStream(logFile, { flags: 'a' }) : undefined;
     this.attach(socket);
   }
@@ -82,42 +68,6 @@ export class HeartbeatStream {
       s.once('connect', () => resolve(new HeartbeatStream(vm, s, path, gen, logFile)));
       s.once('error', reject);
     });
-  }
-
-  get last(): Beat | undefined {
-    return this.beats.at(-1);
-  }
-
-  get isClosed(): boolean {
-    return this.closed;
-  }
-
-  /** Waits until `count` beats arrived after beat index `since` (default: from now). */
-  waitForBeats(count: number, opts: Wait = {}): Promise<Beat> {
-    const since = opts.since ?? this.beats.length;
-    return pollUntil(
-      `${count} heartbeats from ${this.vm}`,
-      deadline(opts, 'beats'),
-      () => ({
-        done: this.beats.length - since >= count,
-        value: this.beats.at(-1),
-        state: { received: this.beats.length - since, last: this.last, closed: this.closed },
-      }),
-      20,
-    );
-  }
-
-  /** Waits until no beat has arrived for `quietMs`: the guest is blocked (a postcopy page it cannot get). */
-  waitForSilence(quietMs: number, opts: Wait = {}): Promise<Beat | undefined> {
-    return pollUntil(
-      `${this.vm}: the heartbeat to stop for ${quietMs} ms`,
-      deadline(opts, 'beats'),
-      () => {
-        const quiet = Date.now() - (this.last?.hostMs ?? 0);
-        return { done: quiet >= quietMs, value: this.last, state: { quietForMs: quiet, last: this.last } };
-      },
-      20,
-    );
   }
 
   close(): void {

@@ -23,7 +23,7 @@ function fileId(f: string): string {
 /** Why a VM cannot start from a snapshot (it boots instead), or undefined when it can. */
 export function snapshotIneligible(spec: VmSpec): string | undefined {
   if (spec.disks.some((d) => !d.readonly)) return 'it has a writable disk, whose contents a snapshot does not hold';
-  if (!spec.heartbeat || !spec.agent) return 'without heartbeat and agent nothing tells that a restored guest is ready';
+  if (!spec.agent || (!spec.heartbeat && !spec.livenessFromAgent)) return 'without the agent, or without a heartbeat or the agent polled, nothing tells that a restored guest is ready';
   // Ours: a kernel we load, or a read-only disk the firmware boots from (both in the key).
   if (!spec.kernel && !spec.disks.some((d) => d.bootindex !== undefined && d.readonly)) return 'it boots no kernel of ours';
   return undefined;

@@ -86,6 +86,8 @@ export interface VmSpec {
   agent: boolean;
   /** virtio-serial port the guest writes its heartbeat to. */
   heartbeat: boolean;
+  /** Liveness from the guest agent polled (a guest without the heartbeat; docs/guest-contract.md). */
+  livenessFromAgent?: boolean;
   devices: string[];
   globals: string[];
   objects: string[];

@@ -7,7 +7,9 @@ import type { SocketTarget } from '../qmp/connection.js';
 import { GuestAgentClient } from '../qmp/agent.js';
 import { QmpClient } from '../qmp/client.js';
 import { migrationInfoSchema, statusInfoSchema, type MigrationInfo, type RunState, type StatusInfo } from '../qmp/types.js';
-import { HeartbeatStream } from './heartbeat.js';
+import type { HeartbeatStream } from './heartbeat.js';
+import { AgentPulse } from './agent-pulse.js';
+import type { BeatLog } from './beats.js';
 import type { ArtifactDir } from '../report/artifacts.js';
 import { DEADLINES, deadline, type Wait } from '../util/deadlines.js';
 import { pollUntil } from '../util/time.js';
@@ -54,6 +56,8 @@ export interface VmParts {
 /** A running QEMU with its monitor, heartbeat and (lazily) guest agent. */
 export class StartedVm implements AsyncDisposable {
   private agentClient: GuestAgentClient | undefined;
+  /** One connection at a time: the agent's port takes a single client. */
+  private agentConnecting: Promise<GuestAgentClient> | undefined;
   private droppedAgentReconnects = 0;
   private stopped: Promise<StoppedVm> | undefined;
   /** Runs once, after the first time the guest was ready (snapshot start saves it then). */
@@ -76,7 +80,8 @@ export class StartedVm implements AsyncDisposable {
   readonly binary: QemuBinary;
   readonly process: HostProcess;
   readonly qmp: QmpClient;
-  readonly heartbeat: HeartbeatStream | undefined;
+  /** Its guest's signs of life: the heartbeat, or (spec.livenessFromAgent) the agent polled. */
+  readonly heartbeat: BeatLog | undefined;
   readonly paths: VmPaths;
   readonly artifacts: ArtifactDir;
   /** The host it runs on, when not this machine. */
@@ -97,7 +102,6 @@ export class StartedVm implements AsyncDisposable {
     this.binary = parts.binary;
     this.process = parts.process;
     this.qmp = parts.qmp;
-    this.heartbeat = parts.heartbeat;
     this.paths = parts.paths;
     this.artifacts = parts.artifacts;
     this.host = parts.host;
@@ -105,6 +109,18 @@ export class StartedVm implements AsyncDisposable {
     this.reach = parts.reach ?? ((p) => p);
     this.spawnedAt = parts.spawnedAt ?? Date.now();
     this.stderrFile = parts.stderrFile ?? this.artifacts.file(`${this.name}.stderr.log`);
+    this.heartbeat = parts.heartbeat ?? (this.spec.livenessFromAgent ? this.agentPulse() : undefined);
+  }
+
+  /** Liveness from the agent: a destination is polled from when its guest first runs (RESUME), so its first answer times the handover. */
+  private agentPulse(): AgentPulse {
+    const runs = this.incoming
+      ? (async () => {
+          for await (const e of this.qmp.iterateEvents(0)) if (e.event === 'RESUME') return true;
+          return false;
+        })()
+      : undefined;
+    return new AgentPulse(this.name, { agent: () => this.agent(), running: () => this.process.running, runs, logFile: this.artifacts.file(`${this.name}.heartbeat.log`) });
   }
 
   /**
@@ -143,12 +159,13 @@ export class StartedVm implements AsyncDisposable {
   /** The guest agent; reconnects if the previous connection closed. */
   async agent(opts: Wait = {}): Promise<GuestAgentClient> {
     if (this.agentClient) return this.agentClient;
-    const client = await GuestAgentClient.connect(this.reach(this.paths.agent), this.name, this.artifacts.file(`${this.name}.qga.log`), {
+    this.agentConnecting ??= GuestAgentClient.connect(this.reach(this.paths.agent), this.name, this.artifacts.file(`${this.name}.qga.log`), {
       ...opts,
       crashed: () => this.kernelCrash()?.line,
-    });
-    this.agentClient = client;
-    return client;
+    })
+      .then((client) => (this.agentClient = client))
+      .finally(() => (this.agentConnecting = undefined));
+    return this.agentConnecting;
   }
 
   /**
@@ -176,8 +193,14 @@ export class StartedVm implements AsyncDisposable {
       // A firmware exception or a kernel that died while booting ends the wait at once: nothing will say READY.
       const died = () => this.bootCrash();
       // A user's image that never beats most likely lacks migtest's heartbeat unit: say where the contract is.
-      const contract = this.spec.userImage ? `; ${this.spec.userImage} must run the heartbeat on port org.migtest.heartbeat (docs/guest-contract.md)` : '';
-      await pollUntil(`${this.name}: guest READY on the heartbeat port (see ${this.paths.serialLog}${contract})`, deadline(opts, 'boot'), () => ({
+      const fromAgent = this.heartbeat.kind === 'agent';
+      const contract = !this.spec.userImage
+        ? ''
+        : fromAgent
+          ? `; ${this.spec.userImage} must run qemu-guest-agent on port org.qemu.guest_agent.0 (docs/guest-contract.md)`
+          : `; ${this.spec.userImage} must run the heartbeat on port org.migtest.heartbeat, or run with --liveness agent (docs/guest-contract.md)`;
+      const awaited = fromAgent ? "the guest agent to answer the liveness poll (/proc/uptime)" : 'guest READY on the heartbeat port';
+      await pollUntil(`${this.name}: ${awaited} (see ${this.paths.serialLog}${contract})`, deadline(opts, 'boot'), () => ({
         done: this.heartbeat!.readyAt !== undefined || !this.process.running || !!died(),
         state: this.process.running ? this.serialTail() : `QEMU exited ${JSON.stringify(this.process.exit)}`,
       }));
