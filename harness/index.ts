@@ -64,7 +64,7 @@ export { assertSourceIntact } from './migration/checks.js';
 export { GuestLostError, MigrationFailedError } from './migration/errors.js';
 
 // VMs: the builder, a started VM, snapshots, QMP jobs.
-export { VmBuilder } from './vm/builder.js';
+export { SECURE_DISK_MIN_MIB, VmBuilder } from './vm/builder.js';
 export type { StartedVm, StoppedVm } from './vm/started.js';
 export type { DiskSpec, MemoryBackend, NicSpec } from './vm/spec.js';
 export { ARCH_DEFAULTS } from './vm/spec.js';
@@ -127,6 +127,6 @@ export { parseArch, type Accel, type Arch } from './util/arch.js';
 export { repoRoot } from './util/paths.js';
 export { runConfig } from './util/run-config.js';
 export { efiState, readEfiVariable, storedName, writeEfiVariable, MIGTEST_EFI_GUID } from './guest/efi.js';
-export { FIRMWARES, uefiFirmware, type FirmwareKind, type UefiFirmware } from './images/firmware.js';
+export { FIRMWARES, secureBootKeys, uefiFirmware, type FirmwareKind, type SecureBootKeys, type UefiFirmware } from './images/firmware.js';
 export { buildImage, findImage } from './images/build.js';
 export { CONTRACT_FILES, checkContract, describeContract, type ContractReport } from './guest/contract.js';

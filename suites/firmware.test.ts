@@ -2,15 +2,21 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect } from 'vitest';
 import {
-  behaviourOf, caseRow, caseScenario, efiState, KNOWN_FAILURES, readEfiVariable, refusedStream, runAccel, runConfig, runCase, runQemu, scenario, storedName, testArches, uefiFirmware, unknownSectionWords, writeEfiVariable,
+  behaviourOf, caseRow, caseScenario, efiState, KNOWN_FAILURES, readEfiVariable, refusedStream, runAccel, runConfig, runCase, runQemu, scenario, SECURE_DISK_MIN_MIB, secureBootKeys, storedName, testArches, uefiFirmware, unknownSectionWords, writeEfiVariable,
   type Arch, type CaseReport, type MigrationCase, type ScenarioContext, type StartedVm,
 } from '../harness/index.js';
 
 // Guests booted by UEFI firmware (OVMF on x86_64, AAVMF on aarch64) from pflash, each VM with
 // a variable store of its own: the firmware's state migrates with the guest (an EFI variable
 // set on the source reads back on the destination), the destination's QEMU writes it to its
-// own store, and Secure Boot stays on. The kernel boots through its EFI stub; under
-// uefi-secure it is signed with the test key the store enrolls.
+// own store, and Secure Boot stays on. The default image's kernel boots through its EFI stub;
+// under uefi-secure it is signed with the test key the store enrolls. A disk-booted guest
+// (--image system or your own) boots its shim and GRUB, with Microsoft's keys in the store.
+
+/** The guest the run boots from its own disk, if it does (else the default image's kernel). */
+const fromDisk = () => (runConfig().imageFile ? 'a disk image of your own' : runConfig().imageProfile === 'system' ? 'the system image' : undefined);
+/** The run's firmware files for `kind`, with the store its guest is signed for. */
+const firmwareOf = (arch: Arch, kind: 'uefi' | 'uefi-secure') => uefiFirmware(arch, kind, secureBootKeys(!!fromDisk()))!;
 
 /** The variable store checks: the guest's view on the destination, then each side's store file. */
 async function storesCheck(arch: Arch, firmware: 'uefi' | 'uefi-secure', probe: string, { run }: CaseReport, ctx: ScenarioContext): Promise<void> {
@@ -19,7 +25,7 @@ async function storesCheck(arch: Arch, firmware: 'uefi' | 'uefi-secure', probe: 
   // The destination's firmware keeps working: a variable set there lands in its store alone.
   await writeEfiVariable(run.dst, 'MigtestAfter', 'dst');
   expect(await readEfiVariable(run.dst, 'MigtestAfter')).toBe('dst');
-  const template = readFileSync(uefiFirmware(arch, firmware)!.varsTemplate);
+  const template = readFileSync(firmwareOf(arch, firmware).varsTemplate);
   expect(template.includes(storedName('MigtestProbe')), 'the template is never written').toBe(false);
   if (run.src.host || run.dst.host) return ctx.record({ extra: { firmware, probe, stores: 'not read: a side is on another host' } });
   const [src, dst] = [readFileSync(run.src.paths.vars!), readFileSync(run.dst.paths.vars!)];
@@ -94,8 +100,8 @@ describe.each(testArches())('firmware %s', (arch) => {
       ? refusedStream('Unknown ramblock "system.flash0"', "a bios destination has no pflash: the firmware's RAM blocks have nowhere to go")
       : refusedStream(unknownSectionWords('acpi-ged'), 'the virt machine builds its ACPI devices (acpi-ged) only when it boots firmware: the destination without one lacks them');
   // aarch64 boots the system image through AAVMF whatever a side asks: there is no bios side there.
-  const fromDisk = runConfig().imageFile ? 'a disk image of your own' : runConfig().imageProfile === 'system' ? 'the system image' : undefined;
-  const biosSide = arch === 'aarch64' && fromDisk ? ({ kind: 'skip', reason: `${fromDisk} on aarch64 boots only through AAVMF (the virt machine has no BIOS): both sides run UEFI` } as const) : noFirmwareThere;
+  const disk = fromDisk();
+  const biosSide = arch === 'aarch64' && disk ? ({ kind: 'skip', reason: `${disk} on aarch64 boots only through AAVMF (the virt machine has no BIOS): both sides run UEFI` } as const) : noFirmwareThere;
   caseScenario({ id: 'a uefi source into a bios destination is refused by the destination', arch, source: { firmware: 'uefi' }, destination: { firmware: 'bios' }, expect: biosSide }, meta);
 
   // Another build of the firmware on the destination: its flash is another size.
@@ -124,11 +130,12 @@ describe.each(testArches())('firmware %s', (arch) => {
       const { src } = await runQemu(arch);
       await ctx.xfail(KNOWN_FAILURES.ovmfSecureBootX86Tcg, { version: src.version, accel: (await runAccel(src)).accel }, async () => {
         // Resolved when it runs: a host without the secure-boot firmware or its tools skips, naming them.
-        const { code, varsTemplate } = uefiFirmware(arch, 'uefi-secure')!;
+        const { code, varsTemplate } = firmwareOf(arch, 'uefi-secure');
         const smmOff: MigrationCase = {
           id,
           arch,
-          source: { firmware: 'uefi-secure' },
+          // A disk-booted guest under Secure Boot gets at least SECURE_DISK_MIN_MIB; the uefi destination must match it.
+          source: { firmware: 'uefi-secure', ...(fromDisk() ? { memoryMiB: SECURE_DISK_MIN_MIB } : {}) },
           // The same secure-boot build and store, without smm=on (and its secure pflash).
           destination: { firmware: 'uefi', machine: 'q35,smm=off', firmwareFiles: { code, varsTemplate } },
         };

@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { FIRMWARES, parseFirmware, uefiFirmware, type FirmwareKind } from '../images/firmware.js';
+import { FIRMWARES, parseFirmware, secureBootKeys, uefiFirmware, type FirmwareKind } from '../images/firmware.js';
 import { accessSync, constants, existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { loadGrid } from '../compat/grid.js';
 import { checkGrid } from '../compat/versions.js';
@@ -160,8 +160,10 @@ export async function planRun(names: string[], opts: RunOptions): Promise<RunPla
   const matrix = opts.matrix ?? opts.preset;
   let rotation: string | undefined;
   if (opts.rotation !== undefined) {
-    if (names.length || opts.all) throw new ConfigError('--rotation', 'picks the suites itself: name none, and no --all', 'k or i/k');
-    const r = rotationSuites(opts.rotation);
+    if (opts.all) throw new ConfigError('--rotation', 'picks a share of the suites itself, or of those named: not with --all', 'k or i/k, with suites named or none');
+    // Named suites are checked first: a share of a typo is still a typo.
+    if (names.length) suiteFiles(names);
+    const r = rotationSuites(opts.rotation, new Date(), names.length ? names : undefined);
     rotation = r.share;
     names = r.suites;
   }
@@ -182,22 +184,20 @@ export async function planRun(names: string[], opts: RunOptions): Promise<RunPla
   const accel = (opts.accel ?? runConfig().accel) as AccelChoice;
   if (!(ACCEL_CHOICES as readonly string[]).includes(accel)) throw new ConfigError('--accel', `'${accel}'`, ACCEL_CHOICES);
   const firmware = opts.firmware === undefined ? runConfig().firmware : parseFirmware('--firmware', opts.firmware);
-  // Its files on this machine, for every arch of the run, before anything starts.
-  for (const arch of arches)
-    try {
-      uefiFirmware(arch, firmware);
-    } catch (e) {
-      if (e instanceof SkipError) throw new ConfigError(opts.firmware === undefined ? 'MIGTEST_FIRMWARE' : '--firmware', `'${firmware}': ${e.message}`, FIRMWARES);
-      throw e;
-    }
   const liveness = opts.liveness === undefined ? runConfig().liveness : parseLiveness('--liveness', opts.liveness);
   const imageField = opts.image === undefined ? 'MIGTEST_IMAGE' : '--image';
   const choice = opts.image === undefined ? (runConfig().imageFile ? { file: runConfig().imageFile! } : { profile: runConfig().imageProfile }) : parseImageChoice('--image', opts.image);
   const image = choice.file ?? choice.profile!;
-  // GRUB from Debian's unsigned grub-efi packages: Secure Boot would refuse it. A user's disk is
-  // signed (if at all) by its distribution, whose keys the snakeoil store does not enroll.
-  if ((image === 'system' || choice.file) && firmware === 'uefi-secure')
-    throw new ConfigError(opts.firmware === undefined ? 'MIGTEST_FIRMWARE' : '--firmware', choice.file ? "'uefi-secure' with a disk image of your own: the store enrolls only Debian's snakeoil test key, which did not sign your bootloader" : "'uefi-secure' with the system image: its GRUB is not signed for Secure Boot", ['bios', 'uefi']);
+  // Its files on this machine, for every arch of the run, before anything starts: a guest
+  // booted from its disk (system, your own) boots its shim with Microsoft's keys enrolled.
+  const keys = secureBootKeys(image === 'system' || !!choice.file);
+  for (const arch of arches)
+    try {
+      uefiFirmware(arch, firmware, keys);
+    } catch (e) {
+      if (e instanceof SkipError) throw new ConfigError(opts.firmware === undefined ? 'MIGTEST_FIRMWARE' : '--firmware', `'${firmware}': ${e.message}`, FIRMWARES);
+      throw e;
+    }
   if (choice.file) {
     // A user's disk is one arch's and on this machine: checked and read before anything starts.
     if (arches.length !== 1) throw new ConfigError(imageField, `'${choice.file}' boots one architecture: give --arch`, ARCHES);

@@ -11,4 +11,10 @@ describe('rotationSuites', () => {
     }
     for (const s of shares) for (const pinned of VERSION_PINNED_SUITES) expect(s).not.toContain(pinned);
   });
+  it('rotates among the suites named, in their order, and only those', () => {
+    const named = ['precopy-basic', 'postcopy-recovery', 'disk-io', 'runstate', 'snapshots'];
+    expect([1, 2, 3].map((i) => rotationSuites(`${i}/3`, new Date(), named).suites)).toEqual([['precopy-basic', 'runstate'], ['postcopy-recovery', 'snapshots'], ['disk-io']]);
+    // Today's share by the UTC day: day 0 is share 1.
+    expect(rotationSuites('3', new Date(0), named)).toEqual({ share: '1/3', suites: ['precopy-basic', 'runstate'] });
+  });
 });

@@ -43,14 +43,16 @@ export const NEWEST_ONLY_SUITES = ['cpr'];
 /**
  * A rotating share of the suites: "k" (today's share of k, by the UTC day) or "i/k". Over k
  * days every suite (but the version-pinned ones) runs once; NEWEST_ONLY_SUITES run every day.
+ * With `among` (suites the user named), a share of those, in the order given, and nothing else.
  */
-export function rotationSuites(spec: string, today = new Date()): { share: string; suites: string[] } {
+export function rotationSuites(spec: string, today = new Date(), among?: string[]): { share: string; suites: string[] } {
   const m = /^(?:(\d+)\/)?(\d+)$/.exec(spec);
   const k = Number(m?.[2]);
   if (!m || !Number.isInteger(k) || k < 1 || k > 50) throw new ConfigError('--rotation', `'${spec}'`, 'k or i/k with 1 <= i <= k <= 50: a share of the suites, today\'s by default');
   const day = Math.floor(today.getTime() / 86_400_000);
   const i = m[1] ? Number(m[1]) : (day % k) + 1;
   if (i < 1 || i > k) throw new ConfigError('--rotation', `'${spec}'`, 'i/k with 1 <= i <= k');
+  if (among) return { share: `${i}/${k}`, suites: among.filter((_, n) => n % k === i - 1) };
   const eligible = availableSuites().filter((s) => !VERSION_PINNED_SUITES.includes(s));
   return { share: `${i}/${k}`, suites: eligible.filter((name, n) => n % k === i - 1 || NEWEST_ONLY_SUITES.includes(name)) };
 }

@@ -2,6 +2,7 @@ import { CheckFailedError, DeadlineError } from '../util/errors.js';
 import { deadline, scale, type Wait } from '../util/deadlines.js';
 import { pollUntil } from '../util/time.js';
 import type { StartedVm } from '../vm/started.js';
+import type { KernelCrash } from '../vm/crash.js';
 import type { Beat } from '../vm/heartbeat.js';
 import type { BeatLog } from '../vm/beats.js';
 import type { AgentPulse } from '../vm/agent-pulse.js';
@@ -141,10 +142,22 @@ export async function checkLivenessAfterMigration(
       dh.kind === 'agent'
         ? dh.beats.length > 0 && problemsOf(sh, dh).length > 0
         : dh.readyBoot !== undefined || (dh.beats.length > 0 && sh.last !== undefined && dh.beats[0]!.n <= sh.last.n) || firstJump(dh.beats) !== undefined;
+    // A guest kernel that died on the destination will never beat again: its console ends the
+    // wait at once (read every 250 ms, not on every poll: a system guest's console is long).
+    let crash: KernelCrash | undefined;
+    let consoleReadAt = 0;
+    const crashed = () => {
+      if (Date.now() - consoleReadAt < 250) return crash;
+      consoleReadAt = Date.now();
+      // A stall alone may be a busy host, and the guest may go on: only a death ends the wait.
+      return (crash = dst.kernelCrash(true));
+    };
     await pollUntil(`${beats} ${what}`, timeoutMs, () => ({
-      done: dh.beats.length >= beats || proofOfReset(),
+      done: dh.beats.length >= beats || proofOfReset() || !!crashed(),
       state: { received: dh.beats.length, last: dh.last, closed: dh.isClosed },
     }), 20);
+    if (crash && dh.beats.length < beats)
+      throw new LivenessError(`destination guest is not alive: its kernel crashed (console: ${crash.excerpt.slice(0, 3).join(' | ')}) after ${dh.beats.length} ${what}`);
   } catch (e) {
     if (!(e instanceof DeadlineError)) throw e;
     const status = await dst.status().catch((err: Error) => ({ status: `unknown (${err.message})` }));

@@ -219,17 +219,19 @@ async function systemDisk(recipe: Recipe, arch: Arch, root: string, work: string
   const modules = ['part_gpt', 'ext2', 'search', 'search_label', 'linux', 'normal', 'configfile', 'echo', 'test'];
 
   progress(`image ${recipe.name}/${arch}: GRUB, ESP and disk`);
-  const efi = arch === 'x86_64' ? { dir: 'x86_64-efi', file: 'BOOTX64.EFI' } : { dir: 'arm64-efi', file: 'BOOTAA64.EFI' };
-  const efiImage = join(work, efi.file);
-  await run('grub-mkstandalone', 'grub-mkstandalone', [
-    '-O', efi.dir, '-d', join(grubDir, efi.dir), '-o', efiImage,
-    `--install-modules=${[...modules, 'part_msdos', 'fat'].join(' ')}`, `--modules=${modules.join(' ')}`,
-    '--locales=', '--fonts=', '--themes=', `boot/grub/grub.cfg=${join(work, 'grub.cfg')}`,
-  ]);
+  // UEFI boots Debian's signed chain, as an installed Debian does: shim (signed by Microsoft) at
+  // the removable-media path, which loads GRUB (signed by Debian) from beside it, which reads
+  // its configuration from its prefix, /EFI/debian, and loads the kernel (signed by Debian).
+  // Secure Boot or not, the same files boot; no fbx64.efi, so shim goes straight to GRUB.
+  const efi = arch === 'x86_64' ? { shim: 'shimx64.efi', grub: 'grubx64.efi', dir: 'x86_64-efi-signed', boot: 'BOOTX64.EFI' } : { shim: 'shimaa64.efi', grub: 'grubaa64.efi', dir: 'arm64-efi-signed', boot: 'BOOTAA64.EFI' };
+  const signed = { shim: join(root, 'usr/lib/shim', `${efi.shim}.signed`), grub: join(grubDir, efi.dir, `${efi.grub}.signed`) };
+  for (const f of Object.values(signed)) if (!existsSync(f)) throw new ImageBuildError(`${f} is missing: the recipe's bootloader packages (shim-signed, grub-efi-*-signed) did not provide it`);
   const esp = join(work, 'esp.img');
   await run('mkfs.vfat', 'mkfs.vfat', ['-C', '-n', 'MIGTEST-ESP', esp, String(ESP.size * 1024)]);
-  await run('mmd', 'mmd', ['-i', esp, '::/EFI', '::/EFI/BOOT']);
-  await run('mcopy', 'mcopy', ['-i', esp, efiImage, `::/EFI/BOOT/${efi.file}`]);
+  await run('mmd', 'mmd', ['-i', esp, '::/EFI', '::/EFI/BOOT', '::/EFI/debian']);
+  await run('mcopy', 'mcopy', ['-i', esp, signed.shim, `::/EFI/BOOT/${efi.boot}`]);
+  await run('mcopy', 'mcopy', ['-i', esp, signed.grub, `::/EFI/BOOT/${efi.grub}`]);
+  await run('mcopy', 'mcopy', ['-i', esp, join(work, 'grub.cfg'), '::/EFI/debian/grub.cfg']);
   const bios = arch === 'x86_64' ? join(work, 'bios') : undefined;
   if (bios) {
     mkdirSync(bios);
@@ -240,8 +242,9 @@ async function systemDisk(recipe: Recipe, arch: Arch, root: string, work: string
     writeFileSync(join(bios, 'grub.cfg'), `serial --unit=0 --speed=115200\nterminal_input serial console\nterminal_output serial console\n${cfg}`);
     await run('grub-mkimage', 'grub-mkimage', ['-O', 'i386-pc', '-d', join(grubDir, 'i386-pc'), '-o', join(bios, 'core.img'), '-c', join(bios, 'grub.cfg'), '-p', '/boot/grub', 'biosdisk', 'serial', 'terminal', ...modules]);
   }
-  // GRUB's modules were for building; what boots is in the ESP and the BIOS boot partition.
+  // GRUB's modules and the signed images were for building; what boots is in the ESP and the BIOS boot partition.
   rmSync(grubDir, { recursive: true, force: true });
+  rmSync(join(root, 'usr/lib/shim'), { recursive: true, force: true });
 
   const rootImg = join(work, 'rootfs.img');
   const rootMiB = await rootFilesystem(root, rootImg);
@@ -261,7 +264,7 @@ async function systemDisk(recipe: Recipe, arch: Arch, root: string, work: string
   rmSync(rootImg);
   rmSync(esp);
   if (bios) biosBoot(out, join(bios, 'boot.img'), join(bios, 'core.img'));
-  for (const f of [efiImage, join(work, 'grub.cfg'), ...(bios ? [bios] : [])]) rmSync(f, { recursive: true, force: true });
+  for (const f of [join(work, 'grub.cfg'), ...(bios ? [bios] : [])]) rmSync(f, { recursive: true, force: true });
 }
 
 /**

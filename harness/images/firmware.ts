@@ -19,37 +19,51 @@ export interface UefiFirmware {
 }
 
 /**
- * Debian's packages (ovmf, qemu-efi-aarch64; ci/setup.sh installs them). The secure-boot
- * variable stores enroll Debian's "snakeoil" test key, whose private half the ovmf package
- * ships, so the harness can sign the guest's kernel for them.
+ * Which keys a Secure Boot variable store enrolls. `snakeoil`: Debian's test key, whose private
+ * half the ovmf package ships, so the harness signs the kernel it loads (the default image).
+ * `microsoft`: Microsoft's, as a machine ships: what a distribution's signed shim, booted from
+ * its own disk (the system image, a disk of your own), is signed for.
  */
-const FILES: Record<Arch, Record<UefiFirmware['kind'], { code: string; vars: string; pkg: string }>> = {
+export type SecureBootKeys = 'snakeoil' | 'microsoft';
+
+/** A guest booted from its own disk boots its distribution's shim: the store a machine ships with. */
+export const secureBootKeys = (bootsFromDisk: boolean): SecureBootKeys => (bootsFromDisk ? 'microsoft' : 'snakeoil');
+
+/** Debian's packages (ovmf, qemu-efi-aarch64; ci/setup.sh installs them). */
+const FILES: Record<Arch, Record<UefiFirmware['kind'], { code: string; vars: string; pkg: string }> & { msVars: string }> = {
   x86_64: {
     uefi: { code: '/usr/share/OVMF/OVMF_CODE_4M.fd', vars: '/usr/share/OVMF/OVMF_VARS_4M.fd', pkg: 'ovmf' },
     'uefi-secure': { code: '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd', vars: '/usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd', pkg: 'ovmf' },
+    msVars: '/usr/share/OVMF/OVMF_VARS_4M.ms.fd',
   },
   aarch64: {
     uefi: { code: '/usr/share/AAVMF/AAVMF_CODE.fd', vars: '/usr/share/AAVMF/AAVMF_VARS.fd', pkg: 'qemu-efi-aarch64' },
     'uefi-secure': { code: '/usr/share/AAVMF/AAVMF_CODE.fd', vars: '/usr/share/AAVMF/AAVMF_VARS.snakeoil.fd', pkg: 'qemu-efi-aarch64' },
+    msVars: '/usr/share/AAVMF/AAVMF_VARS.ms.fd',
   },
 };
 
 /** The test key the snakeoil variable stores trust (from the ovmf package; its README.Debian gives the passphrase). */
 export const SNAKEOIL = { key: '/usr/share/ovmf/PkKek-1-snakeoil.key', cert: '/usr/share/ovmf/PkKek-1-snakeoil.pem', passphrase: 'snakeoil' };
 
-/** The firmware files for `kind` on `arch`, each checked; undefined for bios. */
-export function uefiFirmware(arch: Arch, kind: FirmwareKind): UefiFirmware | undefined {
+/**
+ * The firmware files for `kind` on `arch`, each checked; undefined for bios. Under uefi-secure,
+ * `keys` chooses the variable store (snakeoil: the harness signs the kernel, and its tools are checked).
+ */
+export function uefiFirmware(arch: Arch, kind: FirmwareKind, keys: SecureBootKeys = 'snakeoil'): UefiFirmware | undefined {
   if (kind === 'bios') return undefined;
   const f = FILES[arch][kind];
+  const signs = kind === 'uefi-secure' && keys === 'snakeoil';
+  const vars = kind === 'uefi-secure' && keys === 'microsoft' ? FILES[arch].msVars : f.vars;
   // The snakeoil key ships in the ovmf package on every arch.
-  const files: Array<[string, string]> = [[f.code, f.pkg], [f.vars, f.pkg], ...(kind === 'uefi-secure' ? ([[SNAKEOIL.key, 'ovmf'], [SNAKEOIL.cert, 'ovmf']] as Array<[string, string]>) : [])];
+  const files: Array<[string, string]> = [[f.code, f.pkg], [vars, f.pkg], ...(signs ? ([[SNAKEOIL.key, 'ovmf'], [SNAKEOIL.cert, 'ovmf']] as Array<[string, string]>) : [])];
   for (const [file, pkg] of files)
     if (!existsSync(file)) throw new SkipError(`firmware ${kind} for ${arch}: ${file} is missing (install Debian's ${pkg} package; ci/setup.sh does)`);
   // What signs the guest's kernel for it, checked now so a run refuses before anything starts.
-  if (kind === 'uefi-secure')
+  if (signs)
     for (const [tool, pkg] of [['openssl', 'openssl'], ['sbsign', 'sbsigntool'], ['sbattach', 'sbsigntool']] as const)
       if (!onPath(tool)) throw new SkipError(`firmware ${kind} for ${arch}: ${tool} is missing, needed to sign the guest's kernel (install Debian's ${pkg} package; ci/setup.sh does)`);
-  return { kind, code: f.code, varsTemplate: f.vars, secure: kind === 'uefi-secure' };
+  return { kind, code: f.code, varsTemplate: vars, secure: kind === 'uefi-secure' };
 }
 
 

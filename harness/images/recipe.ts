@@ -29,7 +29,7 @@ export type Recipe = z.infer<typeof recipeSchema> & { dir: string };
 /** Bump when the builder changes what it produces from the same recipe. */
 const BUILDER_VERSION = '1';
 /** The same for the firmware-booted disk (GRUB, partitions, systemd configuration); a kernel-booted image's key leaves it out. */
-const DISK_BUILDER_VERSION = '2';
+const DISK_BUILDER_VERSION = '3';
 
 export function loadRecipe(name = 'default'): Recipe {
   const dir = join(repoRoot, 'images', name);

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { ConfigError, SkipError } from '../util/errors.js';
+import { ConfigError } from '../util/errors.js';
 import type { AccelChoice, Arch, LivenessSource } from '../util/arch.js';
 import { runConfig } from '../util/run-config.js';
 import { resolveAccel } from '../qemu/accel.js';
-import { snakeoilSignedKernel, uefiFirmware, type FirmwareKind } from '../images/firmware.js';
+import { secureBootKeys, snakeoilSignedKernel, uefiFirmware, type FirmwareKind } from '../images/firmware.js';
 import { userOverlay } from '../images/user.js';
 import type { Host } from '../host/host.js';
 import type { Role } from '../host/hosts-file.js';
@@ -30,6 +30,9 @@ export type BootImage = Pick<GuestImage, 'kernel' | 'initrd' | 'rootDisk' | 'roo
  * What a builder has been told, before the binary, image and accelerator are resolved:
  * the one object every `withX()` writes into and `clone()` copies.
  */
+/** The least memory a disk-booted x86_64 guest boots with under Secure Boot (see resolveSpec). */
+export const SECURE_DISK_MIN_MIB = 384;
+
 export interface VmDraft extends Omit<VmSpec, 'binary' | 'firmwareDirs' | 'accel' | 'kernel' | 'initrd' | 'disks' | 'firmware'> {
   /** A version label ("7.2", "system"); undefined: the run's choice for this side. */
   qemu?: string;
@@ -269,13 +272,18 @@ export class VmBuilder {
     const accel = await resolveAccel(this.d.accel, bin, this.d.cpu);
     const root = image.user ? await this.userRoot(image) : { id: 'root', file: image.rootDisk, format: image.rootFormat, readonly: true };
     const { qemu: _q, binary: _b, image: _i, incoming: _in, freshBoot: _f, kvmProps, firmware: kind, firmwareFiles, ...rest } = this.d;
-    if (fromDisk && kind === 'uefi-secure') throw new SkipError("uefi-secure: the image boots Debian's unsigned GRUB from its disk, which Secure Boot refuses");
-    // aarch64 has no BIOS: a guest that boots from its disk needs AAVMF there.
-    const kindFirmware = uefiFirmware(this.arch, fromDisk && this.arch === 'aarch64' && kind === 'bios' ? 'uefi' : kind);
+    // aarch64 has no BIOS: a guest that boots from its disk needs AAVMF there. Under Secure
+    // Boot it boots its distribution's shim, signed for the store with Microsoft's keys.
+    const kindFirmware = uefiFirmware(this.arch, fromDisk && this.arch === 'aarch64' && kind === 'bios' ? 'uefi' : kind, secureBootKeys(fromDisk));
     if (firmwareFiles && !kindFirmware) throw new ConfigError('firmware files', `${firmwareFiles.code} is a UEFI build, and this VM boots with ${kind}`, 'uefi or uefi-secure with firmware files');
     const firmware = kindFirmware && firmwareFiles ? { ...kindFirmware, ...firmwareFiles } : kindFirmware;
     return {
       ...rest,
+      // Debian's shim and GRUB under OVMF Secure Boot (SMM, its TSEG) do not boot the kernel in
+      // 256 MiB: the guest resets right after the EFI stub, again and again (QEMU 10.0.2, TCG);
+      // 384 MiB boots. A disk-booted x86_64 guest under uefi-secure gets at least that (a pair
+      // whose other side boots another kind asks for as much: QEMU compares pc.ram's size).
+      memoryMiB: fromDisk && kind === 'uefi-secure' && this.arch === 'x86_64' ? Math.max(rest.memoryMiB, SECURE_DISK_MIN_MIB) : rest.memoryMiB,
       firmware,
       accelProps: [...(rest.accelProps ?? []), ...(accel.accel === 'kvm' ? (kvmProps ?? []) : [])],
       binary: bin.path,

@@ -27,6 +27,11 @@ describe('kernelCrash', () => {
   it('leaves a healthy console alone', () => {
     expect(kernelCrash('[    0.000000] Linux version 6.1.0\nREADY\nmigtest: heartbeat 1\n')).toBeUndefined();
   });
+  it("leaves the EFI stub's complaints about its loader alone (shim on arm64: it moves the kernel and boots on)", () => {
+    const stub = 'EFI stub: ERROR: FIRMWARE BUG: kernel image not aligned on 64k boundary\nEFI stub: ERROR: FIRMWARE BUG: Image BSS overlaps adjacent EFI memory region\n';
+    expect(kernelCrash(stub, 6, true)).toBeUndefined();
+    expect(kernelCrash(`${stub}[ 3.0] BUG: kernel NULL pointer dereference, address: 0000000000000000`, 6, true)!.line).toMatch(/^BUG: kernel NULL pointer/);
+  });
 });
 
 describe('firmwareCrash', () => {

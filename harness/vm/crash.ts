@@ -6,8 +6,9 @@ export interface KernelCrash {
   excerpt: string[];
 }
 
-// What Linux prints when it dies: x86 and arm64 wordings.
-const FATAL = /(Oops|BUG: (?!soft lockup)|Kernel panic|general protection fault|Unable to handle kernel|kernel BUG at|Internal error: |invalid opcode: |stack segment: )/;
+// What Linux prints when it dies: x86 and arm64 wordings. Not the EFI stub's "FIRMWARE BUG:"
+// complaints about how it was loaded (shim on arm64): the stub moves the kernel and boots on.
+const FATAL = /(Oops|(?<!FIRMWARE )BUG: (?!soft lockup)|Kernel panic|general protection fault|Unable to handle kernel|kernel BUG at|Internal error: |invalid opcode: |stack segment: )/;
 // What it prints when it may be about to: a stall can also be a host too busy to run the vCPU
 // (TCG on a loaded CI runner), so a wait that only needs a verdict on death ignores these.
 const STALL = /(watchdog: BUG: soft lockup|rcu: INFO: rcu_\w+ detected stalls)/;

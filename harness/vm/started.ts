@@ -246,9 +246,9 @@ export class StartedVm implements AsyncDisposable {
     return firmwareCrash(serial) ?? kernelCrash(serial, 6, true);
   }
 
-  /** The guest kernel's crash report on this VM's console (a stall included), if it printed one. */
-  kernelCrash(): KernelCrash | undefined {
-    return kernelCrash(this.serialText());
+  /** The guest kernel's crash report on this VM's console (a stall included, unless fatalOnly), if it printed one. */
+  kernelCrash(fatalOnly = false): KernelCrash | undefined {
+    return kernelCrash(this.serialText(), 6, fatalOnly);
   }
 
   private serialText(): string {
