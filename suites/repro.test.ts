@@ -12,6 +12,7 @@ describe.each(testArches())('repro %s', (arch) => {
 
   caseScenario({ id: 'a precopy run to replay', arch, oneHost }, meta, (_r, ctx) => void (runs.precopy = ctx.artifacts.path));
   caseScenario({ id: 'a postcopy run to replay', arch, oneHost, migration: { mode: 'postcopy' } }, meta, (_r, ctx) => void (runs.postcopy = ctx.artifacts.path));
+  caseScenario({ id: 'a UEFI run to replay', arch, oneHost, workload: false, source: { firmware: 'uefi' } }, meta, (_r, ctx) => void (runs.uefi = ctx.artifacts.path));
 
   const replay = async (ctx: ScenarioContext, kind: string) => {
     // Not a skip: nothing the host lacks, the run to replay failed (and says why above).
@@ -40,6 +41,12 @@ describe.each(testArches())('repro %s', (arch) => {
   scenario('the script written from the postcopy run switches to postcopy and migrates without migtest', meta, async (ctx) => {
     const r = await replay(ctx, 'postcopy');
     expect(r?.extra.steps).toContain('migrate-start-postcopy');
+    return r;
+  });
+  // Each side's variable store was a copy the harness made: the script makes its own from the template.
+  scenario("the script written from the UEFI run makes each side's variable store from the firmware's template and migrates", meta, async (ctx) => {
+    const r = await replay(ctx, 'uefi');
+    expect(readFileSync(ctx.artifacts.file('repro.log'), 'utf8').match(/made \S+\/(src|dst)\/vars\.fd \(copy of \S+\)/g)).toHaveLength(2);
     return r;
   });
 });

@@ -3,7 +3,7 @@
 of the run, in order, each sent once its side is in the state it was in when the harness
 sent it. Written by `migtest repro`; needs only python3 and the QEMU binaries and guest
 image files it names. Options: --keep (leave the work directory), --timeout SECONDS."""
-import json, os, shlex, signal, socket, subprocess, sys, tempfile, threading, time
+import json, os, shlex, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 
 PLAN = json.loads(r'''@PLAN@''')
 KEEP = '--keep' in sys.argv
@@ -206,8 +206,17 @@ try:
     for note in PLAN['notes']:
         say(f'note: {note}')
     qmp, hb = {}, {}
-    for side, argv in PLAN['sides'].items():
+    for side in PLAN['sides']:
         os.makedirs(f'{WORK}/{side}', mode=0o700)
+    # What the harness made for the VMs: a variable store copied from its template, an overlay of a disk.
+    for made in PLAN.get('files', []):
+        to = made['to'].replace('@WORK@', WORK)
+        if made['kind'] == 'copy':
+            shutil.copyfile(made['from'], to)
+        else:
+            subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', made['format'], '-b', made['base'], to], check=True)
+        say(f'made {to} ({made["kind"]} of {made.get("from") or made.get("base")})')
+    for side, argv in PLAN['sides'].items():
         argv = [a.replace('@WORK@', WORK) for a in argv]
         say(f'{side}: {shlex.join(argv)}')
         # Each QEMU in its own process group, killed by it; under a harness that kills this

@@ -119,17 +119,31 @@ describe('repro plan of a source that saved a snapshot for snapshot start', () =
   });
 });
 
-describe('repro refuses what a script cannot recreate', () => {
-  for (const [what, drive, words] of [
-    ['a UEFI variable store', 'if=pflash,format=raw,unit=1,file=PRIV/vars.fd', /a UEFI variable store the harness copied \(@WORK@\/src\/vars\.fd\)/],
-    ["an overlay of the user's image", 'driver=file,filename=ART/root-overlay.qcow2,node-name=root-file', /an overlay of your own disk image the harness made \(@WORK@\/root-overlay\.qcow2\)/],
-  ] as const)
-    it(`${what}: refused, naming the file`, () => {
-      const dir = mkdtempSync(join(tmpdir(), 'migtest-repro-made-'));
-      const priv = '/tmp/migtest-src-2-CCC';
-      for (const side of ['src', 'dst'])
-        writeFileSync(join(dir, `${side}.argv.json`), JSON.stringify(['/usr/bin/qemu-system-x86_64', '-chardev', `socket,id=qmp,path=${side === 'src' ? priv : '/tmp/migtest-dst-2-DDD'}/qmp.sock,server=on,wait=off`, '-drive', drive.replace('PRIV', priv).replace('ART', dir)]));
-      expect(() => reproPlan(dir)).toThrow(words);
+describe('repro makes the files the harness made for the VMs, from what the artifacts say', () => {
+  const cases = [
+    ['a UEFI variable store', 'if=pflash,format=raw,unit=1,file=PRIV/vars.fd', 'SIDE.vars.json', { template: '/usr/share/OVMF/OVMF_VARS_4M.fd' }, /a UEFI variable store the harness made \(@WORK@\/src\/vars\.fd\), and .*src\.vars\.json does not say what from/],
+    ["an overlay of the user's image", 'driver=file,filename=ART/root-overlay.qcow2,node-name=root-file', 'root-overlay.json', { base: '/home/me/guest.qcow2', format: 'qcow2' }, /an overlay of your own disk image the harness made \(@WORK@\/root-overlay\.qcow2\), and .*root-overlay\.json does not say what from/],
+  ] as const;
+  const artifacts = (drive: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'migtest-repro-made-'));
+    const priv = { src: '/tmp/migtest-src-2-CCC', dst: '/tmp/migtest-dst-2-DDD' };
+    for (const side of ['src', 'dst'] as const)
+      writeFileSync(join(dir, `${side}.argv.json`), JSON.stringify(['/usr/bin/qemu-system-x86_64', '-chardev', `socket,id=qmp,path=${priv[side]}/qmp.sock,server=on,wait=off`, '-drive', drive.replace('PRIV', priv[side]).replace('ART', dir)]));
+    return dir;
+  };
+  for (const [what, drive, record, says, words] of cases) {
+    it(`${what}: made by the script from its record`, () => {
+      const dir = artifacts(drive);
+      for (const side of ['src', 'dst']) writeFileSync(join(dir, record.replace('SIDE', side)), JSON.stringify(says));
+      const files = reproPlan(dir).files;
+      if ('template' in says)
+        expect(files).toEqual([{ kind: 'copy', from: says.template, to: '@WORK@/src/vars.fd' }, { kind: 'copy', from: says.template, to: '@WORK@/dst/vars.fd' }]);
+      // One overlay both sides open, made once.
+      else expect(files).toEqual([{ kind: 'overlay', base: says.base, format: says.format, to: '@WORK@/root-overlay.qcow2' }]);
     });
+    it(`${what}: without its record (an older migtest's artifacts), refused naming the file`, () => {
+      expect(() => reproPlan(artifacts(drive))).toThrow(words);
+    });
+  }
 });
 

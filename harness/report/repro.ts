@@ -24,8 +24,13 @@ export interface GuestStep {
   file?: boolean;
 }
 
+/** A file the harness made for a VM, which the script makes likewise before starting QEMU. */
+export type ReproFile = { kind: 'copy'; from: string; to: string } | { kind: 'overlay'; base: string; format: string; to: string };
+
 export interface ReproPlan {
   scenario: string;
+  /** Made in the script's work directory before any QEMU starts: variable stores, an overlay. */
+  files: ReproFile[];
   /** Run in the guest once it is up, before the first QMP step. */
   guest: GuestStep[];
   from: string;
@@ -155,15 +160,19 @@ export function reproPlan(dir: string, scenario = dir.split('/').at(-1)!, on: Re
   const viaFd = transport === 'fd' || sides.some((s) => existsSync(join(dir, `${s}.qmp.log`)) && readFileSync(join(dir, `${s}.qmp.log`), 'utf8').includes('(via '));
   if (viaFd) throw new ConfigError('repro', `'${dir}' migrated over the fd: transport, whose descriptors the harness passed over a second monitor (SCM_RIGHTS); a replay script cannot do that`, ['a scenario over tcp, unix, exec or file']);
   const f = rewriter(privateDirs, dir);
-  // Files the harness made for a VM that the script would not have: a user image's overlay
-  // (--image FILE) and a UEFI variable store copied from the firmware's template (the copy's
-  // state when the side started is not in the artifacts). Refused rather than a QEMU that
-  // cannot open its drive.
-  for (const s of sides) {
-    const made = argv[s]!.map(f).flatMap((w) => /(?:^|,)file(?:name)?=(@WORK@\/[^,]*(?:root-overlay\.qcow2|vars\.fd))/.exec(w)?.[1] ?? []);
-    if (made.length)
-      throw new ConfigError('repro', `'${dir}': ${s} ran on ${made.map((m) => (m.endsWith('vars.fd') ? `a UEFI variable store the harness copied (${m})` : `an overlay of your own disk image the harness made (${m})`)).join(' and ')}; a replay script cannot recreate it`, ['a scenario of a run with --image default and --firmware bios (the defaults)']);
-  }
+  // Files the harness made for a VM: a UEFI variable store copied from the firmware's template
+  // and a user image's overlay (--image FILE). The script makes them likewise, from what the
+  // artifacts say they were made of; artifacts that do not say (an older migtest's) are refused.
+  const files: ReproFile[] = [];
+  for (const s of sides)
+    for (const made of argv[s]!.map(f).flatMap((w) => /(?:^|,)file(?:name)?=(@WORK@\/[^,]*(?:root-overlay\.qcow2|vars\.fd))/.exec(w)?.[1] ?? [])) {
+      if (files.some((x) => x.to === made)) continue;
+      const record = made.endsWith('vars.fd') ? join(dir, `${s}.vars.json`) : join(dir, 'root-overlay.json');
+      if (!existsSync(record))
+        throw new ConfigError('repro', `'${dir}': ${s} ran on ${made.endsWith('vars.fd') ? 'a UEFI variable store' : 'an overlay of your own disk image'} the harness made (${made}), and ${record} does not say what from; a replay script cannot recreate it`, ['artifacts of this migtest, or of a run with --image default and --firmware bios']);
+      if (made.endsWith('vars.fd')) files.push({ kind: 'copy', from: readJson<{ template: string }>(record).template, to: made });
+      else files.push({ kind: 'overlay', ...readJson<{ base: string; format: string }>(record), to: made });
+    }
   const lines = sides.flatMap((s) => (existsSync(join(dir, `${s}.qmp.log`)) ? parseTranscript(readFileSync(join(dir, `${s}.qmp.log`), 'utf8'), s) : [])).sort((a, b) => a.t - b.t);
   const state: Record<string, { status?: string; syncs?: number }> = Object.fromEntries(sides.map((s) => [s, {}]));
   const asked = new Map<string, string>();
@@ -236,6 +245,7 @@ export function reproPlan(dir: string, scenario = dir.split('/').at(-1)!, on: Re
     }
   return {
     scenario,
+    files,
     guest,
     from: dir,
     sides: Object.fromEntries(Object.entries(argv).map(([s, a]) => [s, a.map(f)])),

@@ -305,6 +305,8 @@ export class VmBuilder {
   private async userRoot(image: BootImage): Promise<DiskSpec> {
     if (this.place) throw new ConfigError('--image', `'${image.rootDisk}' is on this machine: a VM on host ${this.place.host.name} cannot boot it`, 'a built-in image (default, system) with --hosts');
     this.artifacts ??= ArtifactDir.forTest(`adhoc-${this.name}-${Date.now()}`);
+    // What the overlay is of: a replay script (migtest repro) makes its own.
+    this.artifacts.writeJson('root-overlay.json', { base: image.rootDisk, format: image.rootFormat });
     return { id: 'root', file: await userOverlay(image.rootDisk, image.rootFormat, this.artifacts.file('root-overlay.qcow2')), format: 'qcow2' };
   }
 

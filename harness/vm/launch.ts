@@ -79,6 +79,8 @@ export async function launchLocal(
   const art = opts.artifacts;
   const paths = vmPaths(dir.path, art.file(`${name}.serial.log`));
   await placeVarstore(spec, paths, art, dir);
+  // What its store was copied from: a replay script (migtest repro) makes its own copy.
+  if (spec.firmware) art.writeJson(`${name}.vars.json`, { template: spec.firmware.varsTemplate });
   // A restored VM starts as an incoming one and loads its guest from the snapshot file.
   const argv = buildArgv(spec, paths, { incoming: opts.incoming || !!restore });
   // In a namespace: `ip netns exec` execs QEMU in place, so the pid and group stay QEMU's.
