@@ -28,21 +28,21 @@ const vmPaths = (dir: string, serialLog: string): VmPaths => ({
 });
 
 /**
- * The VM's own UEFI variable store, a copy of its firmware's template (or of `from`, a running
- * VM's live store), in its private directory (on its host). On failure it removes that directory.
+ * The VM's own UEFI variable store, a copy of its firmware's template, in its private
+ * directory (on its host). On failure it removes that directory.
  */
-async function placeVarstore(spec: VmSpec, paths: VmPaths, art: ArtifactDir, dir: { cleanup(): Promise<void> }, host?: Host, from?: string): Promise<void> {
+async function placeVarstore(spec: VmSpec, paths: VmPaths, art: ArtifactDir, dir: { cleanup(): Promise<void> }, host?: Host): Promise<void> {
   try {
-    await copyVarstore(spec, paths, art, host, from);
+    await copyVarstore(spec, paths, art, host);
   } catch (e) {
     await dir.cleanup().catch(() => undefined);
     throw e;
   }
 }
 
-async function copyVarstore(spec: VmSpec, paths: VmPaths, art: ArtifactDir, host?: Host, from?: string): Promise<void> {
+async function copyVarstore(spec: VmSpec, paths: VmPaths, art: ArtifactDir, host?: Host): Promise<void> {
   if (!spec.firmware) return;
-  if (!host) return copyFileSync(from && existsSync(from) ? from : spec.firmware.varsTemplate, paths.vars!);
+  if (!host) return copyFileSync(spec.firmware.varsTemplate, paths.vars!);
   // The firmware at the same paths there (Debian's ovmf / qemu-efi-aarch64 on both hosts).
   const r = await host.exec(['sh', '-c', 'test -r "$1" && cp "$2" "$3"', 'sh', spec.firmware.code, spec.firmware.varsTemplate, paths.vars!]);
   if (r.code !== 0) throw new VmStartError(`host ${host.name} lacks the firmware ${spec.firmware.code} or ${spec.firmware.varsTemplate} (install the same firmware package there): ${r.stderr.trim()}`, { artifacts: art.path, host: host.name });
@@ -168,9 +168,11 @@ export async function planExec(source: StartedVm, name: string, spec: VmSpec, op
   if (source.host) throw new VmStartError(`${name}: cpr-exec replaces ${source.name}'s process on its host; the harness attaches to it on this machine only`, { artifacts: opts.artifacts.path });
   const dir = await privateDir(name);
   const art = opts.artifacts;
-  const paths = vmPaths(dir.path, art.file(`${name}.serial.log`));
-  // The exec'd QEMU takes over the source's store as it is now, as a real exec would keep its file.
-  await placeVarstore(spec, paths, art, dir, undefined, source.paths.vars);
+  // The exec'd QEMU opens the source's own variable store, as a real exec keeps its file: a
+  // copy made now would lose what the guest writes before the exec.
+  const own = vmPaths(dir.path, art.file(`${name}.serial.log`));
+  const paths = spec.firmware && source.paths.vars ? { ...own, vars: source.paths.vars } : own;
+  if (paths.vars !== source.paths.vars) await placeVarstore(spec, paths, art, dir);
   const argv = buildArgv(spec, paths, { incoming: true });
   const command = [spec.binary, ...argv];
   art.writeJson(`${name}.argv.json`, command);
