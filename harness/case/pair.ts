@@ -115,20 +115,27 @@ export async function startSides(scope: Scope, given: MigrationCase): Promise<St
   // The data disk's images, each made on the host whose QEMU opens it.
   const storage = c.storage ? await CaseStorage.place(scope, c.storage, hosts) : undefined;
   if (storage) (storage.configureSrc(srcB), storage.configureDst(dstB));
-  const src = await scope.vms.start(srcB);
-  await dstB.withMachineOf(src);
+  // The source's machine type, from its builder: the destination need not wait for it to run.
+  await dstB.withMachineOf({ binary: sb, spec: { machine: srcB.draft.machine } });
   if (driver.begin) {
+    const src = await scope.vms.start(srcB);
     await src.waitReady();
     await checkUserGuest(src);
     return { src, versions, expectation, storage, listenHost, placeDestination, deferredDestination: dstB };
   }
-  const [dst] = await Promise.all([
-    scope.vms.start(dstB).catch((e: unknown) => {
-      if (e instanceof VmStartError) return e;
-      throw e;
-    }),
-    src.waitReady().then(() => checkUserGuest(src)),
-  ]);
+  // Both QEMUs start at once: the destination's start overlaps the source's boot or restore.
+  const dstStarting = scope.vms.start(dstB).catch((e: unknown) => {
+    if (e instanceof VmStartError) return e;
+    throw e;
+  });
+  // Awaited below; handled now so a failure while the source still starts is no unhandled rejection.
+  dstStarting.catch(() => undefined);
+  const src = await scope.vms.start(srcB).catch(async (e: unknown) => {
+    // Its destination is the scope's to stop; its own failure, if any, says less than the source's.
+    await dstStarting.catch(() => undefined);
+    throw e;
+  });
+  const [dst] = await Promise.all([dstStarting, src.waitReady().then(() => checkUserGuest(src))]);
   if (dst instanceof VmStartError) return { src, dstError: dst, versions, expectation, storage, listenHost, placeDestination };
   if (listenHost) dst.listenAddress = listenHost;
   return { src, dst, versions, expectation, storage, listenHost, placeDestination };

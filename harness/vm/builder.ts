@@ -240,7 +240,7 @@ export class VmBuilder {
    * versioned name. An alias (q35, virt) names each version's newest type, so the two sides
    * would differ; libvirt pins it the same way. A machine set for this side stays.
    */
-  async withMachineOf(src: StartedVm): Promise<this> {
+  async withMachineOf(src: { binary: QemuBinary; spec: { machine: string } }): Promise<this> {
     const bin = await this.resolveBinary();
     if (bin.path === src.binary.path || this.d.machine !== src.spec.machine) return this;
     const machine = resolveMachine(await probeBinary(src.binary), src.spec.machine);
