@@ -5,39 +5,50 @@ import { caseScenario, DEADLINES, type MigratingRun, checkLivenessAfterMigration
 // after switchover, plus a control run (same guest, no migration) that must pass.
 describe.each(testArches())('liveness-checker %s', (arch) => {
   const meta = { suite: 'liveness-checker', arch, oneHost: "a checker's own fault or control run, on this machine" };
-  scenario('control: same guest without migration stays alive', meta, async (ctx) => {
-    const vm = await ctx.vms.start(new VmBuilder('src', arch));
-    await vm.waitReady();
-    const steady = await checkLivenessSteady(vm, 3000);
-    expect(steady.beats).toBeGreaterThan(100);
-    return { guestDowntimeMs: steady.largestGapMs };
-  });
+  // Each kind of liveness: migtest's heartbeat, and the agent alone (a guest without the
+  // heartbeat: no heartbeat port at all). Each must catch the same faults, and its control
+  // (the same guest left alone) must pass.
+  const kinds = [
+    { liveness: 'heartbeat', prefix: '', minBeats: 100, reset: /restarted|booted again|jumped|clock went back|not alive/, stopped: /not alive.*status: paused/ },
+    { liveness: 'agent', prefix: 'agent only: ', minBeats: 20, reset: /booted again|uptime went back|not alive/, stopped: /not alive: .* answers from the destination's agent .*status: paused/ },
+  ] as const;
+  for (const k of kinds) {
+    scenario(`${k.prefix}control: same guest without migration stays alive`, meta, async (ctx) => {
+      const vm = await ctx.vms.start(new VmBuilder('src', arch).withLiveness(k.liveness));
+      await vm.waitReady();
+      expect(vm.spec.heartbeat).toBe(k.liveness === 'heartbeat');
+      const steady = await checkLivenessSteady(vm, 3000);
+      expect(steady.beats).toBeGreaterThan(k.minBeats);
+      return { guestDowntimeMs: steady.largestGapMs };
+    });
 
-  /** A pair migrated and verified, then the checker pointed at a destination broken on purpose. */
-  const migrated = async (ctx: ScenarioContext) => {
-    const report = await (await (await startPair(ctx, { id: 'a pair to break', arch, workload: false })).migrate()).finish();
-    ctx.record(migrationFigures(report.migration!));
-    return report.run;
-  };
+    /** A pair migrated and verified, then the checker pointed at a destination broken on purpose. */
+    const migrated = async (ctx: ScenarioContext) => {
+      const report = await (await (await startPair(ctx, { id: 'a pair to break', arch, workload: false, source: { liveness: k.liveness } })).migrate()).finish();
+      expect(report.liveness?.from).toBe(k.liveness);
+      ctx.record(migrationFigures(report.migration!, report.liveness));
+      return report.run;
+    };
 
-  scenario('fault: destination reset after switchover is caught', meta, async (ctx) => {
-    const run = await migrated(ctx);
-    await run.dst.qmp.execute('system_reset');
-    const err = await checkLivenessAfterMigration(run.src, run.dst, { beats: 600 }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(LivenessError);
-    expect(String((err as Error).message)).toMatch(/restarted|booted again|jumped|clock went back|not alive/);
-    return { extra: { caught: (err as Error).message } };
-  });
+    scenario(`${k.prefix}fault: destination reset after switchover is caught`, meta, async (ctx) => {
+      const run = await migrated(ctx);
+      await run.dst.qmp.execute('system_reset');
+      const err = await checkLivenessAfterMigration(run.src, run.dst, { beats: 600 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(LivenessError);
+      expect(String((err as Error).message)).toMatch(k.reset);
+      return { extra: { caught: (err as Error).message } };
+    });
 
-  scenario('fault: destination stopped after switchover is caught', meta, async (ctx) => {
-    const run = await migrated(ctx);
-    await run.dst.qmp.execute('stop');
-    const since = run.dst.heartbeat!.beats.length;
-    const err = await checkLivenessAfterMigration(run.src, run.dst, { beats: since + 200, timeoutMs: DEADLINES.expectedToFail }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(LivenessError);
-    expect(String((err as Error).message)).toMatch(/not alive.*status: paused/);
-    return { extra: { caught: (err as Error).message } };
-  });
+    scenario(`${k.prefix}fault: destination stopped after switchover is caught`, meta, async (ctx) => {
+      const run = await migrated(ctx);
+      await run.dst.qmp.execute('stop');
+      const since = run.dst.heartbeat!.beats.length;
+      const err = await checkLivenessAfterMigration(run.src, run.dst, { beats: since + 100, timeoutMs: DEADLINES.expectedToFail }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(LivenessError);
+      expect(String((err as Error).message)).toMatch(k.stopped);
+      return { extra: { caught: (err as Error).message } };
+    });
+  }
 
   // The same fault before the harness verifies: the case reports the wrong run state by name.
   caseScenario(
@@ -50,44 +61,6 @@ describe.each(testArches())('liveness-checker %s', (arch) => {
     },
     { suite: 'liveness-checker' },
   );
-
-  // Liveness from the agent alone (a guest without the heartbeat: no heartbeat port at all).
-  // The same faults must be caught from the agent's polls, and the same guest left alone must pass.
-  const agentMeta = { ...meta, suite: 'liveness-checker' };
-  scenario('agent only: control: same guest without migration stays alive', agentMeta, async (ctx) => {
-    const vm = await ctx.vms.start(new VmBuilder('src', arch).withLiveness('agent'));
-    await vm.waitReady();
-    expect(vm.spec.heartbeat).toBe(false);
-    const steady = await checkLivenessSteady(vm, 3000);
-    expect(steady.beats).toBeGreaterThan(20);
-    return { guestDowntimeMs: steady.largestGapMs };
-  });
-
-  const migratedAgentOnly = async (ctx: ScenarioContext) => {
-    const report = await (await (await startPair(ctx, { id: 'a pair without heartbeat to break', arch, workload: false, source: { liveness: 'agent' } })).migrate()).finish();
-    expect(report.liveness?.from).toBe('agent');
-    ctx.record(migrationFigures(report.migration!, report.liveness));
-    return report.run;
-  };
-
-  scenario('agent only: fault: destination reset after switchover is caught', agentMeta, async (ctx) => {
-    const run = await migratedAgentOnly(ctx);
-    await run.dst.qmp.execute('system_reset');
-    const err = await checkLivenessAfterMigration(run.src, run.dst, { beats: 600 }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(LivenessError);
-    expect(String((err as Error).message)).toMatch(/booted again|uptime went back|not alive/);
-    return { extra: { caught: (err as Error).message } };
-  });
-
-  scenario('agent only: fault: destination stopped after switchover is caught', agentMeta, async (ctx) => {
-    const run = await migratedAgentOnly(ctx);
-    await run.dst.qmp.execute('stop');
-    const since = run.dst.heartbeat!.beats.length;
-    const err = await checkLivenessAfterMigration(run.src, run.dst, { beats: since + 100, timeoutMs: DEADLINES.expectedToFail }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(LivenessError);
-    expect(String((err as Error).message)).toMatch(/not alive: .* answers from the destination's agent .*status: paused/);
-    return { extra: { caught: (err as Error).message } };
-  });
 
   const crashGuest = async (run: MigratingRun) => void (await (await run.dst.agent()).spawn('/bin/busybox', ['sh', '-c', 'echo c > /proc/sysrq-trigger']));
 
