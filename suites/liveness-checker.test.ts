@@ -9,8 +9,11 @@ describe.each(testArches())('liveness-checker %s', (arch) => {
   // heartbeat: no heartbeat port at all). Each must catch the same faults, and its control
   // (the same guest left alone) must pass.
   const kinds = [
-    { liveness: 'heartbeat', prefix: '', minBeats: 100, reset: /restarted|booted again|jumped|clock went back|not alive/, stopped: /not alive.*status: paused/ },
-    { liveness: 'agent', prefix: 'agent only: ', minBeats: 20, reset: /booted again|uptime went back|not alive/, stopped: /not alive: .* answers from the destination's agent .*status: paused/ },
+    // A reset must be seen as one (from the agent too: 600 answers outlast the deadline, so
+    // "not alive" would pass whatever the check saw); a stop as a silence, well before the
+    // deadline a running guest's beats would beat.
+    { liveness: 'heartbeat', prefix: '', minBeats: 100, stopBeats: 100, reset: /restarted|booted again|jumped|clock went back|not alive/, stopped: /not alive.*status: paused/ },
+    { liveness: 'agent', prefix: 'agent only: ', minBeats: 20, stopBeats: 40, reset: /booted again|uptime went back/, stopped: /not alive: .* answers from the destination's agent .*status: paused/ },
   ] as const;
   for (const k of kinds) {
     scenario(`${k.prefix}control: same guest without migration stays alive`, meta, async (ctx) => {
@@ -43,7 +46,7 @@ describe.each(testArches())('liveness-checker %s', (arch) => {
       const run = await migrated(ctx);
       await run.dst.qmp.execute('stop');
       const since = run.dst.heartbeat!.beats.length;
-      const err = await checkLivenessAfterMigration(run.src, run.dst, { beats: since + 100, timeoutMs: DEADLINES.expectedToFail }).catch((e: unknown) => e);
+      const err = await checkLivenessAfterMigration(run.src, run.dst, { beats: since + k.stopBeats, timeoutMs: DEADLINES.expectedToFail }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(LivenessError);
       expect(String((err as Error).message)).toMatch(k.stopped);
       return { extra: { caught: (err as Error).message } };

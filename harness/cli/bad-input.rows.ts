@@ -78,6 +78,7 @@ export const BAD_INPUTS: BadInput[] = [
   cli('--shard half', ['run', '--all', '--shard', 'half', '--dry-run'], /invalid --shard: 'half'; allowed: i\/n with 1 <= i <= n/),
   cli('--rotation 0', ['run', '--rotation', '0', '--dry-run'], /invalid --rotation: '0'; allowed: k or i\/k with 1 <= i <= k <= 50/),
   cli('--rotation 5/4', ['run', '--rotation', '5/4', '--dry-run'], /invalid --rotation: '5\/4'; allowed: i\/k with 1 <= i <= k/),
+  cli('--rotation with more shares than suites named', ['run', 'precopy-basic', 'disk-io', '--rotation', '3', '--dry-run'], /invalid --rotation: '3' shares 2 suite\(s\) named 3 ways: some days would run none; allowed: k at most 2 with these suites/),
   cli('--rotation with --all', ['run', '--all', '--rotation', '2', '--dry-run'], /invalid --rotation: picks a share of the suites itself, or of those named: not with --all; allowed: k or i\/k, with suites named or none/),
   cli('--accel xen', run('--accel', 'xen'), /error: option '--accel <accel>' argument 'xen' is invalid\. Allowed choices are auto, kvm, tcg/),
   cli('--liveness ping', run('--liveness', 'ping'), /error: option '--liveness <source>' argument 'ping' is invalid\. Allowed choices are heartbeat, agent/),

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { privateDir } from '../util/privdir.js';
@@ -81,7 +82,7 @@ export async function snakeoilSignedKernel(kernel: string): Promise<string> {
   // The key decrypted only into a private (0700) directory, removed after; the signed kernel
   // is written under a temporary name, then renamed: runs starting at once may both sign it.
   const work = await privateDir('sign');
-  const [key, unsigned, tmp] = [join(work.path, 'key.pem'), join(work.path, 'kernel.efi'), `${out}.${process.pid}.tmp`];
+  const [key, unsigned, tmp] = [join(work.path, 'key.pem'), join(work.path, 'kernel.efi'), `${out}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`];
   try {
     const tool = async (argv: string[]) => {
       // No terminal to ask: a tool that wants a passphrase fails instead of waiting for one.

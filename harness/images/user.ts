@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import { closeSync, existsSync, linkSync, openSync, readSync, rmSync } from 'node:fs';
 import { ConfigError, MigtestError } from '../util/errors.js';
@@ -34,7 +35,8 @@ export async function userOverlay(file: string, format: 'qcow2' | 'raw', overlay
   if (existsSync(overlay)) return overlay;
   // Made under a temporary name, then linked into place: a side that finds it finds it whole,
   // and an overlay already there (the other side's, maybe open) is never overwritten.
-  const tmp = `${overlay}.${process.pid}.tmp`;
+  // Unique per call: a pair's two sides start at once, in one process.
+  const tmp = `${overlay}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const r = await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', format, '-b', file, tmp], { reject: false });
   if (r.exitCode !== 0) throw new MigtestError(`could not make an overlay of ${file} at ${overlay}: ${String(r.stderr).trim()}`);
   try {

@@ -81,7 +81,7 @@ export async function migrateAndVerify(pair: Pair, opts: MigrateOptions = {}): P
 }
 
 /** The checks of migrateAndVerify for a migration that was driven by hand (RunningMigration.finish()). */
-export async function verifyMigration({ src, dst }: Pair, migration: MigrationResult, opts: { livenessTimeoutMs?: number } = {}): Promise<VerifiedMigration> {
+export async function verifyMigration({ src, dst }: Pair, migration: MigrationResult, opts: { liveness?: { timeoutMs: number; beats: number } } = {}): Promise<VerifiedMigration> {
   src.artifacts.writeJson(`stats.${dst.name}.json`, { source: migration.series, final: migration.info });
   const want = expectedDestinationRunState(migration.sourceRunState);
   // A source that exec'd into its destination (cpr-exec) has no run state of its own any more.
@@ -92,7 +92,7 @@ export async function verifyMigration({ src, dst }: Pair, migration: MigrationRe
   const d = await dst.status();
   if (d.status !== want) throw new WrongRunStateError('destination', want, d.status, ` (the source was '${migration.sourceRunState}')`, migrationFigures(migration));
   if (want !== 'running') return { migration, figures: migrationFigures(migration) };
-  const liveness = await checkLivenessAfterMigration(src, dst, { since: migration.startedAt, ...(opts.livenessTimeoutMs ? { timeoutMs: opts.livenessTimeoutMs } : {}) });
+  const liveness = await checkLivenessAfterMigration(src, dst, { since: migration.startedAt, ...opts.liveness });
   dst.artifacts.writeJson(`liveness.${dst.name}.json`, liveness);
   return { migration, liveness, figures: migrationFigures(migration, liveness) };
 }

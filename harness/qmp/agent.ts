@@ -39,11 +39,11 @@ export class GuestAgentClient {
   ) {}
 
   /** Connects and syncs until the agent answers: its port may open late. */
-  static async connect(path: SocketTarget, vm: string, transcriptFile?: string, opts: Wait & { crashed?: CrashProbe } = {}): Promise<GuestAgentClient> {
+  static async connect(path: SocketTarget, vm: string, transcriptFile?: string, opts: Wait & { crashed?: CrashProbe; abandoned?: () => boolean } = {}): Promise<GuestAgentClient> {
     const transcript = new Transcript(`${vm}.qga`, transcriptFile);
     const client = new GuestAgentClient(path, vm, transcript, await GuestAgentClient.dial(path, vm, transcript), opts.crashed ?? (() => undefined));
     try {
-      await client.syncUntilAnswered(deadline(opts, 'agent'));
+      await client.syncUntilAnswered(deadline(opts, 'agent'), opts.abandoned);
     } catch (e) {
       // The agent's port takes one client at a time: a connection left open would keep the next one waiting.
       await client.close();
@@ -57,10 +57,11 @@ export class GuestAgentClient {
     return new JsonConnection(vm, socket, transcript, DEADLINES.command);
   }
 
-  private async syncUntilAnswered(timeoutMs: number): Promise<void> {
+  /** Syncs until answered; `abandoned` (its VM stopped, its connection dropped) ends the retries at once. */
+  private async syncUntilAnswered(timeoutMs: number, abandoned: () => boolean = () => false): Promise<void> {
     const end = Date.now() + scale(timeoutMs);
     try {
-      await pRetry(() => this.sync(2_000), { retries: 1000, minTimeout: 200, maxTimeout: 500, shouldRetry: () => Date.now() < end && !this.crashed() });
+      await pRetry(() => this.sync(2_000), { retries: 1000, minTimeout: 200, maxTimeout: 500, shouldRetry: () => Date.now() < end && !this.crashed() && !abandoned() });
     } catch (e) {
       this.throwIfCrashed('guest-sync-delimited');
       throw e;
@@ -205,6 +206,11 @@ export class GuestAgentClient {
     } finally {
       await this.execute('guest-file-close', { handle });
     }
+  }
+
+  /** Whether its connection closed (QEMU exited, the link to its host broke): ask the VM for a new one. */
+  get closed(): boolean {
+    return this.conn.closed;
   }
 
   async close(): Promise<void> {

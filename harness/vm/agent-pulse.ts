@@ -24,8 +24,8 @@ export interface AgentPulseOptions {
  * Liveness from the guest agent alone, for a guest without migtest's heartbeat: the host
  * reads /proc/uptime through qemu-guest-agent every ~50 ms and stamps each answer. A
  * continuing guest keeps its boot id and its uptime never goes back; the guest downtime is
- * the longest gap between answers, so it is only as fine as the poll (three agent round
- * trips plus the period), which the liveness report states.
+ * the longest gap between answers, so it is only as fine as the poll (the period, or three
+ * agent round trips when they take longer), which the liveness report states.
  */
 export class AgentPulse extends BeatLog {
   readonly kind = 'agent';
@@ -70,6 +70,15 @@ export class AgentPulse extends BeatLog {
         continue;
       }
       await sleep(Math.max(0, this.periodMs - (Date.now() - began)));
+    }
+  }
+
+  /** Reads the guest's boot id now (a new one is noted as a boot); an agent that does not answer leaves it to the polls. */
+  async checkBootId(): Promise<void> {
+    try {
+      this.noteBoot((await readSmall(await this.o.agent(), BOOT_ID)).trim());
+    } catch {
+      /* unanswered: the polls' own record stands */
     }
   }
 

@@ -31,17 +31,19 @@ const vmPaths = (dir: string, serialLog: string): VmPaths => ({
  * The VM's own UEFI variable store, a copy of its firmware's template, in its private
  * directory (on its host). On failure it removes that directory.
  */
-async function placeVarstore(spec: VmSpec, paths: VmPaths, art: ArtifactDir, dir: { cleanup(): Promise<void> }, host?: Host): Promise<void> {
+async function placeVarstore(name: string, spec: VmSpec, paths: VmPaths, art: ArtifactDir, dir: { cleanup(): Promise<void> }, host?: Host): Promise<void> {
   try {
-    await copyVarstore(spec, paths, art, host);
+    await copyVarstore(name, spec, paths, art, host);
   } catch (e) {
     await dir.cleanup().catch(() => undefined);
     throw e;
   }
 }
 
-async function copyVarstore(spec: VmSpec, paths: VmPaths, art: ArtifactDir, host?: Host): Promise<void> {
+async function copyVarstore(name: string, spec: VmSpec, paths: VmPaths, art: ArtifactDir, host?: Host): Promise<void> {
   if (!spec.firmware) return;
+  // What it was copied from: a replay script (migtest repro) makes its own copy.
+  art.writeJson(`${name}.vars.json`, { template: spec.firmware.varsTemplate });
   if (!host) return copyFileSync(spec.firmware.varsTemplate, paths.vars!);
   // The firmware at the same paths there (Debian's ovmf / qemu-efi-aarch64 on both hosts).
   const r = await host.exec(['sh', '-c', 'test -r "$1" && cp "$2" "$3"', 'sh', spec.firmware.code, spec.firmware.varsTemplate, paths.vars!]);
@@ -78,9 +80,7 @@ export async function launchLocal(
   const dir = await privateDir(name);
   const art = opts.artifacts;
   const paths = vmPaths(dir.path, art.file(`${name}.serial.log`));
-  await placeVarstore(spec, paths, art, dir);
-  // What its store was copied from: a replay script (migtest repro) makes its own copy.
-  if (spec.firmware) art.writeJson(`${name}.vars.json`, { template: spec.firmware.varsTemplate });
+  await placeVarstore(name, spec, paths, art, dir);
   // A restored VM starts as an incoming one and loads its guest from the snapshot file.
   const argv = buildArgv(spec, paths, { incoming: opts.incoming || !!restore });
   // In a namespace: `ip netns exec` execs QEMU in place, so the pid and group stay QEMU's.
@@ -116,7 +116,7 @@ export async function launchOn(host: Host, name: string, spec: VmSpec, opts: { i
   const dir = await host.privateDir(name);
   const art = opts.artifacts;
   const there = vmPaths(dir.path, join(dir.path, `${name}.serial.log`));
-  await placeVarstore(spec, there, art, dir, host);
+  await placeVarstore(name, spec, there, art, dir, host);
   const stderrThere = join(dir.path, `${name}.stderr.log`);
   const argv = buildArgv(spec, there, { incoming: opts.incoming });
   art.writeJson(`${name}.argv.json`, [spec.binary, ...argv]);
@@ -172,7 +172,7 @@ export async function planExec(source: StartedVm, name: string, spec: VmSpec, op
   // copy made now would lose what the guest writes before the exec.
   const own = vmPaths(dir.path, art.file(`${name}.serial.log`));
   const paths = spec.firmware && source.paths.vars ? { ...own, vars: source.paths.vars } : own;
-  if (paths.vars !== source.paths.vars) await placeVarstore(spec, paths, art, dir);
+  if (paths.vars !== source.paths.vars) await placeVarstore(name, spec, paths, art, dir);
   const argv = buildArgv(spec, paths, { incoming: true });
   const command = [spec.binary, ...argv];
   art.writeJson(`${name}.argv.json`, command);

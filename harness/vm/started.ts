@@ -4,7 +4,7 @@ import type { ExitInfo } from '../host/process.js';
 import { listening, type GroupSockets, type Host, type HostProcess } from '../host/host.js';
 import { localHost } from '../host/local.js';
 import type { SocketTarget } from '../qmp/connection.js';
-import { GuestAgentClient } from '../qmp/agent.js';
+import { GuestAgentClient, GuestCommandError } from '../qmp/agent.js';
 import { QmpClient } from '../qmp/client.js';
 import { migrationInfoSchema, statusInfoSchema, type MigrationInfo, type RunState, type StatusInfo } from '../qmp/types.js';
 import type { HeartbeatStream } from './heartbeat.js';
@@ -58,6 +58,8 @@ export class StartedVm implements AsyncDisposable {
   private agentClient: GuestAgentClient | undefined;
   /** One connection at a time: the agent's port takes a single client. */
   private agentConnecting: Promise<GuestAgentClient> | undefined;
+  /** Bumped when the connection is dropped or the VM stops: a connect begun before is abandoned, its client closed. */
+  private agentGeneration = 0;
   private droppedAgentReconnects = 0;
   private stopped: Promise<StoppedVm> | undefined;
   /** Runs once, after the first time the guest was ready (snapshot start saves it then). */
@@ -120,7 +122,8 @@ export class StartedVm implements AsyncDisposable {
           return false;
         })()
       : undefined;
-    return new AgentPulse(this.name, { agent: () => this.agent(), running: () => this.process.running, runs, logFile: this.artifacts.file(`${this.name}.heartbeat.log`) });
+    // Its process is another VM's after a cpr-exec: this one's pulse ends there.
+    return new AgentPulse(this.name, { agent: () => this.agent(), running: () => this.process.running && !this.successor, runs, logFile: this.artifacts.file(`${this.name}.heartbeat.log`) });
   }
 
   /**
@@ -158,12 +161,21 @@ export class StartedVm implements AsyncDisposable {
 
   /** The guest agent; reconnects if the previous connection closed. */
   async agent(opts: Wait = {}): Promise<GuestAgentClient> {
+    // A connection that closed under a running QEMU (the link to its host broke) is made again.
+    if (this.agentClient?.closed && !this.stopped && this.process.running) await this.dropAgent();
     if (this.agentClient) return this.agentClient;
+    const generation = this.agentGeneration;
+    const abandoned = () => generation !== this.agentGeneration;
     this.agentConnecting ??= GuestAgentClient.connect(this.reach(this.paths.agent), this.name, this.artifacts.file(`${this.name}.qga.log`), {
       ...opts,
       crashed: () => this.kernelCrash()?.line,
+      abandoned,
     })
-      .then((client) => (this.agentClient = client))
+      .then(async (client) => {
+        if (!abandoned()) return (this.agentClient = client);
+        await client.close();
+        throw new GuestCommandError(`${this.name}: the guest agent connection was dropped (or the VM stopped) while it was being made`);
+      })
       .finally(() => (this.agentConnecting = undefined));
     return this.agentConnecting;
   }
@@ -338,6 +350,7 @@ export class StartedVm implements AsyncDisposable {
 
   /** Forgets the agent connection (the guest went back in time, or slept): the next agent() connects and syncs anew. */
   async dropAgent(): Promise<void> {
+    this.agentGeneration++;
     this.droppedAgentReconnects += this.agentClient?.reconnects ?? 0;
     await this.agentClient?.close();
     this.agentClient = undefined;
@@ -376,6 +389,7 @@ export class StartedVm implements AsyncDisposable {
         termMs: stuck ? DEADLINES.teardownQuick : DEADLINES.teardownTerm,
       });
       this.heartbeat?.close();
+      this.agentGeneration++;
       await this.agentClient?.close();
       await this.qmp.close();
       await this.cleanupDir();
