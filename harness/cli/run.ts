@@ -163,8 +163,6 @@ export async function planRun(names: string[], opts: RunOptions): Promise<RunPla
     if (opts.all) throw new ConfigError('--rotation', 'picks a share of the suites itself, or of those named: not with --all', 'k or i/k, with suites named or none');
     // Named suites are checked first: a share of a typo is still a typo.
     if (names.length) suiteFiles(names);
-    const k = Number(/(\d+)$/.exec(opts.rotation)?.[1]);
-    if (names.length && k > names.length) throw new ConfigError('--rotation', `'${opts.rotation}' shares ${names.length} suite(s) named ${k} ways: some days would run none`, `k at most ${names.length} with these suites`);
     const r = rotationSuites(opts.rotation, new Date(), names.length ? names : undefined);
     rotation = r.share;
     names = r.suites;

@@ -52,6 +52,7 @@ export function rotationSuites(spec: string, today = new Date(), among?: string[
   const day = Math.floor(today.getTime() / 86_400_000);
   const i = m[1] ? Number(m[1]) : (day % k) + 1;
   if (i < 1 || i > k) throw new ConfigError('--rotation', `'${spec}'`, 'i/k with 1 <= i <= k');
+  if (among && k > among.length) throw new ConfigError('--rotation', `'${spec}' shares ${among.length} suite(s) named ${k} ways: some days would run none`, `k at most ${among.length} with these suites`);
   if (among) return { share: `${i}/${k}`, suites: among.filter((_, n) => n % k === i - 1) };
   const eligible = availableSuites().filter((s) => !VERSION_PINNED_SUITES.includes(s));
   return { share: `${i}/${k}`, suites: eligible.filter((name, n) => n % k === i - 1 || NEWEST_ONLY_SUITES.includes(name)) };

@@ -184,17 +184,21 @@ export class GuestAgentClient {
     return this.repeatable(`reading ${path}`, () => this.readOnce(path, chunk));
   }
 
-  private async readOnce(path: string, chunk: number): Promise<Buffer> {
-    const handle = await this.execute<number>('guest-file-open', { path, mode: 'r' });
+  /**
+   * One read of a whole guest file, asked once (no reconnect), each exchange within
+   * `timeoutMs`: for a caller that judges a miss itself (the agent's liveness pulse).
+   */
+  async readOnce(path: string, chunk = 1 << 20, timeoutMs?: number): Promise<Buffer> {
+    const handle = await this.execute<number>('guest-file-open', { path, mode: 'r' }, timeoutMs);
     try {
       const parts: Buffer[] = [];
       for (;;) {
-        const r = await this.execute<{ count: number; 'buf-b64': string; eof: boolean }>('guest-file-read', { handle, count: chunk });
+        const r = await this.execute<{ count: number; 'buf-b64': string; eof: boolean }>('guest-file-read', { handle, count: chunk }, timeoutMs);
         parts.push(Buffer.from(r['buf-b64'], 'base64'));
         if (r.eof || r.count === 0) return Buffer.concat(parts);
       }
     } finally {
-      await this.execute('guest-file-close', { handle });
+      await this.execute('guest-file-close', { handle }, timeoutMs);
     }
   }
 

@@ -102,13 +102,8 @@ export class AgentPulse extends BeatLog {
   }
 }
 
-/** A small guest file (procfs) in one read; no reconnect: a miss is the pulse's to judge. */
-async function readSmall(agent: GuestAgentClient, path: string): Promise<string> {
-  const handle = await agent.execute<number>('guest-file-open', { path, mode: 'r' }, POLL_TIMEOUT_MS);
-  try {
-    const r = await agent.execute<{ 'buf-b64': string }>('guest-file-read', { handle, count: 4096 }, POLL_TIMEOUT_MS);
-    return Buffer.from(r['buf-b64'], 'base64').toString('utf8');
-  } finally {
-    await agent.execute('guest-file-close', { handle }, POLL_TIMEOUT_MS).catch(() => undefined);
-  }
-}
+/**
+ * A small guest file (procfs), asked once. A close left unanswered is a miss too: a beat
+ * stamped when it timed out would stand for a guest that ran long after it stopped.
+ */
+const readSmall = async (agent: GuestAgentClient, path: string): Promise<string> => (await agent.readOnce(path, 4096, POLL_TIMEOUT_MS)).toString('utf8');
