@@ -54,9 +54,10 @@ export class ScenarioContext extends Scope {
    * A known failure on some QEMU versions: `check` asserts what QEMU should do. Where
    * `version` is one of `versions` it must fail (the row says xfail and why); where it then
    * passes, the scenario fails saying the known failure is gone (remove the xfail). A known
-   * failure of one accelerator (`known.accel`) applies only where `at.accel` is that one.
+   * failure of one accelerator (`known.accel`) applies only where `at.accel` is that one. A
+   * failure that does not say `known.failure`'s words is another failure: it stays red.
    */
-  async xfail(known: { versions: string[]; reason: string; accel?: Accel }, at: string | { version: string; accel: Accel }, check: () => Promise<void>): Promise<void> {
+  async xfail(known: { versions: string[]; reason: string; accel?: Accel; failure: RegExp }, at: string | { version: string; accel: Accel }, check: () => Promise<void>): Promise<void> {
     const { version, accel } = typeof at === 'string' ? { version: at, accel: undefined } : at;
     const applies = known.versions.some((v) => versionMatches(version, v)) && (!known.accel || !accel || known.accel === accel);
     if (!applies) return check();
@@ -64,7 +65,9 @@ export class ScenarioContext extends Scope {
     // A skip says the host lacks something: that proves nothing either way, so it stays a skip.
     if (err instanceof SkipError) throw err;
     if (!err) throw new CheckFailedError(`a known failure is gone: QEMU ${version} now does what it should; remove its xfail (${known.reason})`);
-    this.record({ verdict: `xfail on QEMU ${version} (${known.reason}): ${(err as Error).message.split('\n')[0]}` });
+    const said = err instanceof Error ? err.message : String(err);
+    if (!known.failure.test(said)) throw new CheckFailedError(`${said}\n(a known failure applies to QEMU ${version}, but this is another one: the known one says ${known.failure}; ${known.reason})`, { cause: err });
+    this.record({ verdict: `xfail on QEMU ${version} (${known.reason}): ${said.split('\n')[0]}` });
   }
 
   /** The host lacks something; the reason must name it. */

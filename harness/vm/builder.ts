@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
 import { ConfigError } from '../util/errors.js';
 import type { AccelChoice, Arch, LivenessSource } from '../util/arch.js';
 import { runConfig } from '../util/run-config.js';
@@ -30,8 +31,11 @@ export type BootImage = Pick<GuestImage, 'kernel' | 'initrd' | 'rootDisk' | 'roo
  * What a builder has been told, before the binary, image and accelerator are resolved:
  * the one object every `withX()` writes into and `clone()` copies.
  */
-/** The least memory a disk-booted x86_64 guest boots with under Secure Boot (see resolveSpec). */
-export const SECURE_DISK_MIN_MIB = 384;
+/** The least memory an x86_64 guest boots with on OVMF's secure-boot build (see resolveSpec). */
+export const SECURE_BOOT_MIN_MIB = 384;
+
+/** OVMF's secure-boot (SMM) build, whether a kind chose it or a VM's own firmware files name it. */
+const secureBootBuild = (arch: Arch, f: { code: string; secure: boolean } | undefined) => arch === 'x86_64' && !!f && (f.secure || /secboot/i.test(basename(f.code)));
 
 export interface VmDraft extends Omit<VmSpec, 'binary' | 'firmwareDirs' | 'accel' | 'kernel' | 'initrd' | 'disks' | 'firmware'> {
   /** A version label ("7.2", "system"); undefined: the run's choice for this side. */
@@ -279,11 +283,11 @@ export class VmBuilder {
     const firmware = kindFirmware && firmwareFiles ? { ...kindFirmware, ...firmwareFiles } : kindFirmware;
     return {
       ...rest,
-      // Debian's shim and GRUB under OVMF Secure Boot (SMM, its TSEG) do not boot the kernel in
-      // 256 MiB: the guest resets right after the EFI stub, again and again (QEMU 10.0.2, TCG);
-      // 384 MiB boots. A disk-booted x86_64 guest under uefi-secure gets at least that (a pair
-      // whose other side boots another kind asks for as much: QEMU compares pc.ram's size).
-      memoryMiB: fromDisk && kind === 'uefi-secure' && this.arch === 'x86_64' ? Math.max(rest.memoryMiB, SECURE_DISK_MIN_MIB) : rest.memoryMiB,
+      // OVMF's secure-boot build (SMM, its TSEG) does not boot a guest in 256 MiB: Debian's shim
+      // and GRUB reset right after the EFI stub (10.0.2), a kernel loaded by QEMU takes #UD at
+      // 0x30000 (11.1.3); 384 MiB boots both. Every x86_64 VM on that build gets at least that, an
+      // smm=off destination given its files too (QEMU compares pc.ram's size).
+      memoryMiB: secureBootBuild(this.arch, firmware) ? Math.max(rest.memoryMiB, SECURE_BOOT_MIN_MIB) : rest.memoryMiB,
       firmware,
       accelProps: [...(rest.accelProps ?? []), ...(accel.accel === 'kvm' ? (kvmProps ?? []) : [])],
       binary: bin.path,
