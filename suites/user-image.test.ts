@@ -58,7 +58,9 @@ describe.each(testArches())('user-image %s', (arch) => {
         const reports = findAll(ctx.artifacts.path, 'src.contract.json').map((f) => JSON.parse(readFileSync(f, 'utf8')) as { image: string; exec: boolean; missing: unknown[] });
         expect(reports.length).toBeGreaterThan(0);
         for (const r of reports) expect(r).toEqual({ image: mine, exec: true, missing: [] });
-        // The pair booted an overlay of it: the user's file is as it was.
+        // The pair booted one overlay of it, its own (shared storage): the user's file is as it was.
+        const drives = ['src', 'dst'].flatMap((side) => findAll(ctx.artifacts.path, `${side}.argv.json`).map((f) => [...new Set(readFileSync(f, 'utf8').match(/root-overlay[-\w]*\.qcow2/g))]));
+        expect(drives).toEqual([['root-overlay-1.qcow2'], ['root-overlay-1.qcow2']]);
         expect({ digest: digest(mine), mtimeMs: statSync(mine).mtimeMs }).toEqual(before);
         return { guestDowntimeMs: row.guestDowntimeMs, guestDowntimeResolutionMs: row.guestDowntimeResolutionMs, extra: { image: mine, contract: 'met', liveness } };
       },

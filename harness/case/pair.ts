@@ -100,6 +100,9 @@ export async function startSides(scope: Scope, given: MigrationCase): Promise<St
   if (expectation.kind === 'skip') throw new SkipError(expectation.reason);
   srcB.onRunHost(hosts, 'src');
   dstB.onRunHost(hosts, 'dst');
+  // A user's image: this pair's own overlay of it, which its destinations share (shared storage).
+  const overlay = await srcB.withFreshRootOverlay(scope.artifacts);
+  dstB.withRootOverlay(overlay);
   let listenHost: string | undefined;
   const patches: CasePatch[] = [];
   for (const f of c.faults ?? []) {
@@ -111,7 +114,7 @@ export async function startSides(scope: Scope, given: MigrationCase): Promise<St
     listenHost = patch.listenHost ?? listenHost;
   }
   // A retry's fresh destination: the mode's command line (a shared RAM backend) and the faults' places.
-  const placeDestination = (b: VmBuilder) => patches.reduce((x, p) => p.destination?.(x) ?? x, modeArgs(b));
+  const placeDestination = (b: VmBuilder) => patches.reduce((x, p) => p.destination?.(x) ?? x, modeArgs(b.withRootOverlay(overlay)));
   // The data disk's images, each made on the host whose QEMU opens it.
   const storage = c.storage ? await CaseStorage.place(scope, c.storage, hosts) : undefined;
   if (storage) (storage.configureSrc(srcB), storage.configureDst(dstB));

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
-import { closeSync, existsSync, linkSync, openSync, readSync, rmSync } from 'node:fs';
+import { closeSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ConfigError, MigtestError } from '../util/errors.js';
 import { IMAGE_FORMS } from '../util/arch.js';
 
@@ -26,25 +27,39 @@ function hasBootSignature(file: string): boolean {
   }
 }
 
+/** The overlay each artifacts directory's newest source boots: a destination without its own joins it. */
+const newestOverlay = new Map<string, string>();
+
 /**
- * The disk a pair boots from a user's image: a qcow2 overlay of it, shared by the pair's
- * source and destination (as a migration with shared storage needs), made once in the
- * case's artifacts directory. The user's file is its read-only backing: never written.
+ * A fresh overlay of a user's disk image for one source (and the destinations it migrates to,
+ * which share it as shared storage): `root-overlay-N.qcow2` in `dir`, beside
+ * `root-overlay-N.json` saying what it is of (a replay script, migtest repro, makes its own).
+ * Each source gets its own, so a second pair in a scenario (a known flake's second attempt)
+ * never boots what the first guest wrote. The user's file is its read-only backing: never written.
  */
-export async function userOverlay(file: string, format: 'qcow2' | 'raw', overlay: string): Promise<string> {
-  if (existsSync(overlay)) return overlay;
-  // Made under a temporary name, then linked into place: a side that finds it finds it whole,
-  // and an overlay already there (the other side's, maybe open) is never overwritten.
-  // Unique per call: a pair's two sides start at once, in one process.
+export async function freshUserOverlay(file: string, format: 'qcow2' | 'raw', dir: string): Promise<string> {
+  let overlay = '';
+  // Reserved by an exclusive create, then replaced whole: two sources never get one name.
+  for (let n = 1; !overlay; n++) {
+    const candidate = join(dir, `root-overlay-${n}.qcow2`);
+    try {
+      closeSync(openSync(candidate, 'wx'));
+      overlay = candidate;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+  writeFileSync(overlay.replace(/\.qcow2$/, '.json'), `${JSON.stringify({ base: file, format }, null, 2)}\n`);
   const tmp = `${overlay}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const r = await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', format, '-b', file, tmp], { reject: false });
-  if (r.exitCode !== 0) throw new MigtestError(`could not make an overlay of ${file} at ${overlay}: ${String(r.stderr).trim()}`);
-  try {
-    linkSync(tmp, overlay);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-  } finally {
+  if (r.exitCode !== 0) {
     rmSync(tmp, { force: true });
+    throw new MigtestError(`could not make an overlay of ${file} at ${overlay}: ${String(r.stderr).trim()}`);
   }
+  renameSync(tmp, overlay);
+  newestOverlay.set(dir, overlay);
   return overlay;
 }
+
+/** The overlay the newest source of `dir` boots, if one was made there. */
+export const newestUserOverlay = (dir: string): string | undefined => newestOverlay.get(dir);

@@ -122,7 +122,8 @@ describe('repro plan of a source that saved a snapshot for snapshot start', () =
 describe('repro makes the files the harness made for the VMs, from what the artifacts say', () => {
   const cases = [
     ['a UEFI variable store', 'if=pflash,format=raw,unit=1,file=PRIV/vars.fd', 'SIDE.vars.json', { template: '/usr/share/OVMF/OVMF_VARS_4M.fd' }, /a UEFI variable store the harness made \(@WORK@\/src\/vars\.fd\), and .*src\.vars\.json does not say what from/],
-    ["an overlay of the user's image", 'driver=file,filename=ART/root-overlay.qcow2,node-name=root-file', 'root-overlay.json', { base: '/home/me/guest.qcow2', format: 'qcow2' }, /an overlay of your own disk image the harness made \(@WORK@\/root-overlay\.qcow2\), and .*root-overlay\.json does not say what from/],
+    ["an overlay of the user's image", 'driver=file,filename=ART/root-overlay-2.qcow2,node-name=root-file', 'root-overlay-2.json', { base: '/home/me/guest.qcow2', format: 'qcow2' }, /an overlay of your own disk image the harness made \(@WORK@\/root-overlay-2\.qcow2\), and .*root-overlay-2\.json does not say what from/],
+    ["an overlay of the user's image (an earlier migtest's name)", 'driver=file,filename=ART/root-overlay.qcow2,node-name=root-file', 'root-overlay.json', { base: '/home/me/guest.qcow2', format: 'qcow2' }, /an overlay of your own disk image the harness made \(@WORK@\/root-overlay\.qcow2\), and .*root-overlay\.json does not say what from/],
   ] as const;
   const artifacts = (drive: string) => {
     const dir = mkdtempSync(join(tmpdir(), 'migtest-repro-made-'));
@@ -139,7 +140,7 @@ describe('repro makes the files the harness made for the VMs, from what the arti
       if ('template' in says)
         expect(files).toEqual([{ kind: 'copy', from: says.template, to: '@WORK@/src/vars.fd' }, { kind: 'copy', from: says.template, to: '@WORK@/dst/vars.fd' }]);
       // One overlay both sides open, made once.
-      else expect(files).toEqual([{ kind: 'overlay', base: says.base, format: says.format, to: '@WORK@/root-overlay.qcow2' }]);
+      else expect(files).toEqual([{ kind: 'overlay', base: says.base, format: says.format, to: `@WORK@/${record.replace(/\.json$/, '.qcow2')}` }]);
     });
     it(`${what}: without its record (an older migtest's artifacts), refused naming the file`, () => {
       expect(() => reproPlan(artifacts(drive))).toThrow(words);

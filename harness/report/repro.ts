@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { ConfigError } from '../util/errors.js';
 import { repoRoot } from '../util/paths.js';
 
@@ -165,9 +165,10 @@ export function reproPlan(dir: string, scenario = dir.split('/').at(-1)!, on: Re
   // artifacts say they were made of; artifacts that do not say (an older migtest's) are refused.
   const files: ReproFile[] = [];
   for (const s of sides)
-    for (const made of argv[s]!.map(f).flatMap((w) => /(?:^|,)file(?:name)?=(@WORK@\/[^,]*(?:root-overlay\.qcow2|vars\.fd))/.exec(w)?.[1] ?? [])) {
+    for (const made of argv[s]!.map(f).flatMap((w) => /(?:^|,)file(?:name)?=(@WORK@\/[^,]*(?:root-overlay(?:-\d+)?\.qcow2|vars\.fd))/.exec(w)?.[1] ?? [])) {
       if (files.some((x) => x.to === made)) continue;
-      const record = made.endsWith('vars.fd') ? join(dir, `${s}.vars.json`) : join(dir, 'root-overlay.json');
+      // An overlay's record sits beside it: root-overlay-N.json (root-overlay.json before each source had its own).
+      const record = made.endsWith('vars.fd') ? join(dir, `${s}.vars.json`) : join(dir, basename(made).replace(/\.qcow2$/, '.json'));
       if (!existsSync(record))
         throw new ConfigError('repro', `'${dir}': ${s} ran on ${made.endsWith('vars.fd') ? 'a UEFI variable store' : 'an overlay of your own disk image'} the harness made (${made}), and ${record} does not say what from; a replay script cannot recreate it`, ['artifacts of this migtest, or of a run with --image default and --firmware bios']);
       if (made.endsWith('vars.fd')) files.push({ kind: 'copy', from: readJson<{ template: string }>(record).template, to: made });

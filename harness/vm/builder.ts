@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
-import { ConfigError } from '../util/errors.js';
+import { ConfigError, MigtestError } from '../util/errors.js';
 import type { AccelChoice, Arch, LivenessSource } from '../util/arch.js';
 import { runConfig } from '../util/run-config.js';
 import { resolveAccel } from '../qemu/accel.js';
 import { secureBootKeys, snakeoilSignedKernel, uefiFirmware, type FirmwareKind } from '../images/firmware.js';
-import { userOverlay } from '../images/user.js';
+import { freshUserOverlay, newestUserOverlay } from '../images/user.js';
 import type { Host } from '../host/host.js';
 import type { Role } from '../host/hosts-file.js';
 import type { RunHosts } from '../host/run-hosts.js';
@@ -55,6 +55,8 @@ export interface VmDraft extends Omit<VmSpec, 'binary' | 'firmwareDirs' | 'accel
   freshBoot?: boolean;
   /** Accelerator properties applied only under KVM. */
   kvmProps?: string[];
+  /** A user's image: the overlay of it this VM boots (its source's, for a destination). */
+  rootOverlay?: string;
 }
 
 /**
@@ -215,6 +217,23 @@ export class VmBuilder {
   withFreshBoot(on = true): this {
     return this.set('freshBoot', on);
   }
+  /** Boots this overlay of a user's image (--image FILE): the one its source boots, for a destination. */
+  withRootOverlay(file: string | undefined): this {
+    return this.set('rootOverlay', file);
+  }
+
+  /**
+   * A user's image (--image FILE): a fresh overlay of it in `artifacts`, which this VM boots
+   * and returns for its destinations to share. Undefined for a built-in image.
+   */
+  async withFreshRootOverlay(artifacts: ArtifactDir): Promise<string | undefined> {
+    const image = this.d.image ?? (await defaultImage(this.arch));
+    // On another host it cannot boot the user's file: resolveSpec says so.
+    if (!image.user || this.place) return undefined;
+    this.d.rootOverlay = await freshUserOverlay(image.rootDisk, image.rootFormat, artifacts.path);
+    return this.d.rootOverlay;
+  }
+
   withArtifacts(dir: ArtifactDir): this {
     this.artifacts = dir;
     return this;
@@ -274,7 +293,7 @@ export class VmBuilder {
     for (const [field, f] of [...(fromDisk ? [] : ([['kernel', image.kernel], ['initrd', image.initrd]] as const)), ['disk', image.rootDisk]] as const)
       if (!existsSync(f)) throw new ConfigError(`image ${field}`, `${f} does not exist`, 'an existing file (run: migtest images build)');
     const accel = await resolveAccel(this.d.accel, bin, this.d.cpu);
-    const root = image.user ? await this.userRoot(image) : { id: 'root', file: image.rootDisk, format: image.rootFormat, readonly: true };
+    const root = image.user ? this.userRoot(image) : { id: 'root', file: image.rootDisk, format: image.rootFormat, readonly: true };
     const { qemu: _q, binary: _b, image: _i, incoming: _in, freshBoot: _f, kvmProps, firmware: kind, firmwareFiles, ...rest } = this.d;
     // aarch64 has no BIOS: a guest that boots from its disk needs AAVMF there. Under Secure
     // Boot it boots its distribution's shim, signed for the store with Microsoft's keys.
@@ -302,16 +321,22 @@ export class VmBuilder {
     };
   }
 
-  /**
-   * A user's disk image: the pair's shared overlay of it in the case's artifacts directory
-   * (made by whichever side resolves first; the source does), on this machine only.
-   */
-  private async userRoot(image: BootImage): Promise<DiskSpec> {
+  /** A user's disk image: the overlay chosen for this VM when it started (withRootOverlay), on this machine only. */
+  private userRoot(image: BootImage): DiskSpec {
     if (this.place) throw new ConfigError('--image', `'${image.rootDisk}' is on this machine: a VM on host ${this.place.host.name} cannot boot it`, 'a built-in image (default, system) with --hosts');
-    this.artifacts ??= ArtifactDir.forTest(`adhoc-${this.name}-${Date.now()}`);
-    // What the overlay is of: a replay script (migtest repro) makes its own.
-    this.artifacts.writeJson('root-overlay.json', { base: image.rootDisk, format: image.rootFormat });
-    return { id: 'root', file: await userOverlay(image.rootDisk, image.rootFormat, this.artifacts.file('root-overlay.qcow2')), format: 'qcow2' };
+    if (!this.d.rootOverlay) throw new MigtestError(`${this.name}: boots ${image.rootDisk} with no overlay of it chosen (a VM gets one when it starts)`);
+    return { id: 'root', file: this.d.rootOverlay, format: 'qcow2' };
+  }
+
+  /**
+   * A VM of a user's image that was given no overlay: a source gets a fresh one, a destination
+   * its source's (the newest source's of its artifacts directory, else a fresh one).
+   */
+  private async chooseRootOverlay(artifacts: ArtifactDir): Promise<void> {
+    if (this.d.rootOverlay || this.place) return;
+    const image = this.d.image ?? (await defaultImage(this.arch));
+    if (!image.user) return;
+    this.d.rootOverlay = (this.d.incoming ? newestUserOverlay(artifacts.path) : undefined) ?? (await freshUserOverlay(image.rootDisk, image.rootFormat, artifacts.path));
   }
 
   /**
@@ -327,15 +352,17 @@ export class VmBuilder {
 
   /** cpr-exec: this VM's command line for `source`'s QEMU to exec into; attach() once it did. */
   async planExecFrom(source: StartedVm): Promise<ExecPlan> {
-    const spec = await this.resolveSpec();
     const artifacts = this.artifacts ?? source.artifacts;
+    await this.chooseRootOverlay(artifacts);
+    const spec = await this.resolveSpec();
     artifacts.writeJson(`${this.name}.start.json`, { snapshotStart: false, why: `${source.name}'s QEMU execs it (cpr-exec)` });
     return planExec(source, this.name, spec, { artifacts, binary: this.d.binary! });
   }
 
   private async launch(): Promise<StartedVm> {
-    const spec = await this.resolveSpec();
     const artifacts = this.artifacts ?? ArtifactDir.forTest(`adhoc-${this.name}-${Date.now()}`);
+    await this.chooseRootOverlay(artifacts);
+    const spec = await this.resolveSpec();
     const opts = { incoming: this.d.incoming, artifacts, binary: this.d.binary! };
     if (this.place) return this.startOn(this.place, spec, opts);
     const why = this.d.incoming ? 'it is a destination' : this.d.freshBoot ? 'it asked for a fresh boot' : !runConfig().snapshotStart ? 'snapshot start is off (--fresh-boot)' : snapshotIneligible(spec);
