@@ -64,7 +64,7 @@ export { assertSourceIntact } from './migration/checks.js';
 export { GuestLostError, MigrationFailedError } from './migration/errors.js';
 
 // VMs: the builder, a started VM, snapshots, QMP jobs.
-export { SECURE_BOOT_MIN_MIB, VmBuilder } from './vm/builder.js';
+export { SECURE_BOOT_MIN_MIB, VmBuilder, type BootImage } from './vm/builder.js';
 export type { StartedVm, StoppedVm } from './vm/started.js';
 export type { DiskSpec, MemoryBackend, NicSpec } from './vm/spec.js';
 export { ARCH_DEFAULTS } from './vm/spec.js';

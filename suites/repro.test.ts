@@ -1,6 +1,11 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { describe, expect } from 'vitest';
-import { caseScenario, DEADLINES, GroupProcess, reproPlan, reproScript, scenario, testArches, type ScenarioContext } from '../harness/index.js';
+import { execa } from 'execa';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect } from 'vitest';
+import {
+  buildImage, caseRow, caseScenario, DEADLINES, findImage, GroupProcess, reproPlan, reproScript, runCase, scenario, testArches, type BootImage, type ScenarioContext,
+} from '../harness/index.js';
 
 
 // `migtest repro`: the script written from a passing run's artifacts replays it without the
@@ -13,6 +18,25 @@ describe.each(testArches())('repro %s', (arch) => {
   caseScenario({ id: 'a precopy run to replay', arch, oneHost }, meta, (_r, ctx) => void (runs.precopy = ctx.artifacts.path));
   caseScenario({ id: 'a postcopy run to replay', arch, oneHost, migration: { mode: 'postcopy' } }, meta, (_r, ctx) => void (runs.postcopy = ctx.artifacts.path));
   caseScenario({ id: 'a UEFI run to replay', arch, oneHost, workload: false, source: { firmware: 'uefi' } }, meta, (_r, ctx) => void (runs.uefi = ctx.artifacts.path));
+
+  // A disk image of the user's own (--image FILE), made as a user copies a prepared guest, run
+  // without the heartbeat (--liveness agent): the run's VMs boot an overlay of it, which the
+  // script makes again, and the script knows the guest up and alive from its agent alone. Outside any scenario's
+  // artifacts, which drop a passing scenario's disks. x86_64 alone: the overlay is the same on
+  // aarch64, whose user image the user-image suite runs.
+  if (arch === 'x86_64') {
+    const own = mkdtempSync(join(tmpdir(), 'migtest-repro-image-'));
+    afterAll(() => rmSync(own, { recursive: true, force: true }));
+    scenario("a run of a disk image of the user's own to replay", meta, async (ctx) => {
+      const system = findImage(arch, 'system') ?? (await buildImage(arch, { name: 'system' }));
+      const mine = join(own, 'my-guest.qcow2');
+      await execa('qemu-img', ['convert', '-O', 'qcow2', system.rootDisk, mine]);
+      const image: BootImage = { kernel: '', initrd: '', rootDisk: mine, rootFormat: 'qcow2', boot: 'firmware', user: true };
+      const report = await runCase(ctx, { id: "a run of a disk image of the user's own to replay", arch, oneHost, workload: false, source: { liveness: 'agent', configure: (b) => b.withImage(image) } });
+      runs.user = ctx.artifacts.path;
+      return caseRow(report);
+    });
+  }
 
   const replay = async (ctx: ScenarioContext, kind: string) => {
     // Not a skip: nothing the host lacks, the run to replay failed (and says why above).
@@ -30,7 +54,7 @@ describe.each(testArches())('repro %s', (arch) => {
     expect(out, out.slice(-3000)).toMatch(/REPRO OK/);
     expect(p.exit?.code).toBe(0);
     const steps = plan.steps.map((s) => String(s.cmd.execute ?? s.cmd['exec-oob']));
-    return { extra: { steps, alive: /guest alive on the destination: [^\n]*/.exec(out)?.[0] } };
+    return { extra: { steps, alive: /guest alive on the destination[^\n]*/.exec(out)?.[0] } };
   };
 
   scenario('the script written from the precopy run migrates without migtest, the guest alive on the destination', meta, async (ctx) => {
@@ -49,4 +73,13 @@ describe.each(testArches())('repro %s', (arch) => {
     expect(readFileSync(ctx.artifacts.file('repro.log'), 'utf8').match(/made \S+\/(src|dst)\/vars\.fd \(copy of \S+\)/g)).toHaveLength(2);
     return r;
   });
+  if (arch === 'x86_64')
+    scenario("the script written from the user's image run makes the overlay of that image again, migrates, and finds the guest alive from its agent", meta, async (ctx) => {
+      const r = await replay(ctx, 'user');
+      const out = readFileSync(ctx.artifacts.file('repro.log'), 'utf8');
+      expect(out).toMatch(/made \S+\/root-overlay-1\.qcow2 \(overlay of \S+my-guest\.qcow2/);
+      expect(out).toMatch(/src: guest up \(its agent answers\)/);
+      expect(r.extra.alive).toMatch(/^guest alive on the destination \(from its agent\): boot id (\S+) \(the source's: \1\)/);
+      return r;
+    });
 });

@@ -2,8 +2,9 @@ import { runConfig } from '../util/run-config.js';
 import { buildImage, findImage, type GuestImage } from './build.js';
 import { userDiskFormat } from './user.js';
 
-const userFormats = new Map<string, Promise<'qcow2' | 'raw'>>();
 import type { Arch } from '../util/arch.js';
+
+const userFormats = new Map<string, Promise<'qcow2' | 'raw'>>();
 
 /**
  * The image a VM boots when the test names none: the user's own files if

@@ -3,7 +3,7 @@
 of the run, in order, each sent once its side is in the state it was in when the harness
 sent it. Written by `migtest repro`; needs only python3 and the QEMU binaries and guest
 image files it names. Options: --keep (leave the work directory), --timeout SECONDS."""
-import json, os, shlex, shutil, signal, socket, subprocess, sys, tempfile, threading, time
+import base64, json, os, shlex, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 
 PLAN = json.loads(r'''@PLAN@''')
 KEEP = '--keep' in sys.argv
@@ -65,15 +65,45 @@ class Qmp:
 class Agent:
     """qemu-guest-agent: synced first (its reply comes after a 0xFF), then one JSON line per reply."""
 
-    def __init__(self, side, path):
+    def __init__(self, side, path, sync_timeout=None):
         self.side = side
         self.sock = socket.socket(socket.AF_UNIX)
+        # A guest still booting answers nothing: a bounded sync lets the caller try again.
+        self.sock.settimeout(sync_timeout)
         self.sock.connect(path)
         self.f = self.sock.makefile('rwb')
         token = int(time.time() * 1000) % 2**31
         self.send({'execute': 'guest-sync-delimited', 'arguments': {'id': token}})
         while self.read().get('return') != token:
             pass
+        self.sock.settimeout(None)
+
+    @staticmethod
+    def when_up(side, path, timeout):
+        """The agent once it answers a sync (the guest booted), each try bounded to 3 s."""
+        end = time.time() + timeout
+        while True:
+            try:
+                return Agent(side, path, sync_timeout=3)
+            except (OSError, SystemExit) as e:
+                if time.time() > end:
+                    raise SystemExit(f'timed out after {timeout:.0f} s waiting for {side}: the guest agent to answer; last: {e}')
+                time.sleep(0.2)
+
+    def read_file(self, path):
+        self.send({'execute': 'guest-file-open', 'arguments': {'path': path, 'mode': 'r'}})
+        h = self.read()['return']
+        self.send({'execute': 'guest-file-read', 'arguments': {'handle': h, 'count': 4096}})
+        data = base64.b64decode(self.read()['return']['buf-b64']).decode()
+        self.send({'execute': 'guest-file-close', 'arguments': {'handle': h}})
+        self.read()
+        return data
+
+    def uptime(self):
+        return float(self.read_file('/proc/uptime').split()[0])
+
+    def boot_id(self):
+        return self.read_file('/proc/sys/kernel/random/boot_id').strip()
 
     def send(self, msg):
         self.f.write((json.dumps(msg) + '\n').encode())
@@ -226,10 +256,17 @@ try:
         qmp[side] = Qmp(side, f'{WORK}/{side}/qmp.sock')
         if os.path.exists(f'{WORK}/{side}') and any('hb.sock' in a for a in argv):
             hb[side] = Heartbeat(side, f'{WORK}/{side}/hb.sock')
+    agents = {}
+    # A guest without migtest's heartbeat (--liveness agent): its agent says it is up and alive.
+    has_agent = {side: any('qga.sock' in a for a in PLAN['sides'][side]) for side in PLAN['sides']}
+    src_seen = None
     if 'src' in hb and '-incoming' not in PLAN['sides']['src']:
         wait_until('src: the guest to boot (READY on its heartbeat port)', lambda: (hb['src'].ready and len(hb['src'].beats) >= 3, len(hb['src'].beats)), 300)
         say(f"src: guest up, {len(hb['src'].beats)} beats")
-    agents = {}
+    elif has_agent['src'] and '-incoming' not in PLAN['sides']['src']:
+        agents['src'] = Agent.when_up('src', f'{WORK}/src/qga.sock', 300)
+        src_seen = (agents['src'].boot_id(), agents['src'].uptime())
+        say(f'src: guest up (its agent answers): boot id {src_seen[0]}, uptime {src_seen[1]:.2f} s')
     for g in PLAN['guest']:
         side = g['side']
         if side not in agents:
@@ -282,6 +319,13 @@ try:
             first = hb['dst'].beats[0]
             say(f'guest alive on the destination: beats {first}..{hb["dst"].beats[-1]} after the source\'s last {last_src}')
             ok = ok and first == last_src + 1
+        elif src_seen and has_agent.get('dst'):
+            # The host polls the agent: the same boot (id) going on, its uptime past the source's and moving.
+            agent = Agent.when_up('dst', f'{WORK}/dst/qga.sock', 60)
+            boot, first = agent.boot_id(), agent.uptime()
+            later = wait_until("dst: the guest's uptime to advance", lambda: (lambda u: (u > first, u))(agent.uptime()), 60)
+            say(f'guest alive on the destination (from its agent): boot id {boot} (the source\'s: {src_seen[0]}), uptime {first:.2f} -> {later:.2f} s (the source\'s at boot: {src_seen[1]:.2f} s)')
+            ok = ok and boot == src_seen[0] and first >= src_seen[1]
     say('REPRO OK: the replay ended as the run did' if ok else 'REPRO DIFFERS from the run')
     sys.exit(0 if ok else 1)
 finally:
