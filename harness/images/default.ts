@@ -1,7 +1,6 @@
 import { runConfig } from '../util/run-config.js';
 import { buildImage, findImage, type GuestImage } from './build.js';
 import { userDiskFormat } from './user.js';
-
 import type { Arch } from '../util/arch.js';
 
 const userFormats = new Map<string, Promise<'qcow2' | 'raw'>>();

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import pRetry from 'p-retry';
-import { DeadlineError, MigtestError } from '../util/errors.js';
+import { CheckFailedError, DeadlineError, MigtestError } from '../util/errors.js';
 import { DEADLINES, deadline, scale, type Wait } from '../util/deadlines.js';
 import { progress } from '../util/log.js';
 import { JsonConnection, type SocketTarget } from './connection.js';
@@ -12,6 +12,12 @@ export class GuestCommandError extends MigtestError {}
 
 /** The agent went unanswered and the guest's console says its kernel died: no use asking again. */
 export class GuestCrashedError extends MigtestError {}
+
+/**
+ * The guest reset or shut down (QEMU's RESET, SHUTDOWN or GUEST_PANICKED): its agent process is
+ * gone, so an exchange still waiting is never answered and fails with this at once.
+ */
+export class GuestResetError extends CheckFailedError {}
 
 /** Reads the guest's console for a kernel crash; the line that says so, or undefined. */
 export type CrashProbe = () => string | undefined;
@@ -217,8 +223,9 @@ export class GuestAgentClient {
     return this.conn.closed;
   }
 
-  async close(): Promise<void> {
-    this.conn.close();
+  /** Closes it; with `reason`, an exchange still waiting fails with that at once. */
+  async close(reason?: Error): Promise<void> {
+    this.conn.close(reason);
     await this.transcript.close();
   }
 }

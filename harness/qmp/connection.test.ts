@@ -23,3 +23,20 @@ describe('JsonConnection.open', () => {
     expect((e as Error).message).toMatch(/t: connect to .*never.sock/);
   });
 });
+
+describe('JsonConnection.close with a reason', () => {
+  it('fails every request still waiting with that reason at once, not at its deadline', async () => {
+    const { Duplex } = await import('node:stream');
+    // A peer that never answers: what is written goes nowhere.
+    const socket = new Duplex({ read() {}, write(_c, _e, done) { done(); } });
+    const conn = new JsonConnection('dst', socket, new Transcript('dst.qga'), 30_000);
+    const asked = Date.now();
+    const waiting = conn.request({ execute: 'guest-file-open', id: 'ga-1' }, 'ga-1', 'guest-file-open').catch((e: unknown) => e);
+    const reason = new Error('dst: the guest reset');
+    conn.close(reason);
+    expect(await waiting).toBe(reason);
+    expect(Date.now() - asked).toBeLessThan(1_000);
+    expect(conn.closed).toBe(true);
+    await expect(conn.request({ execute: 'guest-ping', id: 'ga-2' }, 'ga-2', 'guest-ping')).rejects.toBe(reason);
+  });
+});

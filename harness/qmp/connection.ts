@@ -58,19 +58,21 @@ export class JsonConnection {
     readonly defaultTimeoutMs: number,
   ) {
     socket.on('data', (chunk) => this.onData(chunk));
-    const closed = (why: string) => {
-      if (this.closedError) return;
-      this.closedError = new QmpDisconnectedError(`${vm}: ${transcript.label} connection closed (${why})`);
-      this.transcript.record('!!', `closed: ${why}`);
-      for (const p of this.pending.values()) {
-        clearTimeout(p.timer);
-        p.reject(this.closedError);
-      }
-      this.pending.clear();
-      this.onClose(this.closedError);
-    };
-    socket.on('error', (e) => closed(e.message));
-    socket.on('close', () => closed('socket closed'));
+    socket.on('error', (e) => this.closeWith(e.message));
+    socket.on('close', () => this.closeWith('socket closed'));
+  }
+
+  /** Ends the connection once: every request still waiting fails with `error` (default: closed, saying why). */
+  private closeWith(why: string, error?: Error): void {
+    if (this.closedError) return;
+    this.closedError = error ?? new QmpDisconnectedError(`${this.vm}: ${this.transcript.label} connection closed (${why})`);
+    this.transcript.record('!!', `closed: ${why}`);
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(this.closedError);
+    }
+    this.pending.clear();
+    this.onClose(this.closedError);
   }
 
   /**
@@ -150,7 +152,9 @@ export class JsonConnection {
     this.socket.write(line);
   }
 
-  close(): void {
+  /** Closes it; with `reason`, the requests still waiting fail with that at once. */
+  close(reason?: Error): void {
+    if (reason) this.closeWith(reason.message, reason);
     this.socket.destroy();
   }
 

@@ -4,7 +4,7 @@ import type { ExitInfo } from '../host/process.js';
 import { listening, type GroupSockets, type Host, type HostProcess } from '../host/host.js';
 import { localHost } from '../host/local.js';
 import type { SocketTarget } from '../qmp/connection.js';
-import { GuestAgentClient, GuestCommandError } from '../qmp/agent.js';
+import { GuestAgentClient, GuestCommandError, GuestResetError } from '../qmp/agent.js';
 import { QmpClient } from '../qmp/client.js';
 import { migrationInfoSchema, statusInfoSchema, type MigrationInfo, type RunState, type StatusInfo } from '../qmp/types.js';
 import type { HeartbeatStream } from './heartbeat.js';
@@ -112,6 +112,25 @@ export class StartedVm implements AsyncDisposable {
     this.spawnedAt = parts.spawnedAt ?? Date.now();
     this.stderrFile = parts.stderrFile ?? this.artifacts.file(`${this.name}.stderr.log`);
     this.heartbeat = parts.heartbeat ?? (this.spec.livenessFromAgent ? this.agentPulse() : undefined);
+    void this.failAgentOnGuestReset();
+  }
+
+  /**
+   * No wait on the agent outlives its guest: a reset (a panic with panic=-1 reboots), a guest's
+   * own shutdown or a reported panic ends every exchange still waiting at once, saying which
+   * event, instead of at its deadline. The next agent() connects to the new agent.
+   */
+  private async failAgentOnGuestReset(): Promise<void> {
+    for await (const e of this.qmp.iterateEvents()) {
+      const data = (e.data ?? {}) as { guest?: boolean; reason?: string; action?: string };
+      if (!(e.event === 'RESET' || e.event === 'GUEST_PANICKED' || (e.event === 'SHUTDOWN' && data.guest !== false))) continue;
+      const client = this.agentClient;
+      if (!client) continue;
+      this.agentClient = undefined;
+      this.droppedAgentReconnects += client.reconnects;
+      const what = `${e.event}${data.reason ?? data.action ? ` (${data.reason ?? data.action})` : ''}`;
+      await client.close(new GuestResetError(`${this.name}: the guest agent will not answer: QEMU reported ${what}, the guest's agent process is gone`, { vm: this.name, event: e }));
+    }
   }
 
   /** Liveness from the agent: a destination is polled from when its guest first runs (RESUME), so its first answer times the handover. */
