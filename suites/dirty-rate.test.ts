@@ -2,14 +2,19 @@ import { describe, expect } from 'vitest';
 import { DEADLINES, KNOWN_FAILURES, runQemu, pollUntil, RamWorkload, runAccel, scenario, testArches, VmBuilder, type Accel, type Arch, type ScenarioContext, type StartedVm } from '../harness/index.js';
 
 // calc-dirty-rate against a guest that dirties memory at a known rate (the RAM workload,
-// paced in MiB/s over a 64 MiB buffer): each method's estimate and its error. The dirty ring
-// needs KVM with a ring (-accel kvm,dirty-ring-size=...): skipped under TCG, saying so.
+// paced in MiB/s over a buffer a pass of which lasts 1.5 calc-times): each method's estimate
+// and its error. The dirty ring needs KVM with a ring (-accel kvm,dirty-ring-size=...):
+// skipped under TCG, saying so.
 const CALC_S = 2;
-const BUFFER_MIB = 64;
+/**
+ * The workload's buffer at `rate`: a pass lasts 1.5 calc-times, so the estimate's window never
+ * sees a page dirtied twice (which it would count once), and the passes that bracket it stay short.
+ */
+const bufferMiB = (rate: number) => Math.ceil(rate * CALC_S * 1.5);
 
 /**
  * Waits until the workload finishes a pass after `after`: its number, and when the host saw it.
- * Whole passes (BUFFER_MIB each) between two such boundaries give the rate the guest really
+ * Whole passes (bufferMiB(rate) each) between two such boundaries give the rate the guest really
  * dirtied at: on a loaded host a TCG guest can fall short of the rate it was asked for.
  */
 async function passEnd(vm: StartedVm, workload: RamWorkload, after: number): Promise<{ pass: number; at: number }> {
@@ -61,7 +66,7 @@ async function measureRates(ctx: ScenarioContext, arch: Arch, mode: 'page-sampli
   for (const rate of [8, 24]) {
     // A fresh writer per rate: the guest's own pacing holds it to `rate`.
     if (workload) await (await vm.agent()).exec('/bin/busybox', ['kill', String(workload.pid)]);
-    workload = await RamWorkload.start(vm, { mib: BUFFER_MIB, rateMiBs: rate });
+    workload = await RamWorkload.start(vm, { mib: bufferMiB(rate), rateMiBs: rate });
     if (pinnedZero) {
       rows[`${rate}`] = { knownMiBs: rate, achievedMiBs: Number.NaN, measuredMiBs: await measure(vm, mode), errorPct: Number.NaN };
       continue;
@@ -70,7 +75,7 @@ async function measureRates(ctx: ScenarioContext, arch: Arch, mode: 'page-sampli
     const from = await passEnd(vm, workload, await workload.passes(vm));
     const measured = await measure(vm, mode);
     const to = await passEnd(vm, workload, from.pass);
-    const achieved = Math.round((10 * ((to.pass - from.pass) * BUFFER_MIB)) / ((to.at - from.at) / 1000)) / 10;
+    const achieved = Math.round((10 * ((to.pass - from.pass) * bufferMiB(rate))) / ((to.at - from.at) / 1000)) / 10;
     rows[`${rate}`] = { knownMiBs: rate, achievedMiBs: achieved, measuredMiBs: measured, errorPct: Math.round((100 * (measured - achieved)) / achieved) };
   }
   ctx.artifacts.writeJson('dirty-rate.json', { mode, accel, idle, rows });

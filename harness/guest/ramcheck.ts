@@ -90,6 +90,16 @@ async function waitForGuestFile(vm: StartedVm, path: string, awaited: string, op
   }, 50);
 }
 
+/** Empties a guest file if it is there (opened for writing); a missing one, or its directory, is left so. */
+async function truncateGuestFile(vm: StartedVm, path: string): Promise<void> {
+  const ga = await vm.agent();
+  const handle = await ga.execute<number>('guest-file-open', { path, mode: 'w' }).catch((e: unknown) => {
+    if (e instanceof QmpCommandError && isMissingFile(e)) return undefined;
+    throw e;
+  });
+  if (handle !== undefined) await ga.execute('guest-file-close', { handle });
+}
+
 function parseMap(text: string): number[] {
   const line = text.split('\n').find((l) => l.startsWith('pfns '));
   if (!line) throw new Error(`bad ram map: ${text.slice(0, 100)}`);
@@ -106,14 +116,19 @@ export class RamWorkload {
 
   static async start(vm: StartedVm, opts: RamWorkloadOptions): Promise<RamWorkload> {
     const ga = await vm.agent();
-    await ga.execute('guest-exec', {
+    // A workload this guest ran before left its files: emptied, they cannot pass for this one's.
+    for (const f of ['ram.status', 'ram.pid']) await truncateGuestFile(vm, `${DIR}/${f}`);
+    const { pid } = await ga.execute<{ pid: number }>('guest-exec', {
       path: '/usr/bin/perl',
       arg: ['/usr/lib/migtest/ramtest.pl', String(opts.mib), String(opts.rateMiBs), DIR],
       'capture-output': false,
     });
-    await waitForGuestFile(vm, `${DIR}/ram.status`, 'RAM workload to map its pages');
+    // Its pid file is written after its map and before its status: this one's pid there, its map is whole.
+    await pollUntil(`${vm.name}: RAM workload (pid ${pid}) to map its pages`, deadline({}, 'guestExec'), async () => {
+      const said = (await waitForGuestFile(vm, `${DIR}/ram.pid`, 'RAM workload to map its pages')).trim();
+      return { done: said === String(pid), state: `ram.pid says '${said}'` };
+    }, 50);
     const pfns = parseMap(await readGuestFile(vm, `${DIR}/ram.map`));
-    const pid = Number((await readGuestFile(vm, `${DIR}/ram.pid`)).trim());
     if (pfns.length * PAGE < opts.mib * 1024 * 1024) throw new Error(`RAM workload mapped only ${pfns.length} pages`);
     return new RamWorkload(opts, pfns, pid);
   }
