@@ -90,11 +90,15 @@ async function waitForGuestFile(vm: StartedVm, path: string, awaited: string, op
   }, 50);
 }
 
-/** Empties a guest file if it is there (opened for writing); a missing one, or its directory, is left so. */
-async function truncateGuestFile(vm: StartedVm, path: string): Promise<void> {
+/**
+ * Empties a guest file, best effort (opened for writing: made, empty, where its directory is
+ * there). A refusal (no directory, a read-only one, an agent that blocks writes) leaves it be:
+ * the workload then fails, or writes it, on its own.
+ */
+async function emptyGuestFile(vm: StartedVm, path: string): Promise<void> {
   const ga = await vm.agent();
   const handle = await ga.execute<number>('guest-file-open', { path, mode: 'w' }).catch((e: unknown) => {
-    if (e instanceof QmpCommandError && isMissingFile(e)) return undefined;
+    if (e instanceof QmpCommandError) return undefined;
     throw e;
   });
   if (handle !== undefined) await ga.execute('guest-file-close', { handle });
@@ -116,8 +120,9 @@ export class RamWorkload {
 
   static async start(vm: StartedVm, opts: RamWorkloadOptions): Promise<RamWorkload> {
     const ga = await vm.agent();
-    // A workload this guest ran before left its files: emptied, they cannot pass for this one's.
-    for (const f of ['ram.status', 'ram.pid']) await truncateGuestFile(vm, `${DIR}/${f}`);
+    // A workload this guest ran before left its status: emptied, it cannot pass for this one's
+    // (its pid file cannot either: the pid is compared below).
+    await emptyGuestFile(vm, `${DIR}/ram.status`);
     const { pid } = await ga.execute<{ pid: number }>('guest-exec', {
       path: '/usr/bin/perl',
       arg: ['/usr/lib/migtest/ramtest.pl', String(opts.mib), String(opts.rateMiBs), DIR],

@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -23,5 +23,14 @@ describe('freshUserOverlay', () => {
       expect(JSON.parse(readFileSync(o.replace(/\.qcow2$/, '.json'), 'utf8'))).toEqual({ base, format: 'qcow2' });
     }
     expect(existsSync(join(dir, 'root-overlay.qcow2'))).toBe(false);
+  });
+
+  it('leaves nothing behind when the overlay cannot be made, and a destination-only overlay is no source', async () => {
+    const other = mkdtempSync(join(dir, 'other-'));
+    await expect(freshUserOverlay(join(dir, 'missing.qcow2'), 'qcow2', other)).rejects.toThrow(/could not make an overlay of .*missing\.qcow2/);
+    expect(readdirSync(other)).toEqual([]);
+    const base = join(dir, 'guest.qcow2');
+    await freshUserOverlay(base, 'qcow2', other, { source: false });
+    expect(newestUserOverlay(other)).toBeUndefined();
   });
 });

@@ -37,7 +37,7 @@ const newestOverlay = new Map<string, string>();
  * Each source gets its own, so a second pair in a scenario (a known flake's second attempt)
  * never boots what the first guest wrote. The user's file is its read-only backing: never written.
  */
-export async function freshUserOverlay(file: string, format: 'qcow2' | 'raw', dir: string): Promise<string> {
+export async function freshUserOverlay(file: string, format: 'qcow2' | 'raw', dir: string, opts: { source?: boolean } = {}): Promise<string> {
   let overlay = '';
   // Reserved by an exclusive create, then replaced whole: two sources never get one name.
   for (let n = 1; !overlay; n++) {
@@ -49,15 +49,19 @@ export async function freshUserOverlay(file: string, format: 'qcow2' | 'raw', di
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
   }
-  writeFileSync(overlay.replace(/\.qcow2$/, '.json'), `${JSON.stringify({ base: file, format }, null, 2)}\n`);
+  const record = overlay.replace(/\.qcow2$/, '.json');
   const tmp = `${overlay}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const r = await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', format, '-b', file, tmp], { reject: false });
-  if (r.exitCode !== 0) {
-    rmSync(tmp, { force: true });
-    throw new MigtestError(`could not make an overlay of ${file} at ${overlay}: ${String(r.stderr).trim()}`);
+  try {
+    writeFileSync(record, `${JSON.stringify({ base: file, format }, null, 2)}\n`);
+    const r = await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', format, '-b', file, tmp], { reject: false });
+    if (r.exitCode !== 0) throw new MigtestError(`could not make an overlay of ${file} at ${overlay}: ${String(r.stderr || r.message).trim()}`);
+    renameSync(tmp, overlay);
+  } catch (e) {
+    for (const f of [tmp, overlay, record]) rmSync(f, { force: true });
+    throw e;
   }
-  renameSync(tmp, overlay);
-  newestOverlay.set(dir, overlay);
+  // A destination started by hand joins the newest source's (one that made its own is no source).
+  if (opts.source !== false) newestOverlay.set(dir, overlay);
   return overlay;
 }
 

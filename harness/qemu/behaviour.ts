@@ -133,7 +133,7 @@ export const KNOWN_FAILURES = {
   snapshotWithMultifd: {
     versions: ['5', '6', '7', '8', '9', '10.0', '10.1'],
     reason: 'before 10.2 QEMU does not refuse a snapshot with multifd on and dies of a signal saving it (seen on 5.2.0, 7.2.22, 10.0.2); 10.2 refuses it: Snapshots are not compatible with multifd',
-    failure: /QEMU exited \(killed/,
+    failure: /QEMU exited \(killed by SIG/,
   },
   /** snapshots: snapshot-save with the mapped-ram capability on. */
   snapshotWithMappedRam: {

@@ -35,6 +35,8 @@ export interface GuestExecResult {
 export class GuestAgentClient {
   /** Times an exchange went unanswered and the connection was remade (also in the transcript). */
   reconnects = 0;
+  /** Why it was closed, once it was: a reconnect then stops. */
+  private closedFor: Error | undefined;
 
   private constructor(
     private readonly path: SocketTarget,
@@ -108,6 +110,11 @@ export class GuestAgentClient {
       progress(`${this.vm}: guest agent left ${what} unanswered; reconnecting`);
       this.conn.close();
       this.conn = await GuestAgentClient.dial(this.path, this.vm, this.transcript);
+      // Closed meanwhile (its guest reset, its VM stopped): the new connection must not hold the port.
+      if (this.closedFor) {
+        this.conn.close(this.closedFor);
+        throw this.closedFor;
+      }
       await this.syncUntilAnswered(DEADLINES.agent);
       return fn();
     }
@@ -225,6 +232,7 @@ export class GuestAgentClient {
 
   /** Closes it; with `reason`, an exchange still waiting fails with that at once. */
   async close(reason?: Error): Promise<void> {
+    this.closedFor ??= reason ?? new GuestCommandError(`${this.vm}: the guest agent connection was closed`);
     this.conn.close(reason);
     await this.transcript.close();
   }

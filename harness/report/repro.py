@@ -68,15 +68,21 @@ class Agent:
     def __init__(self, side, path, sync_timeout=None):
         self.side = side
         self.sock = socket.socket(socket.AF_UNIX)
-        # A guest still booting answers nothing: a bounded sync lets the caller try again.
-        self.sock.settimeout(sync_timeout)
-        self.sock.connect(path)
-        self.f = self.sock.makefile('rwb')
-        token = int(time.time() * 1000) % 2**31
-        self.send({'execute': 'guest-sync-delimited', 'arguments': {'id': token}})
-        while self.read().get('return') != token:
-            pass
-        self.sock.settimeout(None)
+        try:
+            # A guest still booting answers nothing: a bounded sync lets the caller try again.
+            self.sock.settimeout(sync_timeout)
+            self.sock.connect(path)
+            self.f = self.sock.makefile('rwb')
+            token = int(time.time() * 1000) % 2**31
+            self.send({'execute': 'guest-sync-delimited', 'arguments': {'id': token}})
+            while self.read().get('return') != token:
+                pass
+        except BaseException:
+            # The port takes one client at a time: a failed try's goes before the next.
+            self.sock.close()
+            raise
+        # Every later read is bounded too: a guest that hung must not hang the script.
+        self.sock.settimeout(10)
 
     @staticmethod
     def when_up(side, path, timeout):
@@ -306,6 +312,9 @@ try:
             continue
         if name == 'migrate' and uri.startswith('tcp:') and 'dst' in listen:
             cmd['arguments'] = dict(args, uri=listen['dst'])
+        if name == 'migrate' and src_seen:
+            # The guest's uptime just before the migration: the destination's must be past it.
+            src_seen = (src_seen[0], agents['src'].uptime())
         qmp[side].cmd(cmd)
     want = PLAN['expect'].get('sourceStatus') or 'completed'
     end_status = wait_until('src: the migration to end', lambda: ((lambda s: (s.get('status') in TERMINAL, s.get('status')))(qmp['src'].status())))
@@ -321,11 +330,15 @@ try:
             ok = ok and first == last_src + 1
         elif src_seen and has_agent.get('dst'):
             # The host polls the agent: the same boot (id) going on, its uptime past the source's and moving.
-            agent = Agent.when_up('dst', f'{WORK}/dst/qga.sock', 60)
-            boot, first = agent.boot_id(), agent.uptime()
-            later = wait_until("dst: the guest's uptime to advance", lambda: (lambda u: (u > first, u))(agent.uptime()), 60)
-            say(f'guest alive on the destination (from its agent): boot id {boot} (the source\'s: {src_seen[0]}), uptime {first:.2f} -> {later:.2f} s (the source\'s at boot: {src_seen[1]:.2f} s)')
-            ok = ok and boot == src_seen[0] and first >= src_seen[1]
+            try:
+                agent = Agent.when_up('dst', f'{WORK}/dst/qga.sock', 60)
+                boot, first = agent.boot_id(), agent.uptime()
+                later = wait_until("dst: the guest's uptime to advance", lambda: (lambda u: (u > first, u))(agent.uptime()), 60)
+                say(f'guest alive on the destination (from its agent): boot id {boot} (the source\'s: {src_seen[0]}), uptime {first:.2f} -> {later:.2f} s (the source\'s before migrating: {src_seen[1]:.2f} s)')
+                ok = ok and boot == src_seen[0] and first >= src_seen[1]
+            except OSError as e:
+                say(f"dst: the guest's agent stopped answering: {e}")
+                ok = False
     say('REPRO OK: the replay ended as the run did' if ok else 'REPRO DIFFERS from the run')
     sys.exit(0 if ok else 1)
 finally:

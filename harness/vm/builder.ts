@@ -336,7 +336,7 @@ export class VmBuilder {
     if (this.d.rootOverlay || this.place) return;
     const image = this.d.image ?? (await defaultImage(this.arch));
     if (!image.user) return;
-    this.d.rootOverlay = (this.d.incoming ? newestUserOverlay(artifacts.path) : undefined) ?? (await freshUserOverlay(image.rootDisk, image.rootFormat, artifacts.path));
+    this.d.rootOverlay = (this.d.incoming ? newestUserOverlay(artifacts.path) : undefined) ?? (await freshUserOverlay(image.rootDisk, image.rootFormat, artifacts.path, { source: !this.d.incoming }));
   }
 
   /**

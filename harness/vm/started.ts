@@ -53,6 +53,10 @@ export interface VmParts {
   stderrFile?: string;
 }
 
+/** QEMU's word that the guest's agent process is gone: a reset, the guest's own shutdown, a reported panic. */
+const isGuestReset = (e: { event: string; data?: unknown }) =>
+  e.event === 'RESET' || e.event === 'GUEST_PANICKED' || (e.event === 'SHUTDOWN' && (e.data as { guest?: boolean } | undefined)?.guest !== false);
+
 /** A running QEMU with its monitor, heartbeat and (lazily) guest agent. */
 export class StartedVm implements AsyncDisposable {
   private agentClient: GuestAgentClient | undefined;
@@ -60,6 +64,8 @@ export class StartedVm implements AsyncDisposable {
   private agentConnecting: Promise<GuestAgentClient> | undefined;
   /** Bumped when the connection is dropped or the VM stops: a connect begun before is abandoned, its client closed. */
   private agentGeneration = 0;
+  /** The QMP event index at which the current agent connection began to be made. */
+  private agentSince = 0;
   private droppedAgentReconnects = 0;
   private stopped: Promise<StoppedVm> | undefined;
   /** Runs once, after the first time the guest was ready (snapshot start saves it then). */
@@ -112,7 +118,7 @@ export class StartedVm implements AsyncDisposable {
     this.spawnedAt = parts.spawnedAt ?? Date.now();
     this.stderrFile = parts.stderrFile ?? this.artifacts.file(`${this.name}.stderr.log`);
     this.heartbeat = parts.heartbeat ?? (this.spec.livenessFromAgent ? this.agentPulse() : undefined);
-    void this.failAgentOnGuestReset();
+    void this.failAgentOnGuestReset().catch(() => undefined);
   }
 
   /**
@@ -121,15 +127,19 @@ export class StartedVm implements AsyncDisposable {
    * event, instead of at its deadline. The next agent() connects to the new agent.
    */
   private async failAgentOnGuestReset(): Promise<void> {
-    for await (const e of this.qmp.iterateEvents()) {
-      const data = (e.data ?? {}) as { guest?: boolean; reason?: string; action?: string };
-      if (!(e.event === 'RESET' || e.event === 'GUEST_PANICKED' || (e.event === 'SHUTDOWN' && data.guest !== false))) continue;
+    let at = this.qmp.mark();
+    for await (const e of this.qmp.iterateEvents(at)) {
+      const index = at++;
+      if (!isGuestReset(e)) continue;
+      // Only a connection made before the event: one made after it talks to the new agent.
       const client = this.agentClient;
-      if (!client) continue;
+      if (!client || this.agentSince > index) continue;
       this.agentClient = undefined;
       this.droppedAgentReconnects += client.reconnects;
+      const data = (e.data ?? {}) as { reason?: string; action?: string };
       const what = `${e.event}${data.reason ?? data.action ? ` (${data.reason ?? data.action})` : ''}`;
-      await client.close(new GuestResetError(`${this.name}: the guest agent will not answer: QEMU reported ${what}, the guest's agent process is gone`, { vm: this.name, event: e }));
+      // Not awaited (the transcript's flush): the next event is read at once.
+      void client.close(new GuestResetError(`${this.name}: the guest agent will not answer: QEMU reported ${what}, the guest's agent process is gone`, { vm: this.name, event: e })).catch(() => undefined);
     }
   }
 
@@ -185,17 +195,29 @@ export class StartedVm implements AsyncDisposable {
     if (this.agentClient) return this.agentClient;
     const generation = this.agentGeneration;
     const abandoned = () => generation !== this.agentGeneration;
-    this.agentConnecting ??= GuestAgentClient.connect(this.reach(this.paths.agent), this.name, this.artifacts.file(`${this.name}.qga.log`), {
-      ...opts,
-      crashed: () => this.kernelCrash()?.line,
-      abandoned,
-    })
-      .then(async (client) => {
-        if (!abandoned()) return (this.agentClient = client);
+    this.agentConnecting ??= (async () => {
+      // A guest that reset while its agent was being reached may have answered the sync from
+      // its dying agent: that connection would never be answered again, so it is made anew.
+      for (let tries = 1; ; tries++) {
+        const since = this.qmp.mark();
+        const client = await GuestAgentClient.connect(this.reach(this.paths.agent), this.name, this.artifacts.file(`${this.name}.qga.log`), {
+          ...opts,
+          crashed: () => this.kernelCrash()?.line,
+          abandoned,
+        });
+        if (abandoned()) {
+          await client.close();
+          throw new GuestCommandError(`${this.name}: the guest agent connection was dropped (or the VM stopped) while it was being made`);
+        }
+        const reset = this.qmp.events.slice(since).find(isGuestReset);
+        if (!reset || tries === 3) {
+          this.agentClient = client;
+          this.agentSince = since;
+          return client;
+        }
         await client.close();
-        throw new GuestCommandError(`${this.name}: the guest agent connection was dropped (or the VM stopped) while it was being made`);
-      })
-      .finally(() => (this.agentConnecting = undefined));
+      }
+    })().finally(() => (this.agentConnecting = undefined));
     return this.agentConnecting;
   }
 
