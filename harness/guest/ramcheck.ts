@@ -74,15 +74,16 @@ async function readGuestFile(vm: StartedVm, path: string): Promise<string> {
 }
 
 /**
- * Polls until the guest file exists, then returns its content. The workload writes its files
+ * Polls until the guest file exists (and says what `until` wants), then returns its content. The workload writes its files
  * by rename, so a file that opens is whole. One agent request per try (no guest process).
  * Only "no such file" is polled on: any other refusal (a blocked guest-file-open) ends the wait.
  */
-async function waitForGuestFile(vm: StartedVm, path: string, awaited: string, opts: Wait = {}): Promise<string> {
+async function waitForGuestFile(vm: StartedVm, path: string, awaited: string, opts: Wait & { until?: (text: string) => boolean } = {}): Promise<string> {
   const ga = await vm.agent();
   return pollUntil(`${vm.name}: ${awaited}`, deadline(opts, 'guestExec'), async () => {
     try {
-      return { done: true, value: (await ga.readFile(path)).toString('utf8') };
+      const text = (await ga.readFile(path)).toString('utf8');
+      return { done: opts.until?.(text) ?? true, value: text, state: `${path} says '${text.trim().slice(0, 80)}'` };
     } catch (e) {
       if (!(e instanceof QmpCommandError && isMissingFile(e))) throw e;
       return { done: false, state: e.message };
@@ -129,10 +130,7 @@ export class RamWorkload {
       'capture-output': false,
     });
     // Its pid file is written after its map and before its status: this one's pid there, its map is whole.
-    await pollUntil(`${vm.name}: RAM workload (pid ${pid}) to map its pages`, deadline({}, 'guestExec'), async () => {
-      const said = (await waitForGuestFile(vm, `${DIR}/ram.pid`, 'RAM workload to map its pages')).trim();
-      return { done: said === String(pid), state: `ram.pid says '${said}'` };
-    }, 50);
+    await waitForGuestFile(vm, `${DIR}/ram.pid`, `RAM workload (pid ${pid}) to map its pages`, { until: (text) => text.trim() === String(pid) });
     const pfns = parseMap(await readGuestFile(vm, `${DIR}/ram.map`));
     if (pfns.length * PAGE < opts.mib * 1024 * 1024) throw new Error(`RAM workload mapped only ${pfns.length} pages`);
     return new RamWorkload(opts, pfns, pid);

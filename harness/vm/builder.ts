@@ -227,11 +227,17 @@ export class VmBuilder {
    * and returns for its destinations to share. Undefined for a built-in image.
    */
   async withFreshRootOverlay(artifacts: ArtifactDir): Promise<string | undefined> {
-    const image = this.d.image ?? (await defaultImage(this.arch));
-    // On another host it cannot boot the user's file: resolveSpec says so.
-    if (!image.user || this.place) return undefined;
+    const image = await this.localUserImage();
+    if (!image) return undefined;
     this.d.rootOverlay = await freshUserOverlay(image.rootDisk, image.rootFormat, artifacts.path);
     return this.d.rootOverlay;
+  }
+
+  /** The user's image this VM boots, on this machine (on another host it cannot: resolveSpec says so). */
+  private async localUserImage(): Promise<BootImage | undefined> {
+    if (this.place) return undefined;
+    const image = this.d.image ?? (await defaultImage(this.arch));
+    return image.user ? image : undefined;
   }
 
   withArtifacts(dir: ArtifactDir): this {
@@ -333,9 +339,8 @@ export class VmBuilder {
    * its source's (the newest source's of its artifacts directory, else a fresh one).
    */
   private async chooseRootOverlay(artifacts: ArtifactDir): Promise<void> {
-    if (this.d.rootOverlay || this.place) return;
-    const image = this.d.image ?? (await defaultImage(this.arch));
-    if (!image.user) return;
+    const image = this.d.rootOverlay ? undefined : await this.localUserImage();
+    if (!image) return;
     this.d.rootOverlay = (this.d.incoming ? newestUserOverlay(artifacts.path) : undefined) ?? (await freshUserOverlay(image.rootDisk, image.rootFormat, artifacts.path, { source: !this.d.incoming }));
   }
 

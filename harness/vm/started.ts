@@ -132,14 +132,11 @@ export class StartedVm implements AsyncDisposable {
       const index = at++;
       if (!isGuestReset(e)) continue;
       // Only a connection made before the event: one made after it talks to the new agent.
-      const client = this.agentClient;
-      if (!client || this.agentSince > index) continue;
-      this.agentClient = undefined;
-      this.droppedAgentReconnects += client.reconnects;
+      if (!this.agentClient || this.agentSince > index) continue;
       const data = (e.data ?? {}) as { reason?: string; action?: string };
       const what = `${e.event}${data.reason ?? data.action ? ` (${data.reason ?? data.action})` : ''}`;
       // Not awaited (the transcript's flush): the next event is read at once.
-      void client.close(new GuestResetError(`${this.name}: the guest agent will not answer: QEMU reported ${what}, the guest's agent process is gone`, { vm: this.name, event: e })).catch(() => undefined);
+      void this.forgetAgent(new GuestResetError(`${this.name}: the guest agent will not answer: QEMU reported ${what}, the guest's agent process is gone`, { vm: this.name, event: e })).catch(() => undefined);
     }
   }
 
@@ -392,9 +389,15 @@ export class StartedVm implements AsyncDisposable {
   /** Forgets the agent connection (the guest went back in time, or slept): the next agent() connects and syncs anew. */
   async dropAgent(): Promise<void> {
     this.agentGeneration++;
-    this.droppedAgentReconnects += this.agentClient?.reconnects ?? 0;
-    await this.agentClient?.close();
+    await this.forgetAgent();
+  }
+
+  /** Closes the current agent connection (an exchange still waiting fails with `reason`) and keeps its reconnect count. */
+  private async forgetAgent(reason?: Error): Promise<void> {
+    const client = this.agentClient;
     this.agentClient = undefined;
+    this.droppedAgentReconnects += client?.reconnects ?? 0;
+    await client?.close(reason);
   }
 
   get qemuVersion(): string {
@@ -430,6 +433,7 @@ export class StartedVm implements AsyncDisposable {
         termMs: stuck ? DEADLINES.teardownQuick : DEADLINES.teardownTerm,
       });
       this.heartbeat?.close();
+      // Kept, closed: a late agent() gets its closed connection, not a connect to a socket that is gone.
       this.agentGeneration++;
       await this.agentClient?.close();
       await this.qmp.close();
