@@ -129,4 +129,5 @@ export { runConfig } from './util/run-config.js';
 export { efiState, readEfiVariable, storedName, writeEfiVariable, MIGTEST_EFI_GUID } from './guest/efi.js';
 export { FIRMWARES, secureBootKeys, uefiFirmware, type FirmwareKind, type SecureBootKeys, type UefiFirmware } from './images/firmware.js';
 export { buildImage, findImage } from './images/build.js';
+export { userDiskFormat } from './images/user.js';
 export { CONTRACT_FILES, checkContract, describeContract, type ContractReport } from './guest/contract.js';

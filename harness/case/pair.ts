@@ -100,9 +100,7 @@ export async function startSides(scope: Scope, given: MigrationCase): Promise<St
   if (expectation.kind === 'skip') throw new SkipError(expectation.reason);
   srcB.onRunHost(hosts, 'src');
   dstB.onRunHost(hosts, 'dst');
-  // A user's image: this pair's own overlay of it, which its destinations share (shared storage).
-  const overlay = await srcB.withFreshRootOverlay(scope.artifacts);
-  dstB.withRootOverlay(overlay);
+  let overlay: string | undefined;
   let listenHost: string | undefined;
   const patches: CasePatch[] = [];
   for (const f of c.faults ?? []) {
@@ -120,6 +118,10 @@ export async function startSides(scope: Scope, given: MigrationCase): Promise<St
   if (storage) (storage.configureSrc(srcB), storage.configureDst(dstB));
   // The source's machine type, from its builder: the destination need not wait for it to run.
   await dstB.withMachineOf({ binary: sb, spec: { machine: srcB.draft.machine } });
+  // A user's image: this pair's own overlay of it, which its destinations share (shared storage),
+  // made once the source's command line is complete (a snapshot start picks its disk by it).
+  overlay = await srcB.withFreshRootOverlay(scope.artifacts);
+  dstB.withRootOverlay(overlay);
   if (driver.begin) {
     const src = await scope.vms.start(srcB);
     await src.waitReady();

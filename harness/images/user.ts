@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
-import { closeSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, openSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, MigtestError } from '../util/errors.js';
 import { IMAGE_FORMS } from '../util/arch.js';
@@ -50,19 +50,38 @@ export async function freshUserOverlay(file: string, format: 'qcow2' | 'raw', di
     }
   }
   const record = overlay.replace(/\.qcow2$/, '.json');
-  const tmp = `${overlay}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
     writeFileSync(record, `${JSON.stringify({ base: file, format }, null, 2)}\n`);
-    const r = await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', format, '-b', file, tmp], { reject: false });
-    if (r.exitCode !== 0) throw new MigtestError(`could not make an overlay of ${file} at ${overlay}: ${String(r.stderr || r.message).trim()}`);
-    renameSync(tmp, overlay);
+    renameSync(await newOverlay(file, format, overlay), overlay);
   } catch (e) {
-    for (const f of [tmp, overlay, record]) rmSync(f, { force: true });
+    for (const f of [overlay, record]) rmSync(f, { force: true });
     throw e;
   }
   // A destination started by hand joins the newest source's (one that made its own is no source).
   if (opts.source !== false) newestOverlay.set(dir, overlay);
   return overlay;
+}
+
+/** An empty qcow2 overlay of `file` beside `near`, under a temporary name it returns. */
+async function newOverlay(file: string, format: 'qcow2' | 'raw', near: string): Promise<string> {
+  const tmp = `${near}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const r = await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', format, '-b', file, tmp], { reject: false });
+  if (r.exitCode === 0) return tmp;
+  rmSync(tmp, { force: true });
+  throw new MigtestError(`could not make an overlay of ${file} at ${near}: ${String(r.stderr || r.message).trim()}`);
+}
+
+/**
+ * Empties an overlay again, in place: the same file (inode), so a destination that already
+ * opened it (inactive, as -incoming opens its disks) reads the new contents when it takes over.
+ */
+export async function emptyUserOverlay(overlay: string, file: string, format: 'qcow2' | 'raw'): Promise<void> {
+  const tmp = await newOverlay(file, format, overlay);
+  try {
+    copyFileSync(tmp, overlay);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
 }
 
 /** The overlay the newest source of `dir` boots, if one was made there. */

@@ -1,11 +1,11 @@
-import { existsSync } from 'node:fs';
+import { copyFileSync, existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ConfigError, MigtestError } from '../util/errors.js';
 import type { AccelChoice, Arch, LivenessSource } from '../util/arch.js';
 import { runConfig } from '../util/run-config.js';
 import { resolveAccel } from '../qemu/accel.js';
 import { secureBootKeys, snakeoilSignedKernel, uefiFirmware, type FirmwareKind } from '../images/firmware.js';
-import { freshUserOverlay, newestUserOverlay } from '../images/user.js';
+import { emptyUserOverlay, freshUserOverlay, newestUserOverlay } from '../images/user.js';
 import type { Host } from '../host/host.js';
 import type { Role } from '../host/hosts-file.js';
 import type { RunHosts } from '../host/run-hosts.js';
@@ -18,7 +18,7 @@ import { findBinary, type QemuBinary } from '../qemu/catalog.js';
 import { probeBinary, resolveMachine } from '../qemu/probe.js';
 import { ArtifactDir } from '../report/artifacts.js';
 import { ARCH_DEFAULTS, type DiskSpec, type MemoryBackend, type NicSpec, type VmSpec } from './spec.js';
-import { SnapshotCache, snapshotIneligible, snapshotKey } from './snapshot.js';
+import { overlayDisks, SnapshotCache, snapshotIneligible, snapshotKey } from './snapshot.js';
 import type { StartedVm } from './started.js';
 import { launchLocal, launchOn, planExec, type ExecPlan } from './launch.js';
 import { SnapshotRestoreError } from './snapshot-start.js';
@@ -69,6 +69,11 @@ export class VmBuilder {
   private place: { host: Host; imageDir: string; migrationAddress?: string } | undefined;
   /** Where it listens for a migration when a hosts file puts it on this machine. */
   private listenAt: string | undefined;
+  /**
+   * A user's image overlay this builder made for itself as a source: empty, or given the disk
+   * of the snapshot launch() restores. Undefined for an overlay it was given (never saved).
+   */
+  private ownOverlay: 'empty' | { key: string; file: string } | undefined;
 
   constructor(
     readonly name: string,
@@ -219,6 +224,7 @@ export class VmBuilder {
   }
   /** Boots this overlay of a user's image (--image FILE): the one its source boots, for a destination. */
   withRootOverlay(file: string | undefined): this {
+    this.ownOverlay = undefined;
     return this.set('rootOverlay', file);
   }
 
@@ -230,7 +236,31 @@ export class VmBuilder {
     const image = await this.localUserImage();
     if (!image) return undefined;
     this.d.rootOverlay = await freshUserOverlay(image.rootDisk, image.rootFormat, artifacts.path);
+    await this.fillRootOverlay();
     return this.d.rootOverlay;
+  }
+
+  /**
+   * A source's overlay it just made, before anything opens it: given the disk saved with its
+   * configuration's snapshot when there is one (launch() then restores that snapshot), else
+   * left empty (launch() boots, and saves both).
+   */
+  private async fillRootOverlay(): Promise<void> {
+    this.ownOverlay = 'empty';
+    if (this.d.incoming || this.d.freshBoot || !runConfig().snapshotStart) return;
+    const spec = await this.resolveSpec();
+    if (snapshotIneligible(spec)) return;
+    const key = snapshotKey(spec, this.d.binary!.version);
+    const cache = new SnapshotCache();
+    const file = cache.lookup(key, overlayDisks(spec));
+    if (!file) return;
+    for (const d of overlayDisks(spec)) copyFileSync(cache.diskFile(key, d.id), d.file);
+    this.ownOverlay = { key, file };
+  }
+
+  /** Overlays given a snapshot's disk that will not be restored: empty again, in place (a destination may have opened them). */
+  private async emptyOverlays(spec: VmSpec): Promise<void> {
+    for (const d of overlayDisks(spec)) await emptyUserOverlay(d.file, d.overlayOf!.file, d.overlayOf!.format);
   }
 
   /** The user's image this VM boots, on this machine (on another host it cannot: resolveSpec says so). */
@@ -331,7 +361,7 @@ export class VmBuilder {
   private userRoot(image: BootImage): DiskSpec {
     if (this.place) throw new ConfigError('--image', `'${image.rootDisk}' is on this machine: a VM on host ${this.place.host.name} cannot boot it`, 'a built-in image (default, system) with --hosts');
     if (!this.d.rootOverlay) throw new MigtestError(`${this.name}: boots ${image.rootDisk} with no overlay of it chosen (a VM gets one when it starts)`);
-    return { id: 'root', file: this.d.rootOverlay, format: 'qcow2' };
+    return { id: 'root', file: this.d.rootOverlay, format: 'qcow2', overlayOf: { file: image.rootDisk, format: image.rootFormat } };
   }
 
   /**
@@ -341,7 +371,9 @@ export class VmBuilder {
   private async chooseRootOverlay(artifacts: ArtifactDir): Promise<void> {
     const image = this.d.rootOverlay ? undefined : await this.localUserImage();
     if (!image) return;
-    this.d.rootOverlay = (this.d.incoming ? newestUserOverlay(artifacts.path) : undefined) ?? (await freshUserOverlay(image.rootDisk, image.rootFormat, artifacts.path, { source: !this.d.incoming }));
+    const joined = this.d.incoming ? newestUserOverlay(artifacts.path) : undefined;
+    this.d.rootOverlay = joined ?? (await freshUserOverlay(image.rootDisk, image.rootFormat, artifacts.path, { source: !this.d.incoming }));
+    if (!joined) await this.fillRootOverlay();
   }
 
   /**
@@ -370,21 +402,34 @@ export class VmBuilder {
     const spec = await this.resolveSpec();
     const opts = { incoming: this.d.incoming, artifacts, binary: this.d.binary! };
     if (this.place) return this.startOn(this.place, spec, opts);
-    const why = this.d.incoming ? 'it is a destination' : this.d.freshBoot ? 'it asked for a fresh boot' : !runConfig().snapshotStart ? 'snapshot start is off (--fresh-boot)' : snapshotIneligible(spec);
+    const own = this.ownOverlay;
+    this.ownOverlay = undefined;
+    const overlays = overlayDisks(spec).length > 0;
+    const why = this.d.incoming
+      ? 'it is a destination'
+      : this.d.freshBoot
+        ? 'it asked for a fresh boot'
+        : !runConfig().snapshotStart
+          ? 'snapshot start is off (--fresh-boot)'
+          : (snapshotIneligible(spec) ?? (overlays && !own ? "its overlay of the user's image was given to it, not made for it" : undefined));
     artifacts.writeJson(`${this.name}.start.json`, { snapshotStart: why === undefined, why });
     if (why) return launchLocal(this.name, spec, opts);
     const cache = new SnapshotCache();
     const key = snapshotKey(spec, opts.binary.version);
-    const file = cache.lookup(key);
+    // An overlay holds a snapshot's disk only if it was given it before anything opened it (fillRootOverlay).
+    const filled = typeof own === 'object' ? own : undefined;
+    if (filled && filled.key !== key) await this.emptyOverlays(spec);
+    const file = overlays ? (filled?.key === key ? filled.file : undefined) : cache.lookup(key);
     if (file) {
       try {
         const vm = await launchLocal(this.name, spec, { ...opts, snapshot: { restore: file } });
-        artifacts.writeJson(`${this.name}.start.json`, { snapshotStart: true, key, restoredFrom: file });
+        artifacts.writeJson(`${this.name}.start.json`, { snapshotStart: true, key, restoredFrom: file, ...(overlays ? { disksFrom: overlayDisks(spec).map((d) => cache.diskFile(key, d.id)) } : {}) });
         return vm;
       } catch (e) {
         if (!(e instanceof SnapshotRestoreError)) throw e;
         progress(`snapshot start: ${e.message}; dropped it, booting instead`);
         cache.drop(key);
+        await this.emptyOverlays(spec);
       }
     }
     artifacts.writeJson(`${this.name}.start.json`, { snapshotStart: true, key, booted: true, savesSnapshot: true });

@@ -1,7 +1,7 @@
-import { rmSync } from 'node:fs';
+import { copyFileSync, rmSync } from 'node:fs';
 import { DEADLINES } from '../util/deadlines.js';
 import { VmStartError } from './errors.js';
-import type { SnapshotCache } from './snapshot.js';
+import { overlayDisks, type SnapshotCache } from './snapshot.js';
 import { fileUri, loadStateFile, stateMigrationDone } from './state-file.js';
 import type { StartedVm } from './started.js';
 
@@ -58,6 +58,7 @@ export async function restoreStartSnapshot(vm: StartedVm, file: string): Promise
  */
 export async function saveStartSnapshot(vm: StartedVm, key: string, cache: SnapshotCache): Promise<void> {
   const tmp = cache.temporary(key);
+  const disks = overlayDisks(vm.spec).map((d) => ({ id: d.id, file: d.file, tmp: cache.temporary(key, d.id) }));
   try {
     const mapped = await hasMappedRam(vm);
     if (mapped) await setMappedRam(vm, true);
@@ -65,13 +66,16 @@ export async function saveStartSnapshot(vm: StartedVm, key: string, cache: Snaps
       await vm.qmp.execute('migrate', { uri: fileUri(vm.qemuVersion, tmp, 'out') });
       await stateMigrationDone(vm, `saving a snapshot to ${tmp}`, { timeoutMs: DEADLINES.snapshotSave });
     });
+    // The guest is stopped and its disks flushed: an overlay's file now holds what its RAM
+    // expects on disk (a user's image writes to its root while it boots).
+    for (const d of disks) copyFileSync(d.file, d.tmp);
     if (mapped) await setMappedRam(vm, false);
     await vm.qmp.execute('cont');
     await vm.waitRunState('running');
-    cache.commit(tmp, key);
+    cache.commit(tmp, key, disks);
     vm.startMode = 'booted+saved';
   } catch (e) {
-    rmSync(tmp, { force: true });
+    for (const f of [tmp, ...disks.map((d) => d.tmp)]) rmSync(f, { force: true });
     throw e;
   }
 }

@@ -65,4 +65,53 @@ describe('snapshot start', () => {
     save('newest', 0);
     expect(['old', 'mid', 'new', 'newest'].filter((k) => existsSync(cache.file(k)))).toEqual(['new', 'newest']);
   });
+
+  // A user's image: each pair boots its own overlay of the file; the snapshot holds the overlay's contents.
+  const proto = spec({ kernel: undefined, initrd: undefined });
+  const mine = file('mine.qcow2');
+  const overlaid = (overlay: string, base = mine): VmSpec => ({ ...proto, disks: [{ id: 'root', file: overlay, format: 'qcow2', bootindex: 0, overlayOf: { file: base, format: 'qcow2' } }] });
+
+  it("keys a user's image on its file, not on the pair's overlay of it", () => {
+    const base = file('user.qcow2');
+    const k = snapshotKey(overlaid(file('a/../root-overlay-1.qcow2'), base), '10.0.2');
+    expect(snapshotKey(overlaid(file('root-overlay-7.qcow2'), base), '10.0.2')).toBe(k);
+    expect(snapshotKey(overlaid(file('root-overlay-1.qcow2'), file('other.qcow2')), '10.0.2')).not.toBe(k);
+    // The user's file changed: another key.
+    utimesSync(base, new Date(), new Date(Date.now() + 5000));
+    expect(snapshotKey(overlaid(file('root-overlay-1.qcow2'), base), '10.0.2')).not.toBe(k);
+    // Its overlay is writable but goes with the snapshot; another writable disk still does not.
+    expect(snapshotIneligible(overlaid(file('root-overlay-1.qcow2')))).toBeUndefined();
+    const withData = overlaid(file('root-overlay-1.qcow2'));
+    expect(snapshotIneligible({ ...withData, disks: [...withData.disks, { id: 'data', file: file('d.qcow2'), format: 'qcow2' }] })).toMatch(/writable disk/);
+  });
+
+  it("has a snapshot only with its disks' contents, and drops them with it", () => {
+    const cache = new SnapshotCache(mkdtempSync('/tmp/migtest-snapcache-'), 2500);
+    const disks = overlaid(file('root-overlay-1.qcow2')).disks;
+    const save = (k: string, ageS: number, withDisk = true) => {
+      const tmp = cache.temporary(k);
+      writeFileSync(tmp, Buffer.alloc(600));
+      const d = { id: 'root', tmp: cache.temporary(k, 'root') };
+      writeFileSync(d.tmp, Buffer.alloc(400));
+      cache.commit(tmp, k, withDisk ? [d] : []);
+      const t = new Date(Date.now() - ageS * 1000);
+      utimesSync(cache.file(k), t, t);
+    };
+    save('k', 30);
+    expect(cache.lookup('k', disks)).toBe(cache.file('k'));
+    expect(existsSync(cache.diskFile('k', 'root'))).toBe(true);
+    // The RAM without the disk is no snapshot of that guest (and its disk's temporary file is left to age out).
+    save('nodisk', 20, false);
+    expect(cache.lookup('nodisk', disks)).toBeUndefined();
+    expect(cache.lookup('nodisk')).toBe(cache.file('nodisk'));
+    cache.drop('nodisk');
+    // A snapshot's size is its RAM and its disks: a third does not fit, and the least recently
+    // used goes whole (k was used by the lookup above, after j was saved 10 s ago).
+    save('j', 10);
+    save('i', 0);
+    expect(['k', 'j', 'i'].filter((k) => existsSync(cache.file(k)))).toEqual(['k', 'i']);
+    expect(existsSync(cache.diskFile('j', 'root'))).toBe(false);
+    cache.drop('k');
+    expect([existsSync(cache.file('k')), existsSync(cache.diskFile('k', 'root'))]).toEqual([false, false]);
+  });
 });

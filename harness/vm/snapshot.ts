@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { cacheDir } from '../util/paths.js';
 import { runConfig } from '../util/run-config.js';
 import { buildArgv } from './argv.js';
-import type { VmPaths, VmSpec } from './spec.js';
+import type { DiskSpec, VmPaths, VmSpec } from './spec.js';
 
 /** Bumped when what a snapshot holds or how it is restored changes: old files are never used. */
 const FORMAT = 2;
@@ -22,22 +22,27 @@ function fileId(f: string): string {
 
 /** Why a VM cannot start from a snapshot (it boots instead), or undefined when it can. */
 export function snapshotIneligible(spec: VmSpec): string | undefined {
-  if (spec.disks.some((d) => !d.readonly)) return 'it has a writable disk, whose contents a snapshot does not hold';
+  if (spec.disks.some((d) => !d.readonly && !d.overlayOf)) return 'it has a writable disk, whose contents a snapshot does not hold';
   if (!spec.agent || (!spec.heartbeat && !spec.livenessFromAgent)) return 'without the agent, or without a heartbeat or the agent polled, nothing tells that a restored guest is ready';
-  // Ours: a kernel we load, or a read-only disk the firmware boots from (both in the key).
-  if (!spec.kernel && !spec.disks.some((d) => d.bootindex !== undefined && d.readonly)) return 'it boots no kernel of ours';
+  // Ours: a kernel we load, or a disk the firmware boots from that is read-only or a fresh overlay (both in the key).
+  if (!spec.kernel && !spec.disks.some((d) => d.bootindex !== undefined && (d.readonly || d.overlayOf))) return 'it boots no kernel of ours';
   return undefined;
 }
+
+/** The disks whose contents go with a snapshot: a user's image's overlay, saved beside the RAM. */
+export const overlayDisks = (spec: VmSpec): DiskSpec[] => spec.disks.filter((d) => d.overlayOf);
 
 /**
  * The snapshot's key: the binary (path, size, mtime, inode) and its version, the exact argv
  * (socket and log paths as placeholders), and every file the guest boots from. A changed
- * binary, argv or image makes another key, so a stale snapshot is never restored.
+ * binary, argv or image makes another key, so a stale snapshot is never restored. An overlay
+ * (each pair's own) counts as the file it is a fresh overlay of.
  */
 export function snapshotKey(spec: VmSpec, qemuVersion: string): string {
-  const files = [spec.binary, spec.kernel, spec.initrd, spec.firmware?.code, spec.firmware?.varsTemplate, ...spec.disks.map((d) => d.file)].filter((f): f is string => !!f);
+  const keyed = { ...spec, disks: spec.disks.map((d) => (d.overlayOf ? { ...d, file: `OVERLAY-${d.id}` } : d)) };
+  const files = [spec.binary, spec.kernel, spec.initrd, spec.firmware?.code, spec.firmware?.varsTemplate, ...spec.disks.map((d) => d.overlayOf?.file ?? d.file)].filter((f): f is string => !!f);
   const h = createHash('sha256');
-  h.update(JSON.stringify({ format: FORMAT, qemuVersion, argv: buildArgv(spec, PLACEHOLDER_PATHS), files: files.map(fileId) }));
+  h.update(JSON.stringify({ format: FORMAT, qemuVersion, argv: buildArgv(keyed, PLACEHOLDER_PATHS), files: files.map(fileId) }));
   return h.digest('hex').slice(0, 32);
 }
 
@@ -60,23 +65,29 @@ export class SnapshotCache {
     return join(this.dir, `${key}.mig`);
   }
 
-  /** The snapshot for a key, if there is one (its mtime marks it used). */
-  lookup(key: string): string | undefined {
+  /** Where the contents of a snapshot's overlay disk `id` are kept, beside its RAM. */
+  diskFile(key: string, id: string): string {
+    return join(this.dir, `${key}.${id}.qcow2`);
+  }
+
+  /** The snapshot for a key, if there is one with each of these disks' contents (its mtime marks it used). */
+  lookup(key: string, disks: DiskSpec[] = []): string | undefined {
     const f = this.file(key);
-    if (!existsSync(f)) return undefined;
+    if (!existsSync(f) || disks.some((d) => !existsSync(this.diskFile(key, d.id)))) return undefined;
     const now = new Date();
     utimesSync(f, now, now);
     return f;
   }
 
-  /** A name to write a snapshot to before it is complete. */
-  temporary(key: string): string {
+  /** A name to write a snapshot (or, with `id`, one of its disks) to before it is complete. */
+  temporary(key: string, id?: string): string {
     mkdirSync(this.dir, { recursive: true });
-    return join(this.dir, `${key}.${process.pid}.${Date.now()}.tmp`);
+    return join(this.dir, `${key}.${id ? `${id}.` : ''}${process.pid}.${Date.now()}.tmp`);
   }
 
-  /** Makes a written snapshot visible, then keeps the directory bounded. */
-  commit(tmp: string, key: string): string {
+  /** Makes a written snapshot visible (its disks first: a visible snapshot has them), then keeps the directory bounded. */
+  commit(tmp: string, key: string, disks: Array<{ id: string; tmp: string }> = []): string {
+    for (const d of disks) renameSync(d.tmp, this.diskFile(key, d.id));
     const f = this.file(key);
     renameSync(tmp, f);
     this.prune();
@@ -85,21 +96,25 @@ export class SnapshotCache {
 
   /** Forgets a key (a snapshot that failed to restore): the next start boots and saves anew. */
   drop(key: string): void {
-    rmSync(this.file(key), { force: true });
+    for (const n of readdirSync(this.dir)) if (n.startsWith(`${key}.`) && !n.endsWith('.tmp')) rmSync(join(this.dir, n), { force: true });
   }
 
   private prune(): void {
     const now = Date.now();
     const entries = readdirSync(this.dir)
-      .map((n) => ({ n, p: join(this.dir, n), s: statSync(join(this.dir, n), { throwIfNoEntry: false }) }))
+      .map((n) => ({ n, key: n.slice(0, n.indexOf('.')), p: join(this.dir, n), s: statSync(join(this.dir, n), { throwIfNoEntry: false }) }))
       .filter((e) => e.s !== undefined);
-    for (const e of entries) if (now - e.s!.mtimeMs > MAX_AGE_MS) rmSync(e.p, { force: true });
-    const snaps = entries.filter((e) => e.n.endsWith('.mig') && now - e.s!.mtimeMs <= MAX_AGE_MS).sort((a, b) => b.s!.mtimeMs - a.s!.mtimeMs);
+    // A snapshot's disks live and go with it: their age and size are its own (lookup touches the RAM file only).
+    const used = new Map(entries.filter((e) => e.n.endsWith('.mig')).map((e) => [e.key, e.s!.mtimeMs]));
+    const age = (e: (typeof entries)[number]) => now - (e.n.endsWith('.tmp') ? e.s!.mtimeMs : (used.get(e.key) ?? 0));
+    for (const e of entries) if (age(e) > MAX_AGE_MS) rmSync(e.p, { force: true });
+    const bytes = new Map<string, number>();
+    for (const e of entries) if (!e.n.endsWith('.tmp') && age(e) <= MAX_AGE_MS) bytes.set(e.key, (bytes.get(e.key) ?? 0) + e.s!.size);
     // Least recently used first out, until the rest fits the budget.
     let kept = 0;
-    for (const e of snaps) {
-      kept += e.s!.size;
-      if (kept > this.budgetBytes) rmSync(e.p, { force: true });
+    for (const key of [...bytes.keys()].sort((a, b) => used.get(b)! - used.get(a)!)) {
+      kept += bytes.get(key)!;
+      if (kept > this.budgetBytes) this.drop(key);
     }
   }
 }

@@ -26,6 +26,11 @@ export interface DiskSpec {
   serial?: string;
   /** The firmware boots from it (bootindex): a guest booted from its own disk. */
   bootindex?: number;
+  /**
+   * This disk is a fresh writable overlay of that read-only file (a user's image): a snapshot
+   * start keys on the file and saves and restores the overlay's contents with the guest's RAM.
+   */
+  overlayOf?: { file: string; format: 'qcow2' | 'raw' };
 }
 
 export interface NicSpec {
