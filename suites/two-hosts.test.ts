@@ -1,10 +1,11 @@
 import { execa } from 'execa';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import {
   behaviourOf, caseScenario, ControlLinkError, DEADLINES, fault, findBinary, handover, HostKeyError, hostsDown, hostsUp, loadHostsFile, pollUntil, QmpClient, repoRoot, scenario, setControlLink, SshHost, sshTarget, topologyUp, when,
-  type HostsFile, type MigrationCase,
+  buildImage, findImage, userDiskFormat, type BootImage, type HostsFile, type MigrationCase,
 } from '../harness/index.js';
 
 // The host layer over ssh, on two hosts that `migtest hosts up` makes on this machine:
@@ -13,6 +14,7 @@ import {
 // sockets through sshd's streamlocal forwarding.
 const meta = { suite: 'two-hosts' };
 let file: HostsFile & { file: string };
+let mine: BootImage | undefined;
 let wasUp = false;
 // Network namespaces and sshd on port 22 of their own addresses need root.
 const root = process.getuid?.() === 0;
@@ -23,8 +25,14 @@ describe('two-hosts', () => {
     if (!root) return;
     wasUp = topologyUp();
     file = loadHostsFile(await hostsUp());
-  }, 60_000);
+    // The user's disk image the case below runs on: the system image's disk, converted.
+    const system = findImage('x86_64', 'system') ?? (await buildImage('x86_64', { name: 'system' }));
+    const rootDisk = join(mkdtempSync(join(tmpdir(), 'migtest-user-image-')), 'my-guest.qcow2');
+    await execa('qemu-img', ['convert', '-O', 'qcow2', system.rootDisk, rootDisk]);
+    mine = { kernel: '', initrd: '', rootDisk, rootFormat: 'qcow2', boot: 'firmware', user: true };
+  }, 600_000);
   afterAll(async () => {
+    if (mine) rmSync(dirname(mine.rootDisk), { recursive: true, force: true });
     if (root && !wasUp) await hostsDown();
   }, 60_000);
 
@@ -142,6 +150,35 @@ describe('two-hosts', () => {
       expect(io!.writes).toBe(2048);
       expect(io!.srcWrites).toBeGreaterThan(0);
       expect(io!.dstWrites).toBeGreaterThan(0);
+    },
+  );
+
+  // A disk image of the user's own (--image FILE, made as a user makes one: qemu-img convert,
+  // outside migtest's cache) across the hosts: no storage is shared, so each host gets a copy of
+  // the file and an overlay of its own, and the source's disk is mirrored into the destination's
+  // (sync top: only what the guest wrote). The guest writes a mark to its disk (its root is
+  // mounted read-only, so in the unpartitioned last MiB); the destination must read it back.
+  const markAt = async (img: BootImage) => (await userDiskFormat(img.rootDisk)).virtualSize / 4096 - 256;
+  caseAsRoot(
+    across({
+      id: "a disk image of the user's own across two hosts: copied to each, an overlay on each, the guest's writes mirrored over NBD",
+      source: { configure: (b) => b.withImage(mine!) },
+      hooks: {
+        start: async (run) => {
+          const page = await markAt(mine!);
+          await (await run.src.agent()).sh(`dd if=/dev/zero bs=4096 count=1 2>/dev/null | tr '\\000' m | dd of=/dev/vda bs=4096 seek=${page} conv=fsync 2>/dev/null`);
+        },
+      },
+    }),
+    twoHostMeta,
+    async ({ run }) => {
+      expect(run.src.spec.disks[0]!.file).toMatch(/src-root-overlay\.qcow2$/);
+      expect(run.dst.spec.disks[0]!.file).toMatch(/dst-root-overlay\.qcow2$/);
+      const page = await markAt(mine!);
+      const read = await (await run.dst.agent()).sh(`sync; echo 3 > /proc/sys/vm/drop_caches; dd if=/dev/vda bs=4096 skip=${page} count=1 2>/dev/null | od -An -c -v | tr -s ' \\n' '\\n\\n' | sort -u`);
+      expect(read.stdout.trim().split('\n')).toEqual(['m']);
+      const mirror = JSON.parse(readFileSync(join(run.scope.artifacts.path, 'root-mirror.json'), 'utf8')) as { completed: { len: number } };
+      expect(mirror.completed.len).toBeGreaterThan(0);
     },
   );
 

@@ -66,6 +66,8 @@ async function complete(run: Migrating, report: DraftReport): Promise<Outcome> {
   const result = await run.m.finish();
   report.migration = result;
   if (result.status !== 'completed') return { kind: 'failed', status: result.status as 'failed' | 'cancelled', error: result.info['error-desc'] };
+  // The destination runs on its own disk: it stops serving it (libvirt's Finish).
+  await run.parts.rootMirror?.stopServer();
   await run.case.hooks?.completed?.(run);
   try {
     // A guest expected to die is given the deadline of a wait expected to fail, and asked for
@@ -152,8 +154,8 @@ export async function settle(run: RunState, report: CaseReport): Promise<CaseRep
     }
     if (o.kind === 'failed' || o.kind === 'refused' || o.kind === 'dst-start-failed') {
       await assertSourceIntact(run.src, run.ram);
-      // A fresh destination would need the data disk again: cases with storage do not retry.
-      const wantRetry = !run.storage && (c.retry ?? (o.kind === 'failed' || (o.kind === 'refused' && o.stage === 'stream')));
+      // A fresh destination would need the data disk (or a mirrored root) again: such cases do not retry.
+      const wantRetry = !run.storage && !run.parts.rootMirror && (c.retry ?? (o.kind === 'failed' || (o.kind === 'refused' && o.stage === 'stream')));
       if (wantRetry && run.ram) {
         if ('m' in run) await heal(run as Migrating);
         await c.hooks?.beforeRetry?.(run);

@@ -1,4 +1,5 @@
 import { BridgeChain } from '../faults/bridge.js';
+import { NbdMirror } from '../storage/nbd-mirror.js';
 import { RamWorkload } from '../guest/ramcheck.js';
 import { runHooks, startMigration, type MigrateOptions, type RunningMigration, type Side } from '../migration/migrate.js';
 import { mergeSettings } from '../migration/postcopy.js';
@@ -38,6 +39,8 @@ export interface RunParts {
   placeDestination: (b: VmBuilder) => VmBuilder;
   /** A destination the mode starts with the migration (cpr-transfer); until then the source stands in as `dst`. */
   deferredDestination?: VmBuilder;
+  /** A user's image across two hosts: the source's root disk mirrored into the destination's, READY before the migration. */
+  rootMirror?: NbdMirror;
 }
 
 /** What every state of a run holds: the pair, its workload, bridges and storage, and what it must do. */
@@ -144,8 +147,10 @@ function migrateOptions(run: Prepared, migrating: () => Migrating): MigrateOptio
   const keep = spec.keepDestinationOnError === 'auto' ? compareVersions(run.dst.qemuVersion, '9.1') >= 0 : !!spec.keepDestinationOnError;
   const hook = run.case.hooks?.beforeSwitchover;
   const e = run.expectation;
-  // The storage's (a mirror to complete) first, then the case's.
-  const before = [run.storage?.beforeSwitchover, hook && (() => hook(migrating()))].filter((f) => !!f);
+  // The mirrors to complete (the root's, the storage's) first, then the case's.
+  const root = run.parts.rootMirror;
+  const rootDone = root && (async () => void run.scope.artifacts.writeJson('root-mirror.json', { ready: root.ready, completed: await root.complete() }));
+  const before = [rootDone, run.storage?.beforeSwitchover, hook && (() => hook(migrating()))].filter((f) => !!f);
   return {
     ...spec,
     ...mergeSettings(run.driver.settings(spec), spec),
@@ -170,13 +175,15 @@ function migrateOptions(run: Prepared, migrating: () => Migrating): MigrateOptio
  */
 export async function prepare(scope: Scope, c: MigrationCase, sides: StartedSides): Promise<Prepared> {
   const { src, dst, versions, storage, expectation, listenHost, placeDestination, deferredDestination } = sides;
+  // The guest's root disk, copied to the destination's own (sync top: both overlay the same file) until READY.
+  const rootMirror = sides.rootMirror && dst ? await NbdMirror.start(src, dst, { srcNode: 'root', dstNode: 'root', sync: 'top' }) : undefined;
   const driver = driverFor(c.migration?.mode);
   const workload = c.workload === false ? undefined : (c.workload ?? driver.workload);
   const ram = workload ? await RamWorkload.start(src, workload) : undefined;
   const bridged = c.migration?.bridged ?? driver.bridged;
   const bridges = bridged ? scope.track(new BridgeChain(scope.artifacts, src.host)) : undefined;
   const connect = c.migration?.connect ? await ConnectRoute.start(scope, c.migration.connect) : undefined;
-  const run = new Prepared({ scope, case: c, src, dst: dst ?? src, ram, versions, bridges, storage, expectation, connect, listenHost, placeDestination, deferredDestination });
+  const run = new Prepared({ scope, case: c, src, dst: dst ?? src, ram, versions, bridges, storage, expectation, connect, listenHost, placeDestination, deferredDestination, rootMirror });
   if (dst) await storage?.start(src, dst);
   if (dst || deferredDestination) await c.hooks?.start?.(run);
   return run;

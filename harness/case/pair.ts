@@ -10,7 +10,7 @@ import type { StartedVm } from '../vm/started.js';
 import { expectationOf, type ExpectationContext } from './expectations.js';
 import type { CasePatch, Expectation, MigrationCase, SideSetup } from './model.js';
 import { driverFor } from './drivers/index.js';
-import { CaseStorage } from './storage.js';
+import { CaseStorage, sideDir } from './storage.js';
 import { checkContract, describeContract } from '../guest/contract.js';
 import { progress } from '../util/log.js';
 
@@ -76,6 +76,8 @@ export interface StartedSides {
   placeDestination: (b: VmBuilder) => VmBuilder;
   /** A destination the mode starts itself, with the migration (cpr-transfer): its builder, ready. */
   deferredDestination?: VmBuilder;
+  /** A user's image across two hosts: the source's root disk is mirrored into the destination's. */
+  rootMirror?: boolean;
 }
 
 /**
@@ -118,15 +120,18 @@ export async function startSides(scope: Scope, given: MigrationCase): Promise<St
   if (storage) (storage.configureSrc(srcB), storage.configureDst(dstB));
   // The source's machine type, from its builder: the destination need not wait for it to run.
   await dstB.withMachineOf({ binary: sb, spec: { machine: srcB.draft.machine } });
-  // A user's image: this pair's own overlay of it, which its destinations share (shared storage),
-  // made once the source's command line is complete (a snapshot start picks its disk by it).
-  overlay = await srcB.withFreshRootOverlay(scope.artifacts);
-  dstB.withRootOverlay(overlay);
+  // A user's image, once the source's command line is complete (a snapshot start picks its disk
+  // by it). On one host: this pair's own overlay, which its destinations share (shared storage).
+  // Across two hosts: each side its own on its host, the source's mirrored into the
+  // destination's before the switchover (no storage is shared).
+  const rootMirror = !!hosts && !!(await srcB.userImage());
+  if (rootMirror) for (const b of [srcB, dstB]) await b.withOwnRootOverlay(await sideDir(scope, b.host));
+  else dstB.withRootOverlay((overlay = await srcB.withFreshRootOverlay(scope.artifacts)));
   if (driver.begin) {
     const src = await scope.vms.start(srcB);
     await src.waitReady();
     await checkUserGuest(src);
-    return { src, versions, expectation, storage, listenHost, placeDestination, deferredDestination: dstB };
+    return { src, versions, expectation, storage, listenHost, placeDestination, deferredDestination: dstB, rootMirror };
   }
   // Both QEMUs start at once: the destination's start overlaps the source's boot or restore.
   const dstStarting = scope.vms.start(dstB).catch((e: unknown) => {
@@ -141,7 +146,7 @@ export async function startSides(scope: Scope, given: MigrationCase): Promise<St
     throw e;
   });
   const [dst] = await Promise.all([dstStarting, src.waitReady().then(() => checkUserGuest(src))]);
-  if (dst instanceof VmStartError) return { src, dstError: dst, versions, expectation, storage, listenHost, placeDestination };
+  if (dst instanceof VmStartError) return { src, dstError: dst, versions, expectation, storage, listenHost, placeDestination, rootMirror };
   if (listenHost) dst.listenAddress = listenHost;
-  return { src, dst, versions, expectation, storage, listenHost, placeDestination };
+  return { src, dst, versions, expectation, storage, listenHost, placeDestination, rootMirror };
 }

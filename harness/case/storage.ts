@@ -44,7 +44,7 @@ export const MIRROR_BASE = { offsetMiB: 16, lengthMiB: 16, byte: 0x5a };
 const FIO_WRITES = 2048;
 
 /** A directory for one side's images on its host, removed after the case. */
-async function sideDir(scope: Scope, host: Host): Promise<string> {
+export async function sideDir(scope: Scope, host: Host): Promise<string> {
   if (host === localHost) return scope.artifacts.path;
   const dir = await host.privateDir('disks');
   scope.track({ stop: dir.cleanup });

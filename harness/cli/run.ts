@@ -201,7 +201,6 @@ export async function planRun(names: string[], opts: RunOptions): Promise<RunPla
   if (choice.file) {
     // A user's disk is one arch's and on this machine: checked and read before anything starts.
     if (arches.length !== 1) throw new ConfigError(imageField, `'${choice.file}' boots one architecture: give --arch`, ARCHES);
-    if (opts.hosts ?? runConfig().hosts) throw new ConfigError(imageField, `'${choice.file}' is on this machine: a two-host run with a user's image is not supported yet`, 'a built-in image (default, system) with --hosts');
     await userDiskFormat(choice.file, imageField);
   }
   if (opts.qemu && (opts.srcQemu || opts.dstQemu)) throw new ConfigError('--qemu/--src-qemu/--dst-qemu', '--qemu sets both sides: give it alone, or the per-side options', QEMU_SPEC_FORMS);

@@ -23,23 +23,29 @@ function sha256(file: string): Promise<string> {
 }
 
 /**
+ * A local file on another host, as `folder`/<its name>: copied when missing, or when the
+ * copy's SHA-256 (computed there) differs.
+ */
+export async function placeFile(host: Host, local: string, folder: string): Promise<string> {
+  const remote = join(folder, basename(local));
+  const want = await sha256(local);
+  const have = await host.exec(['sha256sum', '--', remote]);
+  if (have.code === 0 && have.stdout.startsWith(want)) return remote;
+  const mk = await host.exec(['mkdir', '-p', '--', folder]);
+  if (mk.code !== 0) throw new MigtestError(`host ${host.name}: cannot make ${folder}: ${mk.stderr.trim()}`);
+  const t0 = Date.now();
+  await host.putFile(local, `${remote}.part-${process.pid}`);
+  await host.exec(['mv', '-f', '--', `${remote}.part-${process.pid}`, remote]);
+  progress(`image: copied ${basename(local)} (${(statSync(local).size / 2 ** 20).toFixed(0)} MiB) to host ${host.name} in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  return remote;
+}
+
+/**
  * The image's files on another host, under `dir`/<the image's cache folder, named by its
- * recipe hash>: copied when missing, or when the copy's SHA-256 (computed there) differs.
+ * recipe hash>, each placed by placeFile.
  */
 export async function placeImage<T extends Pick<GuestImage, 'kernel' | 'rootDisk'> & { initrd?: string }>(host: Host, image: T, dir: string): Promise<T> {
   const folder = join(dir, basename(dirname(image.rootDisk)));
-  const place = async (local: string) => {
-    const remote = join(folder, basename(local));
-    const want = await sha256(local);
-    const have = await host.exec(['sha256sum', '--', remote]);
-    if (have.code === 0 && have.stdout.startsWith(want)) return remote;
-    const mk = await host.exec(['mkdir', '-p', '--', folder]);
-    if (mk.code !== 0) throw new MigtestError(`host ${host.name}: cannot make ${folder}: ${mk.stderr.trim()}`);
-    const t0 = Date.now();
-    await host.putFile(local, `${remote}.part-${process.pid}`);
-    await host.exec(['mv', '-f', '--', `${remote}.part-${process.pid}`, remote]);
-    progress(`image: copied ${basename(local)} (${(statSync(local).size / 2 ** 20).toFixed(0)} MiB) to host ${host.name} in ${((Date.now() - t0) / 1000).toFixed(1)}s`);
-    return remote;
-  };
+  const place = (local: string) => placeFile(host, local, folder);
   return { ...image, kernel: await place(image.kernel), initrd: image.initrd && (await place(image.initrd)), rootDisk: await place(image.rootDisk) };
 }

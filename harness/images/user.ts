@@ -4,6 +4,7 @@ import { closeSync, copyFileSync, openSync, readSync, renameSync, rmSync, writeF
 import { join } from 'node:path';
 import { ConfigError, MigtestError } from '../util/errors.js';
 import { IMAGE_FORMS } from '../util/arch.js';
+import type { Host } from '../host/host.js';
 
 /** What qemu-img says a user's disk image is: its format (qcow2 or raw) and virtual size. */
 export async function userDiskFormat(file: string, field = '--image'): Promise<{ format: 'qcow2' | 'raw'; virtualSize: number }> {
@@ -60,6 +61,13 @@ export async function freshUserOverlay(file: string, format: 'qcow2' | 'raw', di
   // A destination started by hand joins the newest source's (one that made its own is no source).
   if (opts.source !== false) newestOverlay.set(dir, overlay);
   return overlay;
+}
+
+/** An overlay of `base` at `path`, both on `host`: a pair's side across two hosts has its own. */
+export async function overlayOn(host: Host, base: string, format: 'qcow2' | 'raw', path: string): Promise<string> {
+  const r = await host.exec(['qemu-img', 'create', '-q', '-f', 'qcow2', '-F', format, '-b', base, path]);
+  if (r.code !== 0) throw new MigtestError(`host ${host.name}: could not make an overlay of ${base} at ${path}: ${r.stderr.trim()}`);
+  return path;
 }
 
 /** An empty qcow2 overlay of `file` beside `near`, under a temporary name it returns. */

@@ -1,15 +1,17 @@
 import { copyFileSync, existsSync } from 'node:fs';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { ConfigError, MigtestError } from '../util/errors.js';
 import type { AccelChoice, Arch, LivenessSource } from '../util/arch.js';
 import { runConfig } from '../util/run-config.js';
 import { resolveAccel } from '../qemu/accel.js';
 import { secureBootKeys, snakeoilSignedKernel, uefiFirmware, type FirmwareKind } from '../images/firmware.js';
-import { emptyUserOverlay, freshUserOverlay, newestUserOverlay } from '../images/user.js';
+import { emptyUserOverlay, freshUserOverlay, newestUserOverlay, overlayOn } from '../images/user.js';
 import type { Host } from '../host/host.js';
 import type { Role } from '../host/hosts-file.js';
 import type { RunHosts } from '../host/run-hosts.js';
-import { placeImage } from '../images/remote.js';
+import { placeFile, placeImage } from '../images/remote.js';
+import { localHost } from '../host/local.js';
 import { placeQemu, versionOn } from '../qemu/remote.js';
 import { VmStartError } from './errors.js';
 import { defaultImage } from '../images/default.js';
@@ -263,11 +265,36 @@ export class VmBuilder {
     for (const d of overlayDisks(spec)) await emptyUserOverlay(d.file, d.overlayOf!.file, d.overlayOf!.format);
   }
 
-  /** The user's image this VM boots, on this machine (on another host it cannot: resolveSpec says so). */
-  private async localUserImage(): Promise<BootImage | undefined> {
-    if (this.place) return undefined;
+  /** The user's image this VM boots (--image FILE), if it boots one. */
+  async userImage(): Promise<BootImage | undefined> {
     const image = this.d.image ?? (await defaultImage(this.arch));
     return image.user ? image : undefined;
+  }
+
+  /** The user's image this VM boots, on this machine. */
+  private async localUserImage(): Promise<BootImage | undefined> {
+    return this.place ? undefined : this.userImage();
+  }
+
+  /** The host this VM runs on. */
+  get host(): Host {
+    return this.place?.host ?? localHost;
+  }
+
+  /**
+   * A user's image across two hosts: an overlay of this VM's own in `dir` on its host, over
+   * the file copied to that host first (under its image directory, checked by SHA-256). No
+   * storage is shared: a source mirrors its disk into its destination's (rootMirror).
+   */
+  async withOwnRootOverlay(dir: string): Promise<string | undefined> {
+    const image = await this.userImage();
+    if (!image) return undefined;
+    const folder = (p: NonNullable<VmBuilder['place']>) => join(p.imageDir, 'user', createHash('sha256').update(image.rootDisk).digest('hex').slice(0, 16));
+    const base = this.place ? await placeFile(this.place.host, image.rootDisk, folder(this.place)) : image.rootDisk;
+    const overlay = await overlayOn(this.host, base, image.rootFormat, join(dir, `${this.name}-root-overlay.qcow2`));
+    this.ownOverlay = undefined;
+    this.d.rootOverlay = overlay;
+    return overlay;
   }
 
   withArtifacts(dir: ArtifactDir): this {
@@ -357,11 +384,14 @@ export class VmBuilder {
     };
   }
 
-  /** A user's disk image: the overlay chosen for this VM when it started (withRootOverlay), on this machine only. */
+  /**
+   * A user's disk image: the overlay chosen for this VM (withRootOverlay; on this machine it gets
+   * one when it starts), or made on its host (withOwnRootOverlay, a pair across two hosts).
+   */
   private userRoot(image: BootImage): DiskSpec {
-    if (this.place) throw new ConfigError('--image', `'${image.rootDisk}' is on this machine: a VM on host ${this.place.host.name} cannot boot it`, 'a built-in image (default, system) with --hosts');
-    if (!this.d.rootOverlay) throw new MigtestError(`${this.name}: boots ${image.rootDisk} with no overlay of it chosen (a VM gets one when it starts)`);
-    return { id: 'root', file: this.d.rootOverlay, format: 'qcow2', overlayOf: { file: image.rootDisk, format: image.rootFormat } };
+    if (!this.d.rootOverlay)
+      throw new MigtestError(`${this.name}: boots ${image.rootDisk} with no overlay of it chosen (${this.place ? `on host ${this.place.host.name}, a pair makes one there` : 'a VM gets one when it starts'})`);
+    return { id: 'root', file: this.d.rootOverlay, format: 'qcow2', ...(this.place ? {} : { overlayOf: { file: image.rootDisk, format: image.rootFormat } }) };
   }
 
   /**
@@ -457,9 +487,11 @@ export class VmBuilder {
         { artifacts: opts.artifacts.path },
       );
     // The kernel the spec boots (a signed copy under uefi-secure) goes there with the rest.
-    const local = { ...(this.d.image ?? (await defaultImage(this.arch))), ...(spec.kernel ? { kernel: spec.kernel } : {}) };
-    const placed = await placeImage(host, local, imageDir);
-    const moved = (f: string): string => (f === local.kernel ? placed.kernel : f === local.initrd && placed.initrd ? placed.initrd : f === local.rootDisk ? placed.rootDisk : f);
+    const image = this.d.image ?? (await defaultImage(this.arch));
+    // A user's image boots its overlay made on that host (withOwnRootOverlay): nothing else to place.
+    const local = image.user ? undefined : { ...image, ...(spec.kernel ? { kernel: spec.kernel } : {}) };
+    const placed = local && (await placeImage(host, local, imageDir));
+    const moved = (f: string): string => (!local || !placed ? f : f === local.kernel ? placed.kernel : f === local.initrd && placed.initrd ? placed.initrd : f === local.rootDisk ? placed.rootDisk : f);
     const remoteSpec: VmSpec = { ...spec, kernel: spec.kernel && moved(spec.kernel), initrd: spec.initrd && moved(spec.initrd!), disks: spec.disks.map((d) => ({ ...d, file: moved(d.file) })) };
     const vm = await launchOn(host, this.name, remoteSpec, opts);
     vm.listenAddress = migrationAddress;
