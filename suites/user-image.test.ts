@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe, expect } from 'vitest';
-import { buildImage, findImage, repoRoot, scenario, SnapshotCache, testArches, userDiskFormat, VmBuilder } from '../harness/index.js';
+import { buildImage, findImage, repoRoot, runConfig, scenario, SnapshotCache, testArches, userDiskFormat, VmBuilder } from '../harness/index.js';
 
 const MIGTEST = join(repoRoot, 'bin/migtest.mjs');
 
@@ -31,7 +31,7 @@ describe.each(testArches())('user-image %s', (arch) => {
       liveness === 'heartbeat'
         ? "a disk image of the user's own, passed with --image: contract checked, migrated, the file never written"
         : "a disk image of the user's own without the heartbeat (--liveness agent): liveness from the agent, its resolution in the row",
-      { suite: 'user-image', arch, oneHost: "the user's image is on this machine" },
+      { suite: 'user-image', arch, oneHost: 'a whole run of its own on this machine (two-hosts runs a user\'s image across hosts)' },
       async (ctx) => {
         const system = findImage(arch, 'system') ?? (await buildImage(arch, { name: 'system' }));
         const mine = join(ctx.artifacts.path, 'my-guest.qcow2');
@@ -43,6 +43,7 @@ describe.each(testArches())('user-image %s', (arch) => {
         const results = join(ctx.artifacts.path, 'child-results.json');
         // With the heartbeat, twice: the second pair's source starts from the first one's snapshot (RAM and disk).
         const repeat = liveness === 'heartbeat' ? 2 : 1;
+        const snapshots = runConfig().snapshotStart;
         const out = await execa(process.execPath, [MIGTEST, 'run', 'precopy-basic', '-t', 'over tcp', '--image', mine, '--arch', arch, '--liveness', liveness, '--repeat', String(repeat), '--results', results], {
           cwd: repoRoot, env: { ...env, MIGTEST_ARTIFACTS: ctx.artifacts.path }, extendEnv: false, reject: false, all: true,
         });
@@ -65,8 +66,10 @@ describe.each(testArches())('user-image %s', (arch) => {
         expect(drives).toEqual(Array(2 * repeat).fill(['root-overlay-1.qcow2']));
         // The first source booted and saved its RAM and its overlay; the second was given that overlay and restored.
         const starts = findAll(ctx.artifacts.path, 'src.start.json').map((f) => JSON.parse(readFileSync(f, 'utf8')) as { booted?: boolean; restoredFrom?: string; disksFrom?: string[] });
-        if (repeat === 2) expect(starts.map((s) => (s.restoredFrom ? `restored, disk ${s.disksFrom?.length}` : s.booted ? 'booted' : 'other')).sort()).toEqual(['booted', 'restored, disk 1']);
+        if (repeat === 2 && snapshots) expect(starts.map((s) => (s.restoredFrom ? `restored, disk ${s.disksFrom?.length}` : s.booted ? 'booted' : 'other')).sort()).toEqual(['booted', 'restored, disk 1']);
         expect({ digest: digest(mine), mtimeMs: statSync(mine).mtimeMs }).toEqual(before);
+        // Snapshots of a file made for this test are of no use to anyone after it.
+        for (const s of starts as Array<{ key?: string }>) if (s.key) new SnapshotCache().drop(s.key);
         return { guestDowntimeMs: row.guestDowntimeMs, guestDowntimeResolutionMs: row.guestDowntimeResolutionMs, extra: { image: mine, contract: 'met', liveness, repeat } };
       },
     );
@@ -76,6 +79,7 @@ describe.each(testArches())('user-image %s', (arch) => {
   // nothing), so the saved disk is marked here in its unpartitioned last MiB, where the guest
   // then must read it.
   scenario("snapshot start of a user's image: a later source gets the saved guest's disk with its RAM", { suite: 'user-image', arch, oneHost: "the snapshot cache is this machine's" }, async (ctx) => {
+    if (!runConfig().snapshotStart) return ctx.skip('snapshot start is off in this run (--fresh-boot)');
     const system = findImage(arch, 'system') ?? (await buildImage(arch, { name: 'system' }));
     const mine = join(ctx.artifacts.path, 'my-guest.qcow2');
     await execa('qemu-img', ['convert', '-O', 'qcow2', system.rootDisk, mine]);
@@ -100,6 +104,7 @@ describe.each(testArches())('user-image %s', (arch) => {
     // Each source its own overlay, the user's file as it was.
     expect([first, second].map((vm) => basename(vm.spec.disks[0]!.file))).toEqual(['root-overlay-1.qcow2', 'root-overlay-2.qcow2']);
     expect({ digest: digest(mine), mtimeMs: statSync(mine).mtimeMs }).toEqual(before);
+    new SnapshotCache().drop(saved.key);
     return { extra: { image: mine, modes: ['booted+saved', 'restored'], marker: 'read back' } };
   });
 });

@@ -12,6 +12,8 @@ import { mergeSettings } from '../migration/postcopy.js';
 import { outcomeOf } from './outcome.js';
 import { applySide } from './pair.js';
 import { caseRow } from './row.js';
+import { NbdMirror } from '../storage/nbd-mirror.js';
+import { sideDir } from './storage.js';
 
 /** A retry goes at QEMU's default speed limit, whatever throttled the attempt before it. */
 const RETRY_SPEED = { 'max-bandwidth': 134_217_728 };
@@ -66,8 +68,9 @@ async function complete(run: Migrating, report: DraftReport): Promise<Outcome> {
   const result = await run.m.finish();
   report.migration = result;
   if (result.status !== 'completed') return { kind: 'failed', status: result.status as 'failed' | 'cancelled', error: result.info['error-desc'] };
-  // The destination runs on its own disk: it stops serving it (libvirt's Finish).
-  await run.parts.rootMirror?.stopServer();
+  // The destination runs on its own disk: it stops serving it (libvirt's Finish). A destination
+  // that died meanwhile is for the checks below to say, not this cleanup.
+  await run.parts.rootMirror?.stopServer().catch(() => undefined);
   await run.case.hooks?.completed?.(run);
   try {
     // A guest expected to die is given the deadline of a wait expected to fail, and asked for
@@ -154,8 +157,8 @@ export async function settle(run: RunState, report: CaseReport): Promise<CaseRep
     }
     if (o.kind === 'failed' || o.kind === 'refused' || o.kind === 'dst-start-failed') {
       await assertSourceIntact(run.src, run.ram);
-      // A fresh destination would need the data disk (or a mirrored root) again: such cases do not retry.
-      const wantRetry = !run.storage && !run.parts.rootMirror && (c.retry ?? (o.kind === 'failed' || (o.kind === 'refused' && o.stage === 'stream')));
+      // A fresh destination would need the data disk again: cases with storage do not retry.
+      const wantRetry = !run.storage && (c.retry ?? (o.kind === 'failed' || (o.kind === 'refused' && o.stage === 'stream')));
       if (wantRetry && run.ram) {
         if ('m' in run) await heal(run as Migrating);
         await c.hooks?.beforeRetry?.(run);
@@ -167,14 +170,30 @@ export async function settle(run: RunState, report: CaseReport): Promise<CaseRep
         // Across two hosts the fresh destination is on the destination's host too.
         const hosts = await run.scope.runHosts(c.hosts);
         const { mode, ...rest } = migration;
+        // A user's image across two hosts: the fresh destination gets an overlay of its own,
+        // and the source's disk is mirrored into it again (the first mirror abandoned).
+        const root = run.parts.rootMirror;
+        await root?.abandon();
+        let again: NbdMirror | undefined;
         const retry = await retryToFreshDestination(run.scope.vms, run.src, run.ram, {
           ...rest,
           postcopy: mode === 'postcopy' || mode === 'recovery',
           parameters: { ...RETRY_SPEED, ...rest.parameters },
           listenHost: rest.listenHost ?? run.listenHost ?? hosts?.file.hosts.dst.migrationAddress,
           // retryToFreshDestination pins the source's QEMU version; the setup may name a binary instead.
-          configure: (b) => run.placeDestination(applySide(b, setup).onRunHost(hosts, 'dst')),
+          configure: async (b) => {
+            const d = run.placeDestination(applySide(b, setup).onRunHost(hosts, 'dst'));
+            if (root) await d.withOwnRootOverlay(await sideDir(run.scope, d.host));
+            return d;
+          },
+          withDestination: root
+            ? async (dst) => {
+                again = await NbdMirror.start(run.src, dst, root.opts);
+                return { beforeSwitchover: async () => void (await again!.complete()) };
+              }
+            : undefined,
         });
+        await again?.stopServer();
         report.retry = retry.figures;
       }
     }

@@ -40,6 +40,21 @@ export async function placeFile(host: Host, local: string, folder: string): Prom
   return remote;
 }
 
+/** What placeFileByContent placed, per host: checked there once per process (a large image's SHA-256 takes seconds). */
+const placedOn = new WeakMap<Host, Map<string, Promise<string>>>();
+
+/** A local file on another host, under `dir`/<its SHA-256's first 16 hex digits>/ (one copy per content). */
+export async function placeFileByContent(host: Host, local: string, dir: string): Promise<string> {
+  const placed = placedOn.get(host) ?? new Map<string, Promise<string>>();
+  placedOn.set(host, placed);
+  const key = `${dir}\0${local}\0${await sha256(local)}`;
+  let p = placed.get(key);
+  if (!p) placed.set(key, (p = placeFile(host, local, join(dir, key.split('\0')[2]!.slice(0, 16)))));
+  // A failed copy is tried again by the next case.
+  p.catch(() => placed.delete(key));
+  return p;
+}
+
 /**
  * The image's files on another host, under `dir`/<the image's cache folder, named by its
  * recipe hash>, each placed by placeFile.

@@ -39,12 +39,17 @@ export async function retryToFreshDestination(
   vms: VmPool,
   src: StartedVm,
   ram: RamWorkload,
-  opts: MigrateOptions & { configure?: (b: VmBuilder) => VmBuilder; postcopy?: boolean } = {},
+  opts: MigrateOptions & {
+    configure?: (b: VmBuilder) => VmBuilder | Promise<VmBuilder>;
+    postcopy?: boolean;
+    /** What the fresh destination needs before the migration (a disk mirrored into it): options it adds. */
+    withDestination?: (dst: StartedVm) => Promise<Partial<MigrateOptions>>;
+  } = {},
 ): Promise<RetryResult> {
-  const builder = (opts.configure ?? ((b) => b))(new VmBuilder('dst2', src.spec.arch).withBinary(src.binary).withIncoming());
+  const builder = await (opts.configure ?? ((b) => b))(new VmBuilder('dst2', src.spec.arch).withBinary(src.binary).withIncoming());
   const dst = await vms.start(builder);
-  const { postcopy, ...rest } = opts;
-  const settings: MigrateOptions = { parameters: { 'max-bandwidth': 134_217_728 }, ...rest };
+  const { postcopy, withDestination, ...rest } = opts;
+  const settings: MigrateOptions = { parameters: { 'max-bandwidth': 134_217_728 }, ...rest, ...(await withDestination?.(dst)) };
   let verified: VerifiedMigration;
   if (postcopy) {
     // The same migration in postcopy: switched after the first pass, then let run at full speed.

@@ -54,7 +54,10 @@ export class NbdMirror {
   }
 
   static async start(src: StartedVm, dst: StartedVm, opts: MirrorOptions): Promise<NbdMirror> {
-    const addr = await startServer(src, dst);
+    // One server per destination, whatever it exports (its root and a data disk across two hosts).
+    let serving = servers.get(dst);
+    if (!serving) servers.set(dst, (serving = startServer(src, dst)));
+    const addr = await serving;
     await dst.qmp.execute('block-export-add', { type: 'nbd', id: `export-${opts.dstNode}`, 'node-name': opts.dstNode, writable: true, name: opts.dstNode });
     const target = targetOf(opts);
     await src.qmp.execute('blockdev-add', { driver: 'nbd', 'node-name': target, server: addr.client, export: opts.dstNode });
@@ -80,11 +83,31 @@ export class NbdMirror {
     return { ...progress(e), tookMs: Date.now() - started };
   }
 
-  /** After the switchover: the destination stops serving its disk (libvirt's Finish). */
+  /**
+   * A migration that failed before the pre-switchover left the job running (or failed) against
+   * a destination that is gone: it is cancelled and its NBD node removed, so the disk can be
+   * mirrored again to another destination.
+   */
+  async abandon(): Promise<void> {
+    const jobs = await this.src.qmp.execute<Array<{ device: string }>>('query-block-jobs');
+    if (jobs.some((j) => j.device === this.jobId)) {
+      const mark = this.src.qmp.mark();
+      await this.src.qmp.execute('block-job-cancel', { device: this.jobId, force: true });
+      await this.src.qmp.waitForEvent('BLOCK_JOB_CANCELLED', (ev) => ev.data?.device === this.jobId, { timeoutMs: DEADLINES.mirrorComplete, since: mark });
+    }
+    const nodes = await this.src.qmp.execute<Array<{ 'node-name': string }>>('query-named-block-nodes', { flat: true });
+    if (nodes.some((n) => n['node-name'] === targetOf(this.opts))) await this.src.qmp.execute('blockdev-del', { 'node-name': targetOf(this.opts) });
+  }
+
+  /** After the switchover: the destination stops serving its disks (libvirt's Finish); once, whichever mirror asks first. */
   async stopServer(): Promise<void> {
+    if (!servers.delete(this.dst)) return;
     await this.dst.qmp.execute('nbd-server-stop');
   }
 }
+
+/** Each destination's NBD server, started by its first mirror. */
+const servers = new WeakMap<StartedVm, Promise<NbdAddress>>();
 
 /**
  * Starts the destination's NBD server where the source can reach it: its private directory

@@ -1,6 +1,5 @@
-import { copyFileSync, existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { createHash } from 'node:crypto';
 import { ConfigError, MigtestError } from '../util/errors.js';
 import type { AccelChoice, Arch, LivenessSource } from '../util/arch.js';
 import { runConfig } from '../util/run-config.js';
@@ -10,7 +9,7 @@ import { emptyUserOverlay, freshUserOverlay, newestUserOverlay, overlayOn } from
 import type { Host } from '../host/host.js';
 import type { Role } from '../host/hosts-file.js';
 import type { RunHosts } from '../host/run-hosts.js';
-import { placeFile, placeImage } from '../images/remote.js';
+import { placeFileByContent, placeImage } from '../images/remote.js';
 import { localHost } from '../host/local.js';
 import { placeQemu, versionOn } from '../qemu/remote.js';
 import { VmStartError } from './errors.js';
@@ -253,11 +252,9 @@ export class VmBuilder {
     const spec = await this.resolveSpec();
     if (snapshotIneligible(spec)) return;
     const key = snapshotKey(spec, this.d.binary!.version);
-    const cache = new SnapshotCache();
-    const file = cache.lookup(key, overlayDisks(spec));
-    if (!file) return;
-    for (const d of overlayDisks(spec)) copyFileSync(cache.diskFile(key, d.id), d.file);
-    this.ownOverlay = { key, file };
+    const { held, copied } = new SnapshotCache().take(key, overlayDisks(spec));
+    if (held) this.ownOverlay = { key, file: held };
+    else if (copied) await this.emptyOverlays(spec);
   }
 
   /** Overlays given a snapshot's disk that will not be restored: empty again, in place (a destination may have opened them). */
@@ -289,8 +286,7 @@ export class VmBuilder {
   async withOwnRootOverlay(dir: string): Promise<string | undefined> {
     const image = await this.userImage();
     if (!image) return undefined;
-    const folder = (p: NonNullable<VmBuilder['place']>) => join(p.imageDir, 'user', createHash('sha256').update(image.rootDisk).digest('hex').slice(0, 16));
-    const base = this.place ? await placeFile(this.place.host, image.rootDisk, folder(this.place)) : image.rootDisk;
+    const base = this.place ? await placeFileByContent(this.place.host, image.rootDisk, join(this.place.imageDir, 'user')) : image.rootDisk;
     const overlay = await overlayOn(this.host, base, image.rootFormat, join(dir, `${this.name}-root-overlay.qcow2`));
     this.ownOverlay = undefined;
     this.d.rootOverlay = overlay;
@@ -434,6 +430,18 @@ export class VmBuilder {
     if (this.place) return this.startOn(this.place, spec, opts);
     const own = this.ownOverlay;
     this.ownOverlay = undefined;
+    // An overlay holds a snapshot's disk only if it was given it before anything opened it
+    // (fillRootOverlay), for this very configuration; the RAM saved with it is held until restored.
+    const filled = typeof own === 'object' ? own : undefined;
+    try {
+      return await this.launchHere(spec, opts, own, filled);
+    } finally {
+      if (filled) rmSync(filled.file, { force: true });
+    }
+  }
+
+  private async launchHere(spec: VmSpec, opts: { incoming: boolean; artifacts: ArtifactDir; binary: QemuBinary }, own: VmBuilder['ownOverlay'], filled: { key: string; file: string } | undefined): Promise<StartedVm> {
+    const { artifacts } = opts;
     const overlays = overlayDisks(spec).length > 0;
     const why = this.d.incoming
       ? 'it is a destination'
@@ -443,17 +451,16 @@ export class VmBuilder {
           ? 'snapshot start is off (--fresh-boot)'
           : (snapshotIneligible(spec) ?? (overlays && !own ? "its overlay of the user's image was given to it, not made for it" : undefined));
     artifacts.writeJson(`${this.name}.start.json`, { snapshotStart: why === undefined, why });
-    if (why) return launchLocal(this.name, spec, opts);
-    const cache = new SnapshotCache();
-    const key = snapshotKey(spec, opts.binary.version);
-    // An overlay holds a snapshot's disk only if it was given it before anything opened it (fillRootOverlay).
-    const filled = typeof own === 'object' ? own : undefined;
+    const key = why ? undefined : snapshotKey(spec, opts.binary.version);
+    // Given a snapshot's disk that will not be restored: a boot must not see it.
     if (filled && filled.key !== key) await this.emptyOverlays(spec);
+    if (!key) return launchLocal(this.name, spec, opts);
+    const cache = new SnapshotCache();
     const file = overlays ? (filled?.key === key ? filled.file : undefined) : cache.lookup(key);
     if (file) {
       try {
         const vm = await launchLocal(this.name, spec, { ...opts, snapshot: { restore: file } });
-        artifacts.writeJson(`${this.name}.start.json`, { snapshotStart: true, key, restoredFrom: file, ...(overlays ? { disksFrom: overlayDisks(spec).map((d) => cache.diskFile(key, d.id)) } : {}) });
+        artifacts.writeJson(`${this.name}.start.json`, { snapshotStart: true, key, restoredFrom: cache.file(key), ...(overlays ? { disksFrom: overlayDisks(spec).map((d) => cache.diskFile(key, d.id)) } : {}) });
         return vm;
       } catch (e) {
         if (!(e instanceof SnapshotRestoreError)) throw e;

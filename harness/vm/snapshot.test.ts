@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SnapshotCache, snapshotIneligible, snapshotKey } from './snapshot.js';
@@ -113,5 +113,34 @@ describe('snapshot start', () => {
     expect(existsSync(cache.diskFile('j', 'root'))).toBe(false);
     cache.drop('k');
     expect([existsSync(cache.file('k')), existsSync(cache.diskFile('k', 'root'))]).toEqual([false, false]);
+  });
+
+  it('keeps the first save of a key, and gives a source the disk saved with the RAM it restores', () => {
+    const cache = new SnapshotCache(mkdtempSync('/tmp/migtest-snapcache-'));
+    const save = (ram: string, disk: string) => {
+      const tmp = cache.temporary('k');
+      writeFileSync(tmp, ram);
+      const d = { id: 'root', tmp: cache.temporary('k', 'root') };
+      writeFileSync(d.tmp, disk);
+      cache.commit(tmp, 'k', [d]);
+    };
+    save('ram 1', 'disk 1');
+    // A second save of the same configuration (another worker booted it too) changes nothing.
+    save('ram 2', 'disk 2');
+    expect([readFileSync(cache.file('k'), 'utf8'), readFileSync(cache.diskFile('k', 'root'), 'utf8')]).toEqual(['ram 1', 'disk 1']);
+    const overlay = join(mkdtempSync('/tmp/migtest-overlay-'), 'root-overlay-1.qcow2');
+    writeFileSync(overlay, 'empty');
+    const disks = [{ ...overlaid(overlay).disks[0]! }];
+    const { held, copied } = cache.take('k', disks);
+    expect(copied).toBe(true);
+    expect(readFileSync(overlay, 'utf8')).toBe('disk 1');
+    // The RAM to restore is held under its own name: a drop and a new save leave it as it was.
+    cache.drop('k');
+    save('ram 3', 'disk 3');
+    expect(readFileSync(held!, 'utf8')).toBe('ram 1');
+    // Nothing to take: nothing copied.
+    expect(cache.take('other', disks)).toEqual({ copied: false });
+    // A cache directory not made yet has nothing to drop.
+    new SnapshotCache(join(mkdtempSync('/tmp/migtest-snapcache-'), 'none')).drop('k');
   });
 });

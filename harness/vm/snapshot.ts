@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheDir } from '../util/paths.js';
 import { runConfig } from '../util/run-config.js';
@@ -10,6 +10,7 @@ import type { DiskSpec, VmPaths, VmSpec } from './spec.js';
 const FORMAT = 2;
 /** None is kept unused for this long; how many bytes are kept is the run's (MIGTEST_SNAPSHOT_CACHE_GIB). */
 const MAX_AGE_MS = 14 * 24 * 3600 * 1000;
+const TMP_MAX_AGE_MS = 24 * 3600 * 1000;
 
 /** The argv is hashed with these in place of the per-VM socket and log paths, which do not reach the guest. */
 const PLACEHOLDER_PATHS: VmPaths = { qmp: 'QMP', fdMonitor: 'FDMON', agent: 'QGA', heartbeat: 'HB', serialLog: 'SERIAL', vars: 'VARS' };
@@ -48,8 +49,9 @@ export function snapshotKey(spec: VmSpec, qemuVersion: string): string {
 
 /**
  * Ready guests saved to files (a migration to `file:`), shared by every run on the host. A
- * file appears only complete (written under a temporary name, then renamed), so runs that
- * start at once can share the directory: the worst case is two runs saving the same key.
+ * file appears only complete (written under a temporary name, then linked), and the first
+ * save of a key wins (a complete snapshot is never replaced), so runs that start at once can
+ * share the directory: the worst case is two runs saving the same key, one for nothing.
  */
 export class SnapshotCache {
   readonly dir: string;
@@ -85,17 +87,60 @@ export class SnapshotCache {
     return join(this.dir, `${key}.${id ? `${id}.` : ''}${process.pid}.${Date.now()}.tmp`);
   }
 
-  /** Makes a written snapshot visible (its disks first: a visible snapshot has them), then keeps the directory bounded. */
+  /**
+   * Makes a written snapshot visible, its disks first (a visible snapshot has them), then keeps
+   * the directory bounded. The first save of a key wins: its first link decides between saves
+   * at once, and a complete snapshot is never replaced, so a disk copied from it (take) always
+   * goes with its RAM. A snapshot missing a disk is no snapshot: this one takes its place.
+   */
   commit(tmp: string, key: string, disks: Array<{ id: string; tmp: string }> = []): string {
-    for (const d of disks) renameSync(d.tmp, this.diskFile(key, d.id));
     const f = this.file(key);
-    renameSync(tmp, f);
+    if (existsSync(f) && disks.some((d) => !existsSync(this.diskFile(key, d.id)))) this.drop(key);
+    const linked: string[] = [];
+    try {
+      for (const d of disks) {
+        linkSync(d.tmp, this.diskFile(key, d.id));
+        linked.push(this.diskFile(key, d.id));
+      }
+      linkSync(tmp, f);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      // Another save of this configuration got there first: this one goes.
+      for (const l of linked) rmSync(l, { force: true });
+    } finally {
+      for (const t of [tmp, ...disks.map((d) => d.tmp)]) rmSync(t, { force: true });
+    }
     this.prune();
     return f;
   }
 
+  /**
+   * A snapshot's disks copied to where `disks` say (an overlay nobody has opened yet), and its
+   * RAM held under a private name for the restore, so a drop and a new save of the key meanwhile
+   * cannot pair other RAM with the disk copied: `held` is what to restore (remove it after).
+   * `copied` says whether the disks were written to, when there is nothing to restore.
+   */
+  take(key: string, disks: DiskSpec[]): { held?: string; copied: boolean } {
+    if (!this.lookup(key, disks)) return { copied: false };
+    const held = this.temporary(key, 'held');
+    let copied = false;
+    try {
+      linkSync(this.file(key), held);
+      const inodes = disks.map((d) => statSync(this.diskFile(key, d.id)).ino);
+      copied = true;
+      for (const d of disks) copyFileSync(this.diskFile(key, d.id), d.file);
+      // Still the files it began with: no drop and new save came between.
+      if (statSync(this.file(key)).ino === statSync(held).ino && disks.every((d, i) => statSync(this.diskFile(key, d.id)).ino === inodes[i])) return { held, copied };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+    rmSync(held, { force: true });
+    return { copied };
+  }
+
   /** Forgets a key (a snapshot that failed to restore): the next start boots and saves anew. */
   drop(key: string): void {
+    if (!existsSync(this.dir)) return;
     for (const n of readdirSync(this.dir)) if (n.startsWith(`${key}.`) && !n.endsWith('.tmp')) rmSync(join(this.dir, n), { force: true });
   }
 
@@ -104,15 +149,18 @@ export class SnapshotCache {
     const entries = readdirSync(this.dir)
       .map((n) => ({ n, key: n.slice(0, n.indexOf('.')), p: join(this.dir, n), s: statSync(join(this.dir, n), { throwIfNoEntry: false }) }))
       .filter((e) => e.s !== undefined);
-    // A snapshot's disks live and go with it: their age and size are its own (lookup touches the RAM file only).
+    // A snapshot's disks live and go with it: their age and size are its own (lookup touches
+    // the RAM file only); a disk without one (committed this instant, or left) ages by its own.
+    // A temporary file (a save, a held RAM) lives a day at most: it is used within seconds.
     const used = new Map(entries.filter((e) => e.n.endsWith('.mig')).map((e) => [e.key, e.s!.mtimeMs]));
-    const age = (e: (typeof entries)[number]) => now - (e.n.endsWith('.tmp') ? e.s!.mtimeMs : (used.get(e.key) ?? 0));
-    for (const e of entries) if (age(e) > MAX_AGE_MS) rmSync(e.p, { force: true });
+    const tmp = (e: (typeof entries)[number]) => e.n.endsWith('.tmp');
+    const age = (e: (typeof entries)[number]) => now - (tmp(e) ? e.s!.mtimeMs : (used.get(e.key) ?? e.s!.mtimeMs));
+    for (const e of entries) if (age(e) > (tmp(e) ? TMP_MAX_AGE_MS : MAX_AGE_MS)) rmSync(e.p, { force: true });
     const bytes = new Map<string, number>();
     for (const e of entries) if (!e.n.endsWith('.tmp') && age(e) <= MAX_AGE_MS) bytes.set(e.key, (bytes.get(e.key) ?? 0) + e.s!.size);
     // Least recently used first out, until the rest fits the budget.
     let kept = 0;
-    for (const key of [...bytes.keys()].sort((a, b) => used.get(b)! - used.get(a)!)) {
+    for (const key of [...bytes.keys()].sort((a, b) => (used.get(b) ?? 0) - (used.get(a) ?? 0))) {
       kept += bytes.get(key)!;
       if (kept > this.budgetBytes) this.drop(key);
     }

@@ -71,7 +71,9 @@ export function open(t: SshTarget, timeoutMs: number): Promise<Client> {
       clearTimeout(timer);
       resolve(c);
     });
-    c.once('error', (e: Error) => {
+    // Not once: a handshake that timed out is followed by "Connection lost before handshake"
+    // when the socket closes, and an error with no listener is an uncaught exception.
+    c.on('error', (e: Error) => {
       clearTimeout(timer);
       reject(
         offered && !known.some((k) => k.equals(offered!))
