@@ -127,6 +127,8 @@ export class RunningMigration {
   readonly transport: Transport;
   /** Where finish() looks for the end: moved past each recovered postcopy pause. */
   private epoch: number;
+  /** The pre-switchover hook ran (at the switch to postcopy, or before the end): never twice. */
+  switchoverHookRan = false;
   /**
    * The migration on the source's clock (its scope's): from here until the source's sampling
    * ends (its terminal state seen, its QEMU gone, or finish() done).
@@ -398,9 +400,10 @@ export async function runHooks(m: RunningMigration, hooks: MigrateHooks): Promis
     await m.waitStatus((s) => s === 'active' || TERMINAL.has(s), { what: 'to become active' });
     await hooks.onActive(m.src, m.dst);
   }
-  if (hooks.beforeSwitchover) {
+  if (hooks.beforeSwitchover && !m.switchoverHookRan) {
     const e = await m.waitStatus((s) => s === 'pre-switchover' || TERMINAL.has(s), { what: 'to reach pre-switchover' });
     if (e.data?.status === 'pre-switchover') {
+      m.switchoverHookRan = true;
       await hooks.beforeSwitchover(m.src, m.dst);
       // The hook may have cancelled: continue only a migration still waiting.
       if ((await m.src.queryMigrate()).status === 'pre-switchover') await m.src.qmp.execute('migrate-continue', { state: 'pre-switchover' });

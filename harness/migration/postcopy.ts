@@ -4,7 +4,7 @@ import { MigtestError } from '../util/errors.js';
 import type { StartedVm } from '../vm/started.js';
 import type { MigrationSettings } from './apply.js';
 import { MigrationFailedError } from './errors.js';
-import type { RunningMigration } from './migrate.js';
+import { runHooks, type RunningMigration } from './migrate.js';
 import { TERMINAL } from './stats.js';
 import { TriggerMissedError, when, type Trigger } from './triggers.js';
 
@@ -63,6 +63,9 @@ export async function switchToPostcopy(m: RunningMigration, after: Trigger = whe
   });
   const [sm, dm] = [m.src.qmp.mark(), m.dst.qmp.mark()];
   await m.src.qmp.execute('migrate-start-postcopy');
+  // With pause-before-switchover, the switch stops at pre-switchover (vCPUs stopped) until the
+  // migration's hook (a disk mirror to complete) ran and migrate-continue was sent.
+  if (m.opts.beforeSwitchover) await runHooks(m, { beforeSwitchover: m.opts.beforeSwitchover });
   const e = await m.waitStatus((s) => s === 'postcopy-active' || TERMINAL.has(s), { what: 'to switch to postcopy-active', since: sm, timeoutMs: deadline(undefined, 'status') });
   const status = String(e.data?.status);
   if (status === 'completed')
