@@ -12,7 +12,7 @@ import { mergeSettings } from '../migration/postcopy.js';
 import { outcomeOf } from './outcome.js';
 import { applySide } from './pair.js';
 import { caseRow } from './row.js';
-import { NbdMirror } from '../storage/nbd-mirror.js';
+import { NbdMirror, ROOT_MIRROR } from '../storage/nbd-mirror.js';
 import { sideDir } from './storage.js';
 
 /** A retry goes at QEMU's default speed limit, whatever throttled the attempt before it. */
@@ -172,8 +172,8 @@ export async function settle(run: RunState, report: CaseReport): Promise<CaseRep
         const { mode, ...rest } = migration;
         // A user's image across two hosts: the fresh destination gets an overlay of its own,
         // and the source's disk is mirrored into it again (the first mirror abandoned).
-        const root = run.parts.rootMirror;
-        await root?.abandon();
+        const mirrors = !!run.parts.mirrorsRoot;
+        await run.parts.rootMirror?.abandon();
         let again: NbdMirror | undefined;
         const retry = await retryToFreshDestination(run.scope.vms, run.src, run.ram, {
           ...rest,
@@ -183,17 +183,17 @@ export async function settle(run: RunState, report: CaseReport): Promise<CaseRep
           // retryToFreshDestination pins the source's QEMU version; the setup may name a binary instead.
           configure: async (b) => {
             const d = run.placeDestination(applySide(b, setup).onRunHost(hosts, 'dst'));
-            if (root) await d.withOwnRootOverlay(await sideDir(run.scope, d.host));
+            if (mirrors) await d.withOwnRootOverlay(await sideDir(run.scope, d.host));
             return d;
           },
-          withDestination: root
+          withDestination: mirrors
             ? async (dst) => {
-                again = await NbdMirror.start(run.src, dst, root.opts);
+                again = await NbdMirror.start(run.src, dst, ROOT_MIRROR);
                 return { beforeSwitchover: async () => void (await again!.complete()) };
               }
             : undefined,
         });
-        await again?.stopServer();
+        await again?.stopServer().catch(() => undefined);
         report.retry = retry.figures;
       }
     }

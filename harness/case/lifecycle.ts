@@ -1,5 +1,5 @@
 import { BridgeChain } from '../faults/bridge.js';
-import { NbdMirror } from '../storage/nbd-mirror.js';
+import { NbdMirror, ROOT_MIRROR } from '../storage/nbd-mirror.js';
 import { RamWorkload } from '../guest/ramcheck.js';
 import { runHooks, startMigration, type MigrateOptions, type RunningMigration, type Side } from '../migration/migrate.js';
 import { mergeSettings } from '../migration/postcopy.js';
@@ -41,6 +41,8 @@ export interface RunParts {
   deferredDestination?: VmBuilder;
   /** A user's image across two hosts: the source's root disk mirrored into the destination's, READY before the migration. */
   rootMirror?: NbdMirror;
+  /** Whether the pair mirrors its root (a destination that never started has no mirror yet, but a retry's needs one). */
+  mirrorsRoot?: boolean;
 }
 
 /** What every state of a run holds: the pair, its workload, bridges and storage, and what it must do. */
@@ -176,14 +178,14 @@ function migrateOptions(run: Prepared, migrating: () => Migrating): MigrateOptio
 export async function prepare(scope: Scope, c: MigrationCase, sides: StartedSides): Promise<Prepared> {
   const { src, dst, versions, storage, expectation, listenHost, placeDestination, deferredDestination } = sides;
   // The guest's root disk, copied to the destination's own (sync top: both overlay the same file) until READY.
-  const rootMirror = sides.rootMirror && dst ? await NbdMirror.start(src, dst, { srcNode: 'root', dstNode: 'root', sync: 'top' }) : undefined;
+  const rootMirror = sides.rootMirror && dst ? await NbdMirror.start(src, dst, ROOT_MIRROR) : undefined;
   const driver = driverFor(c.migration?.mode);
   const workload = c.workload === false ? undefined : (c.workload ?? driver.workload);
   const ram = workload ? await RamWorkload.start(src, workload) : undefined;
   const bridged = c.migration?.bridged ?? driver.bridged;
   const bridges = bridged ? scope.track(new BridgeChain(scope.artifacts, src.host)) : undefined;
   const connect = c.migration?.connect ? await ConnectRoute.start(scope, c.migration.connect) : undefined;
-  const run = new Prepared({ scope, case: c, src, dst: dst ?? src, ram, versions, bridges, storage, expectation, connect, listenHost, placeDestination, deferredDestination, rootMirror });
+  const run = new Prepared({ scope, case: c, src, dst: dst ?? src, ram, versions, bridges, storage, expectation, connect, listenHost, placeDestination, deferredDestination, rootMirror, mirrorsRoot: sides.rootMirror });
   if (dst) await storage?.start(src, dst);
   if (dst || deferredDestination) await c.hooks?.start?.(run);
   return run;

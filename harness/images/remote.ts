@@ -40,18 +40,19 @@ export async function placeFile(host: Host, local: string, folder: string): Prom
   return remote;
 }
 
-/** What placeFileByContent placed, per host: checked there once per process (a large image's SHA-256 takes seconds). */
-const placedOn = new WeakMap<Host, Map<string, Promise<string>>>();
+/** What placeFileByContent placed, per host name (a run connects per case): checked there once per process (a large image's SHA-256 takes seconds). */
+const placed = new Map<string, Promise<string>>();
 
 /** A local file on another host, under `dir`/<its SHA-256's first 16 hex digits>/ (one copy per content). */
 export async function placeFileByContent(host: Host, local: string, dir: string): Promise<string> {
-  const placed = placedOn.get(host) ?? new Map<string, Promise<string>>();
-  placedOn.set(host, placed);
-  const key = `${dir}\0${local}\0${await sha256(local)}`;
+  const sum = await sha256(local);
+  const key = `${host.name}\0${(host as { target?: { address?: string } }).target?.address ?? ''}\0${dir}\0${local}\0${sum}`;
   let p = placed.get(key);
-  if (!p) placed.set(key, (p = placeFile(host, local, join(dir, key.split('\0')[2]!.slice(0, 16)))));
-  // A failed copy is tried again by the next case.
-  p.catch(() => placed.delete(key));
+  if (!p) {
+    placed.set(key, (p = placeFile(host, local, join(dir, sum.slice(0, 16)))));
+    // A failed copy is tried again by the next case.
+    p.catch(() => placed.get(key) === p && placed.delete(key));
+  }
   return p;
 }
 

@@ -16,6 +16,9 @@ export interface MirrorOptions {
   sync: MirrorSync;
 }
 
+/** A user's image across two hosts: both sides overlay the same file, so only what the guest wrote is copied. */
+export const ROOT_MIRROR: MirrorOptions = { srcNode: 'root', dstNode: 'root', sync: 'top' };
+
 /** BLOCK_JOB_READY / COMPLETED data: how much the job copied. */
 export interface JobProgress {
   len: number;
@@ -56,7 +59,11 @@ export class NbdMirror {
   static async start(src: StartedVm, dst: StartedVm, opts: MirrorOptions): Promise<NbdMirror> {
     // One server per destination, whatever it exports (its root and a data disk across two hosts).
     let serving = servers.get(dst);
-    if (!serving) servers.set(dst, (serving = startServer(src, dst)));
+    if (!serving) {
+      servers.set(dst, (serving = startServer(src, dst)));
+      // A server that did not start is none: the next mirror tries again, no stop is sent for it.
+      serving.catch(() => servers.get(dst) === serving && servers.delete(dst));
+    }
     const addr = await serving;
     await dst.qmp.execute('block-export-add', { type: 'nbd', id: `export-${opts.dstNode}`, 'node-name': opts.dstNode, writable: true, name: opts.dstNode });
     const target = targetOf(opts);
@@ -92,8 +99,18 @@ export class NbdMirror {
     const jobs = await this.src.qmp.execute<Array<{ device: string }>>('query-block-jobs');
     if (jobs.some((j) => j.device === this.jobId)) {
       const mark = this.src.qmp.mark();
-      await this.src.qmp.execute('block-job-cancel', { device: this.jobId, force: true });
-      await this.src.qmp.waitForEvent('BLOCK_JOB_CANCELLED', (ev) => ev.data?.device === this.jobId, { timeoutMs: DEADLINES.mirrorComplete, since: mark });
+      // The job may end on its own meanwhile (its target gone): then there is nothing to cancel.
+      const cancelled = await this.src.qmp.execute('block-job-cancel', { device: this.jobId, force: true }).then(
+        () => true,
+        async (e: unknown) => {
+          if ((await this.src.qmp.execute<Array<{ device: string }>>('query-block-jobs')).some((j) => j.device === this.jobId)) throw e;
+          return false;
+        },
+      );
+      if (cancelled) {
+        const ended = (ev: QmpEvent) => ev.data?.device === this.jobId;
+        await Promise.any(['BLOCK_JOB_CANCELLED', 'BLOCK_JOB_COMPLETED'].map((name) => this.src.qmp.waitForEvent(name, ended, { timeoutMs: DEADLINES.mirrorComplete, since: mark })));
+      }
     }
     const nodes = await this.src.qmp.execute<Array<{ 'node-name': string }>>('query-named-block-nodes', { flat: true });
     if (nodes.some((n) => n['node-name'] === targetOf(this.opts))) await this.src.qmp.execute('blockdev-del', { 'node-name': targetOf(this.opts) });

@@ -140,6 +140,14 @@ describe('snapshot start', () => {
     expect(readFileSync(held!, 'utf8')).toBe('ram 1');
     // Nothing to take: nothing copied.
     expect(cache.take('other', disks)).toEqual({ copied: false });
+    // A disk left without its RAM (a save killed between its links) blocks no later save once it is stale.
+    cache.drop('k');
+    const orphan = cache.diskFile('k', 'root');
+    writeFileSync(orphan, 'disk of a killed save');
+    const old = new Date(Date.now() - 120_000);
+    utimesSync(orphan, old, old);
+    save('ram 4', 'disk 4');
+    expect([readFileSync(cache.file('k'), 'utf8'), readFileSync(orphan, 'utf8')]).toEqual(['ram 4', 'disk 4']);
     // A cache directory not made yet has nothing to drop.
     new SnapshotCache(join(mkdtempSync('/tmp/migtest-snapcache-'), 'none')).drop('k');
   });

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheDir } from '../util/paths.js';
@@ -84,7 +84,7 @@ export class SnapshotCache {
   /** A name to write a snapshot (or, with `id`, one of its disks) to before it is complete. */
   temporary(key: string, id?: string): string {
     mkdirSync(this.dir, { recursive: true });
-    return join(this.dir, `${key}.${id ? `${id}.` : ''}${process.pid}.${Date.now()}.tmp`);
+    return join(this.dir, `${key}.${id ? `${id}.` : ''}${process.pid}.${Date.now()}.${randomBytes(4).toString('hex')}.tmp`);
   }
 
   /**
@@ -95,7 +95,7 @@ export class SnapshotCache {
    */
   commit(tmp: string, key: string, disks: Array<{ id: string; tmp: string }> = []): string {
     const f = this.file(key);
-    if (existsSync(f) && disks.some((d) => !existsSync(this.diskFile(key, d.id)))) this.drop(key);
+    if (existsSync(f) ? disks.some((d) => !existsSync(this.diskFile(key, d.id))) : disks.some((d) => this.stale(this.diskFile(key, d.id)))) this.drop(key);
     const linked: string[] = [];
     try {
       for (const d of disks) {
@@ -104,9 +104,10 @@ export class SnapshotCache {
       }
       linkSync(tmp, f);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      // Another save of this configuration got there first: this one goes.
+      // Another save of this configuration got there first (EEXIST): this one goes, and so do
+      // its disks on any other error (a disk without its RAM would block later saves).
       for (const l of linked) rmSync(l, { force: true });
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     } finally {
       for (const t of [tmp, ...disks.map((d) => d.tmp)]) rmSync(t, { force: true });
     }
@@ -124,18 +125,27 @@ export class SnapshotCache {
     if (!this.lookup(key, disks)) return { copied: false };
     const held = this.temporary(key, 'held');
     let copied = false;
+    let kept = false;
     try {
       linkSync(this.file(key), held);
       const inodes = disks.map((d) => statSync(this.diskFile(key, d.id)).ino);
       copied = true;
       for (const d of disks) copyFileSync(this.diskFile(key, d.id), d.file);
       // Still the files it began with: no drop and new save came between.
-      if (statSync(this.file(key)).ino === statSync(held).ino && disks.every((d, i) => statSync(this.diskFile(key, d.id)).ino === inodes[i])) return { held, copied };
+      kept = statSync(this.file(key)).ino === statSync(held).ino && disks.every((d, i) => statSync(this.diskFile(key, d.id)).ino === inodes[i]);
+      return kept ? { held, copied } : { copied };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      return { copied };
+    } finally {
+      if (!kept) rmSync(held, { force: true });
     }
-    rmSync(held, { force: true });
-    return { copied };
+  }
+
+  /** A disk left without its RAM (a save killed between its links), not one being committed this minute. */
+  private stale(file: string): boolean {
+    const s = statSync(file, { throwIfNoEntry: false });
+    return !!s && Date.now() - s.mtimeMs > 60_000;
   }
 
   /** Forgets a key (a snapshot that failed to restore): the next start boots and saves anew. */
