@@ -104,6 +104,7 @@ export { KNOWN_BREAKS } from './qemu/known-breaks.js';
 export { KNOWN_FLAKES, knownFlake, type KnownFlake } from './case/known-flakes.js';
 export { RULES } from './qemu/rules.js';
 export { QmpCommandError } from './qmp/errors.js';
+export { GuestResetError } from './qmp/agent.js';
 export type { MigrationInfo, MigrationStatus, QmpEvent, RunState } from './qmp/types.js';
 export { QmpClient } from './qmp/client.js';
 
