@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { ConfigError, MigtestError } from '../util/errors.js';
 import { IMAGE_FORMS } from '../util/arch.js';
 import type { Host } from '../host/host.js';
+import { localHost } from '../host/local.js';
 
 /** What qemu-img says a user's disk image is: its format (qcow2 or raw) and virtual size. */
 export async function userDiskFormat(file: string, field = '--image'): Promise<{ format: 'qcow2' | 'raw'; virtualSize: number }> {
@@ -73,10 +74,12 @@ export async function overlayOn(host: Host, base: string, format: 'qcow2' | 'raw
 /** An empty qcow2 overlay of `file` beside `near`, under a temporary name it returns. */
 async function newOverlay(file: string, format: 'qcow2' | 'raw', near: string): Promise<string> {
   const tmp = `${near}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const r = await execa('qemu-img', ['create', '-q', '-f', 'qcow2', '-F', format, '-b', file, tmp], { reject: false });
-  if (r.exitCode === 0) return tmp;
-  rmSync(tmp, { force: true });
-  throw new MigtestError(`could not make an overlay of ${file} at ${near}: ${String(r.stderr || r.message).trim()}`);
+  try {
+    return await overlayOn(localHost, file, format, tmp);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
+  }
 }
 
 /**

@@ -248,13 +248,20 @@ export class VmBuilder {
    */
   private async fillRootOverlay(): Promise<void> {
     this.ownOverlay = 'empty';
-    if (this.d.incoming || this.d.freshBoot || !runConfig().snapshotStart) return;
     const spec = await this.resolveSpec();
-    if (snapshotIneligible(spec)) return;
+    if (this.noSnapshotWhy(spec)) return;
     const key = snapshotKey(spec, this.d.binary!.version);
     const { held, copied } = new SnapshotCache().take(key, overlayDisks(spec));
     if (held) this.ownOverlay = { key, file: held };
     else if (copied) await this.emptyOverlays(spec);
+  }
+
+  /** Why this VM starts without a snapshot (it boots, or waits for a stream), or undefined when it may use one. */
+  private noSnapshotWhy(spec: VmSpec): string | undefined {
+    if (this.d.incoming) return 'it is a destination';
+    if (this.d.freshBoot) return 'it asked for a fresh boot';
+    if (!runConfig().snapshotStart) return 'snapshot start is off (--fresh-boot)';
+    return snapshotIneligible(spec);
   }
 
   /** Overlays given a snapshot's disk that will not be restored: empty again, in place (a destination may have opened them). */
@@ -443,13 +450,7 @@ export class VmBuilder {
   private async launchHere(spec: VmSpec, opts: { incoming: boolean; artifacts: ArtifactDir; binary: QemuBinary }, own: VmBuilder['ownOverlay'], filled: { key: string; file: string } | undefined): Promise<StartedVm> {
     const { artifacts } = opts;
     const overlays = overlayDisks(spec).length > 0;
-    const why = this.d.incoming
-      ? 'it is a destination'
-      : this.d.freshBoot
-        ? 'it asked for a fresh boot'
-        : !runConfig().snapshotStart
-          ? 'snapshot start is off (--fresh-boot)'
-          : (snapshotIneligible(spec) ?? (overlays && !own ? "its overlay of the user's image was given to it, not made for it" : undefined));
+    const why = this.noSnapshotWhy(spec) ?? (overlays && !own ? "its overlay of the user's image was given to it, not made for it" : undefined);
     artifacts.writeJson(`${this.name}.start.json`, { snapshotStart: why === undefined, why });
     const key = why ? undefined : snapshotKey(spec, opts.binary.version);
     // Given a snapshot's disk that will not be restored: a boot must not see it.
