@@ -16,12 +16,13 @@ import { readResults, type ScenarioResult } from '../report/results.js';
 import { formatRepeats, summarizeRepeats } from '../report/repeat.js';
 import { writeReports } from './report.js';
 import { formatTable } from '../report/table.js';
-import { formatTimeSplit, runWallMs } from '../report/time-split.js';
+import { formatTimeSplit, runTimeOptions } from '../report/time-split.js';
 import { ConfigError, MigtestError, SkipError } from '../util/errors.js';
 import { progress } from '../util/log.js';
 import { configureRun, parseJobs, runConfig } from '../util/run-config.js';
 import { loadHostsFile } from '../host/hosts-file.js';
 import { checkHosts } from '../host/run-hosts.js';
+import { busyPct, hostCpu, type HostCpu } from '../host/procfs.js';
 import { repoRoot } from '../util/paths.js';
 import { hostname, type as osType, release as osRelease, arch as osArch } from 'node:os';
 import { basename, dirname } from 'node:path';
@@ -268,9 +269,15 @@ export function describePlan(p: RunPlan): string[] {
   ];
 }
 
+/** The machine's cores and how busy they were since `from` (nothing where there is no /proc). */
+function runCpu(from: HostCpu | undefined): Pick<RunMetadata, 'hostCpu'> {
+  const now = hostCpu();
+  return now ? { hostCpu: { cores: now.cores, busyPct: busyPct(from, now) } } : {};
+}
+
 /** The run's last lines: where its time went, by suite file (nothing when no row has phases). */
 function printTimeSplit(rows: ScenarioResult[], meta: RunMetadata): void {
-  const text = formatTimeSplit(rows, { runWallMs: runWallMs(meta) });
+  const text = formatTimeSplit(rows, runTimeOptions(meta));
   if (text) process.stdout.write(`\n${text}\n`);
 }
 
@@ -315,6 +322,7 @@ export async function runSuites(names: string[], opts: RunOptions): Promise<numb
   if (plan.hosts) for (const line of await checkHosts(loadHostsFile(plan.hosts))) progress(line);
   for (const line of await reapAtStart()) progress(`cleaned up: ${line}`);
   const startedAt = new Date().toISOString();
+  const cpuAtStart = hostCpu();
   const dir = runDir();
   if (jobs > 1) progress(`${jobs} suite files at once`);
   const accels: RunMetadata['accel'] = [];
@@ -353,6 +361,7 @@ export async function runSuites(names: string[], opts: RunOptions): Promise<numb
     accel: accels,
     qemu: plan.binaries,
     images,
+    ...runCpu(cpuAtStart),
   });
   if (repeat === 1) {
     const r = await vitestRun();

@@ -35,6 +35,8 @@ export class MigrationSampler {
   readonly samples: MigrationSample[] = [];
   private running = true;
   private readonly loop: Promise<void>;
+  /** Ends the pause between two samples early: stop() does not wait out an interval. */
+  private wake: (() => void) | undefined;
 
   constructor(
     private readonly vm: StartedVm,
@@ -61,12 +63,21 @@ export class MigrationSampler {
       } catch {
         break;
       }
-      await new Promise((r) => setTimeout(r, this.intervalMs));
+      if (!this.running) break;
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, this.intervalMs);
+        this.wake = () => {
+          clearTimeout(t);
+          r();
+        };
+      });
+      this.wake = undefined;
     }
   }
 
   async stop(): Promise<MigrationSample[]> {
     this.running = false;
+    this.wake?.();
     await this.loop;
     return this.samples;
   }

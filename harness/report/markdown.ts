@@ -1,7 +1,7 @@
 import type { ScenarioResult } from './results.js';
 import { metadataLines, type RunMetadata } from './metadata.js';
 import { SUMMARY_HEADERS, summaryCells } from './table.js';
-import { runWallMs, timeSplitMarkdown } from './time-split.js';
+import { runTimeOptions, timeSplitMarkdown } from './time-split.js';
 
 const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\r?\n/g, ' ');
 
@@ -22,7 +22,7 @@ export function toMarkdown(rows: ScenarioResult[], opts: { title?: string; limit
       parts.push(`- **${cell(`${r.suite}: ${r.scenario}`)}** (${r.arch ?? 'any'}): ${cell((r.error ?? 'failed').split('\n')[0]!.slice(0, 500))}${r.artifacts ? `  \n  artifacts: \`${r.artifacts}\`` : ''}`);
     parts.push('');
   }
-  parts.push(...timeSplitMarkdown(rows, { runWallMs: runWallMs(opts.meta) }));
+  parts.push(...timeSplitMarkdown(rows, runTimeOptions(opts.meta)));
   parts.push('### All scenarios', '', `| ${SUMMARY_HEADERS.join(' | ')} |`, `|${SUMMARY_HEADERS.map(() => '---|').join('')}`);
   let text = parts.join('\n');
   const order = [...failed, ...rows.filter((r) => r.outcome !== 'failed')];

@@ -17,6 +17,8 @@ export interface RunMetadata {
   qemu: Array<{ arch: string; side: string; version: string; source: string; path: string }>;
   /** The guest image each arch booted: its recipe hash (or the user's files). */
   images: Array<{ arch: string; image: string }>;
+  /** This machine's cores, and how busy they were (every process, not only the run's) from start to end. */
+  hostCpu?: { cores: number; busyPct?: number };
 }
 
 /** The metadata as `label: value` lines, for summary.md, report.html and the terminal. */
@@ -30,6 +32,7 @@ export function metadataLines(m: RunMetadata): Array<[string, string]> {
     ...m.accel.map((a): [string, string] => [`accelerator ${a.arch}`, `${a.accel}: ${a.why}`]),
     ...m.qemu.map((q): [string, string] => [`QEMU ${q.arch} ${q.side}`, `${q.version} (${q.source}) ${q.path}`]),
     ...m.images.map((i): [string, string] => [`image ${i.arch}`, i.image]),
+    ...(m.hostCpu ? [['CPU', `${m.hostCpu.cores} core(s)${m.hostCpu.busyPct === undefined ? '' : `, ${m.hostCpu.busyPct}% busy during the run`}`] as [string, string]] : []),
   ];
 }
 

@@ -22,6 +22,13 @@ export interface ScenarioResult {
    * guest, checks, teardown).
    */
   phases?: { bootMs: number; migratingMs: number; harnessMs: number };
+  /**
+   * CPU time (user + system) used while it ran: processesMs by the processes it started on
+   * this machine (QEMU, socat, qemu-img, a child migtest run; counted as each exits, so a QEMU
+   * on another host is not in it), harnessMs by the test worker itself (QMP, the guest agent,
+   * checks, logs). Where the wall's time went on a busy machine is where the CPU went.
+   */
+  cpu?: { processesMs: number; harnessMs: number };
   /** The suite file it ran in, relative to the repository (suites/precopy-basic.test.ts). */
   file?: string;
   /** QEMU's own total-time, downtime and throughput (query-migrate on the source). */

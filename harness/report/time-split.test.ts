@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ScenarioResult } from './results.js';
-import { formatTimeSplit, runWallMs, timeByFile, timeSplitMarkdown } from './time-split.js';
+import { formatTimeSplit, runTimeOptions, runWallMs, timeByFile, timeSplitMarkdown } from './time-split.js';
 
 const row = (file: string | undefined, wallMs: number, phases?: [number, number, number], o: Partial<ScenarioResult> = {}): ScenarioResult => ({
   suite: 'suite',
@@ -24,7 +24,7 @@ describe('where the time went', () => {
   it('sums rows by suite file, the largest wall first; a row without phases counts as harness', () => {
     const t = timeByFile([...ROWS, row(undefined, 1_000, undefined, { suite: 'old' })]);
     expect(t.map((f) => f.file)).toEqual(['postcopy-recovery', 'precopy-basic', 'old', 'tls']);
-    expect(t[1]).toEqual({ file: 'precopy-basic', scenarios: 2, wallMs: 20_000, bootMs: 4_000, migratingMs: 8_000, harnessMs: 8_000 });
+    expect(t[1]).toEqual({ file: 'precopy-basic', scenarios: 2, wallMs: 20_000, bootMs: 4_000, migratingMs: 8_000, harnessMs: 8_000, processesCpuMs: 0, harnessCpuMs: 0 });
     expect(t[2]).toMatchObject({ wallMs: 1_000, harnessMs: 1_000, bootMs: 0 });
   });
 
@@ -50,6 +50,23 @@ describe('where the time went', () => {
     expect(lines.at(-1)).toMatch(/total \(12 files\)\s+12\s+78\.0s/);
     expect(formatTimeSplit([row('a', 5)])).toBe('');
     expect(timeSplitMarkdown([row('a', 5)])).toEqual([]);
+  });
+
+  it("adds the CPU the scenarios used, and the least wall it needs on the run machine's cores", () => {
+    const rows = [
+      row('precopy-basic', 10_000, [2_000, 5_000, 3_000], { cpu: { processesMs: 12_000, harnessMs: 1_000 } }),
+      row('precopy-basic', 10_000, [2_000, 3_000, 5_000], { cpu: { processesMs: 8_000, harnessMs: 500 } }),
+      row('postcopy-recovery', 30_000, [3_000, 21_000, 6_000]),
+    ];
+    expect(timeByFile(rows)[1]).toMatchObject({ file: 'precopy-basic', processesCpuMs: 20_000, harnessCpuMs: 1_500 });
+    const lines = formatTimeSplit(rows, { runWallMs: 40_000, cpu: { cores: 2, busyPct: 93 } }).split('\n');
+    expect(lines[0]).toBe(
+      "where the time went: run wall 40.0s; scenarios' wall summed 50.0s over 3 scenario run(s); the scenarios' processes used 20.0s of CPU, at least 10.0s of wall on 2 core(s); the machine's CPU was 93% busy",
+    );
+    expect(lines[1]).toMatch(/harness {2}CPU: processes {2}CPU: harness$/);
+    expect(lines[3]).toMatch(/^ {2}precopy-basic .* 20\.0s {9,}1\.5s$/);
+    expect(timeSplitMarkdown(rows)).toContain('| suite file | scenarios | wall | boot | migrating | harness | CPU: processes | CPU: harness |');
+    expect(runTimeOptions({ startedAt: '2025-01-01T00:00:00.000Z', endedAt: '2025-01-01T00:00:40.000Z', hostCpu: { cores: 2, busyPct: 93 } })).toEqual({ runWallMs: 40_000, cpu: { cores: 2, busyPct: 93 } });
   });
 
   it('gives summary.md the same table, and reads the run wall from the metadata', () => {

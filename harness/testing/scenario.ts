@@ -15,6 +15,7 @@ import { CheckFailedError, MigtestError, SkipError } from '../util/errors.js';
 import { versionMatches } from '../qemu/catalog.js';
 import type { Accel } from '../util/arch.js';
 import { Scope } from '../vm/pool.js';
+import { procStat } from '../host/procfs.js';
 
 export type { Stoppable } from '../vm/pool.js';
 
@@ -103,6 +104,24 @@ function dropBulk(dir: string): void {
 }
 
 /**
+ * The test worker's own CPU and its exited children's. Scenarios of one worker run one after
+ * another, and every process a scenario starts has exited when its scope has closed, so the
+ * difference across a scenario is its own.
+ */
+function workerCpu(): { selfMs: number; childrenMs: number } | undefined {
+  const st = procStat(process.pid);
+  if (!st) return undefined;
+  const own = process.cpuUsage();
+  return { selfMs: (own.user + own.system) / 1000, childrenMs: st.childrenCpuMs };
+}
+
+function cpuSince(before: ReturnType<typeof workerCpu>): { cpu?: NonNullable<Row['cpu']> } {
+  const now = workerCpu();
+  if (!before || !now) return {};
+  return { cpu: { processesMs: now.childrenMs - before.childrenMs, harnessMs: Math.round(now.selfMs - before.selfMs) } };
+}
+
+/**
  * A vitest test around one scenario: a per-test artifacts directory, VMs and tracked things
  * that are always stopped (every one, whatever failed first), one results.json row written
  * here and only here, and failure messages that name the artifacts directory. The body may
@@ -114,6 +133,7 @@ export function scenario(name: string, meta: ScenarioMeta, fn: (ctx: ScenarioCon
     const ctx = new ScenarioContext(artifacts);
     const base = { suite: meta.suite, scenario: name, arch: meta.arch, file: tctx.task.file.name, artifacts: artifacts.path };
     const started = Date.now();
+    const cpuBefore = workerCpu();
     let error: unknown;
     let skipped: string | undefined;
     try {
@@ -131,21 +151,22 @@ export function scenario(name: string, meta: ScenarioMeta, fn: (ctx: ScenarioCon
     const wallMs = ended - started;
     // Where the wall went: the VMs' starts and their migrations, timed on the scope's clock; the rest is the harness.
     const phases = ctx.clock.split(started, ended);
+    const cpu = cpuSince(cpuBefore);
     // The artifacts budget: a scenario that did not fail keeps its logs and figures, not its disk images.
     if (!error && !stopErrors.length && !runConfig().keepArtifacts) dropBulk(artifacts.path);
     if (skipped !== undefined) {
-      recordResult({ ...base, ...ctx.row, outcome: 'skipped', reason: skipped, wallMs, phases });
+      recordResult({ ...base, ...ctx.row, outcome: 'skipped', reason: skipped, wallMs, phases, ...cpu });
       tctx.skip(skipped);
       return;
     }
     if (!error && stopErrors.length) error = stopErrors[0];
     if (error) {
       const message = error instanceof Error ? error.message : String(error);
-      recordResult({ ...base, ...ctx.row, outcome: 'failed', wallMs, phases, error: message.split('\n')[0] });
+      recordResult({ ...base, ...ctx.row, outcome: 'failed', wallMs, phases, ...cpu, error: message.split('\n')[0] });
       if (error instanceof Error) error.message = `${message}\n  artifacts: ${artifacts.path}`;
       throw error;
     }
-    recordResult({ ...base, ...ctx.row, outcome: 'passed', wallMs, phases });
+    recordResult({ ...base, ...ctx.row, outcome: 'passed', wallMs, phases, ...cpu });
   });
 }
 
