@@ -24,6 +24,9 @@ export default defineConfig({
           // One file at a time unless asked: on 2 cores, QEMU pairs of several files at once
           // compete for the CPU under TCG.
           fileParallelism: jobs > 1,
+          // A process per worker (vitest's default, pinned): a row's CPU is its worker's and
+          // its children's (harness/testing/scenario.ts).
+          pool: 'forks',
           maxWorkers: jobs,
           sequence: { groupOrder: 1 },
           testTimeout: 600_000,

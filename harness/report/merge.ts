@@ -42,6 +42,13 @@ function checkRow(r: unknown, where: string): ScenarioResult {
   return row as ScenarioResult;
 }
 
+/** The cores of the machine every shard ran on; undefined when they ran on several or did not say. */
+function mergedCpu(metas: RunMetadata[]): RunMetadata['hostCpu'] {
+  const first = metas[0]?.hostCpu;
+  const same = first && metas.every((m) => m.hostCpu?.cores === first.cores && m.host.hostname === metas[0]!.host.hostname);
+  return same ? { cores: first.cores } : undefined;
+}
+
 /**
  * Shards' results in one: every row once (a row repeated across shards, as a retried shard
  * gives, keeps its last outcome), with the shards it came from. Pure but for reading files.
@@ -53,8 +60,9 @@ export function mergeShards(paths: string[]): RunResults & { shards: Array<{ fro
   for (const s of shards) for (const r of s.results) byKey.set(`${r.suite}\u0000${r.scenario}\u0000${r.arch ?? ''}`, r);
   const metas = shards.map((s) => s.metadata).filter((m): m is RunMetadata => !!m);
   return {
-    // The first shard's, spanning every shard's time.
-    metadata: metas[0] && { ...metas[0], startedAt: metas.map((m) => m.startedAt).sort()[0]!, endedAt: metas.map((m) => m.endedAt ?? m.startedAt).sort().at(-1) },
+    // The first shard's, spanning every shard's time; its CPU only as the cores of the one
+    // machine every shard ran on (how busy each was is each shard's own).
+    metadata: metas[0] && { ...metas[0], startedAt: metas.map((m) => m.startedAt).sort()[0]!, endedAt: metas.map((m) => m.endedAt ?? m.startedAt).sort().at(-1), hostCpu: mergedCpu(metas) },
     shards: shards.map((s) => ({ from: s.from, rows: s.results.length, runDir: s.runDir, metadata: s.metadata })),
     results: [...byKey.values()],
   };

@@ -82,4 +82,15 @@ describe('run metadata', () => {
     expect(toHtml(rows, { meta })).toContain('commit abc123');
     expect(relativeRows([{ ...rows[0]!, artifacts: '/runs/r1/suite_x' }], '/runs/r1')[0]!.artifacts).toBe('suite_x');
   });
+
+  it("merged shards keep the machine's cores only when every shard ran on it, and no shard's busy share", () => {
+    const d = mkdtempSync(join(tmpdir(), 'migtest-merge-cpu-'));
+    const shard = (name: string, hostname: string, cores: number) => {
+      writeFileSync(join(d, name), JSON.stringify({ metadata: { ...meta, host: { ...meta.host, hostname }, hostCpu: { cores, busyPct: 90 } }, results: rows.slice(0, 1) }));
+      return join(d, name);
+    };
+    expect(mergeShards([shard('a.json', 'h', 2), shard('b.json', 'h', 2)]).metadata!.hostCpu).toEqual({ cores: 2 });
+    expect(mergeShards([shard('c.json', 'h', 2), shard('d.json', 'other', 2)]).metadata!.hostCpu).toBeUndefined();
+    expect(mergeShards([shard('e.json', 'h', 2), shard('f.json', 'h', 4)]).metadata!.hostCpu).toBeUndefined();
+  });
 });

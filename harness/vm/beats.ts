@@ -1,4 +1,5 @@
-import { deadline, type Wait } from '../util/deadlines.js';
+import { deadline, scale, type Wait } from '../util/deadlines.js';
+import { DeadlineError } from '../util/errors.js';
 import { pollUntil } from '../util/time.js';
 
 /** One sign of life from the guest, as the host received it. */
@@ -48,19 +49,20 @@ export abstract class BeatLog {
     return this.closed;
   }
 
-  /** Waits until `count` beats arrived after beat index `since` (default: from now). */
+  /**
+   * Waits until `count` beats arrived after beat index `since` (default: from now). Ends at
+   * once when no more can come (the port closed: its QEMU exited, or the log was closed).
+   */
   waitForBeats(count: number, opts: Wait = {}): Promise<Beat> {
     const since = opts.since ?? this.beats.length;
-    return pollUntil(
-      `${count} ${this.kind === 'agent' ? "answers to the agent's polls" : 'heartbeats'} from ${this.vm}`,
-      deadline(opts, 'beats'),
-      () => ({
-        done: this.beats.length - since >= count,
-        value: this.beats.at(-1),
-        state: { received: this.beats.length - since, last: this.last, closed: this.closed },
-      }),
-      20,
-    );
+    const awaited = `${count} ${this.kind === 'agent' ? "answers to the agent's polls" : 'heartbeats'} from ${this.vm}`;
+    const started = Date.now();
+    return pollUntil(awaited, deadline(opts, 'beats'), () => {
+      const state = { received: this.beats.length - since, last: this.last, closed: this.closed };
+      const done = this.beats.length - since >= count;
+      if (!done && this.closed) throw new BeatsEndedError(awaited, Date.now() - started, scale(deadline(opts, 'beats')), state);
+      return { done, value: this.beats.at(-1), state };
+    }, 20);
   }
 
   /** Waits until no beat has arrived for `quietMs`: the guest is blocked (a postcopy page it cannot get). */
@@ -77,4 +79,15 @@ export abstract class BeatLog {
   }
 
   abstract close(): void;
+}
+
+/**
+ * The beats a wait wanted cannot come any more: the port closed. A DeadlineError, because its
+ * deadline would only have said the same later; the message says it ended early, and why.
+ */
+export class BeatsEndedError extends DeadlineError {
+  constructor(awaited: string, waitedMs: number, timeoutMs: number, lastState: unknown) {
+    super(awaited, timeoutMs, lastState);
+    this.message = `stopped waiting for ${awaited} after ${(waitedMs / 1000).toFixed(1)}s of ${(timeoutMs / 1000).toFixed(1)}s: the port they come on closed (its QEMU exited or the log was closed); last state: ${JSON.stringify(lastState)}`;
+  }
 }

@@ -185,7 +185,7 @@ export class StartedVm implements AsyncDisposable {
     return loadStateFile(this, file, opts);
   }
 
-  /** The guest agent; reconnects if the previous connection closed. */
+  /** The guest agent; reconnects if the previous connection closed. A connect under way is shared: its first caller's deadline holds. */
   async agent(opts: Wait = {}): Promise<GuestAgentClient> {
     // A connection that closed under a running QEMU (the link to its host broke) is made again.
     if (this.agentClient?.closed && !this.stopped && this.process.running) await this.dropAgent();
