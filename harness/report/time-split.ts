@@ -16,6 +16,20 @@ export interface FileTime {
 /** The suite file a row ran in, short (precopy-basic); its suite for a row that does not name its file. */
 export const fileOf = (r: ScenarioResult): string => (r.file ? r.file.replace(/^suites\//, '').replace(/\.test\.ts$/, '') : r.suite);
 
+const zero = (file: string): FileTime => ({ file, scenarios: 0, wallMs: 0, bootMs: 0, migratingMs: 0, harnessMs: 0, processesCpuMs: 0, harnessCpuMs: 0 });
+
+/** `t` with every figure of `m` added: a file's rows, or the files' total. */
+const plus = (t: FileTime, m: Omit<FileTime, 'file'>): FileTime => ({
+  file: t.file,
+  scenarios: t.scenarios + m.scenarios,
+  wallMs: t.wallMs + m.wallMs,
+  bootMs: t.bootMs + m.bootMs,
+  migratingMs: t.migratingMs + m.migratingMs,
+  harnessMs: t.harnessMs + m.harnessMs,
+  processesCpuMs: t.processesCpuMs + m.processesCpuMs,
+  harnessCpuMs: t.harnessCpuMs + m.harnessCpuMs,
+});
+
 /**
  * Rows summed by suite file, the largest wall first (every repetition of a repeated run
  * counts). A row without phases (recorded before rows had them) counts whole as harness. Pure.
@@ -24,16 +38,9 @@ export function timeByFile(rows: ScenarioResult[]): FileTime[] {
   const by = new Map<string, FileTime>();
   for (const r of rows) {
     const file = fileOf(r);
-    const t = by.get(file) ?? { file, scenarios: 0, wallMs: 0, bootMs: 0, migratingMs: 0, harnessMs: 0, processesCpuMs: 0, harnessCpuMs: 0 };
     const p = r.phases ?? { bootMs: 0, migratingMs: 0, harnessMs: r.wallMs };
-    t.scenarios++;
-    t.wallMs += r.wallMs;
-    t.bootMs += p.bootMs;
-    t.migratingMs += p.migratingMs;
-    t.harnessMs += p.harnessMs;
-    t.processesCpuMs += r.cpu?.processesMs ?? 0;
-    t.harnessCpuMs += r.cpu?.harnessMs ?? 0;
-    by.set(file, t);
+    const one = { scenarios: 1, wallMs: r.wallMs, ...p, processesCpuMs: r.cpu?.processesMs ?? 0, harnessCpuMs: r.cpu?.harnessMs ?? 0 };
+    by.set(file, plus(by.get(file) ?? zero(file), one));
   }
   return [...by.values()].sort((a, b) => b.wallMs - a.wallMs || a.file.localeCompare(b.file));
 }
@@ -62,16 +69,7 @@ const cells = (t: FileTime, label: string, cpu: boolean): string[] => [
 export function timeSplitTable(rows: ScenarioResult[], top = 10): { headers: string[]; body: string[][]; total: string[]; files: number } | undefined {
   if (!rows.some((r) => r.phases)) return undefined;
   const files = timeByFile(rows);
-  const sum = files.reduce((s, f) => ({
-    file: 'total',
-    scenarios: s.scenarios + f.scenarios,
-    wallMs: s.wallMs + f.wallMs,
-    bootMs: s.bootMs + f.bootMs,
-    migratingMs: s.migratingMs + f.migratingMs,
-    harnessMs: s.harnessMs + f.harnessMs,
-    processesCpuMs: s.processesCpuMs + f.processesCpuMs,
-    harnessCpuMs: s.harnessCpuMs + f.harnessCpuMs,
-  }), { file: 'total', scenarios: 0, wallMs: 0, bootMs: 0, migratingMs: 0, harnessMs: 0, processesCpuMs: 0, harnessCpuMs: 0 });
+  const sum = files.reduce(plus, zero('total'));
   const cpu = rows.some((r) => r.cpu);
   return {
     headers: [...TIME_SPLIT_HEADERS, ...(cpu ? CPU_HEADERS : [])],

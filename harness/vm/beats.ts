@@ -56,11 +56,12 @@ export abstract class BeatLog {
   waitForBeats(count: number, opts: Wait = {}): Promise<Beat> {
     const since = opts.since ?? this.beats.length;
     const awaited = `${count} ${this.kind === 'agent' ? "answers to the agent's polls" : 'heartbeats'} from ${this.vm}`;
+    const timeoutMs = deadline(opts, 'beats');
     const started = Date.now();
-    return pollUntil(awaited, deadline(opts, 'beats'), () => {
+    return pollUntil(awaited, timeoutMs, () => {
       const state = { received: this.beats.length - since, last: this.last, closed: this.closed };
       const done = this.beats.length - since >= count;
-      if (!done && this.closed) throw new BeatsEndedError(awaited, Date.now() - started, scale(deadline(opts, 'beats')), state);
+      if (!done && this.closed) throw new BeatsEndedError(awaited, Date.now() - started, scale(timeoutMs), state);
       return { done, value: this.beats.at(-1), state };
     }, 20);
   }

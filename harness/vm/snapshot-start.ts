@@ -42,11 +42,7 @@ export async function restoreStartSnapshot(vm: StartedVm, file: string): Promise
     if (mapped) await setMappedRam(vm, false);
     await vm.qmp.execute('cont');
     vm.startMode = 'restored';
-    // Beating and the agent answering are independent: both awaited at once.
-    await Promise.all([
-      vm.heartbeat?.waitForBeats(3, { timeoutMs: DEADLINES.restore }),
-      vm.spec.agent ? vm.agent({ timeoutMs: DEADLINES.restore }).then((a) => a.ping()) : undefined,
-    ]);
+    await vm.guestAnswers({ timeoutMs: DEADLINES.restore });
   } catch (e) {
     await vm.dropAgent().catch(() => undefined);
     throw new SnapshotRestoreError(`${vm.name}: restoring ${file}: ${(e as Error).message}`, { artifacts: vm.artifacts.path });

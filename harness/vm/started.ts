@@ -258,8 +258,15 @@ export class StartedVm implements AsyncDisposable {
       const crash = this.heartbeat!.readyAt === undefined ? died() : undefined;
       if (crash) throw new VmStartError(`${this.name}: the guest died while booting: ${crash.excerpt.join(' | ')} (console: ${this.paths.serialLog})`, { artifacts: this.artifacts.path });
     }
-    // Beating and the agent answering are independent: wait for both at once.
-    await Promise.all([this.heartbeat?.waitForBeats(3), this.spec.agent ? this.agent().then((a) => a.ping()) : undefined]);
+    await this.guestAnswers();
+  }
+
+  /**
+   * The guest is up: three beats, and its agent answering a ping. Independent, so awaited at
+   * once (`opts` is each one's deadline).
+   */
+  async guestAnswers(opts: Wait = {}): Promise<void> {
+    await Promise.all([this.heartbeat?.waitForBeats(3, opts), this.spec.agent ? this.agent(opts).then((a) => a.ping()) : undefined]);
   }
 
   /** The host it runs on: this machine unless onHost() put it elsewhere. */
